@@ -1,0 +1,392 @@
+//! Softmax (multi-class) focal loss and its gradient.
+//!
+//! For one item with logits z (C classes), p = softmax(z), target distribution q, class weights a,
+//! item weight w and γ ≥ 0:
+//!
+//!   l = −w · Σ_c a_c q_c (1 − p_c)^γ log p_c
+//!
+//! With ∂p_c/∂z_j = p_c(δ_cj − p_j) and p·d/dp[(1 − p)^γ log p] = (1 − p)^γ (1 + γ p r),
+//! r = −log p / (1 − p), the gradient is
+//!
+//!   ∂l/∂z_j = w · (u_j − p_j Σ_c u_c),   u_c = a_c q_c h_c,   h_c = −(1 − p_c)^γ (1 + γ p_c r_c).
+//!
+//! For a hard target t this is G·(δ_jt − p_j) with G = w a_t h_t.
+//!
+//! Stable evaluation (SPEC "What stable means here"). Let k be the row's largest logit and
+//! S′ = Σ_{j≠k} e^(z_j − z_k) ∈ [0, C − 1]. Then 1 + S′ is the softmax denominator scaled by e^(−z_k):
+//! - log p_c = (z_c − z_k) − log1p(S′): one rounding of an exact difference, no log of a rounded p.
+//! - For the top class, p_k = 1/(1 + S′) and 1 − p_k = S′/(1 + S′): no subtraction from 1, so
+//!   1 − p_k keeps full relative precision even when it is 1e-300.
+//!   log(1 − p_k) = log S′ − log1p(S′), and p_k r_k = log1p(S′)/S′, which tends to 1 as S′ → 0.
+//! - For every other class p_c ≤ ½, so 1 − p_c and log1p(−p_c) need no care; p_c r_c is taken
+//!   as 0 when p_c = 0 (a masked class: 0·∞ would be NaN, the limit is 0).
+//! - (1 − p)^γ = exp(γ·log(1 − p)), and exactly 1 when γ = 0. Because r absorbs the
+//!   (1 − p)^(γ−1) factor of the derivative analytically, 0 < γ < 1 never evaluates 0^(negative).
+//! - The target's gradient entry is G·(1 − p_t) with the stable 1 − p_t, not G − G·p_t.
+//! - For soft targets the top class's entry is computed as u_k(1 − p_k) − p_k Σ_{c≠k} u_c, so a
+//!   one-hot probability row gives exactly the hard-target result.
+//! - Terms with q_c = 0 are skipped (0·log 0 = 0): masked (−∞) classes give finite results.
+//! - Any NaN in a row, or a +∞ logit, makes that item's loss NaN (S′ is poisoned).
+
+use crate::real::Real;
+use crate::{
+    check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, Alpha, FocalError,
+    Layout, Reduced, Reduction, SoftmaxOptions, SoftmaxTargets, PROBABILITY_SUM_TOLERANCE,
+};
+
+/// Quantities of one class c shared by the loss and the gradient.
+struct ClassTerms<T> {
+    /// log p_c
+    log_p: T,
+    /// 1 − p_c (stable)
+    one_minus_p: T,
+    /// (1 − p_c)^γ
+    focal: T,
+    /// p_c · r_c = −p_c log p_c / (1 − p_c)
+    p_r: T,
+}
+
+/// Per-class terms (the top class's p is `inv`; others' p is recomputed where needed) from d = z_c − z_k, whether c is the top class k, S′, log1p(S′), 1/(1 + S′).
+#[inline(always)]
+fn class_terms<T: Real>(d: T, is_top: bool, s: T, log1p_s: T, inv: T, gamma: T) -> ClassTerms<T> {
+    let log_p = d - log1p_s;
+    let (one_minus_p, log_one_minus_p, p_r) = if is_top {
+        let p_r = if s > T::ZERO { log1p_s / s } else { T::ONE };
+        (s * inv, s.ln() - log1p_s, p_r)
+    } else {
+        let p = log_p.exp();
+        let omp = T::ONE - p;
+        let p_r = if p > T::ZERO { p * (-log_p) / omp } else { T::ZERO };
+        (omp, (-p).ln_1p(), p_r)
+    };
+    let focal = if gamma == T::ZERO { T::ONE } else { (gamma * log_one_minus_p).exp() };
+    ClassTerms { log_p, one_minus_p, focal, p_r }
+}
+
+/// Max and arg-max of an item's logits (NaNs are skipped here and poison S′ later).
+#[inline(always)]
+fn top<T: Real>(z: &[T], base: usize, classes: usize, stride: usize) -> (T, usize) {
+    let mut m = T::NEG_INFINITY;
+    let mut k = 0;
+    for c in 0..classes {
+        let v = z[base + c * stride];
+        if v > m {
+            m = v;
+            k = c;
+        }
+    }
+    (m, k)
+}
+
+/// S′ = Σ_{c≠k} e^(z_c − m), carried in f64; optionally leaves e^(z_c − m) in `scratch`.
+#[inline(always)]
+fn others_sum<T: Real>(
+    z: &[T],
+    base: usize,
+    classes: usize,
+    stride: usize,
+    m: T,
+    k: usize,
+    mut scratch: Option<&mut [T]>,
+) -> T {
+    let mut s = 0.0f64;
+    for c in 0..classes {
+        let e = (z[base + c * stride] - m).exp();
+        if c != k {
+            s += e.to_f64();
+        }
+        if let Some(g) = scratch.as_deref_mut() {
+            g[base + c * stride] = e;
+        }
+    }
+    if m == T::INFINITY {
+        s = f64::NAN;
+    }
+    T::from_f64(s)
+}
+
+/// Hard target t, no smoothing: loss and (optionally) gradient G·(δ_jt − p_j), G = scale·a_t·h_t.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn hard_item<T: Real>(
+    z: &[T],
+    base: usize,
+    classes: usize,
+    stride: usize,
+    t: usize,
+    a_t: T,
+    gamma: T,
+    grad_weight: T,
+    grad: Option<&mut [T]>,
+) -> T {
+    let (m, k) = top(z, base, classes, stride);
+    let want_grad = grad.is_some();
+    let mut grad = grad;
+    let s = others_sum(z, base, classes, stride, m, k, grad.as_deref_mut());
+    let log1p_s = s.ln_1p();
+    let inv = T::ONE / (T::ONE + s);
+    let tt = class_terms(z[base + t * stride] - m, t == k, s, log1p_s, inv, gamma);
+    let loss = a_t * tt.focal * (-tt.log_p);
+    if want_grad {
+        let g = grad.unwrap();
+        let h = -tt.focal * (T::ONE + gamma * tt.p_r);
+        let big_g = grad_weight * a_t * h;
+        for c in 0..classes {
+            let i = base + c * stride;
+            // g[i] holds e^(z_c − m); p_c = e^(z_c − m)/(1 + S′).
+            g[i] = if c == t { big_g * tt.one_minus_p } else { -(big_g * (g[i] * inv)) };
+        }
+    }
+    loss
+}
+
+/// General target distribution q (soft rows, or label smoothing): loss and gradient
+/// w·(u_j − p_j Σ u_c), with the top class's entry as u_k(1 − p_k) − p_k Σ_{c≠k} u_c.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn soft_item<T: Real, Q: Fn(usize) -> T, A: Fn(usize) -> T>(
+    z: &[T],
+    base: usize,
+    classes: usize,
+    stride: usize,
+    q: Q,
+    a: A,
+    gamma: T,
+    grad_weight: T,
+    grad: Option<&mut [T]>,
+) -> T {
+    let (m, k) = top(z, base, classes, stride);
+    let s = others_sum(z, base, classes, stride, m, k, None);
+    let log1p_s = s.ln_1p();
+    let inv = T::ONE / (T::ONE + s);
+    let mut loss = 0.0f64;
+    let mut u_all = 0.0f64;
+    let mut u_others = 0.0f64;
+    let mut u_top = T::ZERO;
+    let want_grad = grad.is_some();
+    let mut grad = grad;
+    for c in 0..classes {
+        let qc = q(c);
+        let u = if qc == T::ZERO {
+            T::ZERO
+        } else {
+            let tc = class_terms(z[base + c * stride] - m, c == k, s, log1p_s, inv, gamma);
+            let aq = a(c) * qc;
+            loss += (aq * tc.focal * (-tc.log_p)).to_f64();
+            -(aq * tc.focal * (T::ONE + gamma * tc.p_r))
+        };
+        u_all += u.to_f64();
+        if c == k {
+            u_top = u;
+        } else {
+            u_others += u.to_f64();
+        }
+        if let Some(g) = grad.as_deref_mut() {
+            g[base + c * stride] = u;
+        }
+    }
+    if want_grad {
+        let g = grad.unwrap();
+        let u_all = T::from_f64(u_all);
+        let u_others = T::from_f64(u_others);
+        for c in 0..classes {
+            let i = base + c * stride;
+            let v = if c == k {
+                u_top * (s * inv) - inv * u_others
+            } else {
+                let p = (z[i] - m).exp() * inv;
+                g[i] - p * u_all
+            };
+            g[i] = grad_weight * v;
+        }
+    }
+    T::from_f64(loss)
+}
+
+fn validate<T: Real>(
+    layout: Layout,
+    logits: &[T],
+    targets: &SoftmaxTargets<T>,
+    opts: &SoftmaxOptions<T>,
+    loss_out: &Option<&mut [T]>,
+    grad_out: &Option<&mut [T]>,
+) -> Result<usize, FocalError> {
+    let items = layout.items()?;
+    let len = layout.len()?;
+    let (classes, stride) = (layout.classes, layout.spatial);
+    if logits.len() != len {
+        return Err(FocalError::LengthMismatch);
+    }
+    if grad_out.as_ref().is_some_and(|g| g.len() != len) || loss_out.as_ref().is_some_and(|l| l.len() != items) {
+        return Err(FocalError::LengthMismatch);
+    }
+    check_gamma(opts.gamma)?;
+    check_label_smoothing(opts.label_smoothing)?;
+    match opts.alpha {
+        Alpha::None => {}
+        Alpha::Scalar(a) => {
+            if !(a.is_finite() && a >= T::ZERO) {
+                return Err(FocalError::InvalidAlpha);
+            }
+        }
+        Alpha::PerClass(a) => {
+            if a.len() != classes {
+                return Err(FocalError::LengthMismatch);
+            }
+            if a.iter().any(|&v| !(v.is_finite() && v >= T::ZERO)) {
+                return Err(FocalError::InvalidAlpha);
+            }
+        }
+    }
+    check_weights(opts.weights, items)?;
+    let mut counted = 0;
+    match *targets {
+        SoftmaxTargets::Indices(t) => {
+            if t.len() != items {
+                return Err(FocalError::LengthMismatch);
+            }
+            for (index, &v) in t.iter().enumerate() {
+                if v == opts.ignore_index {
+                    continue;
+                }
+                if v < 0 || v as usize >= classes {
+                    return Err(FocalError::TargetOutOfRange { index });
+                }
+                counted += 1;
+            }
+        }
+        SoftmaxTargets::Probabilities(q) => {
+            if q.len() != len {
+                return Err(FocalError::LengthMismatch);
+            }
+            for n in 0..layout.batch {
+                for sp in 0..stride {
+                    let base = n * classes * stride + sp;
+                    let mut sum = 0.0f64;
+                    for c in 0..classes {
+                        let v = q[base + c * stride];
+                        if !(v >= T::ZERO && v <= T::ONE) {
+                            return Err(FocalError::InvalidProbability { index: base + c * stride });
+                        }
+                        sum += v.to_f64();
+                    }
+                    if (sum - 1.0).abs() > PROBABILITY_SUM_TOLERANCE {
+                        return Err(FocalError::InvalidProbability { index: n * stride + sp });
+                    }
+                }
+            }
+            counted = items;
+        }
+    }
+    Ok(counted)
+}
+
+/// The streaming kernel: validates everything first (nothing is written on error), then for each
+/// item adds its loss to `acc` (in item order, so results do not depend on how a caller splits a
+/// batch into chunks), writes it to `loss_out` if given, and writes `grad_scale` × its gradient
+/// to `grad_out` if given (ignored items get zeros). Returns the number of counted items.
+///
+/// Chunked callers pass the full batch's `1/count` as `grad_scale` for a `'mean'` reduction.
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_focal_accumulate<T: Real>(
+    layout: Layout,
+    logits: &[T],
+    targets: SoftmaxTargets<T>,
+    opts: &SoftmaxOptions<T>,
+    grad_scale: f64,
+    loss_out: Option<&mut [T]>,
+    grad_out: Option<&mut [T]>,
+    acc: &mut f64,
+) -> Result<usize, FocalError> {
+    let counted = validate(layout, logits, &targets, opts, &loss_out, &grad_out)?;
+    let (classes, stride) = (layout.classes, layout.spatial);
+    let gamma = opts.gamma;
+    let eps = opts.label_smoothing;
+    let uniform = eps / T::from_f64(classes as f64);
+    let scale = T::from_f64(grad_scale);
+    let alpha_of = |c: usize| match opts.alpha {
+        Alpha::None => T::ONE,
+        Alpha::Scalar(a) => a,
+        Alpha::PerClass(a) => a[c],
+    };
+    let mut loss_out = loss_out;
+    let mut grad_out = grad_out;
+    let mut sum = *acc;
+    for n in 0..layout.batch {
+        for sp in 0..stride {
+            let item = n * stride + sp;
+            let base = n * classes * stride + sp;
+            let w = opts.weights.map_or(T::ONE, |w| w[item]);
+            let grad_weight = w * scale;
+            let grad = grad_out.as_deref_mut();
+            let loss = match targets {
+                SoftmaxTargets::Indices(t) => {
+                    let ti = t[item];
+                    if ti == opts.ignore_index {
+                        if let Some(g) = grad {
+                            for c in 0..classes {
+                                g[base + c * stride] = T::ZERO;
+                            }
+                        }
+                        if let Some(l) = loss_out.as_deref_mut() {
+                            l[item] = T::ZERO;
+                        }
+                        continue;
+                    }
+                    let t = ti as usize;
+                    if eps == T::ZERO {
+                        hard_item(logits, base, classes, stride, t, alpha_of(t), gamma, grad_weight, grad)
+                    } else {
+                        let q = |c: usize| if c == t { T::ONE - eps + uniform } else { uniform };
+                        soft_item(logits, base, classes, stride, q, alpha_of, gamma, grad_weight, grad)
+                    }
+                }
+                SoftmaxTargets::Probabilities(qs) => {
+                    let q = |c: usize| {
+                        let v = qs[base + c * stride];
+                        if eps == T::ZERO { v } else { (T::ONE - eps) * v + uniform }
+                    };
+                    soft_item(logits, base, classes, stride, q, alpha_of, gamma, grad_weight, grad)
+                }
+            };
+            let loss = w * loss;
+            sum += loss.to_f64();
+            if let Some(l) = loss_out.as_deref_mut() {
+                l[item] = loss;
+            }
+        }
+    }
+    *acc = sum;
+    Ok(counted)
+}
+
+/// Softmax focal loss of a whole batch under `reduction`, with its gradient written to `grad_out`
+/// when given (the gradient of the reduced loss; under `Reduction::None`, each item's own).
+/// `loss_out` (one value per item) is required for `Reduction::None` and optional otherwise.
+pub fn softmax_focal_loss<T: Real>(
+    layout: Layout,
+    logits: &[T],
+    targets: SoftmaxTargets<T>,
+    opts: &SoftmaxOptions<T>,
+    reduction: Reduction,
+    loss_out: Option<&mut [T]>,
+    grad_out: Option<&mut [T]>,
+) -> Result<Reduced, FocalError> {
+    if reduction == Reduction::None && loss_out.is_none() {
+        return Err(FocalError::InvalidArgument);
+    }
+    // Count first (a validation pass that writes nothing) so that 'mean' can scale gradients.
+    let count = validate(layout, logits, &targets, opts, &loss_out, &grad_out)?;
+    let mut sum = 0.0;
+    softmax_focal_accumulate(
+        layout,
+        logits,
+        targets,
+        opts,
+        grad_scale(reduction, count),
+        loss_out,
+        grad_out,
+        &mut sum,
+    )?;
+    Ok(reduce(reduction, sum, count))
+}
