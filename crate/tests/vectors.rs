@@ -1,0 +1,306 @@
+//! The shared test vectors (test/vectors/vectors.json, computed at 60 digits with mpmath by
+//! test/vectors/generate.py) run through the safe API in every dtype each case lists.
+//!
+//! Tolerance per value: |got − exp| ≤ rtol·max(|exp|, scale) + tiny, where scale is the case's
+//! `grad_scale[i]` for gradient entries (the size of the terms that cancel in soft-target
+//! gradients) and |exp| for losses, and tiny is the smallest positive normal of the dtype (results
+//! below the normal range may flush). rtol is 1e-10 for f64 and 3e-5 for f32. An expected "nan"
+//! must be NaN, an expected ±"inf" must be that infinity.
+//!
+//! `cargo test --test vectors -- --nocapture` prints the number of cases and values checked and
+//! the worst relative error per dtype.
+
+mod json;
+
+use focal_loss::{
+    sigmoid_focal_loss, softmax_focal_loss, Alpha, Layout, Real, Reduced, Reduction, SigmoidOptions,
+    SoftmaxOptions, SoftmaxTargets,
+};
+use json::Json;
+
+/// Per-dtype description: name, relative tolerance, smallest positive normal.
+trait Dtype: Real + std::fmt::Debug {
+    const NAME: &'static str;
+    const RTOL: f64;
+    const TINY: f64;
+}
+impl Dtype for f32 {
+    const NAME: &'static str = "f32";
+    const RTOL: f64 = 3e-5;
+    const TINY: f64 = f32::MIN_POSITIVE as f64;
+}
+impl Dtype for f64 {
+    const NAME: &'static str = "f64";
+    const RTOL: f64 = 1e-10;
+    const TINY: f64 = f64::MIN_POSITIVE;
+}
+
+/// Converts an input of a case to T, asserting it is exactly representable (the generator
+/// promises this for every case marked "f32").
+fn input<T: Real>(v: f64, what: &str, case: &str) -> T {
+    let t = T::from_f64(v);
+    assert!(
+        t.to_f64() == v || (v.is_nan() && t.is_nan()),
+        "{case}: {what} value {v:e} is not exactly representable"
+    );
+    t
+}
+
+fn inputs<T: Real>(v: &[f64], what: &str, case: &str) -> Vec<T> {
+    v.iter().map(|&x| input(x, what, case)).collect()
+}
+
+/// The exact value as T can hold it, as far as range goes: a finite value beyond T's largest
+/// finite number rounds to ±∞ (below the normal range the tolerance's `tiny` covers flushing).
+fn stored<T: Real>(exact: f64) -> f64 {
+    let r = T::from_f64(exact);
+    if exact.is_finite() && !r.is_finite() {
+        r.to_f64()
+    } else {
+        exact
+    }
+}
+
+fn reduction_of(s: &str) -> Reduction {
+    match s {
+        "mean" => Reduction::Mean,
+        "sum" => Reduction::Sum,
+        "none" => Reduction::None,
+        other => panic!("unknown reduction {other:?}"),
+    }
+}
+
+#[derive(Default)]
+struct Stats {
+    cases: usize,
+    values: usize,
+    worst: f64,
+    worst_at: String,
+    /// Worst relative error per kind (softmax, sigmoid), for the report.
+    worst_kind: [f64; 2],
+    kind: usize,
+    failures: Vec<String>,
+}
+
+impl Stats {
+    /// Checks one value; `scale` is the magnitude the tolerance is relative to (≥ |exp|).
+    fn check<T: Dtype>(&mut self, case: &str, what: &str, got: f64, exp: f64, scale: f64) {
+        self.values += 1;
+        let ok = if exp.is_nan() {
+            got.is_nan()
+        } else if exp.is_infinite() {
+            got == exp
+        } else if !got.is_finite() {
+            false
+        } else {
+            let err = (got - exp).abs();
+            let denom = exp.abs().max(scale);
+            if denom > T::TINY {
+                let rel = err / denom;
+                self.worst_kind[self.kind] = self.worst_kind[self.kind].max(rel);
+                if rel > self.worst {
+                    self.worst = rel;
+                    self.worst_at = format!("{case} {what}: got {got:e}, expected {exp:e}");
+                }
+            }
+            err <= T::RTOL * denom + T::TINY
+        };
+        if !ok {
+            self.failures.push(format!(
+                "[{}] {case} {what}: got {got:e}, expected {exp:e} (scale {scale:e})",
+                T::NAME
+            ));
+        }
+    }
+
+    /// Checks a value that is stored in T (a gradient entry or a per-item loss): an exact value
+    /// beyond T's finite range rounds to ±∞ in T, which is then what the output must hold.
+    fn check_stored<T: Dtype>(&mut self, case: &str, what: &str, got: T, exp: f64, scale: f64) {
+        self.check::<T>(case, what, got.to_f64(), stored::<T>(exp), scale);
+    }
+
+    fn check_grad<T: Dtype>(&mut self, case: &str, got: &[T], expected: &Json) {
+        let exp = expected.at("grad").nums();
+        let scale = expected.at("grad_scale").nums();
+        assert_eq!(got.len(), exp.len(), "{case}: gradient length");
+        assert_eq!(scale.len(), exp.len(), "{case}: grad_scale length");
+        for i in 0..exp.len() {
+            // A NaN scale (an item with a NaN loss) only matters when exp is NaN too.
+            let s = if scale[i].is_nan() { 0.0 } else { scale[i] };
+            self.check_stored::<T>(case, &format!("grad[{i}]"), got[i], exp[i], s);
+        }
+    }
+
+    fn check_loss<T: Dtype>(&mut self, case: &str, r: &Reduced, loss_out: &[T], expected: &Json) {
+        let exp = expected.at("loss");
+        let count = expected.at("count").int() as usize;
+        if r.count != count {
+            self.failures.push(format!("[{}] {case}: count {} != expected {count}", T::NAME, r.count));
+        }
+        match exp {
+            Json::Arr(_) => {
+                let e = exp.nums();
+                assert_eq!(loss_out.len(), e.len(), "{case}: loss length");
+                for i in 0..e.len() {
+                    self.check_stored::<T>(case, &format!("loss[{i}]"), loss_out[i], e[i], e[i].abs());
+                }
+                // Under 'none', Reduced.loss is the (f64) sum of the item losses as stored in T.
+                let e: Vec<f64> = e.iter().map(|&v| stored::<T>(v)).collect();
+                let total: f64 = e.iter().sum();
+                let mag: f64 = e.iter().map(|v| v.abs()).sum();
+                self.check::<T>(case, "loss (sum of none)", r.loss, total, mag);
+            }
+            _ => {
+                let e = exp.num();
+                self.check::<T>(case, "loss", r.loss, e, e.abs());
+            }
+        }
+    }
+}
+
+fn run_softmax<T: Dtype>(case: &Json, st: &mut Stats) {
+    let name = case.at("name").str();
+    let z: Vec<T> = inputs(&case.at("logits").nums(), "logit", name);
+    let layout = if let Some(c) = case.get("classes") {
+        let c = c.int() as usize;
+        assert!(c > 0 && z.len() % c == 0, "{name}: logits length vs classes");
+        Layout::rows(z.len() / c, c)
+    } else {
+        let shape: Vec<usize> = case.at("shape").arr().iter().map(|v| v.int() as usize).collect();
+        assert!(shape.len() >= 2, "{name}: shape needs [N, C, ...]");
+        Layout::channels_first(shape[0], shape[1], shape[2..].iter().product())
+    };
+    let opts = case.at("options");
+    let alpha_vec: Vec<T>;
+    let alpha = match opts.get("alpha") {
+        None | Some(Json::Null) => Alpha::None,
+        Some(Json::Arr(_)) => {
+            alpha_vec = inputs(&opts.at("alpha").nums(), "alpha", name);
+            Alpha::PerClass(&alpha_vec)
+        }
+        Some(a) => Alpha::Scalar(input(a.num(), "alpha", name)),
+    };
+    let weights: Option<Vec<T>> = opts.get("weights").map(|w| inputs(&w.nums(), "weight", name));
+    let o = SoftmaxOptions {
+        gamma: input(opts.at("gamma").num(), "gamma", name),
+        alpha,
+        ignore_index: opts.at("ignoreIndex").int() as i32,
+        label_smoothing: input(opts.at("labelSmoothing").num(), "labelSmoothing", name),
+        weights: weights.as_deref(),
+    };
+    let indices: Vec<i32>;
+    let probs: Vec<T>;
+    let targets = if let Some(t) = case.get("targets") {
+        indices = t.arr().iter().map(|v| v.int() as i32).collect();
+        SoftmaxTargets::Indices(&indices)
+    } else {
+        probs = inputs(&case.at("probs").nums(), "probability", name);
+        SoftmaxTargets::Probabilities(&probs)
+    };
+    let reduction = reduction_of(opts.at("reduction").str());
+    let items = layout.items().expect("valid layout");
+    let mut loss_out = vec![T::NAN; items];
+    let mut grad = vec![T::NAN; z.len()];
+    let lo = if reduction == Reduction::None { Some(&mut loss_out[..]) } else { None };
+    let r = softmax_focal_loss(layout, &z, targets, &o, reduction, lo, Some(&mut grad))
+        .unwrap_or_else(|e| panic!("[{}] {name}: rejected with {e:?}", T::NAME));
+    let expected = case.at("expected");
+    st.check_loss::<T>(name, &r, &loss_out, expected);
+    st.check_grad::<T>(name, &grad, expected);
+    st.cases += 1;
+}
+
+fn run_sigmoid<T: Dtype>(case: &Json, st: &mut Stats) {
+    let name = case.at("name").str();
+    let x: Vec<T> = inputs(&case.at("logits").nums(), "logit", name);
+    let y: Vec<T> = inputs(&case.at("targets").nums(), "target", name);
+    let opts = case.at("options");
+    let alpha = match opts.get("alpha") {
+        None | Some(Json::Null) => None,
+        Some(a) if a.num() < 0.0 => None, // torchvision's -1
+        Some(a) => Some(input(a.num(), "alpha", name)),
+    };
+    let weights: Option<Vec<T>> = opts.get("weights").map(|w| inputs(&w.nums(), "weight", name));
+    let o = SigmoidOptions {
+        gamma: input(opts.at("gamma").num(), "gamma", name),
+        alpha,
+        label_smoothing: input(opts.at("labelSmoothing").num(), "labelSmoothing", name),
+        weights: weights.as_deref(),
+    };
+    let reduction = reduction_of(opts.at("reduction").str());
+    let mut loss_out = vec![T::NAN; x.len()];
+    let mut grad = vec![T::NAN; x.len()];
+    let lo = if reduction == Reduction::None { Some(&mut loss_out[..]) } else { None };
+    let r = sigmoid_focal_loss(&x, &y, &o, reduction, lo, Some(&mut grad))
+        .unwrap_or_else(|e| panic!("[{}] {name}: rejected with {e:?}", T::NAME));
+    let expected = case.at("expected");
+    st.check_loss::<T>(name, &r, &loss_out, expected);
+    st.check_grad::<T>(name, &grad, expected);
+    st.cases += 1;
+}
+
+fn load() -> Json {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../test/vectors/vectors.json");
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("reading {path}: {e}"));
+    Json::parse(&text).unwrap_or_else(|e| panic!("parsing {path}: {e}"))
+}
+
+fn run_all<T: Dtype>() -> Stats {
+    let doc = load();
+    assert!(doc.at("generated").str().contains("generate.py"));
+    let mut st = Stats::default();
+    let mut listed = 0;
+    for case in doc.at("cases").arr() {
+        let dtypes: Vec<&str> = case.at("dtypes").arr().iter().map(Json::str).collect();
+        if !dtypes.contains(&T::NAME) {
+            continue;
+        }
+        listed += 1;
+        match case.at("kind").str() {
+            "softmax" => {
+                st.kind = 0;
+                run_softmax::<T>(case, &mut st)
+            }
+            "sigmoid" => {
+                st.kind = 1;
+                run_sigmoid::<T>(case, &mut st)
+            }
+            other => panic!("unknown kind {other:?}"),
+        }
+    }
+    assert_eq!(st.cases, listed);
+    println!(
+        "[{}] {} cases, {} values checked; worst relative error {:.3e} (softmax {:.3e}, sigmoid {:.3e}) at {}",
+        T::NAME,
+        st.cases,
+        st.values,
+        st.worst,
+        st.worst_kind[0],
+        st.worst_kind[1],
+        st.worst_at
+    );
+    for f in &st.failures {
+        println!("FAIL {f}");
+    }
+    st
+}
+
+#[test]
+fn json_parser() {
+    json::self_test();
+}
+
+#[test]
+fn shared_vectors_f64() {
+    let st = run_all::<f64>();
+    // The file has hundreds of f64 cases; a near-empty run would mean the file was not read.
+    assert!(st.cases >= 500, "only {} f64 cases", st.cases);
+    assert!(st.failures.is_empty(), "{} failures:\n{}", st.failures.len(), st.failures.join("\n"));
+}
+
+#[test]
+fn shared_vectors_f32() {
+    let st = run_all::<f32>();
+    assert!(st.cases >= 400, "only {} f32 cases", st.cases);
+    assert!(st.failures.is_empty(), "{} failures:\n{}", st.failures.len(), st.failures.join("\n"));
+}
