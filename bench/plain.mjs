@@ -1,0 +1,61 @@
+// The "plain TypeScript" contender: what a user writes by hand from the paper's formula
+// −α_t (1 − p_t)^γ log p_t, with a max-subtracted softmax and the textbook (naive) gradient.
+// It is plain JavaScript because that is what TypeScript compiles such a loop to (no types
+// survive); nothing here is tuned beyond what a careful user would do.
+
+/**
+ * Softmax focal loss, hard targets, reduction 'mean', loss and gradient.
+ * Layout [N, C, S] (S = 1: rows of C classes, channels-last; S > 1: channels-first).
+ * Returns the mean loss; writes ∂mean/∂z into `grad`.
+ */
+export function plainSoftmaxFocal(z, targets, N, C, S, gamma, grad) {
+  const items = N * S;
+  const p = new Float64Array(C);
+  let total = 0;
+  const scale = 1 / items;
+  for (let n = 0; n < N; n++) {
+    for (let s = 0; s < S; s++) {
+      const base = n * C * S + s;
+      let max = -Infinity;
+      for (let c = 0; c < C; c++) if (z[base + c * S] > max) max = z[base + c * S];
+      let sum = 0;
+      for (let c = 0; c < C; c++) {
+        const e = Math.exp(z[base + c * S] - max);
+        p[c] = e;
+        sum += e;
+      }
+      for (let c = 0; c < C; c++) p[c] /= sum;
+      const t = targets[n * S + s];
+      const pt = p[t];
+      const logpt = Math.log(pt);
+      const focal = Math.pow(1 - pt, gamma);
+      total += -focal * logpt;
+      // d/dp_t of −(1 − p)^γ log p, times p_t (chain rule through softmax): G·(δ_jt − p_j)
+      const G = (gamma * Math.pow(1 - pt, gamma - 1) * logpt - focal / pt) * pt * scale;
+      for (let c = 0; c < C; c++) grad[base + c * S] = c === t ? G * (1 - pt) : -G * p[c];
+    }
+  }
+  return total / items;
+}
+
+/** Sigmoid focal loss (torchvision's formula, α = 0.25), reduction 'mean', loss and gradient. */
+export function plainSigmoidFocal(x, y, gamma, alpha, grad) {
+  const n = x.length;
+  let total = 0;
+  const scale = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    const yi = y[i];
+    const p = 1 / (1 + Math.exp(-xi));
+    // binary_cross_entropy_with_logits: max(x, 0) − x·y + log(1 + e^(−|x|))
+    const ce = Math.max(xi, 0) - xi * yi + Math.log1p(Math.exp(-Math.abs(xi)));
+    const pt = p * yi + (1 - p) * (1 - yi);
+    const m = 1 - pt;
+    const at = alpha * yi + (1 - alpha) * (1 - yi);
+    const focal = Math.pow(m, gamma);
+    total += at * focal * ce;
+    // ∂/∂x: α_t [γ m^(γ−1) (1 − 2y) p(1 − p) CE + m^γ (p − y)]
+    grad[i] = at * (gamma * Math.pow(m, gamma - 1) * (1 - 2 * yi) * p * (1 - p) * ce + focal * (p - yi)) * scale;
+  }
+  return total / n;
+}
