@@ -1,0 +1,113 @@
+// The package as published: `npm pack` it, lint the tarball (publint --strict, and
+// @arethetypeswrong/cli in every resolution mode), install the tarball into a fresh project and use
+// it there from Node ESM and CJS, and keep it small (size budgets, figures printed).
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { publint } from 'publint';
+import { formatMessage } from 'publint/utils';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { bundleHarness, parseReport, root, run, vectorsPath } from './runtimes/fixture';
+import { expectMatchesNode } from './runtimes/reference';
+
+/** Budgets: the packed tarball and the gzipped .wasm. */
+const PACKED_BUDGET = 100 * 1024;
+const WASM_GZIP_BUDGET = 30 * 1024;
+
+interface PackResult { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
+
+let tmp = '';
+let tarball = '';
+let pack: PackResult;
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+
+beforeAll(() => {
+  tmp = mkdtempSync(join(tmpdir(), 'focal-loss-pack-'));
+  // --ignore-scripts: `prepare` would rebuild; dist/ is built before the tests run.
+  const r = run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], root);
+  pack = (JSON.parse(r.stdout) as PackResult[])[0];
+  tarball = join(tmp, pack.filename);
+});
+
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+describe('the packed tarball', () => {
+  test('holds every file the exports map names, and only dist/, README, LICENSE, package.json', () => {
+    const paths = pack.files.map((f) => f.path);
+    const targets: string[] = [];
+    const walk = (v: unknown) => (typeof v === 'string' ? targets.push(v.replace(/^\.\//, '')) : Object.values(v as object).forEach(walk));
+    walk(pkg.exports);
+    targets.push(pkg.main.replace(/^\.\//, ''), pkg.types.replace(/^\.\//, ''));
+    for (const t of targets) expect(paths, t).toContain(t);
+    for (const p of paths) expect(p).toMatch(/^(dist\/[^/]+\.(js|cjs|d\.ts|d\.cts|wasm)|README\.md|LICENSE|package\.json)$/);
+  });
+
+  test(`sizes within budget (packed < ${PACKED_BUDGET / 1024} KiB, gzipped wasm < ${WASM_GZIP_BUDGET / 1024} KiB)`, () => {
+    const wasm = readFileSync(join(root, 'dist', 'focal_loss.wasm'));
+    const gz = gzipSync(wasm, { level: 9 }).length;
+    console.log(`package: ${pack.size} bytes packed, ${pack.unpackedSize} unpacked, ${pack.files.length} files; focal_loss.wasm: ${wasm.length} bytes, ${gz} gzipped`);
+    expect(pack.size).toBeLessThan(PACKED_BUDGET);
+    expect(gz).toBeLessThan(WASM_GZIP_BUDGET);
+    expect(WebAssembly.Module.imports(new WebAssembly.Module(wasm))).toEqual([]);
+  });
+
+  test('publint --strict: no errors, warnings or suggestions', async () => {
+    const { messages, pkg: linted } = await publint({ pack: { tarball: readFileSync(tarball).buffer as ArrayBuffer }, strict: true, level: 'suggestion' });
+    expect(messages.map((m) => `${m.type}: ${formatMessage(m, linted)}`)).toEqual([]);
+  });
+
+  test('are the types wrong: clean under node10, node16 (CJS and ESM) and bundler resolution', () => {
+    const attw = join(root, 'node_modules', '@arethetypeswrong', 'cli', 'dist', 'index.js');
+    const r = spawnSync(process.execPath, [attw, tarball, '--format', 'json', '--exclude-entrypoints', './focal_loss.wasm'], { encoding: 'utf8' });
+    const result = JSON.parse(r.stdout) as { analysis: { problems: unknown[]; entrypoints: Record<string, { resolutions: Record<string, unknown> }> } };
+    expect(result.analysis.problems).toEqual([]);
+    expect(Object.keys(result.analysis.entrypoints['.'].resolutions).sort()).toEqual(['bundler', 'node10', 'node16-cjs', 'node16-esm']);
+    expect(r.status).toBe(0);
+  });
+});
+
+describe('installed from the tarball into a fresh project', () => {
+  let project = '';
+
+  beforeAll(async () => {
+    project = join(tmp, 'project');
+    mkdirSync(project);
+    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
+    run('npm', ['install', '--offline', '--no-audit', '--no-fund', '--ignore-scripts', tarball], project);
+    await bundleHarness(join(project, 'harness.mjs'), 'esm');
+    await bundleHarness(join(project, 'harness.cjs'), 'cjs');
+  });
+
+  test('Node ESM: import { … } from "focal-loss" — every vector case, bit-identical', () => {
+    writeFileSync(join(project, 'esm.mjs'), `
+import * as api from 'focal-loss';
+import { readFileSync } from 'node:fs';
+import { runVectors } from './harness.mjs';
+const report = runVectors(api, JSON.parse(readFileSync(${JSON.stringify(vectorsPath)}, 'utf8')));
+console.log(JSON.stringify({ runtime: 'node-esm', version: process.version, entry: import.meta.resolve('focal-loss'), ...report }));
+`);
+    const r = parseReport(run(process.execPath, ['esm.mjs'], project).stdout);
+    expect(r.entry).toMatch(/\/project\/node_modules\/focal-loss\/dist\/node\.js$/);
+    expectMatchesNode(r);
+  });
+
+  test('Node CJS: require("focal-loss") — every vector case, bit-identical', () => {
+    writeFileSync(join(project, 'cjs.cjs'), `
+const api = require('focal-loss');
+const { runVectors } = require('./harness.cjs');
+const report = runVectors(api, JSON.parse(require('node:fs').readFileSync(${JSON.stringify(vectorsPath)}, 'utf8')));
+console.log(JSON.stringify({ runtime: 'node-cjs', version: process.version, entry: require.resolve('focal-loss'), ...report }));
+`);
+    const r = parseReport(run(process.execPath, ['cjs.cjs'], project).stdout);
+    expect(r.entry).toMatch(/[\\/]project[\\/]node_modules[\\/]focal-loss[\\/]dist[\\/]node\.cjs$/);
+    expectMatchesNode(r);
+  });
+
+  test('the raw module is exported as focal-loss/focal_loss.wasm', () => {
+    writeFileSync(join(project, 'wasm.cjs'), `console.log(require.resolve('focal-loss/focal_loss.wasm'));`);
+    const path = run(process.execPath, ['wasm.cjs'], project).stdout.trim();
+    expect(readFileSync(path)).toEqual(readFileSync(join(root, 'dist', 'focal_loss.wasm')));
+  });
+});
