@@ -163,7 +163,7 @@ fn run_softmax<T: Dtype>(case: &Json, st: &mut Stats) {
     let z: Vec<T> = inputs(&case.at("logits").nums(), "logit", name);
     let layout = if let Some(c) = case.get("classes") {
         let c = c.int() as usize;
-        assert!(c > 0 && z.len() % c == 0, "{name}: logits length vs classes");
+        assert!(c > 0 && z.len().is_multiple_of(c), "{name}: logits length vs classes");
         Layout::rows(z.len() / c, c)
     } else {
         let shape: Vec<usize> = case.at("shape").arr().iter().map(|v| v.int() as usize).collect();
