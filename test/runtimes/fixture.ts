@@ -20,6 +20,10 @@ export interface Report extends RuntimeReport {
   version: string;
   /** The file the package name resolved to in that runtime. */
   entry: string;
+  /** The error of a call made before the module was loaded (null: the entry is ready at import). */
+  beforeInit?: string | null;
+  /** Same, while `init()` is pending (browser entry). */
+  duringInit?: string | null;
 }
 
 /** A temp project with focal-loss in node_modules (a copy of the package), the harness and the vectors. */
