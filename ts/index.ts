@@ -98,3 +98,100 @@ export function sigmoidFocalLossWithGrad(logits: FloatArray, targets: SigmoidTar
 export function wasmMemoryBytes(): number {
   return getEngine().memoryBytes;
 }
+
+/**
+ * A shard's share of a batch's `'mean'`: the sum of its item losses and the number of items `'mean'`
+ * divides by. Shards of one batch (workers, devices, micro-batches) combine without the mean-of-means
+ * error: `Σ sum / Σ count` is the whole batch's mean, and {@link combineFocalPartials} makes that exact.
+ * Plain numbers: partials survive `postMessage` and JSON.
+ */
+export interface FocalPartial {
+  /** Σ of the item losses (as computed in the logits' precision), correctly rounded to a double. */
+  sum: number;
+  /** What rounding left out: `sum + residual` is the exact Σ to about 1e-30 relative (0 if `sum` is not finite). */
+  residual: number;
+  /** Items counted by `'mean'`: softmax, items whose target is not `ignoreIndex`; sigmoid, every element. */
+  count: number;
+}
+
+/** Options of the partial functions: the loss's options without `reduction` (always the sum) and `out`. */
+export type SoftmaxPartialOptions = Omit<SoftmaxFocalOptions, 'reduction' | 'out'>;
+export type SigmoidPartialOptions = Omit<SigmoidFocalOptions, 'reduction' | 'out'>;
+
+/** The loss's options with `reduction: 'none'`; `reduction` and `out` are refused (a partial has neither). */
+function perItemOptions(options: unknown, fn: string): unknown {
+  if (typeof options !== 'object' || options === null) return options;
+  for (const key of ['reduction', 'out']) {
+    if ((options as Record<string, unknown>)[key] !== undefined) {
+      throw new TypeError(`focal-loss: ${fn} has no option '${key}': a partial is always { sum, residual, count }; combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction 'sum' and scale by 1 / Σ count`);
+    }
+  }
+  return { ...options, reduction: 'none' };
+}
+
+/**
+ * Σ x as a double-double (Ogita–Rump–Oishi Sum2: TwoSum with the errors carried along): `hi` is the
+ * sum correctly rounded (the error of the pair is ~n·2⁻¹⁰⁶ relative for non-negative terms), `lo` the rest.
+ */
+function sum2(xs: ArrayLike<number>, hi0 = 0, lo0 = 0): { hi: number; lo: number } {
+  let s = hi0;
+  let c = lo0;
+  for (let i = 0; i < xs.length; i++) {
+    const x = xs[i];
+    const t = s + x;
+    const b = t - s;
+    c += s - (t - b) + (x - b);
+    s = t;
+  }
+  if (!Number.isFinite(s)) return { hi: s, lo: 0 }; // an Infinity or NaN loss: no error term to carry
+  const hi = s + c;
+  return { hi, lo: c - (hi - s) };
+}
+
+/**
+ * Softmax focal loss of a shard as `{ sum, residual, count }` (see {@link FocalPartial}); takes the options
+ * of {@link softmaxFocalLoss} except `reduction` and `out`.
+ *
+ * @example
+ * const a = softmaxFocalLossPartial(logitsA, targetsA, { classes: 10 });
+ * const b = softmaxFocalLossPartial(logitsB, targetsB, { classes: 10 });
+ * const { mean } = combineFocalPartials([a, b]); // the mean over both shards' counted items
+ */
+export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxPartialOptions): FocalPartial {
+  const engine = getEngine();
+  const plan = softmaxPlan(logits, targets, perItemOptions(options, 'softmaxFocalLossPartial'));
+  // Per-item losses come out in the logits' precision: the same terms the kernel sums for 'sum'.
+  const loss = newLike(plan.logits, plan.items);
+  engine.softmax(plan, { grad: null, loss });
+  const { hi, lo } = sum2(loss);
+  return { sum: hi, residual: lo, count: plan.count };
+}
+
+/**
+ * Sigmoid focal loss of a shard as `{ sum, residual, count }` (`count` is the number of elements); takes
+ * the options of {@link sigmoidFocalLoss} except `reduction` and `out`.
+ */
+export function sigmoidFocalLossPartial(logits: FloatArray, targets: SigmoidTargets, options?: SigmoidPartialOptions): FocalPartial {
+  const engine = getEngine();
+  const plan = sigmoidPlan(logits, targets, perItemOptions(options ?? {}, 'sigmoidFocalLossPartial'));
+  const loss = newLike(plan.logits, plan.logits.length);
+  engine.sigmoid(plan, { grad: null, loss });
+  const { hi, lo } = sum2(loss);
+  return { sum: hi, residual: lo, count: plan.logits.length };
+}
+
+/**
+ * Combines shards' partials into the whole batch's: the sums added as double-doubles (so the result
+ * does not depend on how the batch was split or in which order the partials arrive), the counts added,
+ * and `mean = sum / count` (0 when nothing was counted, like `'mean'`).
+ */
+export function combineFocalPartials(parts: Iterable<FocalPartial>): FocalPartial & { mean: number } {
+  let hi = 0;
+  let lo = 0;
+  let count = 0;
+  for (const p of parts) {
+    ({ hi, lo } = sum2([p.sum, p.residual], hi, lo));
+    count += p.count;
+  }
+  return { sum: hi, residual: lo, count, mean: count > 0 ? hi / count : 0 };
+}
