@@ -132,7 +132,7 @@ console.log(`${source}: ${result.classes} classes, ${result.dims} features, ${to
 console.log(`focal run: gamma ${focal.gamma}, alpha ${focal.alpha ? `[${focal.alpha.map((a) => a.toPrecision(3)).join(', ')}]` : 'none'}`);
 console.log('');
 const nameWidth = Math.max(5, ...classNames.map((n) => n.length));
-const head1 = `${'class'.padEnd(nameWidth)}  train   test │ cross-entropy (γ=0)  │ focal (γ=${focal.gamma}, α)`;
+const head1 = `${'class'.padEnd(nameWidth)}  train   test │ cross-entropy (γ=0)  │ focal (γ=${focal.gamma}${focal.alpha ? ', α' : ''})`;
 const head2 = `${''.padEnd(nameWidth)}   rows   rows │ recall  precision    │ recall  precision`;
 console.log(head1);
 console.log(head2);
