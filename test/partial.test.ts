@@ -236,6 +236,10 @@ describe('the partial functions validate like the loss', () => {
     const { mean, count } = combineFocalPartials([a, b]);
     expect(count).toBe(3);
     expect(ulps(mean, softmaxFocalLoss(logits, targets, { classes: 3 }))).toBeLessThanOrEqual(1);
+    const total = a.count + b.count;
+    const gradA = softmaxFocalLossWithGrad(logits.subarray(0, 6), targets.slice(0, 2), { classes: 3, reduction: 'sum' })
+      .grad.map((g) => g / total);
+    expect(maxUlps(gradA, softmaxFocalLossWithGrad(logits, targets, { classes: 3 }).grad.subarray(0, 6))).toBeLessThanOrEqual(4);
     // Infinity (a masked target) and NaN losses carry through.
     const masked = softmaxFocalLossPartial(new Float32Array([0, -Infinity]), [1], { classes: 2 });
     expect(combineFocalPartials([a, masked]).mean).toBe(Infinity);
