@@ -5,7 +5,6 @@
 // Run `node examples/train/cli.js --help` for the options.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { softmaxFocalLossWithGrad } from 'focal-loss';
 import { DataError, parseCsv } from './csv.js';
 import { DEFAULTS, SYNTHETIC, alphaFor, trainBoth } from './train.js';
 
@@ -89,6 +88,11 @@ function loadData(path) {
 }
 
 const opts = parseOptions(process.argv.slice(2));
+// The package itself (dist/, built by `npm install` or `npm run build`).
+const { softmaxFocalLossWithGrad } = await import('focal-loss').catch((error) => {
+  fail(`cannot load the focal-loss package (${error.message.split('\n')[0]}); run \`npm run build\` first`);
+  throw error;
+});
 const data = opts.data === undefined ? undefined : loadData(opts.data);
 const classes = data?.classes ?? SYNTHETIC.counts.length;
 let alphaSpec;
