@@ -2,7 +2,7 @@
 // *.cjs, *.d.ts (tsup). Run by `npm run build`, by `prepare` (so `npm install` in a clone builds
 // everything) and by `npm test` with --if-needed (skips when dist/ is newer than every source).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wasmCargo } from './toolchain.mjs';
@@ -41,6 +41,10 @@ const cargo = wasmCargo();
 console.log(`[focal-loss] building focal_loss.wasm with ${cargo.name}`);
 run(cargo.cmd, ['build', '--release', '-p', 'focal-loss', ...cargo.args], cargo.env);
 mkdirSync(join(root, 'dist'), { recursive: true });
+// Remove outputs of earlier builds (tsup's own `clean` would also delete the .wasm copied below).
+for (const name of readdirSync(join(root, 'dist'))) {
+  if (/\.(js|cjs|d\.ts|d\.cts|map)$/.test(name)) rmSync(join(root, 'dist', name));
+}
 copyFileSync(join(root, 'target', 'wasm32-unknown-unknown', 'release', 'focal_loss.wasm'), wasmOut);
 console.log(`[focal-loss] dist/focal_loss.wasm: ${statSync(wasmOut).size} bytes`);
 run(process.execPath, [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')]);

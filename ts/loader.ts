@@ -9,6 +9,11 @@ export type InitInput = WebAssembly.Module | BufferSource | URL | string | Respo
 export type InitSyncInput = WebAssembly.Module | BufferSource;
 
 let current: Engine | null = null;
+
+/** A compiled module, also one made in another realm (a vm context, edge-runtime), where instanceof fails. */
+function isModule(source: unknown): source is WebAssembly.Module {
+  return Object.prototype.toString.call(source) === '[object WebAssembly.Module]';
+}
 let loading: Promise<void> | null = null;
 
 /** The loaded engine, or a clear error if `init()` has not finished. */
@@ -29,7 +34,7 @@ export function isInitialized(): boolean {
 /** Synchronous instantiation (Node, workers; Chromium's main thread refuses modules > 4 KB). */
 export function initSyncWith(source: InitSyncInput): void {
   if (current) return;
-  const module = source instanceof WebAssembly.Module ? source : new WebAssembly.Module(source);
+  const module = isModule(source) ? source : new WebAssembly.Module(source);
   current = new Engine(new WebAssembly.Instance(module, {}));
 }
 
@@ -47,7 +52,7 @@ export function initWith(source: InitInput | undefined, defaultSource: () => Ini
 }
 
 async function instantiate(source: InitInput): Promise<WebAssembly.Instance> {
-  if (source instanceof WebAssembly.Module) return WebAssembly.instantiate(source, {});
+  if (isModule(source)) return WebAssembly.instantiate(source, {});
   if (typeof source === 'string' || source instanceof URL) source = fetch(source);
   if (source instanceof Promise || (typeof Response === 'function' && source instanceof Response)) {
     const response = await source;
