@@ -143,7 +143,7 @@ macro_rules! exports {
                     label_smoothing: label_smoothing as $t,
                     weights: opt_slice(weights, items)?,
                 };
-                let acc = acc.as_mut().ok_or(FocalError::InvalidArgument)?;
+                let acc = &mut opt_slice_mut(acc, 1)?.ok_or(FocalError::InvalidArgument)?[0];
                 let loss_out = opt_slice_mut(loss_out, items)?;
                 let grad_out = opt_slice_mut(grad_out, len)?;
                 softmax_focal_accumulate(layout, logits, targets, &opts, grad_scale, loss_out, grad_out, acc)
@@ -181,7 +181,7 @@ macro_rules! exports {
                     label_smoothing: label_smoothing as $t,
                     weights: opt_slice(weights, len)?,
                 };
-                let acc = acc.as_mut().ok_or(FocalError::InvalidArgument)?;
+                let acc = &mut opt_slice_mut(acc, 1)?.ok_or(FocalError::InvalidArgument)?[0];
                 let loss_out = opt_slice_mut(loss_out, len)?;
                 let grad_out = opt_slice_mut(grad_out, len)?;
                 sigmoid_focal_accumulate(logits, targets, &opts, grad_scale, loss_out, grad_out, acc)
