@@ -3,7 +3,7 @@
 // one store per logit), interleaved round-robin in one process; medians of the timed batches.
 // Prints the table and writes it, with the machine and the copy-cost breakdown, to BENCHMARKS.md.
 //
-//   node bench/run.mjs [--reps 9] [--warmup 2] [--quick] [--no-write] [--cpu-limit 3000]
+//   node bench/run.mjs [--reps 9] [--warmup 2] [--quick] [--no-write] [--cpu-limit 3000] [--cases REGEX]
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
@@ -106,7 +106,7 @@ await initTfjs();
 function contenders(cs) {
   const Ctor = cs.dtype === 'f32' ? Float32Array : Float64Array;
   const list = [];
-  let logits, check;
+  let logits, check, residentCheck;
   if (cs.kind === 'softmax') {
     const S = (cs.spatial ?? []).reduce((a, b) => a * b, 1);
     const { z, t } = softmaxData(Ctor, cs.N, cs.C, S, 12345 + cs.C);
@@ -127,6 +127,9 @@ function contenders(cs) {
     list.push({ name: '~plan', hidden: true, run: () => eng.softmaxPlan(z, t, { ...opts, out }) });
     list.push({ name: '~engine', hidden: true, run: () => eng.real.softmax(plan, { grad: eo, loss: null }) });
     list.push({ name: '~copies', hidden: true, run: () => eng.copies.softmax(plan, { grad: eo, loss: null }) });
+    const resident = eng.resident('softmax', plan);
+    list.push({ name: '~resident', hidden: true, run: resident });
+    residentCheck = resident() - pkg.softmaxFocalLoss(z, t, opts);
     check = { z, t };
   } else {
     const { x, y } = sigmoidData(Ctor, cs.n, 777);
@@ -146,11 +149,15 @@ function contenders(cs) {
     list.push({ name: '~plan', hidden: true, run: () => eng.sigmoidPlan(x, y, { ...opts, out }) });
     list.push({ name: '~engine', hidden: true, run: () => eng.real.sigmoid(plan, { grad: eo, loss: null }) });
     list.push({ name: '~copies', hidden: true, run: () => eng.copies.sigmoid(plan, { grad: eo, loss: null }) });
+    const resident = eng.resident('sigmoid', plan);
+    list.push({ name: '~resident', hidden: true, run: resident });
+    residentCheck = resident() - pkg.sigmoidFocalLoss(x, y, opts);
   }
   if (floorLoad.floor) {
     const runFloor = floorLoad.floor.prepare(logits, logits.length);
     list.push({ name: 'floor', run: () => (runFloor(), null) });
   }
+  if (Math.abs(residentCheck) > 1e-9) throw new Error(`the resident (zero-copy) kernel call disagrees with the package by ${residentCheck}`);
   return { list, logits };
 }
 
@@ -164,7 +171,8 @@ console.log(`focal-loss bench: ${REPS} timed batches per contender (median), ${W
 console.log(`load average before: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
 if (!floorLoad.floor) console.log(`floor: ${floorLoad.reason}`);
 
-for (const cs of CASES) {
+const only = argv.includes('--cases') ? new RegExp(argv[argv.indexOf('--cases') + 1]) : null;
+for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) {
   const { list, logits } = contenders(cs);
   const n = logits.length;
   const memBefore = pkg.wasmMemoryBytes();
@@ -213,7 +221,7 @@ for (const cs of CASES) {
     console.log(`    ${c.name}: loss rel. diff vs package ${c.lossRel.toExponential(2)}, grad max diff / max|grad| ${c.gradRel.toExponential(2)}`);
   }
   const b = row.by;
-  console.log(`    breakdown: package ${p.ms.toFixed(2)} ms = validation ${b['~plan'].ms.toFixed(2)} + engine ${b['~engine'].ms.toFixed(2)} (of which copies ${b['~copies'].ms.toFixed(2)}); wasm memory ${memBefore} → ${memAfter} bytes`);
+  console.log(`    breakdown: package ${p.ms.toFixed(2)} ms = validation ${b['~plan'].ms.toFixed(2)} + engine ${b['~engine'].ms.toFixed(2)} (of which copies ${b['~copies'].ms.toFixed(2)}); in place without copies ${b['~resident'].ms.toFixed(2)}; wasm memory ${memBefore} → ${memAfter} bytes`);
   for (const c of list) if (c.skipped) console.log(`    ${c.name}: ${c.skipped}`);
 }
 const loadAfter = loadavg();
@@ -235,12 +243,12 @@ const rows = results.map((r) => {
 });
 const table = [header, sep, ...rows].join('\n');
 
-const breakdownHeader = '| case | dtype | package call (ms) | validation (ms) | engine: copies + kernel (ms) | copies only (ms) | copies / call | validation / call |';
-const breakdown = [breakdownHeader, `|${'---|'.repeat(8)}`, ...results.map((r) => {
+const breakdownHeader = '| case | dtype | package call (ms) | validation (ms) | engine: copies + kernel (ms) | copies only (ms) | in place, no copies (ms) | copies / call | validation / call | call / in place |';
+const breakdown = [breakdownHeader, `|${'---|'.repeat(10)}`, ...results.map((r) => {
   const b = r.by;
   const call = b.package.ms;
   const pc = (x) => `${((100 * x) / call).toFixed(0)}%`;
-  return `| ${r.case.id} | ${r.case.dtype} | ${call.toFixed(2)} | ${b['~plan'].ms.toFixed(2)} | ${b['~engine'].ms.toFixed(2)} | ${b['~copies'].ms.toFixed(2)} | ${pc(b['~copies'].ms)} | ${pc(b['~plan'].ms)} |`;
+  return `| ${r.case.id} | ${r.case.dtype} | ${call.toFixed(2)} | ${b['~plan'].ms.toFixed(2)} | ${b['~engine'].ms.toFixed(2)} | ${b['~copies'].ms.toFixed(2)} | ${b['~resident'].ms.toFixed(2)} | ${pc(b['~copies'].ms)} | ${pc(b['~plan'].ms)} | ${fr(call / b['~resident'].ms)} |`;
 })].join('\n');
 
 const agreement = results.flatMap((r) => Object.entries(r.by)
@@ -326,7 +334,9 @@ The public call validates its arguments (\`ts/options.ts\`), then the engine (\`
 the fixed 256 KiB scratch area in wasm memory: copy a chunk of logits and targets in, run the kernel, copy the
 gradient out. \`bench/instrument.mjs\` runs the package's own engine and validation (transpiled from \`ts/\`) over a second
 instance of \`dist/focal_loss.wasm\`, once with the real kernels and once with the kernels replaced by a no-op, in the
-same round-robin. "copies only" is therefore the copy-in/copy-out traffic plus the chunk loop's bookkeeping.
+same round-robin. "copies only" is therefore the copy-in/copy-out traffic plus the chunk loop's bookkeeping. "in place,
+no copies" is one kernel call over the whole batch already sitting in (grown) wasm memory — the bound for an API that
+lets callers allocate their arrays inside wasm memory; "call / in place" is how much the public call costs over it.
 
 ${breakdown}
 
