@@ -370,15 +370,17 @@ fn sigmoid_gamma_zero_is_weighted_bce() {
         let y: Vec<f64> = (0..n).map(|_| if rng.chance(0.5) { rng.unit() } else { rng.below(2) as f64 }).collect();
         let w: Vec<f64> = (0..n).map(|_| rng.range(0.0, 2.0)).collect();
         let alpha = [None, Some(0.25), Some(0.9)][rng.below(3)];
-        let opts = SigmoidOptions { gamma: 0.0, alpha, label_smoothing: 0.0, weights: Some(&w) };
+        let eps = [0.0, 0.0, 0.1, 0.25][rng.below(4)];
+        let opts = SigmoidOptions { gamma: 0.0, alpha, label_smoothing: eps, weights: Some(&w) };
         let (r, losses, _) = sg(&x, &y, &opts, Reduction::None);
         let softplus = |u: f64| u.max(0.0) + (-u.abs()).exp().ln_1p();
         let mut total = 0.0;
         for i in 0..n {
-            let ce = y[i] * softplus(-x[i]) + (1.0 - y[i]) * softplus(x[i]);
-            let at = alpha.map_or(1.0, |a| a * y[i] + (1.0 - a) * (1.0 - y[i]));
+            let ys = y[i] * (1.0 - eps) + eps / 2.0; // Keras smoothing; alpha_t uses the smoothed y
+            let ce = ys * softplus(-x[i]) + (1.0 - ys) * softplus(x[i]);
+            let at = alpha.map_or(1.0, |a| a * ys + (1.0 - a) * (1.0 - ys));
             let exp = w[i] * at * ce;
-            assert_close(losses[i], exp, 1e-13, 1e-300, &format!("x={} y={}", x[i], y[i]));
+            assert_close(losses[i], exp, 1e-13, 1e-300, &format!("x={} y={} eps={eps}", x[i], y[i]));
             total += exp;
         }
         assert_close(r.loss, total, 1e-13, 1e-300, "sum of none");
