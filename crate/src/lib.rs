@@ -27,7 +27,16 @@
 pub mod ffi;
 mod real;
 mod sigmoid;
+pub mod simd;
 mod softmax;
+
+/// The scalar reference kernels (std's exp / ln / ln_1p, one item at a time): the same contract
+/// as the crate-level `*_accumulate` functions, which dispatch their hot paths to the vectorised
+/// kernels of [`simd`]. For tests and comparisons.
+pub mod reference {
+    pub use crate::sigmoid::sigmoid_focal_accumulate_scalar as sigmoid_focal_accumulate;
+    pub use crate::softmax::softmax_focal_accumulate_scalar as softmax_focal_accumulate;
+}
 
 pub use real::Real;
 pub use sigmoid::{sigmoid_focal_accumulate, sigmoid_focal_loss};

@@ -16,6 +16,7 @@ pub trait Real:
     + Mul<Output = Self>
     + Div<Output = Self>
     + Neg<Output = Self>
+    + crate::simd::SimdReal
     + 'static
 {
     /// 0

@@ -107,6 +107,23 @@ pub fn sigmoid_focal_accumulate<T: Real>(
     grad_out: Option<&mut [T]>,
     acc: &mut f64,
 ) -> Result<(), FocalError> {
+    // Vectorised (crate::simd::sigmoid: the same formulas, several elements at a time).
+    validate(logits, targets, opts, &loss_out, &grad_out)?;
+    crate::simd::sigmoid::elements(logits, targets, opts, grad_scale, loss_out, grad_out, acc);
+    Ok(())
+}
+
+/// [`sigmoid_focal_accumulate`] on the scalar path only (one element at a time, std's exp / ln):
+/// the reference the vectorised kernel is tested against (`focal_loss::reference`).
+pub fn sigmoid_focal_accumulate_scalar<T: Real>(
+    logits: &[T],
+    targets: &[T],
+    opts: &SigmoidOptions<T>,
+    grad_scale: f64,
+    loss_out: Option<&mut [T]>,
+    grad_out: Option<&mut [T]>,
+    acc: &mut f64,
+) -> Result<(), FocalError> {
     validate(logits, targets, opts, &loss_out, &grad_out)?;
     let eps = opts.label_smoothing;
     let half_eps = eps * T::from_f64(0.5);

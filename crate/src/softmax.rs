@@ -298,6 +298,29 @@ pub fn softmax_focal_accumulate<T: Real>(
     grad_out: Option<&mut [T]>,
     acc: &mut f64,
 ) -> Result<usize, FocalError> {
+    // The hot path — class indices without label smoothing — goes to the vectorised kernel
+    // (crate::simd::softmax: the same formulas, several items at a time).
+    if let (SoftmaxTargets::Indices(t), true) = (targets, opts.label_smoothing == T::ZERO) {
+        let counted = validate(layout, logits, &targets, opts, &loss_out, &grad_out)?;
+        crate::simd::softmax::hard_targets(layout, logits, t, opts, grad_scale, loss_out, grad_out, acc);
+        return Ok(counted);
+    }
+    softmax_focal_accumulate_scalar(layout, logits, targets, opts, grad_scale, loss_out, grad_out, acc)
+}
+
+/// [`softmax_focal_accumulate`] on the scalar path only (one item at a time, std's exp / ln):
+/// the reference the vectorised kernels are tested against (`focal_loss::reference`).
+#[allow(clippy::too_many_arguments)]
+pub fn softmax_focal_accumulate_scalar<T: Real>(
+    layout: Layout,
+    logits: &[T],
+    targets: SoftmaxTargets<T>,
+    opts: &SoftmaxOptions<T>,
+    grad_scale: f64,
+    loss_out: Option<&mut [T]>,
+    grad_out: Option<&mut [T]>,
+    acc: &mut f64,
+) -> Result<usize, FocalError> {
     let counted = validate(layout, logits, &targets, opts, &loss_out, &grad_out)?;
     let (classes, stride) = (layout.classes, layout.spatial);
     let gamma = opts.gamma;

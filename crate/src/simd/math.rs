@@ -1,0 +1,375 @@
+//! exp, ln and ln_1p over [`Vector`] lanes, branch-free (special cases by lane masks).
+//!
+//! **exp.** x = n·ln2 + r with n = round(x/ln2), so |r| ≤ ln2/2 (+ an ulp). n is rounded with the
+//! "shifter" trick: k = x·log2(e) + 1.5·2^p (p = 23 / 52 mantissa bits) leaves n in the low bits
+//! of k's representation, so the integer n is `bits(k) − bits(1.5·2^p)` and the float n is
+//! `k − 1.5·2^p`, with no float→int conversion (SIMD128 has none for f64). r = (x − n·ln2_hi) −
+//! n·ln2_lo (Cody–Waite: ln2_hi has trailing zero bits so n·ln2_hi is exact). Then eˣ = e^r·2ⁿ,
+//! with 2ⁿ applied as 2^(n>>1)·2^(n−(n>>1)) — two factors that are always normal — so results
+//! in the subnormal range are rounded once, by the last multiplication, and x up to the overflow
+//! threshold works. x is first clamped to [LO, HI], beyond which the result is 0 / ∞ anyway
+//! (LO, HI: the clamped n keeps both half-exponents in range); ±∞ follow, NaN passes (pmin/pmax
+//! keep a NaN first operand).
+//! - f64: e^r by FreeBSD/musl `e_exp.c` (fdlibm, Sun Microsystems 1993): with c = r − r²·P(r²)
+//!   (P a degree-4 Remez fit, error < 2^−59), e^r = 1 − ((lo − r·c/(2 − c)) − hi), keeping
+//!   r = hi − lo in two parts. Under 1 ulp.
+//! - f32: e^r by Cephes `expf.c` (S. Moshier): 1 + r + r²·P(r), P of degree 5. About 1 ulp.
+//!
+//! **ln.** As FreeBSD/musl `e_log.c` / `e_logf.c` (fdlibm): x = 2^k·(1 + f) with 1 + f in
+//! [√2/2, √2) — obtained with integer operations on the bits (add 1.0 − √2/2 to the pattern, take
+//! the exponent field as k, put the mantissa back on √2/2's exponent) — then with s = f/(2 + f),
+//! ln(1 + f) = f − f²/2 + s·(f²/2 + R(s²)), R a Remez fit (f64: 7 terms, |error| < 2^−58.45; f32:
+//! 4 terms, < 2^−34.24), and ln x = k·ln2_hi + (that + k·ln2_lo). Subnormal x is scaled up by
+//! 2^(p+2) first. k as a float comes from the exponent field through the magic-number trick
+//! (bits(2^p) | field) − 2^p. Under 1 ulp.
+//!
+//! **ln_1p.** As FreeBSD/musl `s_log1p.c` / `s_log1pf.c`: u = fl(1 + x) is reduced as in ln, and
+//! the rounding error of 1 + x is put back as c/u with c = (1 − (u − x)) for k ≥ 2, (x − (u − 1))
+//! otherwise (exact by Sterbenz), and 0 once k ≥ p + 2 (x dwarfs 1). Where k = 0 the reduction is
+//! skipped and f = x exactly, so ln_1p(x) ≈ x keeps full relative accuracy for tiny x.
+
+// The coefficients are quoted digit for digit from their sources.
+#![allow(clippy::excessive_precision)]
+
+use super::Vector;
+
+/// The per-type constants and polynomials of exp / ln / ln_1p.
+pub trait VMath: Vector {
+    /// Bits of 1.5·2^p (the rounding shifter).
+    const SHIFTER_BITS: u64;
+    /// Mantissa bits p.
+    const MANT: u32;
+    /// Exponent bias.
+    const BIAS: u64;
+    /// Clamp bounds for exp's argument.
+    const EXP_LO: Self::Scalar;
+    /// Upper clamp bound for exp's argument.
+    const EXP_HI: Self::Scalar;
+    /// Bits of 1.0 − bits of √2/2 (rounded down to its high part, as fdlibm).
+    const ONE_MINUS_SQRTH_BITS: u64;
+    /// Bits of √2/2 (high part, as fdlibm).
+    const SQRTH_BITS: u64;
+    /// The mantissa mask.
+    const MANT_MASK: u64;
+    /// Bits of 2^p (for the exponent-field-to-float trick).
+    const TWO_P_BITS: u64;
+    /// The scale applied to subnormal inputs of ln, as a power of two.
+    const SUB_SCALE_EXP: u32;
+    /// A scalar from an f64 constant.
+    fn c(x: f64) -> Self;
+    /// e^r for |r| ≲ ln2/2, given the Cody–Waite parts (r = hi − lo).
+    fn exp_reduced(hi: Self, lo: Self) -> Self;
+    /// R(z) with z = s², w = z².
+    fn log_r(z: Self, w: Self) -> Self;
+    /// ln2 split in a high part (with trailing zeros) and the rest.
+    fn ln2_parts() -> (Self, Self);
+    /// The smallest positive normal number.
+    fn min_positive() -> Self;
+}
+
+impl VMath for super::F64x2 {
+    const SHIFTER_BITS: u64 = 0x4338_0000_0000_0000; // 1.5·2^52
+    const MANT: u32 = 52;
+    const BIAS: u64 = 1023;
+    const EXP_LO: f64 = -746.0;
+    const EXP_HI: f64 = 710.0;
+    const ONE_MINUS_SQRTH_BITS: u64 = 0x3ff0_0000_0000_0000 - 0x3fe6_a09e_0000_0000;
+    const SQRTH_BITS: u64 = 0x3fe6_a09e_0000_0000;
+    const MANT_MASK: u64 = 0x000f_ffff_ffff_ffff;
+    const TWO_P_BITS: u64 = 0x4330_0000_0000_0000; // 2^52
+    const SUB_SCALE_EXP: u32 = 54;
+    #[inline(always)]
+    fn c(x: f64) -> Self {
+        Self::splat(x)
+    }
+    #[inline(always)]
+    fn exp_reduced(hi: Self, lo: Self) -> Self {
+        // fdlibm e_exp.c: P1..P5, |r − r²P(r²) − (r·(e^r + 1)/(e^r − 1) − 2)| < 2^−59.
+        const P1: f64 = 1.66666666666666019037e-01;
+        const P2: f64 = -2.77777777770155933842e-03;
+        const P3: f64 = 6.61375632143793436117e-05;
+        const P4: f64 = -1.65339022054652515390e-06;
+        const P5: f64 = 4.13813679705723846039e-08;
+        let c = Self::c;
+        let r = hi - lo;
+        let t = r * r;
+        let cc = r - t * (c(P1) + t * (c(P2) + t * (c(P3) + t * (c(P4) + t * c(P5)))));
+        c(1.0) - ((lo - (r * cc) / (c(2.0) - cc)) - hi)
+    }
+    #[inline(always)]
+    fn log_r(z: Self, w: Self) -> Self {
+        const LG1: f64 = 6.666666666666735130e-01;
+        const LG2: f64 = 3.999999999940941908e-01;
+        const LG3: f64 = 2.857142874366239149e-01;
+        const LG4: f64 = 2.222219843214978396e-01;
+        const LG5: f64 = 1.818357216161805012e-01;
+        const LG6: f64 = 1.531383769920937332e-01;
+        const LG7: f64 = 1.479819860511658591e-01;
+        let c = Self::c;
+        let t1 = w * (c(LG2) + w * (c(LG4) + w * c(LG6)));
+        let t2 = z * (c(LG1) + w * (c(LG3) + w * (c(LG5) + w * c(LG7))));
+        t2 + t1
+    }
+    #[inline(always)]
+    fn ln2_parts() -> (Self, Self) {
+        (Self::c(6.93147180369123816490e-01), Self::c(1.90821492927058770002e-10))
+    }
+    #[inline(always)]
+    fn min_positive() -> Self {
+        Self::c(f64::MIN_POSITIVE)
+    }
+}
+
+impl VMath for super::F32x4 {
+    const SHIFTER_BITS: u64 = 0x4b40_0000; // 1.5·2^23
+    const MANT: u32 = 23;
+    const BIAS: u64 = 127;
+    const EXP_LO: f32 = -104.0;
+    const EXP_HI: f32 = 89.0;
+    const ONE_MINUS_SQRTH_BITS: u64 = 0x3f80_0000 - 0x3f35_04f3;
+    const SQRTH_BITS: u64 = 0x3f35_04f3;
+    const MANT_MASK: u64 = 0x007f_ffff;
+    const TWO_P_BITS: u64 = 0x4b00_0000; // 2^23
+    const SUB_SCALE_EXP: u32 = 25;
+    #[inline(always)]
+    fn c(x: f64) -> Self {
+        Self::splat(x as f32)
+    }
+    #[inline(always)]
+    fn exp_reduced(hi: Self, lo: Self) -> Self {
+        // Cephes expf.c coefficients.
+        let c = Self::c;
+        let r = hi - lo;
+        let p = ((((c(1.9875691500e-4) * r + c(1.3981999507e-3)) * r + c(8.3334519073e-3)) * r
+            + c(4.1665795894e-2))
+            * r
+            + c(1.6666665459e-1))
+            * r
+            + c(5.0000001201e-1);
+        p * (r * r) + r + c(1.0)
+    }
+    #[inline(always)]
+    fn log_r(z: Self, w: Self) -> Self {
+        // FreeBSD k_logf.h: |(log(1+s)-log(1-s))/s - Lg(s)| < 2**-34.24.
+        let lg1 = Self::splat(f32::from_bits(0x3f2a_aaaa)); // 0xaaaaaa.0p-24 = 0.66666662693
+        let lg2 = Self::splat(f32::from_bits(0x3ecc_ce13)); // 0xccce13.0p-25 = 0.40000972152
+        let lg3 = Self::splat(f32::from_bits(0x3e91_e9ee)); // 0x91e9ee.0p-25 = 0.28498786688
+        let lg4 = Self::splat(f32::from_bits(0x3e78_9e26)); // 0xf89e26.0p-26 = 0.24279078841
+        let t1 = w * (lg2 + w * lg4);
+        let t2 = z * (lg1 + w * lg3);
+        t2 + t1
+    }
+    #[inline(always)]
+    fn ln2_parts() -> (Self, Self) {
+        (Self::c(6.9313812256e-01), Self::c(9.0580006145e-06))
+    }
+    #[inline(always)]
+    fn min_positive() -> Self {
+        Self::splat(f32::MIN_POSITIVE)
+    }
+}
+
+/// eˣ per lane.
+#[inline(always)]
+pub fn exp<V: VMath>(x: V) -> V {
+    let xc = x.pmax(V::splat(V::EXP_LO)).pmin(V::splat(V::EXP_HI));
+    let shifter = V::splat_bits(V::SHIFTER_BITS);
+    let k = xc * V::c(core::f64::consts::LOG2_E) + shifter;
+    let n = k - shifter; // round(x·log2 e), as a float
+    let (ln2_hi, ln2_lo) = V::ln2_parts();
+    let hi = xc - n * ln2_hi;
+    let lo = n * ln2_lo;
+    let p = V::exp_reduced(hi, lo);
+    // n as an integer in the lanes, split in two halves that are each a normal power of two.
+    let ni = k.isub(shifter);
+    let n1 = ni.shr_arith(1);
+    let n2 = ni.isub(n1);
+    let bias = V::splat_bits(V::BIAS);
+    let s1 = n1.iadd(bias).shl(V::MANT);
+    let s2 = n2.iadd(bias).shl(V::MANT);
+    p * s1 * s2
+}
+
+/// 2^k·(1 + f) = u with 1 + f ∈ [√2/2, √2): returns (f, k as a float), `k_adjust` subtracted from k.
+#[inline(always)]
+fn reduce<V: VMath>(u: V, k_adjust: V) -> (V, V) {
+    let ib = u.iadd(V::splat_bits(V::ONE_MINUS_SQRTH_BITS));
+    let field = ib.shr_logical(V::MANT);
+    let two_p = V::splat_bits(V::TWO_P_BITS);
+    let k = (field.or(two_p) - two_p) - (V::c(V::BIAS as f64) + k_adjust);
+    let m = ib.and(V::splat_bits(V::MANT_MASK)).iadd(V::splat_bits(V::SQRTH_BITS));
+    (m - V::c(1.0), k)
+}
+
+/// k·ln2_hi + (ln(1 + f) − f + k·ln2_lo + c) + f, with ln(1 + f) − f = s·(f²/2 + R) − f²/2.
+#[inline(always)]
+fn log_tail<V: VMath>(f: V, k: V, c: V) -> V {
+    let s = f / (V::c(2.0) + f);
+    let z = s * s;
+    let w = z * z;
+    let r = V::log_r(z, w);
+    let hfsq = V::c(0.5) * f * f;
+    let (ln2_hi, ln2_lo) = V::ln2_parts();
+    s * (hfsq + r) + (k * ln2_lo + c) - hfsq + f + k * ln2_hi
+}
+
+/// ln x per lane: −∞ at 0, NaN below 0 or at NaN, +∞ at +∞.
+#[inline(always)]
+pub fn ln<V: VMath>(x: V) -> V {
+    let zero = V::c(0.0);
+    let sub = x.lt(V::min_positive());
+    let scale = V::splat_bits((V::BIAS + V::SUB_SCALE_EXP as u64) << V::MANT);
+    let xs = V::select(sub, x * scale, x);
+    let k_adjust = V::select(sub, V::c(V::SUB_SCALE_EXP as f64), zero);
+    let (f, k) = reduce(xs, k_adjust);
+    let r = log_tail(f, k, zero);
+    let inf = V::c(f64::INFINITY);
+    let r = V::select(x.eq(inf), inf, r);
+    let r = V::select(x.eq(zero), -inf, r);
+    V::select(x.ge(zero), r, V::c(f64::NAN))
+}
+
+/// ln(1 + x) per lane: −∞ at −1, NaN below −1 or at NaN, +∞ at +∞.
+#[inline(always)]
+pub fn ln_1p<V: VMath>(x: V) -> V {
+    let zero = V::c(0.0);
+    let one = V::c(1.0);
+    let u = one + x;
+    let (f_u, k) = reduce(u, zero);
+    // The rounding error of u = fl(1 + x), divided by u (first-order correction of ln u).
+    let c = V::select(k.ge(V::c(2.0)), one - (u - x), x - (u - one)) / u;
+    let c = V::select(k.lt(V::c(V::MANT as f64 + 2.0)), c, zero);
+    let k0 = k.eq(zero);
+    let f = V::select(k0, x, f_u);
+    let c = V::select(k0, zero, c);
+    let r = log_tail(f, k, c);
+    let inf = V::c(f64::INFINITY);
+    let r = V::select(x.eq(inf), inf, r);
+    let r = V::select(x.eq(-one), -inf, r);
+    V::select(x.ge(-one), r, V::c(f64::NAN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{F32x4, F64x2, Vector};
+    use super::{exp, ln, ln_1p};
+
+    /// Distance in ulps between two values of the same sign class (0 when both NaN or equal).
+    fn ulps64(a: f64, b: f64) -> f64 {
+        if a.is_nan() && b.is_nan() || a == b {
+            return 0.0;
+        }
+        if a.is_nan() || b.is_nan() || a.is_infinite() || b.is_infinite() {
+            return f64::INFINITY;
+        }
+        let ulp = (b.abs().max(f64::MIN_POSITIVE) * f64::EPSILON).max(f64::from_bits(1));
+        ((a - b) / ulp).abs()
+    }
+
+    fn ulps32(a: f32, b: f32) -> f64 {
+        if a.is_nan() && b.is_nan() || a == b {
+            return 0.0;
+        }
+        if a.is_nan() || b.is_nan() || a.is_infinite() || b.is_infinite() {
+            return f64::INFINITY;
+        }
+        // The reference in f64 (std's f32 functions are themselves only ~1 ulp).
+        let ulp = (b.abs().max(f32::MIN_POSITIVE) * f32::EPSILON).max(f32::from_bits(1)) as f64;
+        ((a as f64 - b as f64) / ulp).abs()
+    }
+
+    /// A sweep: a log-spaced grid of both signs plus the special values and boundaries.
+    fn sweep64(extra: &[f64]) -> Vec<f64> {
+        let mut v = vec![0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, f64::MAX, f64::MIN,
+            f64::from_bits(1), 1.0, -1.0, 0.5, -0.5, 2.0, f64::EPSILON, -f64::EPSILON];
+        let mut x = 1e-310f64;
+        while x < 1e308 {
+            v.push(x);
+            v.push(-x);
+            x *= 1.0137;
+        }
+        // Dense in the interesting range.
+        for i in -200_000..200_000 {
+            v.push(i as f64 * 0.003_771);
+        }
+        v.extend_from_slice(extra);
+        v
+    }
+
+    fn sweep32(extra: &[f32]) -> Vec<f32> {
+        let mut v = vec![0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, f32::MAX, f32::MIN,
+            f32::from_bits(1), 1.0, -1.0, 0.5, -0.5, 2.0, f32::EPSILON, -f32::EPSILON];
+        v.extend((1..200).map(|b| f32::from_bits(b * 9973)));
+        let mut x = 1e-40f32;
+        while x < 3e38 {
+            v.push(x);
+            v.push(-x);
+            x *= 1.0137;
+        }
+        for i in -200_000..200_000 {
+            v.push(i as f32 * 0.000_977);
+        }
+        v.extend_from_slice(extra);
+        v
+    }
+
+    fn check64(name: &str, f: fn(F64x2) -> F64x2, reference: fn(f64) -> f64, xs: &[f64], max_ulps: f64) {
+        let mut worst = (0.0, 0.0);
+        for chunk in xs.chunks(2) {
+            let mut a = [0.0; 2];
+            a[..chunk.len()].copy_from_slice(chunk);
+            let got = f(F64x2::from_array(a)).to_array();
+            for (i, &x) in chunk.iter().enumerate() {
+                let want = reference(x);
+                let u = ulps64(got[i], want);
+                assert!(u <= max_ulps, "{name}({x:e}) = {:e}, std gives {want:e} ({u} ulp)", got[i]);
+                if u > worst.0 {
+                    worst = (u, x);
+                }
+            }
+        }
+        println!("{name} f64: worst {:.3} ulp at {:e}", worst.0, worst.1);
+    }
+
+    fn check32(name: &str, f: fn(F32x4) -> F32x4, reference: fn(f64) -> f64, xs: &[f32], max_ulps: f64) {
+        let mut worst = (0.0, 0.0);
+        for chunk in xs.chunks(4) {
+            let mut a = [0.0; 4];
+            a[..chunk.len()].copy_from_slice(chunk);
+            let got = f(F32x4::from_array(a)).to_array();
+            for (i, &x) in chunk.iter().enumerate() {
+                // Reference: the f64 function rounded to f32 (within 0.5 ulp of the exact value).
+                let want = reference(x as f64) as f32;
+                let u = ulps32(got[i], want);
+                assert!(u <= max_ulps, "{name}({x:e}) = {:e}, reference {want:e} ({u} ulp)", got[i]);
+                if u > worst.0 {
+                    worst = (u, x);
+                }
+            }
+        }
+        println!("{name} f32: worst {:.3} ulp at {:e}", worst.0, worst.1);
+    }
+
+    #[test]
+    fn exp_matches_std() {
+        let edges = [709.782712893384, 709.7827128933841, -708.3964185322641, -745.1332191019411, -745.1332191019412,
+            -744.44, -740.0, -720.0, 700.0, 1e-300, -1e-300, 0.34657359027997264, -0.34657359027997264];
+        check64("exp", exp, f64::exp, &sweep64(&edges), 2.0);
+        let edges32 = [88.72283, 88.72284, -87.33654, -103.27893, -103.972, -103.9721, -100.0, -90.0, 0.34657359, -0.34657359];
+        check32("exp", exp, f64::exp, &sweep32(&edges32), 2.0);
+    }
+
+    #[test]
+    fn ln_matches_std() {
+        check64("ln", ln, f64::ln, &sweep64(&[1.0 + f64::EPSILON, 1.0 - f64::EPSILON / 2.0, core::f64::consts::FRAC_1_SQRT_2, core::f64::consts::SQRT_2]), 2.0);
+        check32("ln", ln, f64::ln, &sweep32(&[1.0 + f32::EPSILON, 1.0 - f32::EPSILON / 2.0, core::f32::consts::FRAC_1_SQRT_2, core::f32::consts::SQRT_2]), 2.0);
+    }
+
+    #[test]
+    fn ln_1p_matches_std() {
+        let edges = [-1.0, -1.0 + f64::EPSILON / 2.0, core::f64::consts::FRAC_1_SQRT_2 - 1.0, core::f64::consts::SQRT_2 - 1.0, 1e-17, -1e-17, 2f64.powi(53), 2f64.powi(54)];
+        check64("ln_1p", ln_1p, f64::ln_1p, &sweep64(&edges), 2.0);
+        let edges32 = [-1.0, -1.0 + f32::EPSILON / 2.0, core::f32::consts::FRAC_1_SQRT_2 - 1.0, core::f32::consts::SQRT_2 - 1.0, 1e-8, -1e-8, 16777216.0, 33554432.0];
+        check32("ln_1p", ln_1p, f64::ln_1p, &sweep32(&edges32), 2.0);
+    }
+}

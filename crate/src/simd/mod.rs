@@ -1,0 +1,160 @@
+//! Short vectors — 4 × f32 or 2 × f64 — and the vectorised kernels built on them.
+//!
+//! One algorithm, two implementations of the lanes:
+//! - `wasm.rs`: WebAssembly SIMD128 (`v128`) intrinsics, compiled when the target is wasm32 and
+//!   the `simd128` target feature is on (the default `focal_loss.wasm`);
+//! - `portable.rs`: plain arrays, used natively (`cargo test`) and by the scalar wasm build
+//!   (`focal_loss.scalar.wasm`), where LLVM turns the lane loops into scalar code.
+//!
+//! Both expose the same [`Vector`] operations, and the elementary functions (`math.rs`: exp, ln,
+//! ln_1p) and kernels (`softmax.rs`, `sigmoid.rs`) are written once over that trait, so the exact
+//! sequence of floating-point operations — polynomials, lane masks, padded tails — that the SIMD
+//! build executes is the one native tests check. Every lane is computed independently of the
+//! others, so a result never depends on which lane (or which chunk) an item landed in.
+
+use core::ops::{Add, Div, Mul, Neg, Sub};
+
+pub(crate) mod math;
+pub(crate) mod sigmoid;
+pub(crate) mod softmax;
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod wasm;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub use wasm::{F32x4, F64x2};
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod portable;
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub use portable::{F32x4, F64x2};
+
+pub use math::VMath;
+
+/// True when this build uses WebAssembly SIMD128 instructions (false natively and in the scalar build).
+pub const HARDWARE_SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
+
+/// A short vector of floats. Comparisons return lane masks (all bits set where true) of the same
+/// type; the integer operations act on the lanes' bit patterns (`u32` / `u64`).
+pub trait Vector:
+    Copy + Add<Output = Self> + Sub<Output = Self> + Mul<Output = Self> + Div<Output = Self> + Neg<Output = Self>
+{
+    /// The lane type.
+    type Scalar: Copy;
+    /// `[Scalar; LANES]`.
+    type Array: Copy + AsRef<[Self::Scalar]> + AsMut<[Self::Scalar]>;
+    /// Per-lane running sums in f64 (for f32 lanes, two f64 vectors).
+    type Acc: Copy;
+    /// Number of lanes.
+    const LANES: usize;
+    /// Every lane `x`.
+    fn splat(x: Self::Scalar) -> Self;
+    /// Lanes from an array.
+    fn from_array(a: Self::Array) -> Self;
+    /// Lanes to an array.
+    fn to_array(self) -> Self::Array;
+    /// The first `LANES` values of `s` (unaligned).
+    fn load(s: &[Self::Scalar]) -> Self;
+    /// Stores the lanes into the first `LANES` values of `s`.
+    fn store(self, s: &mut [Self::Scalar]);
+    /// `self == o` per lane.
+    fn eq(self, o: Self) -> Self;
+    /// `self < o` per lane.
+    fn lt(self, o: Self) -> Self;
+    /// `self <= o` per lane.
+    fn le(self, o: Self) -> Self;
+    /// `self > o` per lane.
+    fn gt(self, o: Self) -> Self;
+    /// `self >= o` per lane.
+    fn ge(self, o: Self) -> Self;
+    /// `a` where `mask` is set, else `b` (bitwise).
+    fn select(mask: Self, a: Self, b: Self) -> Self;
+    /// Bitwise and.
+    fn and(self, o: Self) -> Self;
+    /// Bitwise or.
+    fn or(self, o: Self) -> Self;
+    /// True if any bit is set (any lane of a mask).
+    fn any(self) -> bool;
+    /// `if o < self { o } else { self }` per lane (WebAssembly's pmin).
+    fn pmin(self, o: Self) -> Self;
+    /// `if self < o { o } else { self }` per lane (WebAssembly's pmax).
+    fn pmax(self, o: Self) -> Self;
+    /// |x| (clears the sign bit).
+    fn abs(self) -> Self;
+    /// Every lane's bit pattern `b` (truncated to the lane width).
+    fn splat_bits(b: u64) -> Self;
+    /// Integer addition of the bit patterns.
+    fn iadd(self, o: Self) -> Self;
+    /// Integer subtraction of the bit patterns.
+    fn isub(self, o: Self) -> Self;
+    /// Integer equality of the bit patterns (a mask).
+    fn ieq(self, o: Self) -> Self;
+    /// Shift left of the bit patterns.
+    fn shl(self, n: u32) -> Self;
+    /// Arithmetic shift right of the bit patterns.
+    fn shr_arith(self, n: u32) -> Self;
+    /// Logical shift right of the bit patterns.
+    fn shr_logical(self, n: u32) -> Self;
+    /// Empty per-lane f64 sums.
+    fn acc_zero() -> Self::Acc;
+    /// Adds the lanes (widened to f64) to the per-lane sums.
+    fn acc_add(acc: Self::Acc, v: Self) -> Self::Acc;
+    /// Per-lane sum of two accumulators.
+    fn acc_merge(a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// The per-lane sums rounded to the lane type.
+    fn acc_round(acc: Self::Acc) -> Self;
+    /// The total of all lanes' sums, added in lane order.
+    fn acc_total(acc: Self::Acc) -> f64;
+}
+
+/// The scalar types with a vector type: `f32` → [`F32x4`], `f64` → [`F64x2`].
+pub trait SimdReal: Copy {
+    /// The vector of this scalar.
+    type V: VMath + Vector<Scalar = Self>;
+}
+
+impl SimdReal for f32 {
+    type V = F32x4;
+}
+
+impl SimdReal for f64 {
+    type V = F64x2;
+}
+
+/// eˣ per lane (see `math.rs` for the algorithm and its accuracy).
+#[inline(always)]
+pub fn exp<V: VMath>(x: V) -> V {
+    math::exp(x)
+}
+
+/// ln x per lane.
+#[inline(always)]
+pub fn ln<V: VMath>(x: V) -> V {
+    math::ln(x)
+}
+
+/// ln(1 + x) per lane, accurate for small x.
+#[inline(always)]
+pub fn ln_1p<V: VMath>(x: V) -> V {
+    math::ln_1p(x)
+}
+
+/// A vector of the first `n` (< LANES allowed) values of `s`, the other lanes `fill`.
+#[inline(always)]
+pub(crate) fn load_partial<V: Vector>(s: &[V::Scalar], n: usize, fill: V::Scalar) -> V {
+    if n >= V::LANES {
+        return V::load(s);
+    }
+    let mut a = V::splat(fill).to_array();
+    a.as_mut()[..n].copy_from_slice(&s[..n]);
+    V::from_array(a)
+}
+
+/// Stores the first `n` lanes of `v` into `s`.
+#[inline(always)]
+pub(crate) fn store_partial<V: Vector>(v: V, s: &mut [V::Scalar], n: usize) {
+    if n >= V::LANES {
+        v.store(s);
+    } else {
+        s[..n].copy_from_slice(&v.to_array().as_ref()[..n]);
+    }
+}

@@ -1,0 +1,111 @@
+//! The vectorised sigmoid kernel: `crate::sigmoid::element` (see its derivation) for LANES
+//! elements at a time. Hard (y ∈ {0, 1}) and soft targets are both evaluated lane-wise and the
+//! right one selected per lane (the soft formulas only when some lane needs them), so an
+//! element's result depends on its own inputs alone, never on its neighbours or the chunking.
+
+use super::math::{exp, ln, ln_1p};
+use super::{load_partial, store_partial, SimdReal, VMath, Vector};
+use crate::real::Real;
+use crate::SigmoidOptions;
+
+/// (α_t·m^γ·CE, its derivative) per lane.
+#[inline(always)]
+fn element<V: VMath>(x: V, y: V, alpha: Option<V>, gamma: V, gamma_zero: bool) -> (V, V) {
+    let zero = V::c(0.0);
+    let one = V::c(1.0);
+    let inf = V::c(f64::INFINITY);
+    let x = V::select(x.eq(inf), V::c(f64::NAN), x);
+    let e = exp(-x.abs());
+    let log1p_e = ln_1p(e);
+    let softplus_pos = V::select(x.gt(zero), x + log1p_e, log1p_e); // softplus(x)
+    let softplus_neg = V::select(x.lt(zero), log1p_e - x, log1p_e); // softplus(−x)
+    let inv = one / (one + e);
+    let e_inv = e * inv;
+    let nonneg = x.ge(zero);
+    let p = V::select(nonneg, inv, e_inv); // σ(x)
+    let q = V::select(nonneg, e_inv, inv); // 1 − σ(x)
+    let alpha_t = match alpha {
+        Some(a) => a * y + (one - a) * (one - y),
+        None => one,
+    };
+    let pow = |log_m: V| if gamma_zero { one } else { exp(gamma * log_m) };
+
+    // Hard targets: p_t = σ(s·x), m = σ(−s·x), CE = softplus(−s·x), log m = −softplus(s·x).
+    let y1 = y.eq(one);
+    let p_t = V::select(y1, p, q);
+    let m = V::select(y1, q, p);
+    let ce = V::select(y1, softplus_neg, softplus_pos);
+    let log_m = -V::select(y1, softplus_pos, softplus_neg);
+    let s = V::select(y1, one, -one);
+    let focal = pow(log_m);
+    let hard_loss = alpha_t * focal * ce;
+    let g_pt_log_pt = V::select(p_t.eq(zero), zero, -(gamma * p_t * ce));
+    let hard_grad = s * alpha_t * focal * (g_pt_log_pt - m);
+
+    let hard = y1.or(y.eq(zero));
+    if !V::select(hard, zero, one).any() {
+        return (hard_loss, hard_grad);
+    }
+    // Soft targets: m ≥ min(y, 1 − y) > 0 and m^(γ−1)·p(1 − p) = m^γ·(p(1 − p)/m).
+    let ce = y * softplus_neg + (one - y) * softplus_pos;
+    let m = y * q + (one - y) * p;
+    let focal = pow(ln(m));
+    let soft_loss = alpha_t * focal * ce;
+    let ratio = V::select(m.gt(zero), p * q / m, zero);
+    let first = if gamma_zero {
+        zero
+    } else {
+        V::select(ratio.eq(zero), zero, gamma * focal * ratio * (one - (y + y)) * ce)
+    };
+    let soft_grad = alpha_t * (first + focal * ((one - y) * p - y * q));
+    (V::select(hard, hard_loss, soft_loss), V::select(hard, hard_grad, soft_grad))
+}
+
+/// The sigmoid kernel over validated inputs: adds each element's weighted loss to `acc` in
+/// order, writes it to `loss_out` and `grad_scale` × its gradient to `grad_out` when given.
+pub(crate) fn elements<T: Real + SimdReal>(
+    logits: &[T],
+    targets: &[T],
+    opts: &SigmoidOptions<T>,
+    grad_scale: f64,
+    loss_out: Option<&mut [T]>,
+    grad_out: Option<&mut [T]>,
+    acc: &mut f64,
+) {
+    type V<T> = <T as SimdReal>::V;
+    let lanes = V::<T>::LANES;
+    let eps = opts.label_smoothing;
+    let (one_minus_eps, half_eps) = (V::<T>::splat(T::ONE - eps), V::<T>::splat(eps * T::from_f64(0.5)));
+    let scale = V::<T>::splat(T::from_f64(grad_scale));
+    let alpha = opts.alpha.map(V::<T>::splat);
+    let gamma = V::<T>::splat(opts.gamma);
+    let gamma_zero = opts.gamma == T::ZERO;
+    let mut loss_out = loss_out;
+    let mut grad_out = grad_out;
+    let mut sum = *acc;
+    let len = logits.len();
+    let mut i = 0;
+    while i < len {
+        let n = (len - i).min(lanes);
+        let x: V<T> = load_partial(&logits[i..], n, T::ZERO);
+        let y: V<T> = load_partial(&targets[i..], n, T::ZERO);
+        let y = if eps == T::ZERO { y } else { y * one_minus_eps + half_eps };
+        let w: V<T> = match opts.weights {
+            Some(w) => load_partial(&w[i..], n, T::ZERO),
+            None => V::<T>::splat(T::ONE),
+        };
+        let (loss, grad) = element(x, y, alpha, gamma, gamma_zero);
+        let loss = w * loss;
+        for &v in &loss.to_array().as_ref()[..n] {
+            sum += v.to_f64();
+        }
+        if let Some(l) = loss_out.as_deref_mut() {
+            store_partial(loss, &mut l[i..], n);
+        }
+        if let Some(g) = grad_out.as_deref_mut() {
+            store_partial((w * scale) * grad, &mut g[i..], n);
+        }
+        i += n;
+    }
+    *acc = sum;
+}

@@ -1,0 +1,405 @@
+//! The vectorised softmax hard-target kernel (class indices, no label smoothing): the formulas of
+//! `crate::softmax` (see the derivation there), evaluated for several items at once.
+//!
+//! - Channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`]: LANES rows at a time, lane l holding row
+//!   r0 + l (gathered once into a small array); the row's max, arg-max, S′ (per lane, in f64,
+//!   classes in order — bit for bit the scalar path's summation), the target's terms and the
+//!   gradient are all lane-wise.
+//! - Wider rows: one row at a time, vectorised along the row (max, exp, S′ as per-lane partial
+//!   sums in f64, the gradient pass); the row's few transcendental terms use lane 0.
+//! - Channels-first `[N, C, S]`: LANES consecutive positions of one image at a time — the C logits
+//!   of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
+//!
+//! A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored), and
+//! no lane reads another, so every item's result is the same whichever group — or chunk — it
+//! falls in. Item losses are added to the running sum in item order.
+
+use super::math::{exp, ln, ln_1p};
+use super::{load_partial, store_partial, SimdReal, Vector};
+use crate::real::Real;
+use crate::{Alpha, Layout, SoftmaxOptions};
+
+/// Rows up to this many classes go LANES rows at a time; wider rows are vectorised along the row.
+pub const ACROSS_ROWS_MAX_C: usize = 16;
+
+/// The per-item quantities of the target class t (lane-wise), as `softmax::class_terms`.
+struct Terms<V> {
+    /// log p_t
+    log_p: V,
+    /// 1 − p_t (stable)
+    omp: V,
+    /// (1 − p_t)^γ
+    focal: V,
+    /// p_t · r_t
+    p_r: V,
+    /// 1 / (1 + S′)
+    inv: V,
+}
+
+/// d = z_t − max, `is_top` the lanes where t is the arg-max, s = S′.
+#[inline(always)]
+fn terms<V: super::VMath>(d: V, is_top: V, s: V, gamma: V, gamma_zero: bool) -> Terms<V> {
+    let zero = V::c(0.0);
+    let one = V::c(1.0);
+    let log1p_s = ln_1p(s);
+    let inv = one / (one + s);
+    let log_p = d - log1p_s;
+    // t is the top class: 1 − p_t = S′/(1 + S′), log(1 − p_t) = log S′ − log1p S′, p r = log1p(S′)/S′ → 1.
+    let pr_top = V::select(s.gt(zero), log1p_s / s, one);
+    let omp_top = s * inv;
+    let lomp_top = ln(s) - log1p_s;
+    // Any other class: p_t ≤ ½, so 1 − p_t and log1p(−p_t) need no care; p r → 0 as p → 0.
+    let p = exp(log_p);
+    let omp_other = one - p;
+    let pr_other = V::select(p.gt(zero), p * (-log_p) / omp_other, zero);
+    let lomp_other = ln_1p(-p);
+    let omp = V::select(is_top, omp_top, omp_other);
+    let p_r = V::select(is_top, pr_top, pr_other);
+    let lomp = V::select(is_top, lomp_top, lomp_other);
+    let focal = if gamma_zero { one } else { exp(gamma * lomp) };
+    Terms { log_p, omp, focal, p_r, inv }
+}
+
+/// Where one group's logits come from and its gradient goes.
+trait Access<V> {
+    /// The logits of class c (one per lane).
+    fn z(&self, c: usize) -> V;
+    /// Keeps e^(z_c − max) until the gradient pass.
+    fn stash(&mut self, c: usize, e: V);
+    /// What `stash` kept.
+    fn stashed(&self, c: usize) -> V;
+    /// Writes the gradient of class c for the group's real lanes.
+    fn write(&mut self, c: usize, g: V);
+}
+
+/// Loss (before the item weight) of each lane; the gradient through `acc.write` if `want_grad`.
+/// `t` holds each lane's class index as lane bits, `live` the lanes that are not ignored.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn group<V: super::VMath, A: Access<V>>(
+    acc: &mut A,
+    classes: usize,
+    t: V,
+    a_t: V,
+    grad_weight: V,
+    live: V,
+    gamma: V,
+    gamma_zero: bool,
+    want_grad: bool,
+) -> V {
+    let zero = V::c(0.0);
+    let inf = V::c(f64::INFINITY);
+    // Max, first arg-max (NaNs never win a `>`), and the target's logit.
+    let mut m = -inf;
+    let mut k = V::splat_bits(0);
+    let mut z_t = zero;
+    for c in 0..classes {
+        let v = acc.z(c);
+        let ci = V::splat_bits(c as u64);
+        let gt = v.gt(m);
+        m = V::select(gt, v, m);
+        k = V::select(gt, ci, k);
+        z_t = V::select(t.ieq(ci), v, z_t);
+    }
+    // S′ = Σ_{c≠k} e^(z_c − m) per lane in f64, in the order `wide_row` adds a row: LANES partial
+    // sums (class c into partial c mod LANES, classes in order), then the partials in order.
+    let mut sums = [V::acc_zero(); 4];
+    for c in 0..classes {
+        let e = exp(acc.z(c) - m);
+        let j = c % V::LANES;
+        sums[j] = V::acc_add(sums[j], V::select(k.ieq(V::splat_bits(c as u64)), zero, e));
+        if want_grad {
+            acc.stash(c, e);
+        }
+    }
+    let mut sum = sums[0];
+    for &partial in &sums[1..V::LANES] {
+        sum = V::acc_merge(sum, partial);
+    }
+    let s = V::select(m.eq(inf), V::c(f64::NAN), V::acc_round(sum));
+    let tt = terms(z_t - m, t.ieq(k), s, gamma, gamma_zero);
+    let loss = V::select(live, a_t * tt.focal * (-tt.log_p), zero);
+    if want_grad {
+        // G·(δ_ct − p_c): the target's entry is G·(1 − p_t) with the stable 1 − p_t.
+        let h = -tt.focal * (V::c(1.0) + gamma * tt.p_r);
+        let big_g = grad_weight * a_t * h;
+        let g_t = big_g * tt.omp;
+        for c in 0..classes {
+            let e = acc.stashed(c);
+            let g = V::select(t.ieq(V::splat_bits(c as u64)), g_t, -(big_g * (e * tt.inv)));
+            acc.write(c, V::select(live, g, zero));
+        }
+    }
+    loss
+}
+
+/// LANES rows of a channels-last batch (`n` of them real), logits gathered once.
+struct Rows<'a, V: Vector> {
+    z: [V; ACROSS_ROWS_MAX_C],
+    e: [V; ACROSS_ROWS_MAX_C],
+    grad: Option<&'a mut [V::Scalar]>,
+    first: usize,
+    n: usize,
+    classes: usize,
+}
+
+impl<V: Vector> Access<V> for Rows<'_, V> {
+    #[inline(always)]
+    fn z(&self, c: usize) -> V {
+        self.z[c]
+    }
+    #[inline(always)]
+    fn stash(&mut self, c: usize, e: V) {
+        self.e[c] = e;
+    }
+    #[inline(always)]
+    fn stashed(&self, c: usize) -> V {
+        self.e[c]
+    }
+    #[inline(always)]
+    fn write(&mut self, c: usize, g: V) {
+        if let Some(grad) = self.grad.as_deref_mut() {
+            let lanes = g.to_array();
+            for (l, &v) in lanes.as_ref()[..self.n].iter().enumerate() {
+                grad[(self.first + l) * self.classes + c] = v;
+            }
+        }
+    }
+}
+
+/// LANES consecutive positions of one channels-first image (`n` of them real).
+struct Positions<'a, V: Vector> {
+    logits: &'a [V::Scalar],
+    grad: Option<&'a mut [V::Scalar]>,
+    base: usize,
+    stride: usize,
+    n: usize,
+}
+
+impl<V: Vector> Access<V> for Positions<'_, V>
+where
+    V::Scalar: Real,
+{
+    #[inline(always)]
+    fn z(&self, c: usize) -> V {
+        load_partial(&self.logits[self.base + c * self.stride..], self.n, V::Scalar::ZERO)
+    }
+    #[inline(always)]
+    fn stash(&mut self, c: usize, e: V) {
+        self.write(c, e);
+    }
+    #[inline(always)]
+    fn stashed(&self, c: usize) -> V {
+        let g = self.grad.as_deref().expect("stash before stashed");
+        load_partial(&g[self.base + c * self.stride..], self.n, V::Scalar::ZERO)
+    }
+    #[inline(always)]
+    fn write(&mut self, c: usize, g: V) {
+        if let Some(grad) = self.grad.as_deref_mut() {
+            store_partial(g, &mut grad[self.base + c * self.stride..], self.n);
+        }
+    }
+}
+
+/// One wide row (C > ACROSS_ROWS_MAX_C) vectorised along the row: its loss before the item
+/// weight; the gradient into `grad` if given.
+#[inline(always)]
+fn wide_row<T: Real + SimdReal>(
+    z: &[T],
+    t: usize,
+    a_t: T,
+    gamma: T::V,
+    gamma_zero: bool,
+    grad_weight: T,
+    grad: Option<&mut [T]>,
+) -> T {
+    type V<T> = <T as SimdReal>::V;
+    let lanes = V::<T>::LANES;
+    let classes = z.len();
+    // Max: lane-wise, then across lanes (NaNs never win a `>`).
+    let mut mv = V::<T>::splat(T::NEG_INFINITY);
+    let mut i = 0;
+    while i < classes {
+        let v: V<T> = load_partial(&z[i..], classes - i, T::NEG_INFINITY);
+        mv = V::<T>::select(v.gt(mv), v, mv);
+        i += lanes;
+    }
+    let mut m = T::NEG_INFINITY;
+    for &v in mv.to_array().as_ref() {
+        if v > m {
+            m = v;
+        }
+    }
+    // The first arg-max, as the scalar path's `top` (0 when nothing beats −∞).
+    let k = if m == T::NEG_INFINITY { 0 } else { z.iter().position(|&v| v == m).unwrap_or(0) };
+    let mut grad = grad;
+    let ms = V::<T>::splat(m);
+    let mut sum = V::<T>::acc_zero();
+    let mut i = 0;
+    while i < classes {
+        let n = classes - i;
+        let e = exp(load_partial::<V<T>>(&z[i..], n, T::NEG_INFINITY) - ms);
+        if let Some(g) = grad.as_deref_mut() {
+            store_partial(e, &mut g[i..], n);
+        }
+        let e = if k >= i && k < i + lanes {
+            let mut a = e.to_array();
+            a.as_mut()[k - i] = T::ZERO;
+            V::<T>::from_array(a)
+        } else {
+            e
+        };
+        // Lane j sums classes ≡ j (mod LANES) in order, as `group` does per item, so a row gives
+        // the same bits whichever path (or chunk shape) it takes. Padded lanes hold e^(−∞) = 0
+        // (or NaN when max = −∞, where S′ is NaN anyway).
+        sum = V::<T>::acc_add(sum, e);
+        i += lanes;
+    }
+    let s = if m == T::INFINITY { T::NAN } else { T::from_f64(V::<T>::acc_total(sum)) };
+    let is_top = V::<T>::splat_bits(if t == k { u64::MAX } else { 0 });
+    let tt = terms(V::<T>::splat(z[t] - m), is_top, V::<T>::splat(s), gamma, gamma_zero);
+    let lane0 = |v: V<T>| v.to_array().as_ref()[0];
+    let loss = a_t * lane0(tt.focal) * (-lane0(tt.log_p));
+    if let Some(g) = grad {
+        let gm = lane0(gamma);
+        let h = -lane0(tt.focal) * (T::ONE + gm * lane0(tt.p_r));
+        let big_g = grad_weight * a_t * h;
+        let neg_g_inv = V::<T>::splat(big_g);
+        let inv = tt.inv;
+        let mut i = 0;
+        while i < classes {
+            let n = classes - i;
+            let e: V<T> = load_partial(&g[i..], n, T::ZERO);
+            store_partial(-(neg_g_inv * (e * inv)), &mut g[i..], n);
+            i += lanes;
+        }
+        g[t] = big_g * lane0(tt.omp);
+    }
+    loss
+}
+
+/// The hard-target kernel: for each item adds its weighted loss to `acc` (in item order), writes
+/// it to `loss_out` and `grad_scale` × its gradient to `grad_out` when given. Inputs are already
+/// validated (targets in range or the ignore index; lengths match `layout`).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn hard_targets<T: Real + SimdReal>(
+    layout: Layout,
+    logits: &[T],
+    targets: &[i32],
+    opts: &SoftmaxOptions<T>,
+    grad_scale: f64,
+    loss_out: Option<&mut [T]>,
+    grad_out: Option<&mut [T]>,
+    acc: &mut f64,
+) {
+    type V<T> = <T as SimdReal>::V;
+    let lanes = V::<T>::LANES;
+    let (classes, stride) = (layout.classes, layout.spatial);
+    let gamma_zero = opts.gamma == T::ZERO;
+    let gamma = V::<T>::splat(opts.gamma);
+    let scale = T::from_f64(grad_scale);
+    let ignore = opts.ignore_index;
+    let want_grad = grad_out.is_some();
+    let mut loss_out = loss_out;
+    let mut grad_out = grad_out;
+    let mut sum = *acc;
+    let alpha_of = |c: usize| match opts.alpha {
+        Alpha::None => T::ONE,
+        Alpha::Scalar(a) => a,
+        Alpha::PerClass(a) => a[c],
+    };
+    // Per-lane item data of items first..first+n: (t bits, α_t, w·scale, live mask, w).
+    let lanes_of = |first: usize, n: usize| {
+        let mut t = V::<T>::splat_bits(0).to_array();
+        let mut a = V::<T>::splat(T::ONE).to_array();
+        let mut gw = V::<T>::splat(T::ZERO).to_array();
+        let mut w = V::<T>::splat(T::ZERO).to_array();
+        let mut live = V::<T>::splat_bits(0).to_array();
+        let all = V::<T>::splat_bits(u64::MAX).to_array().as_ref()[0];
+        for l in 0..n {
+            let item = first + l;
+            let ti = targets[item];
+            let wi = opts.weights.map_or(T::ONE, |w| w[item]);
+            w.as_mut()[l] = wi;
+            if ti != ignore {
+                let c = ti as usize;
+                t.as_mut()[l] = V::<T>::splat_bits(c as u64).to_array().as_ref()[0];
+                a.as_mut()[l] = alpha_of(c);
+                gw.as_mut()[l] = wi * scale;
+                live.as_mut()[l] = all;
+            }
+        }
+        (V::<T>::from_array(t), V::<T>::from_array(a), V::<T>::from_array(gw), V::<T>::from_array(live), w)
+    };
+    let mut emit = |first: usize, n: usize, loss: V<T>, w: <V<T> as Vector>::Array| {
+        let loss = loss.to_array();
+        for l in 0..n {
+            let v = w.as_ref()[l] * loss.as_ref()[l];
+            sum += v.to_f64();
+            if let Some(out) = loss_out.as_deref_mut() {
+                out[first + l] = v;
+            }
+        }
+    };
+
+    if stride == 1 && classes <= ACROSS_ROWS_MAX_C {
+        let rows = layout.batch;
+        let mut r0 = 0;
+        while r0 < rows {
+            let n = (rows - r0).min(lanes);
+            let mut z = [V::<T>::splat(T::ZERO); ACROSS_ROWS_MAX_C];
+            for (c, zc) in z.iter_mut().enumerate().take(classes) {
+                let mut a = V::<T>::splat(T::ZERO).to_array();
+                for l in 0..n {
+                    a.as_mut()[l] = logits[(r0 + l) * classes + c];
+                }
+                *zc = V::<T>::from_array(a);
+            }
+            let (t, a_t, gw, live, w) = lanes_of(r0, n);
+            let mut access = Rows { z, e: z, grad: grad_out.as_deref_mut(), first: r0, n, classes };
+            let loss = group(&mut access, classes, t, a_t, gw, live, gamma, gamma_zero, want_grad);
+            emit(r0, n, loss, w);
+            r0 += n;
+        }
+    } else if stride == 1 {
+        for r in 0..layout.batch {
+            let row = &logits[r * classes..(r + 1) * classes];
+            let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
+            let w = opts.weights.map_or(T::ONE, |w| w[r]);
+            let ti = targets[r];
+            let loss = if ti == ignore {
+                if let Some(g) = grad {
+                    g.fill(T::ZERO);
+                }
+                T::ZERO
+            } else {
+                let t = ti as usize;
+                w * wide_row(row, t, alpha_of(t), gamma, gamma_zero, w * scale, grad)
+            };
+            sum += loss.to_f64();
+            if let Some(out) = loss_out.as_deref_mut() {
+                out[r] = loss;
+            }
+        }
+    } else {
+        for img in 0..layout.batch {
+            let mut s0 = 0;
+            while s0 < stride {
+                let n = (stride - s0).min(lanes);
+                let first = img * stride + s0;
+                let (t, a_t, gw, live, w) = lanes_of(first, n);
+                let mut access = Positions::<V<T>> {
+                    logits,
+                    grad: grad_out.as_deref_mut(),
+                    base: img * classes * stride + s0,
+                    stride,
+                    n,
+                };
+                let loss = group(&mut access, classes, t, a_t, gw, live, gamma, gamma_zero, want_grad);
+                emit(first, n, loss, w);
+                s0 += n;
+            }
+        }
+    }
+    *acc = sum;
+}
