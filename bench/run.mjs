@@ -263,16 +263,27 @@ for (const r of results.filter((r) => r.case.dtype === 'f32')) {
   const fp = ratio(b.package.ms, b.floor?.ms);
   const vsPlain = ratio(b['plain JS'].ms, b.package.ms);
   const vsTf = ratio(b['tfjs-wasm']?.ms, b.package.ms);
+  const ceiling = ratio(b['plain JS'].ms, b.floor?.ms); // the best package / plain JS any kernel at the floor could reach
+  const why = (vs, need) => (vs >= need || !Number.isFinite(ceiling) ? '' : ` — the floor itself is only ${fr(ceiling)} faster than plain JS here${ceiling < need ? `, so ${need}× is out of reach on this machine` : ''}`);
   if (r.case.kind === 'softmax') {
-    verdicts.push(`- ${r.case.id} f32: floor/package ${fr(fp)} (target ≤ 1.3: ${Number.isFinite(fp) ? (fp <= 1.3 ? 'met' : 'NOT met') : 'no floor'}); package/plain ${fr(vsPlain)} (≥ 20×: ${vsPlain >= 20 ? 'met' : 'NOT met'}); package/tfjs-wasm ${fr(vsTf)} (≥ 20×: ${vsTf >= 20 ? 'met' : 'NOT met'})`);
+    verdicts.push(`- ${r.case.id} f32: floor/package ${fr(fp)} (target ≤ 1.3: ${Number.isFinite(fp) ? (fp <= 1.3 ? 'met' : 'NOT met') : 'no floor'}); package/plain ${fr(vsPlain)} (≥ 20×: ${vsPlain >= 20 ? 'met' : 'NOT met'}${why(vsPlain, 20)}); package/tfjs-wasm ${fr(vsTf)} (≥ 20×: ${vsTf >= 20 ? 'met' : 'NOT met'})`);
   } else {
-    verdicts.push(`- ${r.case.id} f32: floor/package ${fr(fp)} (target ≤ 2.5: ${Number.isFinite(fp) ? (fp <= 2.5 ? 'met' : 'NOT met') : 'no floor'}); package/plain ${fr(vsPlain)} (≥ 20×: ${vsPlain >= 20 ? 'met' : 'NOT met'})`);
+    verdicts.push(`- ${r.case.id} f32: floor/package ${fr(fp)} (target ≤ 2.5: ${Number.isFinite(fp) ? (fp <= 2.5 ? 'met' : 'NOT met') : 'no floor'}); package/plain ${fr(vsPlain)} (≥ 20×: ${vsPlain >= 20 ? 'met' : 'NOT met'}${why(vsPlain, 20)})`);
   }
 }
 for (const r of results.filter((r) => r.case.dtype === 'f64')) {
   const f32 = get(r.case.id, 'f32');
   const slow = ratio(r.by.package.ms, f32.by.package.ms);
   verdicts.push(`- ${r.case.id}: f64 takes ${fr(slow)} the f32 time (target ≤ 2.5×: ${slow <= 2.5 ? 'met' : 'NOT met'})`);
+}
+
+{
+  const share = (r, k) => r.by[k].ms / r.by.package.ms;
+  const worstCopy = results.reduce((w, r) => (share(r, '~copies') > share(w, '~copies') ? r : w));
+  const worstPlan = results.reduce((w, r) => (share(r, '~plan') > share(w, '~plan') ? r : w));
+  const pct = (x) => `${(100 * x).toFixed(0)}%`;
+  verdicts.push(`- copies in/out of the scratch area: at most ${pct(share(worstCopy, '~copies'))} of the call (${worstCopy.case.id} ${worstCopy.case.dtype}); threshold 15%: ${share(worstCopy, '~copies') <= 0.15 ? 'below' : 'ABOVE'}`);
+  verdicts.push(`- argument validation (JS): at most ${pct(share(worstPlan, '~plan'))} of the call (${worstPlan.case.id} ${worstPlan.case.dtype})`);
 }
 
 const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? cpus()[0]?.model ?? 'unknown';
