@@ -1,9 +1,9 @@
 // The floor contender: bench/floor/floor.wasm (built by the SIMD engineer's script, see
 // bench/floor/README.md) does one SIMD exp and one store per element over wasm memory —
 // the least any fused loss-and-gradient kernel must do per logit. It exports
-// floor_f32(ptr, len) / floor_f64(ptr, len) and a scratch pointer. The bench streams the batch's
-// logits through that scratch area in chunks, like the package streams through its own
-// (without the copies: the floor times the arithmetic and the stores only).
+// floor_f32(ptr, len) / floor_f64(ptr, len) (x ← exp(x) in place) and a scratch pointer. The bench
+// places the batch's logits in the floor module's memory and times one call over all of them
+// (no copies: the floor times the arithmetic and the stores only).
 import { existsSync, readFileSync } from 'node:fs';
 
 const file = new URL('floor/floor.wasm', import.meta.url);
@@ -27,15 +27,22 @@ export function loadFloor() {
     floor: {
       exportsUsed: `floor_f32, floor_f64, ${ptrName}${lenName ? ', ' + lenName : ''}`,
       scratchBytes: bytes,
-      /** Loads one chunk of representative logits into the scratch area; returns a runner for `total` elements. */
-      prepare(sample, total) {
+      /**
+       * The floor over a batch of `sample.length` elements: the batch is placed once in the floor
+       * module's (grown) memory, and `before()` (outside the timing) restores it, because floor_f32
+       * works in place and a second exp of the same values would overflow to +∞. `run()` is then
+       * exactly one exp and one store per element, in one call, over the whole batch.
+       */
+      prepare(sample) {
         const T = sample.BYTES_PER_ELEMENT;
-        const chunk = Math.floor(bytes / T);
+        const base = Math.ceil(memory.buffer.byteLength / 16) * 16;
+        const need = base + sample.length * T - memory.buffer.byteLength;
+        if (need > 0) memory.grow(Math.ceil(need / 65536));
         const Ctor = sample.constructor;
-        new Ctor(memory.buffer, ptr, chunk).set(sample.subarray(0, Math.min(chunk, sample.length)));
         const fn = T === 4 ? x.floor_f32 : x.floor_f64;
-        return () => {
-          for (let i = 0; i < total; i += chunk) fn(ptr, Math.min(chunk, total - i));
+        return {
+          before: () => new Ctor(memory.buffer, base, sample.length).set(sample),
+          run: () => fn(base, sample.length),
         };
       },
     },

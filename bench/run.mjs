@@ -154,8 +154,8 @@ function contenders(cs) {
     residentCheck = resident() - pkg.sigmoidFocalLoss(x, y, opts);
   }
   if (floorLoad.floor) {
-    const runFloor = floorLoad.floor.prepare(logits, logits.length);
-    list.push({ name: 'floor', run: () => (runFloor(), null) });
+    const f = floorLoad.floor.prepare(logits);
+    list.push({ name: 'floor', before: f.before, run: () => (f.run(), null) });
   }
   if (Math.abs(residentCheck) > 1e-9) throw new Error(`the resident (zero-copy) kernel call disagrees with the package by ${residentCheck}`);
   return { list, logits };
@@ -184,6 +184,7 @@ for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) 
     c.times = [];
     for (let w = 0; w < WARMUP; w++) {
       if (c.backend) await useBackend(c.backend);
+      if (c.before) c.before();
       const t0 = performance.now();
       const r = c.run();
       const dt = performance.now() - t0;
@@ -201,6 +202,7 @@ for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) 
   for (let r = 0; r < REPS; r++) {
     for (const c of timed) {
       if (c.backend) await useBackend(c.backend);
+      if (c.before) c.before();
       const t0 = performance.now();
       c.run();
       c.times.push(performance.now() - t0);
