@@ -1,14 +1,17 @@
-// Builds the package: crate/ → dist/focal_loss.wasm (cargo, wasm32-unknown-unknown), ts/ → dist/*.js,
+// Builds the package: crate/ → dist/focal_loss.wasm (cargo, wasm32-unknown-unknown, with SIMD128) and
+// dist/focal_loss.scalar.wasm (without), ts/ → dist/*.js,
 // *.cjs, *.d.ts (tsup). Run by `npm run build`, by `prepare` (so `npm install` in a clone builds
 // everything) and by `npm test` with --if-needed (skips when dist/ is newer than every source).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { wasmCargo } from './toolchain.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const wasmOut = join(root, 'dist', 'focal_loss.wasm');
+// The same crate without SIMD128, for runtimes that lack it (the entries pick it via simdSupported()).
+const scalarOut = join(root, 'dist', 'focal_loss.scalar.wasm');
 const jsOut = join(root, 'dist', 'node.js');
 
 function newest(path) {
@@ -18,7 +21,7 @@ function newest(path) {
 }
 
 function upToDate() {
-  if (!existsSync(wasmOut) || !existsSync(jsOut)) return false;
+  if (!existsSync(wasmOut) || !existsSync(scalarOut) || !existsSync(jsOut)) return false;
   const built = Math.min(statSync(wasmOut).mtimeMs, statSync(jsOut).mtimeMs);
   const sources = ['crate', 'ts', 'Cargo.toml', '.cargo', 'tsup.config.ts', 'package.json'].map((p) => join(root, p));
   return sources.filter(existsSync).every((p) => newest(p) <= built);
@@ -38,13 +41,50 @@ if (process.argv.includes('--if-needed') && upToDate()) {
 }
 
 const cargo = wasmCargo();
-console.log(`[focal-loss] building focal_loss.wasm with ${cargo.name}`);
-run(cargo.cmd, ['build', '--release', '-p', 'focal-loss', ...cargo.args], cargo.env);
+
+/**
+ * `cargo build --release -p <pkg>` for wasm32 in its own target dir (so the SIMD and scalar builds
+ * do not invalidate each other); returns the path of `<lib>.wasm`. The extra rustflags are
+ * appended to .cargo/config.toml's (cargo joins config arrays; RUSTFLAGS would replace them).
+ */
+function buildWasm(pkg, lib, targetDir, simd) {
+  const flags = simd ? '["-C", "target-feature=+simd128"]' : '[]';
+  console.log(`[focal-loss] building ${lib}.wasm (${simd ? 'SIMD128' : 'scalar'}) with ${cargo.name}`);
+  run(cargo.cmd, [
+    'build', '--release', '-p', pkg, '--target-dir', join(root, 'target', targetDir),
+    '--config', `target.wasm32-unknown-unknown.rustflags=${flags}`, ...cargo.args,
+  ], cargo.env);
+  return join(root, 'target', targetDir, 'wasm32-unknown-unknown', 'release', `${lib}.wasm`);
+}
+
+/** Prints a .wasm's size and fails if it imports anything (the loaders pass an empty import object). */
+function report(file) {
+  const module = new WebAssembly.Module(readFileSync(file));
+  const imports = WebAssembly.Module.imports(module);
+  console.log(`[focal-loss] ${relative(root, file)}: ${(statSync(file).size / 1024).toFixed(1)} KiB, ${imports.length} imports`);
+  if (imports.length > 0) {
+    console.error(`[focal-loss] ${file} must import nothing, but imports ${imports.map((i) => `${i.module}.${i.name}`).join(', ')}`);
+    process.exit(1);
+  }
+}
+
+if (process.argv.includes('--floor')) {
+  // The benchmark's floor kernel (bench/floor): one SIMD exp and one store per element.
+  const out = join(root, 'bench', 'floor', 'floor.wasm');
+  copyFileSync(buildWasm('focal-loss-floor', 'focal_loss_floor', 'wasm-floor', true), out);
+  report(out);
+  process.exit(0);
+}
+
+const simdBuilt = buildWasm('focal-loss', 'focal_loss', 'wasm-simd', true);
+const scalarBuilt = buildWasm('focal-loss', 'focal_loss', 'wasm-scalar', false);
 mkdirSync(join(root, 'dist'), { recursive: true });
 // Remove outputs of earlier builds (tsup's own `clean` would also delete the .wasm copied below).
 for (const name of readdirSync(join(root, 'dist'))) {
   if (/\.(js|cjs|d\.ts|d\.cts|map)$/.test(name)) rmSync(join(root, 'dist', name));
 }
-copyFileSync(join(root, 'target', 'wasm32-unknown-unknown', 'release', 'focal_loss.wasm'), wasmOut);
-console.log(`[focal-loss] dist/focal_loss.wasm: ${statSync(wasmOut).size} bytes`);
+copyFileSync(simdBuilt, wasmOut);
+copyFileSync(scalarBuilt, scalarOut);
+report(wasmOut);
+report(scalarOut);
 run(process.execPath, [join(root, 'node_modules', 'tsup', 'dist', 'cli-default.js')]);

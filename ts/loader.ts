@@ -26,6 +26,26 @@ export function getEngine(): Engine {
   );
 }
 
+/**
+ * The smallest module that uses a SIMD128 instruction: `(func (result v128) i32.const 0 i8x16.splat)`.
+ * Runtimes without SIMD128 (Safari < 16.4, old Node / Deno) reject it.
+ */
+const SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, // "\0asm", version 1
+  1, 5, 1, 96, 0, 1, 123, // type section: () -> v128
+  3, 2, 1, 0, // function section: one function of type 0
+  10, 8, 1, 6, 0, 65, 0, 253, 15, 11, // code: no locals; i32.const 0; i8x16.splat; end
+]);
+
+/** True if this runtime's WebAssembly supports SIMD128 (what focal_loss.wasm needs; else focal_loss.scalar.wasm). */
+export function simdSupported(): boolean {
+  try {
+    return WebAssembly.validate(SIMD_PROBE);
+  } catch {
+    return false;
+  }
+}
+
 /** True once a module is loaded. */
 export function isInitialized(): boolean {
   return current !== null;
@@ -52,7 +72,9 @@ export function initWith(source: InitInput | undefined, defaultSource: () => Ini
 }
 
 async function instantiate(source: InitInput): Promise<WebAssembly.Instance> {
-  if (isModule(source)) return WebAssembly.instantiate(source, {});
+  // (`source as unknown`: a predicate on `source` itself would narrow the rest of the function to
+  // `string`, WebAssembly.Module being structurally `{}`.)
+  if (isModule(source as unknown)) return WebAssembly.instantiate(source as WebAssembly.Module, {});
   if (typeof source === 'string' || source instanceof URL) source = fetch(source);
   if (source instanceof Promise || (typeof Response === 'function' && source instanceof Response)) {
     const response = await source;

@@ -33,6 +33,13 @@ pub use math::VMath;
 /// True when this build uses WebAssembly SIMD128 instructions (false natively and in the scalar build).
 pub const HARDWARE_SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
+/// 1 if this build runs its kernels with SIMD128 instructions (`focal_loss.wasm`), 0 if not
+/// (`focal_loss.scalar.wasm`, native builds). Exported so tests can tell the two .wasm files apart.
+#[no_mangle]
+pub extern "C" fn focal_simd128() -> u32 {
+    HARDWARE_SIMD as u32
+}
+
 /// A short vector of floats. Comparisons return lane masks (all bits set where true) of the same
 /// type; the integer operations act on the lanes' bit patterns (`u32` / `u64`).
 pub trait Vector:
