@@ -314,6 +314,13 @@ for (const r of results.filter((r) => r.case.dtype === 'f64')) {
   verdicts.push(`- argument validation (JS): at most ${pct(share(worstPlan, '~plan'))} of the call (${worstPlan.case.id} ${worstPlan.case.dtype})`);
 }
 
+const packageInfo = (() => {
+  const bytes = readFileSync(new URL('../dist/focal_loss.wasm', import.meta.url));
+  const x = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
+  const simd = typeof x.focal_simd128 === 'function' ? (x.focal_simd128() ? 'SIMD128 kernels' : 'scalar kernels') : 'kernels (no focal_simd128 export)';
+  return `dist/focal_loss.wasm, ${bytes.length} bytes, ${simd} (what the Node entry loads when the runtime has SIMD128)`;
+})();
+
 const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? cpus()[0]?.model ?? 'unknown';
 const machine = `${cpuModel}, ${cpus().length} cores, Node ${process.version}, ${process.platform}/${process.arch}`;
 const loads = `load average (1/5/15 min) ${loadBefore.map((x) => x.toFixed(2)).join(' / ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} after`;
@@ -323,7 +330,7 @@ console.log('\n' + table + '\n');
 console.log(breakdown + '\n');
 console.log(`wasm memory around the largest batch (${memory.id}): ${memory.before} → ${memory.after} bytes${memory.before === memory.after ? ' (unchanged)' : ' (CHANGED)'}`);
 console.log(verdicts.join('\n'));
-console.log(`\n${machine}; ${loads}`);
+console.log(`\n${machine}; ${loads}\n${packageInfo}`);
 
 if (WRITE) {
   const md = `# Benchmarks
@@ -339,6 +346,7 @@ sigmoid: α = ${ALPHA}, 10% positives.
 - **Date:** ${started.toISOString()}
 - **Machine:** ${machine}
 - **Load:** ${loads} (other jobs were running on this machine; the ratios are more stable than the absolute numbers)
+- **Package:** ${packageInfo}
 - **TensorFlow.js:** ${tfjsInfo()}
 - **Floor:** ${floorLoad.floor ? `bench/floor/floor.wasm (${floorLoad.floor.exportsUsed}; ${floorLoad.floor.scratchBytes} bytes of scratch)` : floorLoad.reason}
 
