@@ -310,12 +310,9 @@ describe('algebraic properties', () => {
     }), RUNS);
   });
 
-  // Known bug (crate/src/sigmoid.rs, sigmoid_focal_accumulate): the smoothed target y = y0(1 − ε) + ε/2
-  // is rounded first and 1 − y is then formed by subtraction, so for a hard positive and a small ε
-  // the negative-side weight 1 − y = ε/2 loses its digits (f32, ε = 3e-4: relative error ~7e-4 in
-  // the loss of a confident positive, SPEC allows ~1e-5). Fix: carry ȳ = (1 − y0)(1 − ε) + ε/2
-  // beside y. Remove `.fails` when fixed.
-  test.fails('sigmoid label smoothing keeps 1 − y exact (small ε, float32)', () => {
+  // The smoothed target's complement 1 − y = (1 − y0)(1 − ε) + ε/2 must not be formed by subtraction:
+  // for a hard positive and a small ε that would keep only the digits of ε/2 that survive rounding y.
+  test('sigmoid label smoothing keeps 1 − y exact (small ε, float32)', () => {
     for (const eps of [1e-2, 3e-3, 1e-3, 3e-4].map(Math.fround)) {
       for (const x of [4, 8, 12, 16]) {
         const r = sigmoidFocalLossWithGrad(new Float32Array([x]), new Float32Array([1]), { gamma: 2, alpha: null, labelSmoothing: eps, reduction: 'sum' });

@@ -22,9 +22,23 @@
 use crate::real::Real;
 use crate::{check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, FocalError, Reduced, Reduction, SigmoidOptions};
 
-/// Loss (without the weight w) and gradient factor of one element: returns (α_t·m^γ·CE, ∂/∂x of it).
+/// The smoothed target and its complement, y = y0(1 − ε) + ε/2 and ȳ = (1 − y0)(1 − ε) + ε/2:
+/// ȳ is formed from its own non-negative terms, not as 1 − y, which would cancel for a hard
+/// positive with a small ε (only the digits of ε/2 that survive rounding y would remain).
 #[inline(always)]
-fn element<T: Real>(x: T, y: T, alpha: Option<T>, gamma: T) -> (T, T) {
+pub(crate) fn smoothed<T: Real>(y0: T, eps: T) -> (T, T) {
+    if eps == T::ZERO {
+        (y0, T::ONE - y0)
+    } else {
+        let half_eps = eps * T::from_f64(0.5);
+        (y0 * (T::ONE - eps) + half_eps, (T::ONE - y0) * (T::ONE - eps) + half_eps)
+    }
+}
+
+/// Loss (without the weight w) and gradient factor of one element: returns (α_t·m^γ·CE, ∂/∂x of it).
+/// `y_bar` is 1 − y computed by the caller without cancellation (see [`smoothed`]).
+#[inline(always)]
+fn element<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T) -> (T, T) {
     let x = if x == T::INFINITY { T::NAN } else { x };
     let e = (-x.abs()).exp();
     let log1p_e = e.ln_1p();
@@ -33,7 +47,7 @@ fn element<T: Real>(x: T, y: T, alpha: Option<T>, gamma: T) -> (T, T) {
     let inv = T::ONE / (T::ONE + e);
     let (p, q) = if x >= T::ZERO { (inv, e * inv) } else { (e * inv, inv) }; // σ(x), 1 − σ(x)
     let alpha_t = match alpha {
-        Some(a) => a * y + (T::ONE - a) * (T::ONE - y),
+        Some(a) => a * y + (T::ONE - a) * y_bar,
         None => T::ONE,
     };
     let pow = |log_m: T| if gamma == T::ZERO { T::ONE } else { (gamma * log_m).exp() };
@@ -51,19 +65,19 @@ fn element<T: Real>(x: T, y: T, alpha: Option<T>, gamma: T) -> (T, T) {
         let grad = s * alpha_t * focal * (g_pt_log_pt - m);
         (loss, grad)
     } else {
-        let ce = y * softplus_neg + (T::ONE - y) * softplus_pos;
-        let m = y * q + (T::ONE - y) * p;
+        let ce = y * softplus_neg + y_bar * softplus_pos;
+        let m = y * q + y_bar * p;
         let focal = pow(m.ln());
         let loss = alpha_t * focal * ce;
         let ratio = if m > T::ZERO { p * q / m } else { T::ZERO };
         let first = if ratio == T::ZERO || gamma == T::ZERO {
             T::ZERO
         } else {
-            gamma * focal * ratio * (T::ONE - (y + y)) * ce
+            gamma * focal * ratio * (y_bar - y) * ce
         };
         // p − y as (1 − y)·p − y·(1 − p): when p rounds near 1 the direct difference loses the
         // digits of the stable 1 − p (f32 soft targets near 1 were off by ~1e-5 of the gradient).
-        let grad = alpha_t * (first + focal * ((T::ONE - y) * p - y * q));
+        let grad = alpha_t * (first + focal * (y_bar * p - y * q));
         (loss, grad)
     }
 }
@@ -126,15 +140,14 @@ pub fn sigmoid_focal_accumulate_scalar<T: Real>(
 ) -> Result<(), FocalError> {
     validate(logits, targets, opts, &loss_out, &grad_out)?;
     let eps = opts.label_smoothing;
-    let half_eps = eps * T::from_f64(0.5);
     let scale = T::from_f64(grad_scale);
     let mut loss_out = loss_out;
     let mut grad_out = grad_out;
     let mut sum = *acc;
     for i in 0..logits.len() {
-        let y = if eps == T::ZERO { targets[i] } else { targets[i] * (T::ONE - eps) + half_eps };
+        let (y, y_bar) = smoothed(targets[i], eps);
         let w = opts.weights.map_or(T::ONE, |w| w[i]);
-        let (loss, grad) = element(logits[i], y, opts.alpha, opts.gamma);
+        let (loss, grad) = element(logits[i], y, y_bar, opts.alpha, opts.gamma);
         let loss = w * loss;
         sum += loss.to_f64();
         if let Some(l) = loss_out.as_deref_mut() {

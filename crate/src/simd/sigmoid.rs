@@ -10,7 +10,7 @@ use crate::SigmoidOptions;
 
 /// (α_t·m^γ·CE, its derivative) per lane.
 #[inline(always)]
-fn element<V: VMath>(x: V, y: V, alpha: Option<V>, gamma: V, gamma_zero: bool) -> (V, V) {
+fn element<V: VMath>(x: V, y: V, y_bar: V, alpha: Option<V>, gamma: V, gamma_zero: bool) -> (V, V) {
     let zero = V::c(0.0);
     let one = V::c(1.0);
     let inf = V::c(f64::INFINITY);
@@ -25,7 +25,7 @@ fn element<V: VMath>(x: V, y: V, alpha: Option<V>, gamma: V, gamma_zero: bool) -
     let p = V::select(nonneg, inv, e_inv); // σ(x)
     let q = V::select(nonneg, e_inv, inv); // 1 − σ(x)
     let alpha_t = match alpha {
-        Some(a) => a * y + (one - a) * (one - y),
+        Some(a) => a * y + (one - a) * y_bar,
         None => one,
     };
     let pow = |log_m: V| if gamma_zero { one } else { exp(gamma * log_m) };
@@ -47,17 +47,17 @@ fn element<V: VMath>(x: V, y: V, alpha: Option<V>, gamma: V, gamma_zero: bool) -
         return (hard_loss, hard_grad);
     }
     // Soft targets: m ≥ min(y, 1 − y) > 0 and m^(γ−1)·p(1 − p) = m^γ·(p(1 − p)/m).
-    let ce = y * softplus_neg + (one - y) * softplus_pos;
-    let m = y * q + (one - y) * p;
+    let ce = y * softplus_neg + y_bar * softplus_pos;
+    let m = y * q + y_bar * p;
     let focal = pow(ln(m));
     let soft_loss = alpha_t * focal * ce;
     let ratio = V::select(m.gt(zero), p * q / m, zero);
     let first = if gamma_zero {
         zero
     } else {
-        V::select(ratio.eq(zero), zero, gamma * focal * ratio * (one - (y + y)) * ce)
+        V::select(ratio.eq(zero), zero, gamma * focal * ratio * (y_bar - y) * ce)
     };
-    let soft_grad = alpha_t * (first + focal * ((one - y) * p - y * q));
+    let soft_grad = alpha_t * (first + focal * (y_bar * p - y * q));
     (V::select(hard, hard_loss, soft_loss), V::select(hard, hard_grad, soft_grad))
 }
 
@@ -89,12 +89,18 @@ pub(crate) fn elements<T: Real + SimdReal>(
         let n = (len - i).min(lanes);
         let x: V<T> = load_partial(&logits[i..], n, T::ZERO);
         let y: V<T> = load_partial(&targets[i..], n, T::ZERO);
-        let y = if eps == T::ZERO { y } else { y * one_minus_eps + half_eps };
+        // y and ȳ = 1 − y each from non-negative terms (see crate::sigmoid::smoothed).
+        let one = V::<T>::splat(T::ONE);
+        let (y, y_bar) = if eps == T::ZERO {
+            (y, one - y)
+        } else {
+            (y * one_minus_eps + half_eps, (one - y) * one_minus_eps + half_eps)
+        };
         let w: V<T> = match opts.weights {
             Some(w) => load_partial(&w[i..], n, T::ZERO),
             None => V::<T>::splat(T::ONE),
         };
-        let (loss, grad) = element(x, y, alpha, gamma, gamma_zero);
+        let (loss, grad) = element(x, y, y_bar, alpha, gamma, gamma_zero);
         let loss = w * loss;
         for &v in &loss.to_array().as_ref()[..n] {
             sum += v.to_f64();
