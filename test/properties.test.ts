@@ -132,8 +132,8 @@ const sigmoidProblem: fc.Arbitrary<SigmoidProblem> = fc
     soft: fc.boolean(),
     gamma: fc.oneof(fc.constantFrom(0, 0.5, 1, 2, 3), f32(0, 5)),
     alpha: fc.oneof(fc.constant(undefined), fc.constant(null), fc.constant(-1), f32(0, 1)),
-    // Not below 0.05: see 'sigmoid label smoothing keeps 1 − y exact' (a known cancellation).
-    smoothing: fc.oneof(fc.constant(0), f32(0.05, 0.4)),
+    // Small ε included: 1 − y must not be formed by subtraction (see 'sigmoid label smoothing keeps 1 − y exact').
+    smoothing: fc.oneof(fc.constant(0), f32(0.05, 0.4), fc.constantFrom(1e-3, 3e-4, 1e-6).map(Math.fround)),
     withWeights: fc.boolean(),
     reduction: fc.constantFrom<Reduction>('mean', 'sum', 'none'),
   })
