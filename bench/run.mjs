@@ -253,6 +253,10 @@ for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) 
   for (const c of list) if (c.skipped || c.shrunk) console.log(`    ${c.name}: ${c.skipped ?? c.shrunk}`);
 }
 const loadAfter = loadavg();
+if (results.length === 0) {
+  console.error('no case matched --cases');
+  process.exit(1);
+}
 
 // ---------------------------------------------------------------- report
 
