@@ -349,7 +349,7 @@ sigmoid: α = ${ALPHA}, 10% positives.
 - **Command:** \`npm run bench\` (= \`node bench/run.mjs\`)${argv.length ? ` with \`${argv.join(' ')}\`` : ''}
 - **Date:** ${started.toISOString()}
 - **Machine:** ${machine}
-- **Load:** ${loads} (other jobs were running on this machine; the ratios are more stable than the absolute numbers)
+- **Load:** ${loads} (the benchmark itself is one busy process, ≈ 1; anything above that is other jobs — the ratios are more stable than the absolute numbers)
 - **Package:** ${packageInfo}
 - **TensorFlow.js:** ${tfjsInfo()}
 - **Floor:** ${floorLoad.floor ? `bench/floor/floor.wasm (${floorLoad.floor.exportsUsed}; ${floorLoad.floor.scratchBytes} bytes of scratch)` : floorLoad.reason}
