@@ -33,6 +33,19 @@ function expectClose(got: ArrayLike<number> | number, exp: ArrayLike<number> | n
   expect(bad, `${what}\n${bad.slice(0, 10).join('\n')}`).toEqual([]);
 }
 
+function sumOf(a: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i];
+  return s;
+}
+
+/** A typed array of the given type filled by `fill(i)` (Ctor.from's map overload is not callable on a union). */
+function filled(Ctor: typeof Float32Array | typeof Float64Array, length: number, fill: (i: number) => number): F {
+  const a = new Ctor(length);
+  for (let i = 0; i < length; i++) a[i] = fill(i);
+  return a;
+}
+
 function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>, what: string) {
   expect(got.length, what).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
@@ -257,7 +270,7 @@ describe('algebraic properties', () => {
       const count = softmaxRef(pb).grad.length === 0 ? 0 : refSoftmax(pb.logits, pb.targets, pb.options, pb.probs).count;
       const rtol = single ? 1e-6 : 1e-13;
       expectClose((mean.loss as number) * count, sum.loss as number, rtol, 0, undefined, 'mean·count');
-      expectClose((none.loss as F).reduce((a, b) => a + b, 0), sum.loss as number, single ? 1e-5 : 1e-12, 0, undefined, 'Σ none');
+      expectClose(sumOf(none.loss as F), sum.loss as number, single ? 1e-5 : 1e-12, 0, undefined, 'Σ none');
       // Gradients: 'none' is each item's own gradient, i.e. that of the sum.
       expectSameBits(none.grad, sum.grad, "'none' grad vs 'sum' grad");
       expectClose(mean.grad.map((g) => g * count), sum.grad, single ? 3e-7 : 1e-15, single ? F32_TINY : F64_TINY, undefined, 'mean grad·count');
@@ -268,7 +281,7 @@ describe('algebraic properties', () => {
       const mean = sigmoidFocalLossWithGrad(logits, targets, { ...options, reduction: 'mean' });
       const none = sigmoidFocalLoss(logits, targets, { ...options, reduction: 'none' }) as F;
       expectClose((mean.loss as number) * logits.length, sum.loss as number, 1e-13, 0, undefined, 'mean·n');
-      expectClose(none.reduce((a, b) => a + b, 0), sum.loss as number, 1e-12, 0, undefined, 'Σ none');
+      expectClose(sumOf(none), sum.loss as number, 1e-12, 0, undefined, 'Σ none');
       expectClose(mean.grad.map((g) => g * logits.length), sum.grad, 1e-15, F64_TINY, undefined, 'mean grad·n');
     }), RUNS);
   });
@@ -415,9 +428,9 @@ describe('chunk boundaries', () => {
       expect(cap).toBeGreaterThan(100);
       const rand = rng(cap);
       for (const N of [cap - 1, cap, cap + 1, 2 * cap + 3]) {
-        const logits = Ctor.from({ length: N * C }, () => (rand() - 0.5) * 30);
+        const logits = filled(Ctor, N * C, () => (rand() - 0.5) * 30);
         const targets = Int32Array.from({ length: N }, () => (rand() < 0.05 ? -100 : Math.floor(rand() * C)));
-        const weights = Ctor.from({ length: N }, () => rand() * 2);
+        const weights = filled(Ctor, N, () => rand() * 2);
         const alpha = Array.from({ length: C }, (_, c) => 0.5 + c / 10);
         const options = { classes: C, gamma: 1.5, alpha, weights, labelSmoothing: 0.05 };
         const big = softmaxFocalLossWithGrad(logits, targets, { ...options, reduction: 'none' });
@@ -488,9 +501,9 @@ describe('chunk boundaries', () => {
       const cap = Math.floor((SCRATCH - 48) / (5 * T));
       const rand = rng(T);
       for (const n of [cap - 1, cap, cap + 1, 2 * cap + 3]) {
-        const logits = Ctor.from({ length: n }, () => (rand() - 0.5) * 30);
-        const targets = Ctor.from({ length: n }, () => (rand() < 0.3 ? 1 : 0));
-        const weights = Ctor.from({ length: n }, () => rand());
+        const logits = filled(Ctor, n, () => (rand() - 0.5) * 30);
+        const targets = filled(Ctor, n, () => (rand() < 0.3 ? 1 : 0));
+        const weights = filled(Ctor, n, () => rand());
         const options = { gamma: 2, alpha: 0.25, weights };
         const big = sigmoidFocalLossWithGrad(logits, targets, { ...options, reduction: 'none' });
         const losses = new Ctor(n);
@@ -504,7 +517,7 @@ describe('chunk boundaries', () => {
         expectSameBits(big.loss as F, losses, `n=${n} losses`);
         expectSameBits(big.grad, grad, `n=${n} grad`);
         const sum = sigmoidFocalLoss(logits, targets, { ...options, reduction: 'sum' }) as number;
-        expectClose(sum, losses.reduce((a, b) => a + b, 0), 1e-10, 0, undefined, `n=${n} sum`);
+        expectClose(sum, sumOf(losses), 1e-10, 0, undefined, `n=${n} sum`);
       }
     }
   });

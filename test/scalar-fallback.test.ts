@@ -18,7 +18,7 @@ const builds = [
 
 /** The build's own answer: 1 when its kernels use SIMD128 (crate/src/simd/mod.rs). */
 function simdOf(bytes: Uint8Array): number {
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>), {});
   return (instance.exports.focal_simd128 as () => number)();
 }
 
@@ -27,7 +27,7 @@ test('both builds exist, are tens of KiB, import nothing and export the same ABI
   for (const b of builds) {
     const bytes = readFileSync(new URL(b.file, dist));
     expect(bytes.length, b.file).toBeLessThan(200 * 1024);
-    const module = new WebAssembly.Module(bytes);
+    const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     expect(WebAssembly.Module.imports(module), b.file).toEqual([]);
     exportsOf.push(WebAssembly.Module.exports(module).map((e) => `${e.kind} ${e.name}`).sort());
     const instance = new WebAssembly.Instance(module, {});

@@ -9,7 +9,7 @@ import { getEngine, initSyncWith, isInitialized } from '../ts/loader';
 
 const wasmUrl = new URL('../dist/focal_loss.wasm', import.meta.url);
 const bytes = readFileSync(wasmUrl);
-const module = new WebAssembly.Module(bytes);
+const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
 
 function instance(): FocalExports {
   return new WebAssembly.Instance(module, {}).exports as unknown as FocalExports;
@@ -139,12 +139,12 @@ function stubModule(version: number): Uint8Array {
 
 describe('the loader refuses a module of another ABI version', () => {
   test('the stub module is well formed and reports its version', () => {
-    const x = new WebAssembly.Instance(new WebAssembly.Module(stubModule(ABI_VERSION + 1)), {}).exports as any;
+    const x = new WebAssembly.Instance(new WebAssembly.Module(stubModule(ABI_VERSION + 1) as Uint8Array<ArrayBuffer>), {}).exports as any;
     expect(x.focal_abi_version()).toBe(ABI_VERSION + 1);
   });
 
   test('Engine throws naming both versions; a module that is not focal_loss.wasm is a TypeError', () => {
-    const wrong = new WebAssembly.Instance(new WebAssembly.Module(stubModule(ABI_VERSION + 1)), {});
+    const wrong = new WebAssembly.Instance(new WebAssembly.Module(stubModule(ABI_VERSION + 1) as Uint8Array<ArrayBuffer>), {});
     expect(() => new Engine(wrong)).toThrow(`focal_loss.wasm has ABI version ${ABI_VERSION + 1} but this JavaScript expects ${ABI_VERSION}`);
     const other = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])), {});
     expect(() => new Engine(other)).toThrow(TypeError);
