@@ -92,3 +92,33 @@ async function instantiate(source: InitInput): Promise<WebAssembly.Instance> {
   }
   return (await WebAssembly.instantiate(source as BufferSource, {})).instance;
 }
+
+/** The `init` / `initSync` pair every entry exports. */
+export interface EntryInit {
+  /** Loads the WebAssembly module (idempotent; a no-op once loaded). With no argument, the entry's own .wasm. */
+  init(source?: InitInput): Promise<void>;
+  /** Loads from a compiled module or the .wasm bytes (a no-op once loaded). */
+  initSync(source?: InitSyncInput): void;
+}
+
+/** For runtimes that have the module (or its bytes) at hand synchronously: loads it now, at import. */
+export function syncEntry(ownModule: () => InitSyncInput): EntryInit {
+  initSyncWith(ownModule());
+  return {
+    init: (source) => initWith(source, ownModule),
+    initSync: (source) => initSyncWith(source ?? ownModule()),
+  };
+}
+
+/** For runtimes that must fetch the module: `await init()` loads it; initSync needs it given. */
+export function asyncEntry(ownModule: () => InitInput): EntryInit {
+  return {
+    init: (source) => initWith(source, ownModule),
+    initSync: (source) => {
+      if (source === undefined) {
+        throw new TypeError('focal-loss: initSync needs a WebAssembly.Module or the bytes of focal_loss.wasm here; or use `await init()`');
+      }
+      initSyncWith(source);
+    },
+  };
+}
