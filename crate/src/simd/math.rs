@@ -169,6 +169,70 @@ impl VMath for super::F32x4 {
     }
 }
 
+/// The focal factor m^γ of a kernel call, for m ∈ [0, 1] given with its logarithm.
+///
+/// γ = 0 gives 1. For γ = n ∈ {1, …, 5} (γ = 2 is the default) m^n is formed by n − 1
+/// multiplications of the stable m: each product is rounded once, so the result is within ~n ulps
+/// of the exact power (more accurate than exp(γ·log m), whose argument's rounding error is
+/// amplified by |γ·log m|), and it costs no transcendental. That holds while m is a normal number;
+/// lanes where m is 0 or subnormal (or any other γ) take exp(γ · log m), with log m from the
+/// caller's stable formula (finite even when m underflows).
+#[derive(Clone, Copy)]
+pub(crate) struct FocalPow<V> {
+    gamma: V,
+    zero: bool,
+    int: u32,
+}
+
+impl<V: VMath> FocalPow<V> {
+    /// For the focusing parameter γ (≥ 0).
+    #[inline(always)]
+    pub(crate) fn new(gamma: V::Scalar, gamma_f64: f64) -> Self {
+        let int = if gamma_f64 == gamma_f64.trunc() && (1.0..=5.0).contains(&gamma_f64) { gamma_f64 as u32 } else { 0 };
+        FocalPow { gamma: V::splat(gamma), zero: gamma_f64 == 0.0, int }
+    }
+
+    /// γ in every lane.
+    #[inline(always)]
+    pub(crate) fn gamma(&self) -> V {
+        self.gamma
+    }
+
+    /// True when γ = 0.
+    #[inline(always)]
+    pub(crate) fn is_zero(&self) -> bool {
+        self.zero
+    }
+
+    /// m^γ per lane; `log_m` (evaluated only when some lane needs it) gives log m.
+    #[inline(always)]
+    pub(crate) fn pow(&self, m: V, log_m: impl FnOnce() -> V) -> V {
+        if self.zero {
+            return V::c(1.0);
+        }
+        if self.int == 1 {
+            return m; // exact, subnormal or not
+        }
+        // m·m·…·m (n factors, n − 1 roundings); a loop rather than one arm per n keeps the code small.
+        let mut product = m;
+        for _ in 1..self.int {
+            product = product * m;
+        }
+        // Lanes with m < the smallest normal (0 and subnormals; NaN compares false and stays NaN)
+        // take the exp form, as every lane does for other γ: one call site, so one inlined exp.
+        let tiny = m.lt(V::min_positive());
+        if self.int != 0 && !tiny.any() {
+            return product;
+        }
+        let by_exp = exp(self.gamma * log_m());
+        if self.int == 0 {
+            by_exp
+        } else {
+            V::select(tiny, by_exp, product)
+        }
+    }
+}
+
 /// eˣ per lane.
 #[inline(always)]
 pub fn exp<V: VMath>(x: V) -> V {
@@ -213,8 +277,12 @@ fn log_tail<V: VMath>(f: V, k: V, c: V) -> V {
     s * (hfsq + r) + (k * ln2_lo + c) - hfsq + f + k * ln2_hi
 }
 
-/// ln x per lane: −∞ at 0, NaN below 0 or at NaN, +∞ at +∞.
-#[inline(always)]
+/// ln x per lane: −∞ at 0, NaN below 0 or at NaN, +∞ at +∞ (exp, the per-logit function, is
+/// always inlined; ln and ln_1p, used a few times per item, are not in the scalar build).
+// Inlined into the kernels with SIMD128; out of line in the scalar wasm build and natively, where
+// a call per vector costs little next to the function and keeps the fallback .wasm small.
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), inline(always))]
+#[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), inline(never))]
 pub fn ln<V: VMath>(x: V) -> V {
     let zero = V::c(0.0);
     let sub = x.lt(V::min_positive());
@@ -230,7 +298,10 @@ pub fn ln<V: VMath>(x: V) -> V {
 }
 
 /// ln(1 + x) per lane: −∞ at −1, NaN below −1 or at NaN, +∞ at +∞.
-#[inline(always)]
+// Inlined into the kernels with SIMD128; out of line in the scalar wasm build and natively, where
+// a call per vector costs little next to the function and keeps the fallback .wasm small.
+#[cfg_attr(all(target_arch = "wasm32", target_feature = "simd128"), inline(always))]
+#[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), inline(never))]
 pub fn ln_1p<V: VMath>(x: V) -> V {
     let zero = V::c(0.0);
     let one = V::c(1.0);

@@ -3,14 +3,16 @@
 //! right one selected per lane (the soft formulas only when some lane needs them), so an
 //! element's result depends on its own inputs alone, never on its neighbours or the chunking.
 
-use super::math::{exp, ln, ln_1p};
+use super::math::{exp, ln, ln_1p, FocalPow};
 use super::{load_partial, store_partial, SimdReal, VMath, Vector};
 use crate::real::Real;
 use crate::SigmoidOptions;
 
 /// (α_t·m^γ·CE, its derivative) per lane.
 #[inline(always)]
-fn element<V: VMath>(x: V, y: V, y_bar: V, alpha: Option<V>, gamma: V, gamma_zero: bool) -> (V, V) {
+fn element<V: VMath>(x: V, y: V, y_bar: V, alpha: Option<V>, focal_pow: FocalPow<V>) -> (V, V) {
+    let gamma = focal_pow.gamma();
+    let gamma_zero = focal_pow.is_zero();
     let zero = V::c(0.0);
     let one = V::c(1.0);
     let inf = V::c(f64::INFINITY);
@@ -28,16 +30,14 @@ fn element<V: VMath>(x: V, y: V, y_bar: V, alpha: Option<V>, gamma: V, gamma_zer
         Some(a) => a * y + (one - a) * y_bar,
         None => one,
     };
-    let pow = |log_m: V| if gamma_zero { one } else { exp(gamma * log_m) };
 
     // Hard targets: p_t = σ(s·x), m = σ(−s·x), CE = softplus(−s·x), log m = −softplus(s·x).
     let y1 = y.eq(one);
     let p_t = V::select(y1, p, q);
     let m = V::select(y1, q, p);
     let ce = V::select(y1, softplus_neg, softplus_pos);
-    let log_m = -V::select(y1, softplus_pos, softplus_neg);
     let s = V::select(y1, one, -one);
-    let focal = pow(log_m);
+    let focal = focal_pow.pow(m, || -V::select(y1, softplus_pos, softplus_neg));
     let hard_loss = alpha_t * focal * ce;
     let g_pt_log_pt = V::select(p_t.eq(zero), zero, -(gamma * p_t * ce));
     let hard_grad = s * alpha_t * focal * (g_pt_log_pt - m);
@@ -49,7 +49,7 @@ fn element<V: VMath>(x: V, y: V, y_bar: V, alpha: Option<V>, gamma: V, gamma_zer
     // Soft targets: m ≥ min(y, 1 − y) > 0 and m^(γ−1)·p(1 − p) = m^γ·(p(1 − p)/m).
     let ce = y * softplus_neg + y_bar * softplus_pos;
     let m = y * q + y_bar * p;
-    let focal = pow(ln(m));
+    let focal = focal_pow.pow(m, || ln(m));
     let soft_loss = alpha_t * focal * ce;
     let ratio = V::select(m.gt(zero), p * q / m, zero);
     let first = if gamma_zero {
@@ -78,8 +78,7 @@ pub(crate) fn elements<T: Real + SimdReal>(
     let (one_minus_eps, half_eps) = (V::<T>::splat(T::ONE - eps), V::<T>::splat(eps * T::from_f64(0.5)));
     let scale = V::<T>::splat(T::from_f64(grad_scale));
     let alpha = opts.alpha.map(V::<T>::splat);
-    let gamma = V::<T>::splat(opts.gamma);
-    let gamma_zero = opts.gamma == T::ZERO;
+    let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
     let mut loss_out = loss_out;
     let mut grad_out = grad_out;
     let mut sum = *acc;
@@ -100,7 +99,7 @@ pub(crate) fn elements<T: Real + SimdReal>(
             Some(w) => load_partial(&w[i..], n, T::ZERO),
             None => V::<T>::splat(T::ONE),
         };
-        let (loss, grad) = element(x, y, y_bar, alpha, gamma, gamma_zero);
+        let (loss, grad) = element(x, y, y_bar, alpha, focal_pow);
         let loss = w * loss;
         for &v in &loss.to_array().as_ref()[..n] {
             sum += v.to_f64();

@@ -14,7 +14,7 @@
 //! no lane reads another, so every item's result is the same whichever group — or chunk — it
 //! falls in. Item losses are added to the running sum in item order.
 
-use super::math::{exp, ln, ln_1p};
+use super::math::{exp, ln, ln_1p, FocalPow};
 use super::{load_partial, store_partial, SimdReal, Vector};
 use crate::real::Real;
 use crate::{Alpha, Layout, SoftmaxOptions};
@@ -38,7 +38,7 @@ struct Terms<V> {
 
 /// d = z_t − max, `is_top` the lanes where t is the arg-max, s = S′.
 #[inline(always)]
-fn terms<V: super::VMath>(d: V, is_top: V, s: V, gamma: V, gamma_zero: bool) -> Terms<V> {
+fn terms<V: super::VMath>(d: V, is_top: V, s: V, focal_pow: FocalPow<V>) -> Terms<V> {
     let zero = V::c(0.0);
     let one = V::c(1.0);
     let log1p_s = ln_1p(s);
@@ -47,16 +47,14 @@ fn terms<V: super::VMath>(d: V, is_top: V, s: V, gamma: V, gamma_zero: bool) -> 
     // t is the top class: 1 − p_t = S′/(1 + S′), log(1 − p_t) = log S′ − log1p S′, p r = log1p(S′)/S′ → 1.
     let pr_top = V::select(s.gt(zero), log1p_s / s, one);
     let omp_top = s * inv;
-    let lomp_top = ln(s) - log1p_s;
     // Any other class: p_t ≤ ½, so 1 − p_t and log1p(−p_t) need no care; p r → 0 as p → 0.
     let p = exp(log_p);
     let omp_other = one - p;
     let pr_other = V::select(p.gt(zero), p * (-log_p) / omp_other, zero);
-    let lomp_other = ln_1p(-p);
     let omp = V::select(is_top, omp_top, omp_other);
     let p_r = V::select(is_top, pr_top, pr_other);
-    let lomp = V::select(is_top, lomp_top, lomp_other);
-    let focal = if gamma_zero { one } else { exp(gamma * lomp) };
+    // (1 − p_t)^γ: by multiplication for integer γ, else exp(γ · log(1 − p_t)) (see FocalPow).
+    let focal = focal_pow.pow(omp, || V::select(is_top, ln(s) - log1p_s, ln_1p(-p)));
     Terms { log_p, omp, focal, p_r, inv }
 }
 
@@ -83,10 +81,10 @@ fn group<V: super::VMath, A: Access<V>>(
     a_t: V,
     grad_weight: V,
     live: V,
-    gamma: V,
-    gamma_zero: bool,
+    focal_pow: FocalPow<V>,
     want_grad: bool,
 ) -> V {
+    let gamma = focal_pow.gamma();
     let zero = V::c(0.0);
     let inf = V::c(f64::INFINITY);
     // Max, first arg-max (NaNs never win a `>`), and the target's logit.
@@ -117,7 +115,7 @@ fn group<V: super::VMath, A: Access<V>>(
         sum = V::acc_merge(sum, partial);
     }
     let s = V::select(m.eq(inf), V::c(f64::NAN), V::acc_round(sum));
-    let tt = terms(z_t - m, t.ieq(k), s, gamma, gamma_zero);
+    let tt = terms(z_t - m, t.ieq(k), s, focal_pow);
     let loss = V::select(live, a_t * tt.focal * (-tt.log_p), zero);
     if want_grad {
         // G·(δ_ct − p_c): the target's entry is G·(1 − p_t) with the stable 1 − p_t.
@@ -208,8 +206,7 @@ fn wide_row<T: Real + SimdReal>(
     z: &[T],
     t: usize,
     a_t: T,
-    gamma: T::V,
-    gamma_zero: bool,
+    focal_pow: FocalPow<T::V>,
     grad_weight: T,
     grad: Option<&mut [T]>,
 ) -> T {
@@ -257,11 +254,11 @@ fn wide_row<T: Real + SimdReal>(
     }
     let s = if m == T::INFINITY { T::NAN } else { T::from_f64(V::<T>::acc_total(sum)) };
     let is_top = V::<T>::splat_bits(if t == k { u64::MAX } else { 0 });
-    let tt = terms(V::<T>::splat(z[t] - m), is_top, V::<T>::splat(s), gamma, gamma_zero);
+    let tt = terms(V::<T>::splat(z[t] - m), is_top, V::<T>::splat(s), focal_pow);
     let lane0 = |v: V<T>| v.to_array().as_ref()[0];
     let loss = a_t * lane0(tt.focal) * (-lane0(tt.log_p));
     if let Some(g) = grad {
-        let gm = lane0(gamma);
+        let gm = lane0(focal_pow.gamma());
         let h = -lane0(tt.focal) * (T::ONE + gm * lane0(tt.p_r));
         let big_g = grad_weight * a_t * h;
         let neg_g_inv = V::<T>::splat(big_g);
@@ -295,8 +292,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
     type V<T> = <T as SimdReal>::V;
     let lanes = V::<T>::LANES;
     let (classes, stride) = (layout.classes, layout.spatial);
-    let gamma_zero = opts.gamma == T::ZERO;
-    let gamma = V::<T>::splat(opts.gamma);
+    let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
     let scale = T::from_f64(grad_scale);
     let ignore = opts.ignore_index;
     let want_grad = grad_out.is_some();
@@ -357,7 +353,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
             }
             let (t, a_t, gw, live, w) = lanes_of(r0, n);
             let mut access = Rows { z, e: z, grad: grad_out.as_deref_mut(), first: r0, n, classes };
-            let loss = group(&mut access, classes, t, a_t, gw, live, gamma, gamma_zero, want_grad);
+            let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, want_grad);
             emit(r0, n, loss, w);
             r0 += n;
         }
@@ -374,7 +370,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                 T::ZERO
             } else {
                 let t = ti as usize;
-                w * wide_row(row, t, alpha_of(t), gamma, gamma_zero, w * scale, grad)
+                w * wide_row(row, t, alpha_of(t), focal_pow, w * scale, grad)
             };
             sum += loss.to_f64();
             if let Some(out) = loss_out.as_deref_mut() {
@@ -395,7 +391,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                     stride,
                     n,
                 };
-                let loss = group(&mut access, classes, t, a_t, gw, live, gamma, gamma_zero, want_grad);
+                let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, want_grad);
                 emit(first, n, loss, w);
                 s0 += n;
             }
