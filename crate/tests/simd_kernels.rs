@@ -103,7 +103,8 @@ fn softmax_case<T: Tol>(rng: &mut Rng, layout: Layout) -> Case<T> {
     }
     let weights = (rng.below(2) == 0).then(|| (0..items).map(|_| T::from_f64(rng.unit() * 3.0)).collect());
     let alpha = (rng.below(2) == 0).then(|| (0..classes).map(|_| T::from_f64(rng.unit())).collect());
-    let gamma = T::from_f64([0.0, 0.5, 1.0, 2.0, 3.7][rng.below(5)]);
+    // Integer γ ∈ {1, …, 5} takes the multiplication fast path (FocalPow); the others exp/log.
+    let gamma = T::from_f64([0.0, 0.5, 1.0, 2.0, 3.7, 3.0, 4.0, 5.0][rng.below(8)]);
     Case { layout, logits, targets, weights, alpha, gamma }
 }
 
@@ -264,7 +265,7 @@ fn sigmoid_vs_scalar<T: Tol>(seed: u64) {
             .collect();
         let w: Vec<T> = (0..n).map(|_| T::from_f64(rng.unit() * 2.0)).collect();
         let opts = SigmoidOptions {
-            gamma: T::from_f64([0.0, 0.5, 2.0, 3.3][rng.below(4)]),
+            gamma: T::from_f64([0.0, 0.5, 2.0, 3.3, 1.0, 3.0, 4.0, 5.0][rng.below(8)]),
             alpha: [None, Some(T::from_f64(0.25)), Some(T::from_f64(rng.unit()))][rng.below(3)],
             label_smoothing: T::from_f64([0.0, 0.0, 0.1][rng.below(3)]),
             weights: (rng.below(2) == 0).then_some(&w[..]),
@@ -308,4 +309,33 @@ fn sigmoid_vector_kernel_matches_scalar_f64() {
 #[test]
 fn sigmoid_vector_kernel_matches_scalar_f32() {
     sigmoid_vs_scalar::<f32>(0x51_0002);
+}
+
+/// The integer-γ fast path around the smallest normal m: hard sigmoid targets whose m = σ(−|x|)
+/// crosses from normal to subnormal to 0 (lanes of one vector on both sides), against the scalar
+/// exp(γ·log m) reference.
+fn sigmoid_integer_gamma_near_underflow<T: Tol>(edge: f64) {
+    let mut worst = 0.0f64;
+    for gamma in [1.0, 2.0, 3.0, 4.0, 5.0] {
+        let x: Vec<T> = (0..400).map(|i| T::from_f64((edge - 4.0 + i as f64 * 0.02) * if i % 3 == 0 { -1.0 } else { 1.0 })).collect();
+        let y: Vec<T> = (0..x.len()).map(|i| T::from_f64(if i % 3 == 0 { 1.0 } else { 0.0 })).collect();
+        let opts = SigmoidOptions { gamma: T::from_f64(gamma), alpha: None, label_smoothing: T::ZERO, weights: None };
+        let (l1, g1, _) = run_sigmoid(&x, &y, &opts, true);
+        let (l0, g0, _) = run_sigmoid(&x, &y, &opts, false);
+        worst = worst.max(assert_close(&l1, &l0, &format!("gamma {gamma} loss")));
+        worst = worst.max(assert_close(&g1, &g0, &format!("gamma {gamma} grad")));
+    }
+    println!("sigmoid integer gamma near underflow: worst relative difference {worst:e}");
+}
+
+#[test]
+fn sigmoid_integer_gamma_near_underflow_f64() {
+    // e^−708.4 ≈ the smallest normal f64.
+    sigmoid_integer_gamma_near_underflow::<f64>(708.4);
+}
+
+#[test]
+fn sigmoid_integer_gamma_near_underflow_f32() {
+    // e^−87.3 ≈ the smallest normal f32.
+    sigmoid_integer_gamma_near_underflow::<f32>(87.3);
 }
