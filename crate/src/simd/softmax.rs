@@ -214,12 +214,18 @@ fn wide_row<T: Real + SimdReal>(
     let lanes = V::<T>::LANES;
     let classes = z.len();
     // Max: lane-wise, then across lanes (NaNs never win a `>`).
+    // Whole vectors first, then the padded tail (no per-vector length test in the hot loops).
+    let full = classes - classes % lanes;
     let mut mv = V::<T>::splat(T::NEG_INFINITY);
     let mut i = 0;
-    while i < classes {
-        let v: V<T> = load_partial(&z[i..], classes - i, T::NEG_INFINITY);
+    while i < full {
+        let v: V<T> = V::<T>::load(&z[i..]);
         mv = V::<T>::select(v.gt(mv), v, mv);
         i += lanes;
+    }
+    if full < classes {
+        let v: V<T> = load_partial(&z[full..], classes - full, T::NEG_INFINITY);
+        mv = V::<T>::select(v.gt(mv), v, mv);
     }
     let mut m = T::NEG_INFINITY;
     for &v in mv.to_array().as_ref() {
@@ -261,14 +267,20 @@ fn wide_row<T: Real + SimdReal>(
         let gm = lane0(focal_pow.gamma());
         let h = -lane0(tt.focal) * (T::ONE + gm * lane0(tt.p_r));
         let big_g = grad_weight * a_t * h;
-        let neg_g_inv = V::<T>::splat(big_g);
-        let inv = tt.inv;
+        // −G·p_c with p_c = e_c·(1/(1 + S′)), rounded exactly as `group` does (a channels-first
+        // slice of one position takes this path, and must give the same bits as the whole image).
+        let (big_gv, inv) = (V::<T>::splat(big_g), tt.inv);
+        let grad_of = |e: V<T>| -(big_gv * (e * inv));
         let mut i = 0;
-        while i < classes {
-            let n = classes - i;
-            let e: V<T> = load_partial(&g[i..], n, T::ZERO);
-            store_partial(-(neg_g_inv * (e * inv)), &mut g[i..], n);
+        while i < full {
+            let e: V<T> = V::<T>::load(&g[i..]);
+            grad_of(e).store(&mut g[i..]);
             i += lanes;
+        }
+        if full < classes {
+            let n = classes - full;
+            let e: V<T> = load_partial(&g[full..], n, T::ZERO);
+            store_partial(grad_of(e), &mut g[full..], n);
         }
         g[t] = big_g * lane0(tt.omp);
     }
