@@ -276,13 +276,24 @@ pub(crate) fn check_weights<T: Real>(weights: Option<&[T]>, items: usize) -> Res
         if w.len() != items {
             return Err(FocalError::LengthMismatch);
         }
-        for (index, &v) in w.iter().enumerate() {
-            if !(v.is_finite() && v >= T::ZERO) {
-                return Err(FocalError::InvalidWeight { index });
-            }
+        if let Some(index) = first_failing(w, |v| v.is_finite() && v >= T::ZERO) {
+            return Err(FocalError::InvalidWeight { index });
         }
     }
     Ok(())
+}
+
+/// The index of the first value that fails `ok`, if any. With SIMD128 the common case (all pass)
+/// is one branch-free pass that the compiler vectorises (an `and` over the whole slice, no early
+/// exit), and only a failing slice is scanned again for the index: the per-element early-exit
+/// loop cost ~8% of a float32 sigmoid call. Without SIMD128 that pass would only add code size
+/// (2.7 KB of the size-budgeted scalar .wasm), so the plain scan is used there.
+#[inline]
+pub(crate) fn first_failing<T: Copy>(values: &[T], ok: impl Fn(T) -> bool) -> Option<usize> {
+    if simd::HARDWARE_SIMD && values.iter().fold(true, |all, &v| all & ok(v)) {
+        return None;
+    }
+    values.iter().position(|&v| !ok(v))
 }
 
 /// The gradient scale for a reduction over `count` counted items.

@@ -101,10 +101,8 @@ fn validate<T: Real>(
         }
     }
     check_weights(opts.weights, n)?;
-    for (index, &y) in targets.iter().enumerate() {
-        if !(y >= T::ZERO && y <= T::ONE) {
-            return Err(FocalError::InvalidProbability { index });
-        }
+    if let Some(index) = crate::first_failing(targets, |y| y >= T::ZERO && y <= T::ONE) {
+        return Err(FocalError::InvalidProbability { index });
     }
     Ok(())
 }

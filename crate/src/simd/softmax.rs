@@ -219,13 +219,12 @@ fn wide_row<T: Real + SimdReal>(
     let mut mv = V::<T>::splat(T::NEG_INFINITY);
     let mut i = 0;
     while i < full {
-        let v: V<T> = V::<T>::load(&z[i..]);
-        mv = V::<T>::select(v.gt(mv), v, mv);
+        // pmax(mv, v) = if mv < v { v } else { mv }: one instruction, and a NaN v never wins.
+        mv = mv.pmax(V::<T>::load(&z[i..]));
         i += lanes;
     }
     if full < classes {
-        let v: V<T> = load_partial(&z[full..], classes - full, T::NEG_INFINITY);
-        mv = V::<T>::select(v.gt(mv), v, mv);
+        mv = mv.pmax(load_partial(&z[full..], classes - full, T::NEG_INFINITY));
     }
     let mut m = T::NEG_INFINITY;
     for &v in mv.to_array().as_ref() {
@@ -233,10 +232,20 @@ fn wide_row<T: Real + SimdReal>(
             m = v;
         }
     }
-    // The first arg-max, as the scalar path's `top` (0 when nothing beats −∞).
-    let k = if m == T::NEG_INFINITY { 0 } else { z.iter().position(|&v| v == m).unwrap_or(0) };
-    let mut grad = grad;
     let ms = V::<T>::splat(m);
+    // The first arg-max, as the scalar path's `top` (0 when nothing beats −∞): whole vectors up to
+    // the first that holds m, then that vector's lanes (a scalar scan of the row cost a tenth of
+    // the kernel's time).
+    let k = if m == T::NEG_INFINITY {
+        0
+    } else {
+        let mut i = 0;
+        while i < full && !V::<T>::load(&z[i..]).eq(ms).any() {
+            i += lanes;
+        }
+        i + z[i..].iter().position(|&v| v == m).unwrap_or(0)
+    };
+    let mut grad = grad;
     let mut sum = V::<T>::acc_zero();
     let mut i = 0;
     while i < classes {
