@@ -12,47 +12,51 @@ use crate::SigmoidOptions;
 #[inline(always)]
 fn element<V: VMath>(x: V, y: V, y_bar: V, alpha: Option<V>, focal_pow: FocalPow<V>) -> (V, V) {
     let gamma = focal_pow.gamma();
-    let gamma_zero = focal_pow.is_zero();
     let zero = V::c(0.0);
     let one = V::c(1.0);
     let inf = V::c(f64::INFINITY);
     let x = V::select(x.eq(inf), V::c(f64::NAN), x);
     let e = exp(-x.abs());
     let log1p_e = ln_1p(e);
-    let softplus_pos = V::select(x.gt(zero), x + log1p_e, log1p_e); // softplus(x)
-    let softplus_neg = V::select(x.lt(zero), log1p_e - x, log1p_e); // softplus(−x)
     let inv = one / (one + e);
     let e_inv = e * inv;
-    let nonneg = x.ge(zero);
-    let p = V::select(nonneg, inv, e_inv); // σ(x)
-    let q = V::select(nonneg, e_inv, inv); // 1 − σ(x)
     let alpha_t = match alpha {
         Some(a) => a * y + (one - a) * y_bar,
         None => one,
     };
 
-    // Hard targets: p_t = σ(s·x), m = σ(−s·x), CE = softplus(−s·x), log m = −softplus(s·x).
+    // Hard targets, in terms of u = s·x (s = 2y − 1; a sign flip, exact): p_t = σ(u),
+    // m = σ(−u), CE = softplus(−u), log m = −softplus(u), all from the one e = exp(−|u|).
+    // The same values, bit for bit, as selecting the y = 1 or y = 0 formulas from x, with fewer
+    // lanes' worth of work (one set of selects instead of both signs' softplus and σ).
     let y1 = y.eq(one);
-    let p_t = V::select(y1, p, q);
-    let m = V::select(y1, q, p);
-    let ce = V::select(y1, softplus_neg, softplus_pos);
-    let s = V::select(y1, one, -one);
-    let focal = focal_pow.pow(m, || -V::select(y1, softplus_pos, softplus_neg));
+    let u = V::select(y1, x, -x);
+    let u_pos = u.ge(zero);
+    let p_t = V::select(u_pos, inv, e_inv);
+    let m = V::select(u_pos, e_inv, inv);
+    let ce = V::select(u.lt(zero), log1p_e - u, log1p_e);
+    let focal = focal_pow.pow(m, || -V::select(u.gt(zero), u + log1p_e, log1p_e));
     let hard_loss = alpha_t * focal * ce;
     let g_pt_log_pt = V::select(p_t.eq(zero), zero, -(gamma * p_t * ce));
-    let hard_grad = s * alpha_t * focal * (g_pt_log_pt - m);
+    let s_alpha_t = V::select(y1, alpha_t, -alpha_t); // s·α_t, exact
+    let hard_grad = s_alpha_t * focal * (g_pt_log_pt - m);
 
     let hard = y1.or(y.eq(zero));
     if !V::select(hard, zero, one).any() {
         return (hard_loss, hard_grad);
     }
     // Soft targets: m ≥ min(y, 1 − y) > 0 and m^(γ−1)·p(1 − p) = m^γ·(p(1 − p)/m).
+    let softplus_pos = V::select(x.gt(zero), x + log1p_e, log1p_e); // softplus(x)
+    let softplus_neg = V::select(x.lt(zero), log1p_e - x, log1p_e); // softplus(−x)
+    let nonneg = x.ge(zero);
+    let p = V::select(nonneg, inv, e_inv); // σ(x)
+    let q = V::select(nonneg, e_inv, inv); // 1 − σ(x)
     let ce = y * softplus_neg + y_bar * softplus_pos;
     let m = y * q + y_bar * p;
     let focal = focal_pow.pow(m, || ln(m));
     let soft_loss = alpha_t * focal * ce;
     let ratio = V::select(m.gt(zero), p * q / m, zero);
-    let first = if gamma_zero {
+    let first = if focal_pow.is_zero() {
         zero
     } else {
         V::select(ratio.eq(zero), zero, gamma * focal * ratio * (y_bar - y) * ce)
