@@ -16,6 +16,10 @@ const common: Options = {
   target: 'es2022',
   outDir: 'dist',
   sourcemap: false,
+  // Every entry bundles the whole facade: whitespace and syntax minified keep the files (and the
+  // tarball, whose gzip window is 32 KiB) small; identifiers stay readable in stack traces.
+  minifyWhitespace: true,
+  minifySyntax: true,
 };
 
 export default defineConfig([

@@ -17,7 +17,7 @@ const root = new URL('..', import.meta.url);
 
 async function loadSources() {
   const dir = mkdtempSync(join(tmpdir(), 'focal-bench-'));
-  for (const name of ['abi', 'options', 'engine']) {
+  for (const name of ['abi', 'heap', 'options', 'engine']) {
     const src = readFileSync(new URL(`ts/${name}.ts`, root), 'utf8');
     const out = ts.transpileModule(src, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },

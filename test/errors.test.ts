@@ -124,6 +124,12 @@ const bad: Bad[] = [
   { name: 'sigmoid targets wrong length', error: RangeError, message: 'targets.length = 11 must equal logits.length = 12 (one target per logit)', call: sg(sigTargets.subarray(1), {}) },
   { name: 'sigmoid target 2', error: RangeError, message: 'targets[4] = 2 must be in [0, 1]', call: sg(Float64Array.from(sigTargets, (v, i) => (i === 4 ? 2 : v)), {}) },
   { name: 'sigmoid target NaN', error: RangeError, message: 'targets[0] = NaN must be in [0, 1]', call: sg(Float64Array.from(sigTargets, (v, i) => (i === 0 ? NaN : v)), {}) },
+  // Float32 targets take a bit-pattern fast path (ts/options.ts, four at a time, then a tail): the index
+  // reported must still be the first bad one, inside the four-at-a-time part and in the tail.
+  { name: 'sigmoid float32 target 2', error: RangeError, message: 'targets[4] = 2 must be in [0, 1]', call: sg(Float32Array.from(sigTargets, (v, i) => (i === 4 ? 2 : v)), {}) },
+  { name: 'sigmoid float32 target just above 1', error: RangeError, message: /targets\[11\] = 1\.000000119\d* must be in \[0, 1\]/, call: sg(Float32Array.from(sigTargets, (v, i) => (i === 11 ? 1.0000001 : v)), {}) },
+  { name: 'sigmoid float32 target -1e-45 after a -0', error: RangeError, message: /targets\[9\] = -1\.4\d*e-45 must be in \[0, 1\]/, call: sg(Float32Array.from(sigTargets, (v, i) => (i === 2 ? -0 : i === 9 ? -1e-45 : v)), {}) },
+  { name: 'sigmoid float32 target NaN, odd length (tail)', error: RangeError, message: 'targets[10] = NaN must be in [0, 1]', call: () => sigmoidFocalLossWithGrad(sigLogits.subarray(0, 11), Float32Array.from(sigTargets.subarray(0, 11), (v, i) => (i === 10 ? NaN : v))) },
   { name: 'sigmoid targets a string', error: TypeError, message: /targets must be a Float32Array, Float64Array or number\[\]/, call: sg('010101010101', {}) },
 ];
 
@@ -256,4 +262,12 @@ describe('values that are not errors', () => {
     expect(u8.grad.every((g) => g === 0)).toBe(true);
     expect(softmaxFocalLoss(logits, all, { classes: C, reduction: 'sum' })).toBe(0);
   });
+});
+
+test('float32 sigmoid targets: -0 is a valid 0 (the bit-pattern check flags it, the float check accepts it)', () => {
+  const x = new Float32Array([0.5, -2, 3, 1, -1]);
+  const a = sigmoidFocalLossWithGrad(x, new Float32Array([-0, 1, -0, 0, 1]), { reduction: 'none' });
+  const b = sigmoidFocalLossWithGrad(x, new Float32Array([0, 1, 0, 0, 1]), { reduction: 'none' });
+  expect(Array.from(a.loss)).toEqual(Array.from(b.loss));
+  expect(Array.from(a.grad)).toEqual(Array.from(b.grad));
 });

@@ -9,6 +9,7 @@ import {
 
 export type { ClassIndices, FloatArray, Reduction, SigmoidFocalOptions, SoftmaxFocalOptions } from './options.js';
 export type { InitInput, InitSyncInput } from './loader.js';
+export { allocateWasmArray, type WasmArray, type WasmArrayType } from './wasm-array.js';
 
 /** Softmax targets: class indices (one per item) or probabilities (the logits' layout). */
 export type SoftmaxTargets = ClassIndices | FloatArray;
@@ -94,7 +95,10 @@ export function sigmoidFocalLossWithGrad(logits: FloatArray, targets: SigmoidTar
   return { loss: r.loss, grad: r.grad as FloatArray };
 }
 
-/** Bytes of WebAssembly memory in use: the module's own plus its scratch area (it does not grow with the batch). */
+/**
+ * Bytes of WebAssembly memory: the module's own plus its scratch area, and what wasm arrays
+ * ({@link allocateWasmArray}) took. It does not grow with the batch size.
+ */
 export function wasmMemoryBytes(): number {
   return getEngine().memoryBytes;
 }
