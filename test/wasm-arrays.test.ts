@@ -286,3 +286,38 @@ describe('lifetime', () => {
     wg.free();
   });
 });
+
+describe('the heap (ts/heap.ts)', () => {
+  test('random allocs and frees: blocks aligned, inside memory, never overlapping; all freed → one block again', async () => {
+    const { Heap } = await import('../ts/heap');
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const heap = new Heap(memory, 65536);
+    const r = rng(2024);
+    const live = new Map<number, number>();
+    for (let step = 0; step < 3000; step++) {
+      if (live.size > 0 && r() < 0.45) {
+        const ptrs = [...live.keys()];
+        const ptr = ptrs[Math.floor(r() * ptrs.length)];
+        expect(heap.release(ptr)).toBe(true);
+        expect(heap.release(ptr)).toBe(false); // not live any more
+        live.delete(ptr);
+      } else {
+        const bytes = Math.floor(r() ** 3 * 300_000);
+        const ptr = heap.alloc(bytes);
+        expect(ptr % 16).toBe(0);
+        expect(ptr).toBeGreaterThanOrEqual(65536);
+        expect(ptr + bytes).toBeLessThanOrEqual(memory.buffer.byteLength);
+        for (const [p, b] of live) expect(ptr + Math.max(bytes, 1) <= p || p + Math.max(b, 1) <= ptr).toBe(true);
+        expect(heap.owns(ptr, bytes)).toBe(true);
+        live.set(ptr, bytes);
+      }
+    }
+    for (const ptr of live.keys()) heap.release(ptr);
+    // Everything merged back: the whole region is one free block, reused without growing.
+    const size = memory.buffer.byteLength;
+    const all = size - 65536;
+    expect(heap.alloc(all)).toBe(65536);
+    expect(memory.buffer.byteLength).toBe(size);
+    expect(heap.owns(65536 + all - 8, 16)).toBe(false); // past the block's end
+  });
+});
