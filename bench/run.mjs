@@ -11,6 +11,7 @@ import * as pkg from '../dist/node.js';
 import { plainSigmoidFocal, plainSoftmaxFocal } from './plain.mjs';
 import { initTfjs, tfjsInfo, tfjsSigmoid, tfjsSoftmax, useBackend } from './tfjs.mjs';
 import { loadFloor } from './floor.mjs';
+import { rng } from '../examples/train/train.js'; // mulberry32: the demo's deterministic generator
 import { instrumentedEngines } from './instrument.mjs';
 
 const argv = process.argv.slice(2);
@@ -28,17 +29,6 @@ const GAMMA = 2;
 const ALPHA = 0.25;
 
 // ---------------------------------------------------------------- data
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Logits ~ N(0, 2²), plus +3 on the target class (a half-trained model); targets uniform. */
 function softmaxData(Ctor, N, C, S, seed) {

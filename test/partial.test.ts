@@ -8,19 +8,10 @@ import {
   softmaxFocalLoss, softmaxFocalLossPartial, softmaxFocalLossWithGrad,
   type FocalPartial,
 } from 'focal-loss';
+// @ts-expect-error: plain JS module with JSDoc types (the demo's mulberry32)
+import { rng } from '../examples/train/train.js';
 
 type FloatCtor = typeof Float32Array | typeof Float64Array;
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Distance in units in the last place of `b` (doubles). */
 function ulps(a: number, b: number): number {

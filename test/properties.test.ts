@@ -7,6 +7,8 @@ import {
   sigmoidFocalLoss, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad,
 } from 'focal-loss';
 import { refReduce, refSigmoid, refSoftmax, softplus } from './reference';
+// @ts-expect-error: plain JS module with JSDoc types (the demo's mulberry32)
+import { rng } from '../examples/train/train.js';
 
 type F = Float32Array | Float64Array;
 type Reduction = 'mean' | 'sum' | 'none';
@@ -399,16 +401,6 @@ describe('algebraic properties', () => {
 // Chunk boundaries: a batch is streamed through a 256 KiB scratch area. Results must not depend
 // on where the chunks fall: gradients and per-item losses bit-identical to small separate calls.
 // ----------------------------------------------------------------------------------------------
-
-/** A deterministic pseudo-random stream (mulberry32). */
-function rng(seed: number) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Items per chunk for channels-last rows of C classes, as ts/engine.ts lays the scratch out (to aim the batch sizes). */
 function softmaxCapacity(C: number, T: number, opts: { grad: boolean; loss: boolean; weights: boolean; alphaPerClass: boolean }) {

@@ -10,21 +10,12 @@ import {
   allocateWasmArray, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad, wasmMemoryBytes,
   type WasmArray,
 } from 'focal-loss';
+// @ts-expect-error: plain JS module with JSDoc types (the demo's mulberry32)
+import { rng } from '../examples/train/train.js';
 import { Engine } from '../ts/engine';
 import { sigmoidPlan, softmaxPlan } from '../ts/options';
 
 type FloatCtor = typeof Float32Array | typeof Float64Array;
-
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Same values, bit for bit (NaN payloads aside). */
 function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>) {
