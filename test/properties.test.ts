@@ -2,6 +2,7 @@
 // fast-check against the float64 reference of SPEC's mathematics (test/reference.ts) and against
 // itself (reductions, layouts, chunk boundaries, dtypes).
 import { describe, expect, test } from 'vitest';
+import { expectSameBits } from './helpers/bits';
 import fc from 'fast-check';
 import {
   sigmoidFocalLoss, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad,
@@ -46,13 +47,6 @@ function filled(Ctor: typeof Float32Array | typeof Float64Array, length: number,
   const a = new Ctor(length);
   for (let i = 0; i < length; i++) a[i] = fill(i);
   return a;
-}
-
-function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>, what: string) {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!Object.is(got[i], want[i])) throw new Error(`${what}[${i}]: ${got[i]} !== ${want[i]}`);
-  }
 }
 
 // ----------------------------------------------------------------------------------------------

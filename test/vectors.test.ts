@@ -2,6 +2,7 @@
 // in each dtype the case lists: the *WithGrad functions (loss and gradient) and the loss-only ones.
 import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
+import { expectSameBits } from './helpers/bits';
 import * as api from 'focal-loss';
 import { arrayType, caseArguments, evaluateCase, formatMismatches, parseVectors, type Dtype, type FloatArray, type VectorCase } from './helpers/vectors';
 
@@ -42,14 +43,6 @@ for (const kind of ['softmax', 'sigmoid'] as const) {
       }
     });
   });
-}
-
-/** Same bits (NaN equals NaN, -0 differs from 0). */
-function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>, what: string) {
-  expect(got.length, what).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!Object.is(got[i], want[i])) throw new Error(`${what}[${i}]: ${got[i]} !== ${want[i]}`);
-  }
 }
 
 function expectSameLoss(got: number | FloatArray, want: number | FloatArray, what: string) {

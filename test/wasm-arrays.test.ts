@@ -6,6 +6,7 @@
 // other wasm arrays intact.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
+import { expectSameBits } from './helpers/bits';
 import {
   allocateWasmArray, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad, wasmMemoryBytes,
   type WasmArray,
@@ -16,14 +17,6 @@ import { Engine } from '../ts/engine';
 import { sigmoidPlan, softmaxPlan } from '../ts/options';
 
 type FloatCtor = typeof Float32Array | typeof Float64Array;
-
-/** Same values, bit for bit (NaN payloads aside). */
-function expectSameBits(got: ArrayLike<number>, want: ArrayLike<number>) {
-  expect(got.length).toBe(want.length);
-  for (let i = 0; i < want.length; i++) {
-    if (!Object.is(got[i], want[i])) throw new Error(`[${i}]: ${got[i]} vs ${want[i]}`);
-  }
-}
 
 /** A wasm array holding a copy of `values`. */
 function inWasm<C extends FloatCtor | typeof Int32Array>(type: C, values: ArrayLike<number>): WasmArray<InstanceType<C>> {
