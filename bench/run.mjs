@@ -96,6 +96,14 @@ await initTfjs();
 const wasmArrays = [];
 const memStart = pkg.wasmMemoryBytes();
 
+/** A wasm array of `type` holding `values` (or zeros for a length), kept for freeing after the case. */
+function inWasm(type, values) {
+  const w = pkg.allocateWasmArray(type, typeof values === 'number' ? values : values.length);
+  if (typeof values !== 'number') w.array.set(values);
+  wasmArrays.push(w);
+  return w;
+}
+
 /** Builds the contenders for one case; each `run()` is one full batch (loss + gradient). */
 function contenders(cs) {
   const Ctor = cs.dtype === 'f32' ? Float32Array : Float64Array;
@@ -110,11 +118,8 @@ function contenders(cs) {
     list.push({ name: 'package', run: () => pkg.softmaxFocalLossWithGrad(z, t, { ...opts, out }) });
     list.push({ name: 'package (no out)', run: () => pkg.softmaxFocalLossWithGrad(z, t, opts) });
     // Logits, class indices and gradient as wasm arrays: used in place, no copies.
-    const [wz, wt, wo] = [pkg.allocateWasmArray(Ctor, z.length), pkg.allocateWasmArray(Int32Array, t.length), pkg.allocateWasmArray(Ctor, z.length)];
-    wz.array.set(z);
-    wt.array.set(t);
+    const [wz, wt, wo] = [inWasm(Ctor, z), inWasm(Int32Array, t), inWasm(Ctor, z.length)];
     list.push({ name: 'package (wasm arrays)', run: () => pkg.softmaxFocalLossWithGrad(wz.array, wt.array, { ...opts, out: wo.array }) });
-    wasmArrays.push(wz, wt, wo);
     const pg = new Ctor(z.length);
     list.push({ name: 'plain JS', run: () => ({ loss: plainSoftmaxFocal(z, t, cs.N, cs.C, S, GAMMA, pg), grad: pg }) });
     if (cs.dtype === 'f32') {
@@ -146,11 +151,9 @@ function contenders(cs) {
     const opts = { gamma: GAMMA, alpha: ALPHA };
     list.push({ name: 'package', run: () => pkg.sigmoidFocalLossWithGrad(x, y, { ...opts, out }) });
     list.push({ name: 'package (no out)', run: () => pkg.sigmoidFocalLossWithGrad(x, y, opts) });
-    const [wx, wy, wo] = [pkg.allocateWasmArray(Ctor, x.length), pkg.allocateWasmArray(Ctor, y.length), pkg.allocateWasmArray(Ctor, x.length)];
-    wx.array.set(x);
-    wy.array.set(y);
+    // Sigmoid targets in wasm memory have the logits' type (the kernel reads them as such).
+    const [wx, wy, wo] = [inWasm(Ctor, x), inWasm(Ctor, y), inWasm(Ctor, x.length)];
     list.push({ name: 'package (wasm arrays)', run: () => pkg.sigmoidFocalLossWithGrad(wx.array, wy.array, { ...opts, out: wo.array }) });
-    wasmArrays.push(wx, wy, wo);
     const pg = new Ctor(x.length);
     list.push({ name: 'plain JS', run: () => ({ loss: plainSigmoidFocal(x, y, GAMMA, ALPHA, pg), grad: pg }) });
     if (cs.dtype === 'f32') {
