@@ -1,27 +1,94 @@
-//! The WebAssembly boundary: `extern "C"` exports over a fixed scratch area, status codes out.
+//! The WebAssembly boundary (wasm32 builds only): `extern "C"` kernels that take one argument, the
+//! address of a [`CallHeader`] in the scratch area, and return a status code.
 //!
-//! The TypeScript loader (`ts/engine.ts`) copies a chunk of the caller's arrays into the scratch
-//! area, calls one of the kernels below with pointers into it, and copies the results out. The
-//! module has no allocator and imports nothing; its memory only grows if the loader grows it for
-//! a single item wider than the scratch area.
+//! The TypeScript engine (`ts/engine.ts`) writes a chunk of the caller's arrays into the scratch
+//! area, writes a header that says where each array is and what the options are, calls a kernel
+//! and copies the results out. The module has no allocator and imports nothing; its memory only
+//! grows when the engine adds a spare area for one item wider than the scratch area.
 //!
 //! Conventions (must match `ts/abi.ts`):
-//! - A null pointer (0) means "absent" (scratch never starts at address 0).
-//! - The return value is 0 on success or a [`FocalError::code`]; the offending position, if any,
-//!   is then available from [`focal_error_index`].
-//! - `acc` points to an f64 running sum of item losses, updated in item order.
+//! - Addresses are byte offsets into wasm memory; 0 means "absent" (nothing lives at address 0).
+//! - The return value is 0 on success or a [`FocalError::code`]; the header's `error_index` then
+//!   holds the offending position, if the error has one.
+//! - `sum` is an f64 running sum of item losses: the kernel adds to it in item order.
 
 use crate::{
-    sigmoid_focal_accumulate, softmax_focal_accumulate, Alpha, FocalError, Layout, SigmoidOptions,
+    sigmoid_focal_accumulate, softmax_focal_accumulate, Alpha, FocalError, Layout, Outputs, SigmoidOptions,
     SoftmaxOptions, SoftmaxTargets,
 };
 use core::cell::UnsafeCell;
+use core::mem::{offset_of, size_of};
 
 /// Version of this boundary; the loader refuses a .wasm whose version differs from its own.
-pub const ABI_VERSION: u32 = 1;
+pub const ABI_VERSION: u32 = 2;
 
 /// Bytes of the scratch area.
 pub const SCRATCH_BYTES: usize = 1 << 18;
+
+/// Everything one kernel call needs, written by the engine at the start of the area it uses.
+/// One layout for every kernel: the sigmoid kernel reads `batch` as its element count and
+/// `target_values` as its targets; `alpha_scalar` < 0 turns its weighting off.
+/// The field order is the layout: `ts/abi.ts` lists the same fields in the same order, and a test
+/// compares its offsets with [`focal_header_layout`].
+#[repr(C)]
+pub struct CallHeader {
+    /// N (softmax) or the element count (sigmoid).
+    pub batch: u32,
+    /// C.
+    pub classes: u32,
+    /// Positions per image (1 for channels-last rows).
+    pub spatial: u32,
+    /// The softmax class index that counts for nothing.
+    pub ignore_index: i32,
+    /// Address of the logits (the kernel's float type).
+    pub logits: u32,
+    /// Address of i32 class indices, one per item, or 0.
+    pub target_indices: u32,
+    /// Address of float targets in the logits' layout (softmax probabilities, sigmoid targets), or 0.
+    pub target_values: u32,
+    /// Address of one alpha per class, or 0 (then `alpha_scalar`).
+    pub alpha: u32,
+    /// Address of one weight per item, or 0.
+    pub weights: u32,
+    /// Address for one loss per item, or 0.
+    pub loss_out: u32,
+    /// Address for the gradient (the logits' layout), or 0.
+    pub grad_out: u32,
+    /// Written by the kernel on failure: the position the error refers to.
+    pub error_index: u32,
+    /// Softmax: every class's alpha when `alpha` is 0. Sigmoid: α, or < 0 for no weighting.
+    pub alpha_scalar: f64,
+    /// γ.
+    pub gamma: f64,
+    /// ε of label smoothing.
+    pub label_smoothing: f64,
+    /// Multiplies every gradient entry.
+    pub grad_scale: f64,
+    /// Running sum of item losses (in and out).
+    pub sum: f64,
+}
+
+/// `[size, offset of each field in declaration order]` of [`CallHeader`].
+static HEADER_LAYOUT: [u32; 18] = [
+    size_of::<CallHeader>() as u32,
+    offset_of!(CallHeader, batch) as u32,
+    offset_of!(CallHeader, classes) as u32,
+    offset_of!(CallHeader, spatial) as u32,
+    offset_of!(CallHeader, ignore_index) as u32,
+    offset_of!(CallHeader, logits) as u32,
+    offset_of!(CallHeader, target_indices) as u32,
+    offset_of!(CallHeader, target_values) as u32,
+    offset_of!(CallHeader, alpha) as u32,
+    offset_of!(CallHeader, weights) as u32,
+    offset_of!(CallHeader, loss_out) as u32,
+    offset_of!(CallHeader, grad_out) as u32,
+    offset_of!(CallHeader, error_index) as u32,
+    offset_of!(CallHeader, alpha_scalar) as u32,
+    offset_of!(CallHeader, gamma) as u32,
+    offset_of!(CallHeader, label_smoothing) as u32,
+    offset_of!(CallHeader, grad_scale) as u32,
+    offset_of!(CallHeader, sum) as u32,
+];
 
 #[repr(C, align(16))]
 struct Scratch(UnsafeCell<[u8; SCRATCH_BYTES]>);
@@ -32,15 +99,17 @@ unsafe impl Sync for Scratch {}
 
 static SCRATCH: Scratch = Scratch(UnsafeCell::new([0; SCRATCH_BYTES]));
 
-struct ErrorIndex(UnsafeCell<u32>);
-// SAFETY: as above, single-threaded.
-unsafe impl Sync for ErrorIndex {}
-static ERROR_INDEX: ErrorIndex = ErrorIndex(UnsafeCell::new(0));
-
 /// The ABI version of this build.
 #[no_mangle]
 pub extern "C" fn focal_abi_version() -> u32 {
     ABI_VERSION
+}
+
+/// 1 if this build runs its kernels with SIMD128 instructions (`focal_loss.wasm`), 0 if not
+/// (`focal_loss.scalar.wasm`). Tests use it to tell the two .wasm files apart.
+#[no_mangle]
+pub extern "C" fn focal_simd128() -> u32 {
+    crate::simd::HARDWARE_SIMD as u32
 }
 
 /// Address of the scratch area (16-byte aligned).
@@ -55,140 +124,120 @@ pub extern "C" fn focal_scratch_len() -> u32 {
     SCRATCH_BYTES as u32
 }
 
-/// Position the last failed call's error refers to (0 if none).
+/// Address of [`CallHeader`]'s layout: its size, then each field's offset in declaration order.
 #[no_mangle]
-pub extern "C" fn focal_error_index() -> u32 {
-    // SAFETY: single-threaded; plain read of a u32.
-    unsafe { *ERROR_INDEX.0.get() }
+pub extern "C" fn focal_header_layout() -> *const u32 {
+    HEADER_LAYOUT.as_ptr()
 }
 
-fn status(result: Result<(), FocalError>) -> i32 {
-    match result {
+/// A shared slice at `addr`, or `None` for address 0; misaligned is an error.
+unsafe fn slice<'a, T>(addr: u32, len: usize) -> Result<Option<&'a [T]>, FocalError> {
+    match addr {
+        0 => Ok(None),
+        a if a as usize % core::mem::align_of::<T>() != 0 => Err(FocalError::InvalidArgument),
+        a => Ok(Some(core::slice::from_raw_parts(a as usize as *const T, len))),
+    }
+}
+
+unsafe fn slice_mut<'a, T>(addr: u32, len: usize) -> Result<Option<&'a mut [T]>, FocalError> {
+    match addr {
+        0 => Ok(None),
+        a if a as usize % core::mem::align_of::<T>() != 0 => Err(FocalError::InvalidArgument),
+        a => Ok(Some(core::slice::from_raw_parts_mut(a as usize as *mut T, len))),
+    }
+}
+
+/// Runs `kernel` on the header at `header` and turns its result into a status code (the error's
+/// position goes to `error_index`).
+unsafe fn call(header: *mut CallHeader, kernel: impl FnOnce(&mut CallHeader) -> Result<(), FocalError>) -> i32 {
+    if header.is_null() || header as usize % core::mem::align_of::<CallHeader>() != 0 {
+        return FocalError::InvalidArgument.code();
+    }
+    let h = &mut *header;
+    match kernel(h) {
         Ok(()) => 0,
         Err(e) => {
-            // SAFETY: single-threaded; plain write of a u32.
-            unsafe { *ERROR_INDEX.0.get() = e.index().unwrap_or(0) as u32 };
+            h.error_index = e.index().unwrap_or(0) as u32;
             e.code()
         }
     }
 }
 
-/// A shared slice from a pointer that may be null (absent); misaligned is an error.
-unsafe fn opt_slice<'a, T>(ptr: *const T, len: usize) -> Result<Option<&'a [T]>, FocalError> {
-    if ptr.is_null() {
-        Ok(None)
-    } else if (ptr as usize) % core::mem::align_of::<T>() != 0 {
-        Err(FocalError::InvalidArgument)
-    } else {
-        Ok(Some(core::slice::from_raw_parts(ptr, len)))
-    }
-}
-
-unsafe fn opt_slice_mut<'a, T>(ptr: *mut T, len: usize) -> Result<Option<&'a mut [T]>, FocalError> {
-    if ptr.is_null() {
-        Ok(None)
-    } else if (ptr as usize) % core::mem::align_of::<T>() != 0 {
-        Err(FocalError::InvalidArgument)
-    } else {
-        Ok(Some(core::slice::from_raw_parts_mut(ptr, len)))
-    }
-}
-
-macro_rules! exports {
+macro_rules! kernels {
     ($t:ty, $softmax:ident, $sigmoid:ident) => {
-        /// Softmax focal loss over a `[batch, classes, spatial]` chunk. Exactly one of `targets`
-        /// (i32 class indices, one per item) and `probs` (the logits' layout) is non-null.
-        /// `alpha` (one per class) overrides `alpha_scalar` when non-null. `weights`, `loss_out`
-        /// (one per item) and `grad_out` (the logits' layout) may be null.
+        /// Softmax focal loss over a `[batch, classes, spatial]` chunk described by the header.
+        /// Exactly one of `target_indices` and `target_values` is set.
         ///
         /// # Safety
-        /// Every non-null pointer must be valid for the lengths the layout implies, and the
-        /// output regions must not overlap the inputs.
+        /// `header` must point to a [`CallHeader`] whose addresses are valid for the lengths its
+        /// layout implies, with output regions that do not overlap the inputs.
         #[no_mangle]
-        pub unsafe extern "C" fn $softmax(
-            batch: u32,
-            classes: u32,
-            spatial: u32,
-            logits: *const $t,
-            targets: *const i32,
-            probs: *const $t,
-            alpha: *const $t,
-            alpha_scalar: f64,
-            weights: *const $t,
-            gamma: f64,
-            label_smoothing: f64,
-            ignore_index: i32,
-            grad_scale: f64,
-            loss_out: *mut $t,
-            grad_out: *mut $t,
-            acc: *mut f64,
-        ) -> i32 {
-            status((|| {
-                let layout = Layout::channels_first(batch as usize, classes as usize, spatial as usize);
-                let (items, len) = (layout.items()?, layout.len()?);
-                let logits = opt_slice(logits, len)?.ok_or(FocalError::InvalidArgument)?;
-                let targets = match (opt_slice(targets, items)?, opt_slice(probs, len)?) {
+        pub unsafe extern "C" fn $softmax(header: *mut CallHeader) -> i32 {
+            call(header, |h| {
+                let layout = Layout::channels_first(h.batch as usize, h.classes as usize, h.spatial as usize);
+                let (items, len) = (layout.items()?, layout.logits()?);
+                let logits = slice::<$t>(h.logits, len)?.ok_or(FocalError::InvalidArgument)?;
+                let targets = match (slice(h.target_indices, items)?, slice(h.target_values, len)?) {
                     (Some(t), None) => SoftmaxTargets::Indices(t),
                     (None, Some(q)) => SoftmaxTargets::Probabilities(q),
                     _ => return Err(FocalError::InvalidArgument),
                 };
-                let alpha = match opt_slice(alpha, classes as usize)? {
+                let alpha = match slice(h.alpha, layout.classes)? {
                     Some(a) => Alpha::PerClass(a),
-                    None => Alpha::Scalar(alpha_scalar as $t),
+                    None => Alpha::Scalar(h.alpha_scalar as $t),
                 };
                 let opts = SoftmaxOptions {
-                    gamma: gamma as $t,
+                    gamma: h.gamma as $t,
                     alpha,
-                    ignore_index,
-                    label_smoothing: label_smoothing as $t,
-                    weights: opt_slice(weights, items)?,
+                    ignore_index: h.ignore_index,
+                    label_smoothing: h.label_smoothing as $t,
+                    weights: slice(h.weights, items)?,
                 };
-                let acc = &mut opt_slice_mut(acc, 1)?.ok_or(FocalError::InvalidArgument)?[0];
-                let loss_out = opt_slice_mut(loss_out, items)?;
-                let grad_out = opt_slice_mut(grad_out, len)?;
-                softmax_focal_accumulate(layout, logits, targets, &opts, grad_scale, loss_out, grad_out, acc)
-                    .map(|_| ())
-            })())
+                let mut out = Outputs {
+                    loss: slice_mut(h.loss_out, items)?,
+                    grad: slice_mut(h.grad_out, len)?,
+                    grad_scale: h.grad_scale,
+                    sum: h.sum,
+                };
+                softmax_focal_accumulate(layout, logits, targets, &opts, &mut out)?;
+                h.sum = out.sum;
+                Ok(())
+            })
         }
 
-        /// Sigmoid focal loss over `len` elements. `alpha` < 0 turns class weighting off.
-        /// `weights`, `loss_out` and `grad_out` may be null.
+        /// Sigmoid focal loss over `batch` elements described by the header.
         ///
         /// # Safety
-        /// Every non-null pointer must be valid for `len` elements, and the output regions must
-        /// not overlap the inputs.
+        /// As for the softmax kernel, with every array `batch` elements long.
         #[no_mangle]
-        pub unsafe extern "C" fn $sigmoid(
-            len: u32,
-            logits: *const $t,
-            targets: *const $t,
-            weights: *const $t,
-            gamma: f64,
-            alpha: f64,
-            label_smoothing: f64,
-            grad_scale: f64,
-            loss_out: *mut $t,
-            grad_out: *mut $t,
-            acc: *mut f64,
-        ) -> i32 {
-            status((|| {
-                let len = len as usize;
-                let logits = opt_slice(logits, len)?.ok_or(FocalError::InvalidArgument)?;
-                let targets = opt_slice(targets, len)?.ok_or(FocalError::InvalidArgument)?;
+        pub unsafe extern "C" fn $sigmoid(header: *mut CallHeader) -> i32 {
+            call(header, |h| {
+                let len = h.batch as usize;
+                let logits = slice::<$t>(h.logits, len)?.ok_or(FocalError::InvalidArgument)?;
+                let targets = slice(h.target_values, len)?.ok_or(FocalError::InvalidArgument)?;
                 let opts = SigmoidOptions {
-                    gamma: gamma as $t,
-                    alpha: if alpha < 0.0 { None } else { Some(alpha as $t) },
-                    label_smoothing: label_smoothing as $t,
-                    weights: opt_slice(weights, len)?,
+                    gamma: h.gamma as $t,
+                    alpha: if h.alpha_scalar < 0.0 {
+                        None
+                    } else {
+                        Some(h.alpha_scalar as $t)
+                    },
+                    label_smoothing: h.label_smoothing as $t,
+                    weights: slice(h.weights, len)?,
                 };
-                let acc = &mut opt_slice_mut(acc, 1)?.ok_or(FocalError::InvalidArgument)?[0];
-                let loss_out = opt_slice_mut(loss_out, len)?;
-                let grad_out = opt_slice_mut(grad_out, len)?;
-                sigmoid_focal_accumulate(logits, targets, &opts, grad_scale, loss_out, grad_out, acc)
-            })())
+                let mut out = Outputs {
+                    loss: slice_mut(h.loss_out, len)?,
+                    grad: slice_mut(h.grad_out, len)?,
+                    grad_scale: h.grad_scale,
+                    sum: h.sum,
+                };
+                sigmoid_focal_accumulate(logits, targets, &opts, &mut out)?;
+                h.sum = out.sum;
+                Ok(())
+            })
         }
     };
 }
 
-exports!(f32, focal_softmax_f32, focal_sigmoid_f32);
-exports!(f64, focal_softmax_f64, focal_sigmoid_f64);
+kernels!(f32, focal_softmax_f32, focal_sigmoid_f32);
+kernels!(f64, focal_softmax_f64, focal_sigmoid_f64);

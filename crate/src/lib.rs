@@ -10,7 +10,7 @@
 //! the code (`softmax.rs`, `sigmoid.rs`). Invalid input is reported as a [`FocalError`], never a
 //! panic. The hot path allocates nothing: outputs go to caller-provided slices.
 //!
-//! `ffi.rs` is the thin `extern "C"` boundary used by the WebAssembly build.
+//! `ffi.rs` is the thin `extern "C"` boundary of the WebAssembly build (compiled for wasm32 only).
 //!
 //! ```
 //! use focal_loss::{softmax_focal_loss, Layout, SoftmaxOptions, SoftmaxTargets, Reduction};
@@ -24,16 +24,23 @@
 
 #![deny(missing_docs)]
 
-pub mod ffi;
+#[cfg(target_arch = "wasm32")]
+mod ffi;
 mod real;
 mod sigmoid;
-pub mod simd;
 mod softmax;
 
-/// The scalar reference kernels (std's exp / ln / ln_1p, one item at a time): the same contract
-/// as the crate-level `*_accumulate` functions, which dispatch their hot paths to the vectorised
-/// kernels of [`simd`]. For tests and comparisons.
-pub mod reference {
+// The vector lanes and elementary functions. Internal to the crate; the `bench-internals` feature
+// makes them public for the benchmark's floor kernel (bench/floor), which must use the same exp.
+#[cfg(feature = "bench-internals")]
+pub mod simd;
+#[cfg(not(feature = "bench-internals"))]
+mod simd;
+
+/// The scalar kernels (std's exp / ln / ln_1p, one item at a time): the same contract as the
+/// crate-level `*_accumulate` functions, whose hot paths run the vectorised kernels instead.
+/// Tests check the two against each other.
+pub mod scalar {
     pub use crate::sigmoid::sigmoid_focal_accumulate_scalar as sigmoid_focal_accumulate;
     pub use crate::softmax::softmax_focal_accumulate_scalar as softmax_focal_accumulate;
 }
@@ -148,11 +155,19 @@ pub struct Layout {
 impl Layout {
     /// `[M, C]` rows, classes contiguous.
     pub fn rows(m: usize, c: usize) -> Layout {
-        Layout { batch: m, classes: c, spatial: 1 }
+        Layout {
+            batch: m,
+            classes: c,
+            spatial: 1,
+        }
     }
     /// `[N, C, S]`, channels first.
     pub fn channels_first(n: usize, c: usize, s: usize) -> Layout {
-        Layout { batch: n, classes: c, spatial: s }
+        Layout {
+            batch: n,
+            classes: c,
+            spatial: s,
+        }
     }
     /// Number of items (N·S), or an error on overflow / zero classes.
     pub fn items(&self) -> Result<usize, FocalError> {
@@ -162,7 +177,7 @@ impl Layout {
         self.batch.checked_mul(self.spatial).ok_or(FocalError::InvalidShape)
     }
     /// Number of logits (N·C·S), or an error on overflow / zero classes.
-    pub fn len(&self) -> Result<usize, FocalError> {
+    pub fn logits(&self) -> Result<usize, FocalError> {
         self.items()?.checked_mul(self.classes).ok_or(FocalError::InvalidShape)
     }
 }
@@ -239,6 +254,33 @@ impl<T: Real> Default for SigmoidOptions<'_, T> {
             alpha: Some(T::from_f64(0.25)),
             label_smoothing: T::ZERO,
             weights: None,
+        }
+    }
+}
+
+/// Where a streaming kernel (`*_accumulate`) puts its results: all of them in one place, so a
+/// caller that processes a batch in chunks passes one value through every chunk.
+#[derive(Debug, Default)]
+pub struct Outputs<'a, T> {
+    /// One loss per item (the item weight applied), if wanted.
+    pub loss: Option<&'a mut [T]>,
+    /// The gradient (the logits' layout), multiplied by `grad_scale`, if wanted.
+    pub grad: Option<&'a mut [T]>,
+    /// Multiplies every gradient entry: `1 / count` of the whole batch for a chunk of a `'mean'`.
+    pub grad_scale: f64,
+    /// Running sum of the item losses in `f64`, added to in item order (so a result does not
+    /// depend on how a batch was split into chunks).
+    pub sum: f64,
+}
+
+impl<'a, T> Outputs<'a, T> {
+    /// Outputs with the given destinations, `grad_scale` 1 and an empty sum.
+    pub fn new(loss: Option<&'a mut [T]>, grad: Option<&'a mut [T]>) -> Self {
+        Outputs {
+            loss,
+            grad,
+            grad_scale: 1.0,
+            sum: 0.0,
         }
     }
 }

@@ -20,7 +20,10 @@
 //! - 0 · ∞ products at x = −∞ take their limit 0; NaN or +∞ logits give NaN.
 
 use crate::real::Real;
-use crate::{check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, FocalError, Reduced, Reduction, SigmoidOptions};
+use crate::{
+    check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, FocalError, Outputs, Reduced, Reduction,
+    SigmoidOptions,
+};
 
 /// The smoothed target and its complement, y = y0(1 − ε) + ε/2 and ȳ = (1 − y0)(1 − ε) + ε/2:
 /// ȳ is formed from its own non-negative terms, not as 1 − y, which would cancel for a hard
@@ -31,7 +34,10 @@ pub(crate) fn smoothed<T: Real>(y0: T, eps: T) -> (T, T) {
         (y0, T::ONE - y0)
     } else {
         let half_eps = eps * T::from_f64(0.5);
-        (y0 * (T::ONE - eps) + half_eps, (T::ONE - y0) * (T::ONE - eps) + half_eps)
+        (
+            y0 * (T::ONE - eps) + half_eps,
+            (T::ONE - y0) * (T::ONE - eps) + half_eps,
+        )
     }
 }
 
@@ -50,7 +56,13 @@ fn element<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T) -> (T, T) 
         Some(a) => a * y + (T::ONE - a) * y_bar,
         None => T::ONE,
     };
-    let pow = |log_m: T| if gamma == T::ZERO { T::ONE } else { (gamma * log_m).exp() };
+    let pow = |log_m: T| {
+        if gamma == T::ZERO {
+            T::ONE
+        } else {
+            (gamma * log_m).exp()
+        }
+    };
     if y == T::ONE || y == T::ZERO {
         // p_t = σ(s·x), m = σ(−s·x), CE = −log p_t = softplus(−s·x), log m = −softplus(s·x).
         let (p_t, m, ce, log_m, s) = if y == T::ONE {
@@ -86,11 +98,13 @@ fn validate<T: Real>(
     logits: &[T],
     targets: &[T],
     opts: &SigmoidOptions<T>,
-    loss_out: &Option<&mut [T]>,
-    grad_out: &Option<&mut [T]>,
+    out: &Outputs<T>,
 ) -> Result<(), FocalError> {
     let n = logits.len();
-    if targets.len() != n || grad_out.as_ref().is_some_and(|g| g.len() != n) || loss_out.as_ref().is_some_and(|l| l.len() != n) {
+    if targets.len() != n
+        || out.grad.as_ref().is_some_and(|g| g.len() != n)
+        || out.loss.as_ref().is_some_and(|l| l.len() != n)
+    {
         return Err(FocalError::LengthMismatch);
     }
     check_gamma(opts.gamma)?;
@@ -108,40 +122,34 @@ fn validate<T: Real>(
 }
 
 /// The streaming kernel: validates first (nothing written on error), then adds each element's
-/// loss to `acc` in order, writes it to `loss_out` if given and `grad_scale` × its gradient to
-/// `grad_out` if given.
+/// loss to `out.sum` in order, writes it to `out.loss` if given and `out.grad_scale` × its
+/// gradient to `out.grad` if given.
 pub fn sigmoid_focal_accumulate<T: Real>(
     logits: &[T],
     targets: &[T],
     opts: &SigmoidOptions<T>,
-    grad_scale: f64,
-    loss_out: Option<&mut [T]>,
-    grad_out: Option<&mut [T]>,
-    acc: &mut f64,
+    out: &mut Outputs<T>,
 ) -> Result<(), FocalError> {
     // Vectorised (crate::simd::sigmoid: the same formulas, several elements at a time).
-    validate(logits, targets, opts, &loss_out, &grad_out)?;
-    crate::simd::sigmoid::elements(logits, targets, opts, grad_scale, loss_out, grad_out, acc);
+    validate(logits, targets, opts, out)?;
+    crate::simd::sigmoid::elements(logits, targets, opts, out);
     Ok(())
 }
 
-/// [`sigmoid_focal_accumulate`] on the scalar path only (one element at a time, std's exp / ln):
-/// the reference the vectorised kernel is tested against (`focal_loss::reference`).
+/// [`sigmoid_focal_accumulate`] on the scalar path only (one element at a time, std's exp / ln),
+/// which the vectorised kernel is tested against (`focal_loss::scalar`).
 pub fn sigmoid_focal_accumulate_scalar<T: Real>(
     logits: &[T],
     targets: &[T],
     opts: &SigmoidOptions<T>,
-    grad_scale: f64,
-    loss_out: Option<&mut [T]>,
-    grad_out: Option<&mut [T]>,
-    acc: &mut f64,
+    out: &mut Outputs<T>,
 ) -> Result<(), FocalError> {
-    validate(logits, targets, opts, &loss_out, &grad_out)?;
+    validate(logits, targets, opts, out)?;
     let eps = opts.label_smoothing;
-    let scale = T::from_f64(grad_scale);
-    let mut loss_out = loss_out;
-    let mut grad_out = grad_out;
-    let mut sum = *acc;
+    let scale = T::from_f64(out.grad_scale);
+    let mut loss_out = out.loss.as_deref_mut();
+    let mut grad_out = out.grad.as_deref_mut();
+    let mut sum = out.sum;
     for i in 0..logits.len() {
         let (y, y_bar) = smoothed(targets[i], eps);
         let w = opts.weights.map_or(T::ONE, |w| w[i]);
@@ -155,7 +163,7 @@ pub fn sigmoid_focal_accumulate_scalar<T: Real>(
             g[i] = (w * scale) * grad;
         }
     }
-    *acc = sum;
+    out.sum = sum;
     Ok(())
 }
 
@@ -173,7 +181,12 @@ pub fn sigmoid_focal_loss<T: Real>(
         return Err(FocalError::InvalidArgument);
     }
     let count = logits.len();
-    let mut sum = 0.0;
-    sigmoid_focal_accumulate(logits, targets, opts, grad_scale(reduction, count), loss_out, grad_out, &mut sum)?;
-    Ok(reduce(reduction, sum, count))
+    let mut out = Outputs {
+        loss: loss_out,
+        grad: grad_out,
+        grad_scale: grad_scale(reduction, count),
+        sum: 0.0,
+    };
+    sigmoid_focal_accumulate(logits, targets, opts, &mut out)?;
+    Ok(reduce(reduction, out.sum, count))
 }

@@ -30,8 +30,8 @@
 
 use crate::real::Real;
 use crate::{
-    check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, Alpha, FocalError,
-    Layout, Reduced, Reduction, SoftmaxOptions, SoftmaxTargets, PROBABILITY_SUM_TOLERANCE,
+    check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, Alpha, FocalError, Layout, Outputs, Reduced,
+    Reduction, SoftmaxOptions, SoftmaxTargets, PROBABILITY_SUM_TOLERANCE,
 };
 
 /// Quantities of one class c shared by the loss and the gradient.
@@ -59,8 +59,17 @@ fn class_terms<T: Real>(d: T, is_top: bool, s: T, log1p_s: T, inv: T, gamma: T) 
         let p_r = if p > T::ZERO { p * (-log_p) / omp } else { T::ZERO };
         (omp, (-p).ln_1p(), p_r)
     };
-    let focal = if gamma == T::ZERO { T::ONE } else { (gamma * log_one_minus_p).exp() };
-    ClassTerms { log_p, one_minus_p, focal, p_r }
+    let focal = if gamma == T::ZERO {
+        T::ONE
+    } else {
+        (gamma * log_one_minus_p).exp()
+    };
+    ClassTerms {
+        log_p,
+        one_minus_p,
+        focal,
+        p_r,
+    }
 }
 
 /// Max and arg-max of an item's logits (NaNs are skipped here and poison S′ later).
@@ -134,7 +143,11 @@ fn hard_item<T: Real>(
         for c in 0..classes {
             let i = base + c * stride;
             // g[i] holds e^(z_c − m); p_c = e^(z_c − m)/(1 + S′).
-            g[i] = if c == t { big_g * tt.one_minus_p } else { -(big_g * (g[i] * inv)) };
+            g[i] = if c == t {
+                big_g * tt.one_minus_p
+            } else {
+                -(big_g * (g[i] * inv))
+            };
         }
     }
     loss
@@ -208,16 +221,15 @@ fn validate<T: Real>(
     logits: &[T],
     targets: &SoftmaxTargets<T>,
     opts: &SoftmaxOptions<T>,
-    loss_out: &Option<&mut [T]>,
-    grad_out: &Option<&mut [T]>,
+    out: &Outputs<T>,
 ) -> Result<usize, FocalError> {
     let items = layout.items()?;
-    let len = layout.len()?;
+    let len = layout.logits()?;
     let (classes, stride) = (layout.classes, layout.spatial);
     if logits.len() != len {
         return Err(FocalError::LengthMismatch);
     }
-    if grad_out.as_ref().is_some_and(|g| g.len() != len) || loss_out.as_ref().is_some_and(|l| l.len() != items) {
+    if out.grad.as_ref().is_some_and(|g| g.len() != len) || out.loss.as_ref().is_some_and(|l| l.len() != items) {
         return Err(FocalError::LengthMismatch);
     }
     check_gamma(opts.gamma)?;
@@ -266,7 +278,9 @@ fn validate<T: Real>(
                     for c in 0..classes {
                         let v = q[base + c * stride];
                         if !(v >= T::ZERO && v <= T::ONE) {
-                            return Err(FocalError::InvalidProbability { index: base + c * stride });
+                            return Err(FocalError::InvalidProbability {
+                                index: base + c * stride,
+                            });
                         }
                         sum += v.to_f64();
                     }
@@ -282,59 +296,51 @@ fn validate<T: Real>(
 }
 
 /// The streaming kernel: validates everything first (nothing is written on error), then for each
-/// item adds its loss to `acc` (in item order, so results do not depend on how a caller splits a
-/// batch into chunks), writes it to `loss_out` if given, and writes `grad_scale` × its gradient
-/// to `grad_out` if given (ignored items get zeros). Returns the number of counted items.
+/// item adds its loss to `out.sum` (in item order, so results do not depend on how a caller splits
+/// a batch into chunks), writes it to `out.loss` if given, and writes `out.grad_scale` × its
+/// gradient to `out.grad` if given (ignored items get zeros). Returns the number of counted items.
 ///
 /// Chunked callers pass the full batch's `1/count` as `grad_scale` for a `'mean'` reduction.
-#[allow(clippy::too_many_arguments)]
 pub fn softmax_focal_accumulate<T: Real>(
     layout: Layout,
     logits: &[T],
     targets: SoftmaxTargets<T>,
     opts: &SoftmaxOptions<T>,
-    grad_scale: f64,
-    loss_out: Option<&mut [T]>,
-    grad_out: Option<&mut [T]>,
-    acc: &mut f64,
+    out: &mut Outputs<T>,
 ) -> Result<usize, FocalError> {
     // The hot path — class indices without label smoothing — goes to the vectorised kernel
     // (crate::simd::softmax: the same formulas, several items at a time).
     if let (SoftmaxTargets::Indices(t), true) = (targets, opts.label_smoothing == T::ZERO) {
-        let counted = validate(layout, logits, &targets, opts, &loss_out, &grad_out)?;
-        crate::simd::softmax::hard_targets(layout, logits, t, opts, grad_scale, loss_out, grad_out, acc);
+        let counted = validate(layout, logits, &targets, opts, out)?;
+        crate::simd::softmax::hard_targets(layout, logits, t, opts, out);
         return Ok(counted);
     }
-    softmax_focal_accumulate_scalar(layout, logits, targets, opts, grad_scale, loss_out, grad_out, acc)
+    softmax_focal_accumulate_scalar(layout, logits, targets, opts, out)
 }
 
-/// [`softmax_focal_accumulate`] on the scalar path only (one item at a time, std's exp / ln):
-/// the reference the vectorised kernels are tested against (`focal_loss::reference`).
-#[allow(clippy::too_many_arguments)]
+/// [`softmax_focal_accumulate`] on the scalar path only (one item at a time, std's exp / ln),
+/// which the vectorised kernels are tested against (`focal_loss::scalar`).
 pub fn softmax_focal_accumulate_scalar<T: Real>(
     layout: Layout,
     logits: &[T],
     targets: SoftmaxTargets<T>,
     opts: &SoftmaxOptions<T>,
-    grad_scale: f64,
-    loss_out: Option<&mut [T]>,
-    grad_out: Option<&mut [T]>,
-    acc: &mut f64,
+    out: &mut Outputs<T>,
 ) -> Result<usize, FocalError> {
-    let counted = validate(layout, logits, &targets, opts, &loss_out, &grad_out)?;
+    let counted = validate(layout, logits, &targets, opts, out)?;
     let (classes, stride) = (layout.classes, layout.spatial);
     let gamma = opts.gamma;
     let eps = opts.label_smoothing;
     let uniform = eps / T::from_f64(classes as f64);
-    let scale = T::from_f64(grad_scale);
+    let scale = T::from_f64(out.grad_scale);
     let alpha_of = |c: usize| match opts.alpha {
         Alpha::None => T::ONE,
         Alpha::Scalar(a) => a,
         Alpha::PerClass(a) => a[c],
     };
-    let mut loss_out = loss_out;
-    let mut grad_out = grad_out;
-    let mut sum = *acc;
+    let mut loss_out = out.loss.as_deref_mut();
+    let mut grad_out = out.grad.as_deref_mut();
+    let mut sum = out.sum;
     for n in 0..layout.batch {
         for sp in 0..stride {
             let item = n * stride + sp;
@@ -367,7 +373,11 @@ pub fn softmax_focal_accumulate_scalar<T: Real>(
                 SoftmaxTargets::Probabilities(qs) => {
                     let q = |c: usize| {
                         let v = qs[base + c * stride];
-                        if eps == T::ZERO { v } else { (T::ONE - eps) * v + uniform }
+                        if eps == T::ZERO {
+                            v
+                        } else {
+                            (T::ONE - eps) * v + uniform
+                        }
                     };
                     soft_item(logits, base, classes, stride, q, alpha_of, gamma, grad_weight, grad)
                 }
@@ -379,7 +389,7 @@ pub fn softmax_focal_accumulate_scalar<T: Real>(
             }
         }
     }
-    *acc = sum;
+    out.sum = sum;
     Ok(counted)
 }
 
@@ -398,18 +408,10 @@ pub fn softmax_focal_loss<T: Real>(
     if reduction == Reduction::None && loss_out.is_none() {
         return Err(FocalError::InvalidArgument);
     }
+    let mut out = Outputs::new(loss_out, grad_out);
     // Count first (a validation pass that writes nothing) so that 'mean' can scale gradients.
-    let count = validate(layout, logits, &targets, opts, &loss_out, &grad_out)?;
-    let mut sum = 0.0;
-    softmax_focal_accumulate(
-        layout,
-        logits,
-        targets,
-        opts,
-        grad_scale(reduction, count),
-        loss_out,
-        grad_out,
-        &mut sum,
-    )?;
-    Ok(reduce(reduction, sum, count))
+    let count = validate(layout, logits, &targets, opts, &out)?;
+    out.grad_scale = grad_scale(reduction, count);
+    softmax_focal_accumulate(layout, logits, targets, opts, &mut out)?;
+    Ok(reduce(reduction, out.sum, count))
 }

@@ -5,8 +5,8 @@
 //! Richardson-extrapolated central differences), never copied from their output.
 
 use focal_loss::{
-    sigmoid_focal_accumulate, sigmoid_focal_loss, softmax_focal_accumulate, softmax_focal_loss, Alpha,
-    FocalError, Layout, Real, Reduced, Reduction, SigmoidOptions, SoftmaxOptions, SoftmaxTargets,
+    sigmoid_focal_accumulate, sigmoid_focal_loss, softmax_focal_accumulate, softmax_focal_loss, Alpha, FocalError,
+    Layout, Outputs, Real, Reduced, Reduction, SigmoidOptions, SoftmaxOptions, SoftmaxTargets,
 };
 
 // ------------------------------------------------------------------------------------------------
@@ -53,7 +53,10 @@ fn close(got: f64, exp: f64, rtol: f64, atol: f64) -> bool {
 
 #[track_caller]
 fn assert_close(got: f64, exp: f64, rtol: f64, atol: f64, what: &str) {
-    assert!(close(got, exp, rtol, atol), "{what}: got {got:e}, expected {exp:e} (rtol {rtol:e}, atol {atol:e})");
+    assert!(
+        close(got, exp, rtol, atol),
+        "{what}: got {got:e}, expected {exp:e} (rtol {rtol:e}, atol {atol:e})"
+    );
 }
 
 fn to_t<T: Real>(v: &[f64]) -> Vec<T> {
@@ -151,7 +154,11 @@ impl SmCase {
             (None, Some(q)) => (0..c_n).map(|c| q[self.at(n, c, s)]).collect(),
             _ => unreachable!(),
         };
-        Some(base.iter().map(|&v| (1.0 - self.eps) * v + self.eps / c_n as f64).collect())
+        Some(
+            base.iter()
+                .map(|&v| (1.0 - self.eps) * v + self.eps / c_n as f64)
+                .collect(),
+        )
     }
 }
 
@@ -164,7 +171,7 @@ fn random_sm_case(rng: &mut Rng, gamma: f64) -> SmCase {
     } else {
         Layout::channels_first(1 + rng.below(3), classes, 1 + rng.below(4))
     };
-    let len = layout.len().unwrap();
+    let len = layout.logits().unwrap();
     let items = layout.items().unwrap();
     let z: Vec<f64> = (0..len).map(|_| rng.range(-4.0, 4.0)).collect();
     let ignore_index = if rng.chance(0.5) { -100 } else { -1 };
@@ -182,15 +189,22 @@ fn random_sm_case(rng: &mut Rng, gamma: f64) -> SmCase {
     if rng.chance(0.6) {
         case.indices = Some(
             (0..items)
-                .map(|_| if rng.chance(0.15) { ignore_index } else { rng.below(classes) as i32 })
+                .map(|_| {
+                    if rng.chance(0.15) {
+                        ignore_index
+                    } else {
+                        rng.below(classes) as i32
+                    }
+                })
                 .collect(),
         );
     } else {
         let mut q = vec![0.0; len];
         for n in 0..layout.batch {
             for s in 0..layout.spatial {
-                let mut row: Vec<f64> =
-                    (0..classes).map(|_| if rng.chance(0.3) { 0.0 } else { rng.unit() + 0.01 }).collect();
+                let mut row: Vec<f64> = (0..classes)
+                    .map(|_| if rng.chance(0.3) { 0.0 } else { rng.unit() + 0.01 })
+                    .collect();
                 if row.iter().all(|&v| v == 0.0) {
                     row[rng.below(classes)] = 1.0;
                 }
@@ -208,7 +222,11 @@ fn random_sm_case(rng: &mut Rng, gamma: f64) -> SmCase {
         _ => Some((0..classes).map(|_| rng.range(0.0, 2.0)).collect()),
     };
     if rng.chance(0.5) {
-        case.weights = Some((0..items).map(|_| if rng.chance(0.1) { 0.0 } else { rng.range(0.1, 3.0) }).collect());
+        case.weights = Some(
+            (0..items)
+                .map(|_| if rng.chance(0.1) { 0.0 } else { rng.range(0.1, 3.0) })
+                .collect(),
+        );
     }
     if rng.chance(0.4) {
         case.eps = [0.05, 0.1, 0.3][rng.below(3)];
@@ -259,7 +277,12 @@ fn softmax_gradient_matches_finite_differences() {
             for &red in &REDUCTIONS {
                 let (_, _, grad) = case.run(red);
                 let f = |z: &[f64]| case.run_at(z, red).0.loss; // under None: the sum of the items
-                check_gradient(&format!("softmax gamma={gamma} round={round} {red:?} {case:?}"), &f, &case.z, &grad);
+                check_gradient(
+                    &format!("softmax gamma={gamma} round={round} {red:?} {case:?}"),
+                    &f,
+                    &case.z,
+                    &grad,
+                );
                 checked += grad.len();
             }
         }
@@ -275,16 +298,35 @@ fn sigmoid_gradient_matches_finite_differences() {
             let n = 1 + rng.below(12);
             let x: Vec<f64> = (0..n).map(|_| rng.range(-6.0, 6.0)).collect();
             let soft = rng.chance(0.4);
-            let y: Vec<f64> =
-                (0..n).map(|_| if soft { rng.unit() } else if rng.chance(0.5) { 1.0 } else { 0.0 }).collect();
+            let y: Vec<f64> = (0..n)
+                .map(|_| {
+                    if soft {
+                        rng.unit()
+                    } else if rng.chance(0.5) {
+                        1.0
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             let alpha = [None, Some(0.25), Some(0.7), Some(0.0), Some(1.0)][rng.below(5)];
             let weights: Option<Vec<f64>> = rng.chance(0.5).then(|| (0..n).map(|_| rng.range(0.0, 3.0)).collect());
             let eps = if rng.chance(0.3) { 0.1 } else { 0.0 };
-            let opts = SigmoidOptions { gamma, alpha, label_smoothing: eps, weights: weights.as_deref() };
+            let opts = SigmoidOptions {
+                gamma,
+                alpha,
+                label_smoothing: eps,
+                weights: weights.as_deref(),
+            };
             for &red in &REDUCTIONS {
                 let (_, _, grad) = sg(&x, &y, &opts, red);
                 let f = |x: &[f64]| sg(x, &y, &opts, red).0.loss;
-                check_gradient(&format!("sigmoid gamma={gamma} round={round} {red:?} x={x:?} y={y:?} {opts:?}"), &f, &x, &grad);
+                check_gradient(
+                    &format!("sigmoid gamma={gamma} round={round} {red:?} x={x:?} y={y:?} {opts:?}"),
+                    &f,
+                    &x,
+                    &grad,
+                );
             }
         }
     }
@@ -297,8 +339,18 @@ fn sigmoid_gradient_matches_finite_differences() {
 /// −log p_c = −log softmax(z)_c = (m − z_c) + log1p(Σ_{j≠k} e^(z_j − m)), k the arg-max, m = z_k
 /// (the textbook log-sum-exp, kept as two parts so that a tiny −log p_k does not cancel).
 fn neg_log_softmax(z: &[f64], c: usize) -> f64 {
-    let (k, m) = z.iter().cloned().enumerate().fold((0, f64::NEG_INFINITY), |b, (i, v)| if v > b.1 { (i, v) } else { b });
-    (m - z[c]) + z.iter().enumerate().filter(|&(i, _)| i != k).map(|(_, &v)| (v - m).exp()).sum::<f64>().ln_1p()
+    let (k, m) = z
+        .iter()
+        .cloned()
+        .enumerate()
+        .fold((0, f64::NEG_INFINITY), |b, (i, v)| if v > b.1 { (i, v) } else { b });
+    (m - z[c])
+        + z.iter()
+            .enumerate()
+            .filter(|&(i, _)| i != k)
+            .map(|(_, &v)| (v - m).exp())
+            .sum::<f64>()
+            .ln_1p()
 }
 
 /// −Σ_c a_c q_c log p_c for one item, with log p from an independent log-sum-exp.
@@ -307,7 +359,12 @@ fn cross_entropy(case: &SmCase, z: &[f64], n: usize, s: usize) -> Option<f64> {
     let c_n = case.layout.classes;
     let zs: Vec<f64> = (0..c_n).map(|c| z[case.at(n, c, s)]).collect();
     let w = case.weights.as_ref().map_or(1.0, |w| w[n * case.layout.spatial + s]);
-    Some(w * (0..c_n).filter(|&c| q[c] != 0.0).map(|c| case.a(c) * q[c] * neg_log_softmax(&zs, c)).sum::<f64>())
+    Some(
+        w * (0..c_n)
+            .filter(|&c| q[c] != 0.0)
+            .map(|c| case.a(c) * q[c] * neg_log_softmax(&zs, c))
+            .sum::<f64>(),
+    )
 }
 
 #[test]
@@ -323,7 +380,13 @@ fn softmax_gamma_zero_is_cross_entropy() {
                 let item = n * case.layout.spatial + s;
                 match cross_entropy(&case, &case.z, n, s) {
                     Some(ce) => {
-                        assert_close(losses[item], ce, 1e-13, 1e-15, &format!("round {round} item {item} {case:?}"));
+                        assert_close(
+                            losses[item],
+                            ce,
+                            1e-13,
+                            1e-15,
+                            &format!("round {round} item {item} {case:?}"),
+                        );
                         total += ce;
                         count += 1;
                     }
@@ -351,12 +414,28 @@ fn softmax_gamma_zero_is_cross_entropy_f32() {
         let alpha: Vec<f64> = (0..classes).map(|_| rng.range(0.1, 1.0) as f32 as f64).collect();
         let z32 = to_t::<f32>(&z);
         let a32 = to_t::<f32>(&alpha);
-        let opts = SoftmaxOptions { gamma: 0.0f32, alpha: Alpha::PerClass(&a32), ..SoftmaxOptions::default() };
-        let (_, losses, _) = sm(Layout::rows(m, classes), &z32, SoftmaxTargets::Indices(&t), &opts, Reduction::None);
+        let opts = SoftmaxOptions {
+            gamma: 0.0f32,
+            alpha: Alpha::PerClass(&a32),
+            ..SoftmaxOptions::default()
+        };
+        let (_, losses, _) = sm(
+            Layout::rows(m, classes),
+            &z32,
+            SoftmaxTargets::Indices(&t),
+            &opts,
+            Reduction::None,
+        );
         for i in 0..m {
             let row = &z[i * classes..(i + 1) * classes];
             let ce = alpha[t[i] as usize] * neg_log_softmax(row, t[i] as usize);
-            assert_close(losses[i] as f64, ce, 1e-5, 1e-30, &format!("f32 row {i} {row:?} t={}", t[i]));
+            assert_close(
+                losses[i] as f64,
+                ce,
+                1e-5,
+                1e-30,
+                &format!("f32 row {i} {row:?} t={}", t[i]),
+            );
         }
     }
 }
@@ -367,11 +446,24 @@ fn sigmoid_gamma_zero_is_weighted_bce() {
     for _ in 0..100 {
         let n = 1 + rng.below(10);
         let x: Vec<f64> = (0..n).map(|_| rng.range(-30.0, 30.0)).collect();
-        let y: Vec<f64> = (0..n).map(|_| if rng.chance(0.5) { rng.unit() } else { rng.below(2) as f64 }).collect();
+        let y: Vec<f64> = (0..n)
+            .map(|_| {
+                if rng.chance(0.5) {
+                    rng.unit()
+                } else {
+                    rng.below(2) as f64
+                }
+            })
+            .collect();
         let w: Vec<f64> = (0..n).map(|_| rng.range(0.0, 2.0)).collect();
         let alpha = [None, Some(0.25), Some(0.9)][rng.below(3)];
         let eps = [0.0, 0.0, 0.1, 0.25][rng.below(4)];
-        let opts = SigmoidOptions { gamma: 0.0, alpha, label_smoothing: eps, weights: Some(&w) };
+        let opts = SigmoidOptions {
+            gamma: 0.0,
+            alpha,
+            label_smoothing: eps,
+            weights: Some(&w),
+        };
         let (r, losses, _) = sg(&x, &y, &opts, Reduction::None);
         let softplus = |u: f64| u.max(0.0) + (-u.abs()).exp().ln_1p();
         let mut total = 0.0;
@@ -380,7 +472,13 @@ fn sigmoid_gamma_zero_is_weighted_bce() {
             let ce = ys * softplus(-x[i]) + (1.0 - ys) * softplus(x[i]);
             let at = alpha.map_or(1.0, |a| a * ys + (1.0 - a) * (1.0 - ys));
             let exp = w[i] * at * ce;
-            assert_close(losses[i], exp, 1e-13, 1e-300, &format!("x={} y={} eps={eps}", x[i], y[i]));
+            assert_close(
+                losses[i],
+                exp,
+                1e-13,
+                1e-300,
+                &format!("x={} y={} eps={eps}", x[i], y[i]),
+            );
             total += exp;
         }
         assert_close(r.loss, total, 1e-13, 1e-300, "sum of none");
@@ -437,8 +535,13 @@ fn reductions_agree() {
     for &gamma in &GAMMAS {
         let n = 17;
         let x: Vec<f64> = (0..n).map(|_| rng.range(-8.0, 8.0)).collect();
-        let y: Vec<f64> = (0..n).map(|i| if i % 3 == 0 { rng.unit() } else { (i % 2) as f64 }).collect();
-        let opts = SigmoidOptions { gamma, ..SigmoidOptions::default() };
+        let y: Vec<f64> = (0..n)
+            .map(|i| if i % 3 == 0 { rng.unit() } else { (i % 2) as f64 })
+            .collect();
+        let opts = SigmoidOptions {
+            gamma,
+            ..SigmoidOptions::default()
+        };
         let (rn, ln, gn) = sg(&x, &y, &opts, Reduction::None);
         let (rs, _, gs) = sg(&x, &y, &opts, Reduction::Sum);
         let (rm, _, gm) = sg(&x, &y, &opts, Reduction::Mean);
@@ -459,11 +562,17 @@ fn softmax_options_do_what_they_say() {
     let z = [1.5, -0.5, 0.25, 2.0, 0.0, -1.0];
     let t = [0, 2];
     let layout = Layout::rows(2, 3);
-    let base = SoftmaxOptions { gamma: 2.0, ..SoftmaxOptions::default() };
+    let base = SoftmaxOptions {
+        gamma: 2.0,
+        ..SoftmaxOptions::default()
+    };
     let (r0, l0, g0) = sm(layout, &z, SoftmaxTargets::Indices(&t), &base, Reduction::None);
     assert!(l0.iter().all(|&l| l > 0.0), "label 0 is a real class, not background");
     // A scalar alpha scales everything; per-class alpha picks the target's weight.
-    let o = SoftmaxOptions { alpha: Alpha::Scalar(0.25), ..base };
+    let o = SoftmaxOptions {
+        alpha: Alpha::Scalar(0.25),
+        ..base
+    };
     let (r1, l1, g1) = sm(layout, &z, SoftmaxTargets::Indices(&t), &o, Reduction::None);
     assert_close(r1.sum, 0.25 * r0.sum, 1e-15, 0.0, "scalar alpha");
     for j in 0..6 {
@@ -473,17 +582,26 @@ fn softmax_options_do_what_they_say() {
         assert_close(l1[i], 0.25 * l0[i], 1e-15, 0.0, "scalar alpha item loss");
     }
     let pc = [0.5, 7.0, 3.0];
-    let o = SoftmaxOptions { alpha: Alpha::PerClass(&pc), ..base };
+    let o = SoftmaxOptions {
+        alpha: Alpha::PerClass(&pc),
+        ..base
+    };
     let (_, l2, _) = sm(layout, &z, SoftmaxTargets::Indices(&t), &o, Reduction::None);
     assert_close(l2[0], 0.5 * l0[0], 1e-15, 0.0, "alpha[t=0]");
     assert_close(l2[1], 3.0 * l0[1], 1e-15, 0.0, "alpha[t=2]");
     // Per-item weights multiply the item's loss and gradient.
     let w = [2.0, 0.0];
-    let o = SoftmaxOptions { weights: Some(&w), ..base };
+    let o = SoftmaxOptions {
+        weights: Some(&w),
+        ..base
+    };
     let (r3, l3, g3) = sm(layout, &z, SoftmaxTargets::Indices(&t), &o, Reduction::Mean);
     assert_close(l3[0], 2.0 * l0[0], 1e-15, 0.0, "weight 2");
     assert_eq!(l3[1], 0.0);
-    assert_eq!(r3.count, 2, "a zero weight still counts for 'mean' (like PyTorch's reduction)");
+    assert_eq!(
+        r3.count, 2,
+        "a zero weight still counts for 'mean' (like PyTorch's reduction)"
+    );
     assert!(g3[3..].iter().all(|&g| g == 0.0));
     // One-hot probability rows give the hard-target result.
     let q = [1.0, 0.0, 0.0, 0.0, 0.0, 1.0];
@@ -497,7 +615,13 @@ fn softmax_options_do_what_they_say() {
     assert_close(rq.sum, r0.sum, 1e-15, 0.0, "one-hot sum");
     // Channels-first [1, 3, 2] is the same two items as rows transposed.
     let zc = [z[0], z[3], z[1], z[4], z[2], z[5]];
-    let (_, lc, gc) = sm(Layout::channels_first(1, 3, 2), &zc, SoftmaxTargets::Indices(&t), &base, Reduction::None);
+    let (_, lc, gc) = sm(
+        Layout::channels_first(1, 3, 2),
+        &zc,
+        SoftmaxTargets::Indices(&t),
+        &base,
+        Reduction::None,
+    );
     assert_eq!(lc, l0);
     assert_eq!(gc, vec![g0[0], g0[3], g0[1], g0[4], g0[2], g0[5]]);
 }
@@ -528,14 +652,35 @@ fn confident_right_gamma_half_z30() {
     // z = [30, 0, 0], t = 0, γ = 0.5: loss = sqrt(1 − p)·log1p(S′) ≈ 8.0964e-20.
     let (loss, gt, go) = top_class_exact(30.0, 2, 0.5);
     assert!((loss / 8.0964e-20 - 1.0).abs() < 1e-4, "reference {loss:e}");
-    let opts = SoftmaxOptions { gamma: 0.5, ..SoftmaxOptions::default() };
-    let (r, _, g) = sm(Layout::rows(1, 3), &[30.0, 0.0, 0.0], SoftmaxTargets::Indices(&[0]), &opts, Reduction::Mean);
+    let opts = SoftmaxOptions {
+        gamma: 0.5,
+        ..SoftmaxOptions::default()
+    };
+    let (r, _, g) = sm(
+        Layout::rows(1, 3),
+        &[30.0, 0.0, 0.0],
+        SoftmaxTargets::Indices(&[0]),
+        &opts,
+        Reduction::Mean,
+    );
     assert_close(r.loss, loss, 1e-13, 0.0, "f64 loss");
-    assert!(g.iter().all(|v| v.is_finite()) && g[0] < 0.0 && g[1] > 0.0 && g[2] > 0.0, "{g:?}");
+    assert!(
+        g.iter().all(|v| v.is_finite()) && g[0] < 0.0 && g[1] > 0.0 && g[2] > 0.0,
+        "{g:?}"
+    );
     assert_close(g[0], gt, 1e-13, 0.0, "f64 grad target");
     assert_close(g[1], go, 1e-13, 0.0, "f64 grad other");
-    let opts = SoftmaxOptions { gamma: 0.5f32, ..SoftmaxOptions::default() };
-    let (r, _, g) = sm(Layout::rows(1, 3), &[30.0f32, 0.0, 0.0], SoftmaxTargets::Indices(&[0]), &opts, Reduction::Mean);
+    let opts = SoftmaxOptions {
+        gamma: 0.5f32,
+        ..SoftmaxOptions::default()
+    };
+    let (r, _, g) = sm(
+        Layout::rows(1, 3),
+        &[30.0f32, 0.0, 0.0],
+        SoftmaxTargets::Indices(&[0]),
+        &opts,
+        Reduction::Mean,
+    );
     assert_close(r.loss, loss, 1e-5, 0.0, "f32 loss");
     assert!(g.iter().all(|v| v.is_finite()) && g[0] < 0.0, "{g:?}");
     assert_close(g[0] as f64, gt, 1e-5, 0.0, "f32 grad target");
@@ -546,8 +691,17 @@ fn near_one_case<T: Real>(z: &[f64], t: usize, gap: f64, gamma: f64, min_normal:
     let classes = z.len();
     let (loss, gt, go) = top_class_exact(gap, classes - 1, gamma);
     let zt = to_t::<T>(z);
-    let opts = SoftmaxOptions { gamma: T::from_f64(gamma), ..SoftmaxOptions::default() };
-    let (r, l, g) = sm(Layout::rows(1, classes), &zt, SoftmaxTargets::Indices(&[t as i32]), &opts, Reduction::None);
+    let opts = SoftmaxOptions {
+        gamma: T::from_f64(gamma),
+        ..SoftmaxOptions::default()
+    };
+    let (r, l, g) = sm(
+        Layout::rows(1, classes),
+        &zt,
+        SoftmaxTargets::Indices(&[t as i32]),
+        &opts,
+        Reduction::None,
+    );
     let what = format!("z={z:?} t={t} gamma={gamma} ({} bytes)", core::mem::size_of::<T>());
     let l = l[0].to_f64();
     assert!(l.is_finite() && l >= 0.0, "{what}: loss {l:e}");
@@ -584,11 +738,29 @@ fn p_target_within_1e30_of_one() {
     near_one_case::<f64>(&[700.0, 0.0], 0, 700.0, 0.0, f64::MIN_POSITIVE, 1e-13);
     near_one_case::<f64>(&[0.0, 700.0], 1, 700.0, 0.0, f64::MIN_POSITIVE, 1e-13);
     // The tiny losses really are positive where the type can hold them.
-    let o64 = SoftmaxOptions { gamma: 2.0, ..SoftmaxOptions::default() };
-    let (r, _, _) = sm(Layout::rows(1, 4), &[70.0, 0.0, 0.0, 0.0], SoftmaxTargets::Indices(&[0]), &o64, Reduction::Sum);
+    let o64 = SoftmaxOptions {
+        gamma: 2.0,
+        ..SoftmaxOptions::default()
+    };
+    let (r, _, _) = sm(
+        Layout::rows(1, 4),
+        &[70.0, 0.0, 0.0, 0.0],
+        SoftmaxTargets::Indices(&[0]),
+        &o64,
+        Reduction::Sum,
+    );
     assert!(r.loss > 0.0 && r.loss < 1e-80);
-    let o32 = SoftmaxOptions { gamma: 0.0f32, ..SoftmaxOptions::default() };
-    let (r, _, g) = sm(Layout::rows(1, 4), &[70.0f32, 0.0, 0.0, 0.0], SoftmaxTargets::Indices(&[0]), &o32, Reduction::Sum);
+    let o32 = SoftmaxOptions {
+        gamma: 0.0f32,
+        ..SoftmaxOptions::default()
+    };
+    let (r, _, g) = sm(
+        Layout::rows(1, 4),
+        &[70.0f32, 0.0, 0.0, 0.0],
+        SoftmaxTargets::Indices(&[0]),
+        &o32,
+        Reduction::Sum,
+    );
     assert!(r.loss > 0.0 && r.loss < 2e-30);
     assert!(g.iter().all(|&v| v.is_finite() && v != 0.0));
 }
@@ -596,10 +768,24 @@ fn p_target_within_1e30_of_one() {
 fn huge_logits<T: Real + std::fmt::Debug>(rtol: f64) {
     let z = to_t::<T>(&[1e4, -1e4, 0.0, 1e4, -1e4, 0.0]);
     for &gamma in &GAMMAS {
-        let opts = SoftmaxOptions { gamma: T::from_f64(gamma), ..SoftmaxOptions::default() };
+        let opts = SoftmaxOptions {
+            gamma: T::from_f64(gamma),
+            ..SoftmaxOptions::default()
+        };
         // Row 0: right (t = 0), row 1: badly wrong (t = 1).
-        let (_, l, g) = sm(Layout::rows(2, 3), &z, SoftmaxTargets::Indices(&[0, 1]), &opts, Reduction::None);
-        assert!(l.iter().chain(g.iter()).all(|v| v.is_finite()), "gamma={gamma}: {:?} {:?}", l, g);
+        let (_, l, g) = sm(
+            Layout::rows(2, 3),
+            &z,
+            SoftmaxTargets::Indices(&[0, 1]),
+            &opts,
+            Reduction::None,
+        );
+        assert!(
+            l.iter().chain(g.iter()).all(|v| v.is_finite()),
+            "gamma={gamma}: {:?} {:?}",
+            l,
+            g
+        );
         assert_eq!(l[0].to_f64(), 0.0, "e^-1e4 underflows: the right answer costs nothing");
         assert!(g[0].to_f64() <= 0.0 && g[1].to_f64() >= 0.0 && g[2].to_f64() >= 0.0);
         // log p_1 = −2e4 − log1p(e^−1e4 + e^−2e4) = −2e4 exactly in floating point; 1 − p_1 = 1.
@@ -613,7 +799,10 @@ fn huge_logits<T: Real + std::fmt::Debug>(rtol: f64) {
     let x = to_t::<T>(&[1e4, -1e4]);
     let y = to_t::<T>(&[1.0, 1.0]);
     for &gamma in &GAMMAS {
-        let opts = SigmoidOptions { gamma: T::from_f64(gamma), ..SigmoidOptions::default() };
+        let opts = SigmoidOptions {
+            gamma: T::from_f64(gamma),
+            ..SigmoidOptions::default()
+        };
         let (_, l, g) = sg(&x, &y, &opts, Reduction::None);
         assert!(l.iter().chain(g.iter()).all(|v| v.is_finite()));
         assert_eq!(l[0].to_f64(), 0.0);
@@ -634,26 +823,52 @@ fn masked_classes() {
     let ninf = f64::NEG_INFINITY;
     let z = [2.0, ninf, 0.0, ninf];
     for &gamma in &GAMMAS {
-        let opts = SoftmaxOptions { gamma, ..SoftmaxOptions::default() };
+        let opts = SoftmaxOptions {
+            gamma,
+            ..SoftmaxOptions::default()
+        };
         for t in [0, 2] {
-            let (r, _, g) = sm(Layout::rows(1, 4), &z, SoftmaxTargets::Indices(&[t]), &opts, Reduction::Sum);
+            let (r, _, g) = sm(
+                Layout::rows(1, 4),
+                &z,
+                SoftmaxTargets::Indices(&[t]),
+                &opts,
+                Reduction::Sum,
+            );
             assert!(r.loss.is_finite() && r.loss > 0.0, "gamma={gamma} t={t}: {}", r.loss);
             assert_eq!(g[1], 0.0);
             assert_eq!(g[3], 0.0);
             assert!(g[0].is_finite() && g[2].is_finite());
             // Against the same two logits without the masked classes.
-            let (r2, _, g2) =
-                sm(Layout::rows(1, 2), &[2.0, 0.0], SoftmaxTargets::Indices(&[t / 2]), &opts, Reduction::Sum);
+            let (r2, _, g2) = sm(
+                Layout::rows(1, 2),
+                &[2.0, 0.0],
+                SoftmaxTargets::Indices(&[t / 2]),
+                &opts,
+                Reduction::Sum,
+            );
             assert_close(r.loss, r2.loss, 1e-15, 0.0, "masked = absent");
             assert_close(g[0], g2[0], 1e-15, 0.0, "masked = absent");
             assert_close(g[2], g2[1], 1e-15, 0.0, "masked = absent");
         }
         // Soft targets with zero weight on the masked classes.
         let q = [0.75, 0.0, 0.25, 0.0];
-        let (r, _, g) = sm(Layout::rows(1, 4), &z, SoftmaxTargets::Probabilities(&q), &opts, Reduction::Sum);
+        let (r, _, g) = sm(
+            Layout::rows(1, 4),
+            &z,
+            SoftmaxTargets::Probabilities(&q),
+            &opts,
+            Reduction::Sum,
+        );
         assert!(r.loss.is_finite() && g[1] == 0.0 && g[3] == 0.0 && g[0].is_finite() && g[2].is_finite());
         // Masked target: infinite loss, finite gradient [p_0, −1, p_2, 0]·(−G) with G = −1.
-        let (r, _, g) = sm(Layout::rows(1, 4), &z, SoftmaxTargets::Indices(&[1]), &opts, Reduction::Mean);
+        let (r, _, g) = sm(
+            Layout::rows(1, 4),
+            &z,
+            SoftmaxTargets::Indices(&[1]),
+            &opts,
+            Reduction::Mean,
+        );
         assert_eq!(r.loss, f64::INFINITY);
         assert!(g.iter().all(|v| v.is_finite()), "{g:?}");
         let p0 = 1.0 / (1.0 + (-2.0f64).exp());
@@ -670,7 +885,11 @@ fn sigmoid_minus_infinity() {
     // (loss +∞, gradient −α·m^γ = −α: finite, 0·∞ taken as its limit 0); a soft y is +∞ too.
     let ninf = f64::NEG_INFINITY;
     for &gamma in &GAMMAS {
-        let opts = SigmoidOptions { gamma, alpha: Some(0.25), ..SigmoidOptions::default() };
+        let opts = SigmoidOptions {
+            gamma,
+            alpha: Some(0.25),
+            ..SigmoidOptions::default()
+        };
         let (_, l, g) = sg(&[ninf, ninf, ninf], &[0.0, 1.0, 0.5], &opts, Reduction::None);
         assert_eq!(l[0], 0.0, "gamma={gamma}");
         assert_eq!(g[0], 0.0, "gamma={gamma}");
@@ -678,7 +897,13 @@ fn sigmoid_minus_infinity() {
         assert_eq!(g[1], -0.25, "gamma={gamma}");
         assert_eq!(l[2], f64::INFINITY, "gamma={gamma}");
         // Soft y: ∂l/∂x = α_t·m^γ·(p − y) with m = y (the first term has p(1 − p) = 0).
-        assert_close(g[2], -0.5 * 0.5f64.powf(gamma) * 0.5, 1e-15, 0.0, &format!("gamma={gamma} soft"));
+        assert_close(
+            g[2],
+            -0.5 * 0.5f64.powf(gamma) * 0.5,
+            1e-15,
+            0.0,
+            &format!("gamma={gamma} soft"),
+        );
     }
 }
 
@@ -686,23 +911,49 @@ fn sigmoid_minus_infinity() {
 fn nan_and_inf_logits_poison_only_their_item() {
     let nan = f64::NAN;
     let inf = f64::INFINITY;
-    for bad in [[1.0, nan, 0.0], [inf, 0.0, 0.0], [0.0, 1.0, inf], [nan, nan, nan], [inf, inf, 0.0]] {
+    for bad in [
+        [1.0, nan, 0.0],
+        [inf, 0.0, 0.0],
+        [0.0, 1.0, inf],
+        [nan, nan, nan],
+        [inf, inf, 0.0],
+    ] {
         let mut z = vec![0.5, -1.0, 2.0];
         z.extend_from_slice(&bad);
         z.extend_from_slice(&[3.0, 0.0, -2.0]);
         let t = [2, 0, 1];
         for &gamma in &GAMMAS {
-            let opts = SoftmaxOptions { gamma, ..SoftmaxOptions::default() };
-            let (r, l, g) = sm(Layout::rows(3, 3), &z, SoftmaxTargets::Indices(&t), &opts, Reduction::None);
+            let opts = SoftmaxOptions {
+                gamma,
+                ..SoftmaxOptions::default()
+            };
+            let (r, l, g) = sm(
+                Layout::rows(3, 3),
+                &z,
+                SoftmaxTargets::Indices(&t),
+                &opts,
+                Reduction::None,
+            );
             assert!(l[1].is_nan(), "{bad:?}: item loss {}", l[1]);
             assert!(r.loss.is_nan());
             for (i, row) in [(0usize, 0usize), (2, 6)] {
-                let (_, l1, g1) =
-                    sm(Layout::rows(1, 3), &z[row..row + 3], SoftmaxTargets::Indices(&t[i..i + 1]), &opts, Reduction::None);
+                let (_, l1, g1) = sm(
+                    Layout::rows(1, 3),
+                    &z[row..row + 3],
+                    SoftmaxTargets::Indices(&t[i..i + 1]),
+                    &opts,
+                    Reduction::None,
+                );
                 assert_eq!(l[i].to_bits(), l1[0].to_bits(), "{bad:?}: clean item {i}");
                 assert_eq!(&g[row..row + 3], &g1[..], "{bad:?}: clean gradient {i}");
             }
-            let (rm, _, _) = sm(Layout::rows(3, 3), &z, SoftmaxTargets::Indices(&t), &opts, Reduction::Mean);
+            let (rm, _, _) = sm(
+                Layout::rows(3, 3),
+                &z,
+                SoftmaxTargets::Indices(&t),
+                &opts,
+                Reduction::Mean,
+            );
             assert!(rm.loss.is_nan());
         }
     }
@@ -722,17 +973,38 @@ fn nan_and_inf_logits_poison_only_their_item() {
 fn never_nan_sweep<T: Real + std::fmt::Debug>(max_gap: f64, step: f64) {
     for &gamma in &[0.01, 0.1, 0.25, 0.5, 0.75, 0.99] {
         let gt = T::from_f64(gamma);
-        let so = SoftmaxOptions { gamma: gt, ..SoftmaxOptions::default() };
-        let go = SigmoidOptions { gamma: gt, ..SigmoidOptions::default() };
+        let so = SoftmaxOptions {
+            gamma: gt,
+            ..SoftmaxOptions::default()
+        };
+        let go = SigmoidOptions {
+            gamma: gt,
+            ..SigmoidOptions::default()
+        };
         let mut d = 0.0;
         while d <= max_gap {
             let dt = T::from_f64(d);
             let z = [dt, T::ZERO, T::ZERO, -dt, dt, T::ZERO];
             // Top class, non-top class, tie between two top classes, and label smoothing.
             let t = [0, 2];
-            let (_, l, g) = sm(Layout::rows(2, 3), &z, SoftmaxTargets::Indices(&t), &so, Reduction::None);
-            let ls = SoftmaxOptions { label_smoothing: T::from_f64(0.1), ..so };
-            let (_, l2, g2) = sm(Layout::rows(2, 3), &z, SoftmaxTargets::Indices(&[1, 0]), &ls, Reduction::None);
+            let (_, l, g) = sm(
+                Layout::rows(2, 3),
+                &z,
+                SoftmaxTargets::Indices(&t),
+                &so,
+                Reduction::None,
+            );
+            let ls = SoftmaxOptions {
+                label_smoothing: T::from_f64(0.1),
+                ..so
+            };
+            let (_, l2, g2) = sm(
+                Layout::rows(2, 3),
+                &z,
+                SoftmaxTargets::Indices(&[1, 0]),
+                &ls,
+                Reduction::None,
+            );
             for v in l.iter().chain(&g).chain(&l2).chain(&g2) {
                 assert!(!v.is_nan(), "softmax gamma={gamma} gap={d}: {l:?} {g:?} {l2:?} {g2:?}");
             }
@@ -764,14 +1036,20 @@ fn sigmoid_confident_right_is_tiny_not_zero() {
     for &gamma in &GAMMAS {
         let loss = 0.25 * m.powf(gamma) * ce;
         let grad = 0.25 * m.powf(gamma) * (-gamma * p_t * ce - m); // s·α·m^γ·(γ p_t log p_t − m)
-        let opts = SigmoidOptions { gamma, ..SigmoidOptions::default() };
+        let opts = SigmoidOptions {
+            gamma,
+            ..SigmoidOptions::default()
+        };
         let (r, _, g) = sg(&[30.0], &[1.0], &opts, Reduction::Mean);
         assert!(r.loss > 0.0, "gamma={gamma}");
         assert_close(r.loss, loss, 1e-13, 0.0, &format!("f64 loss gamma={gamma}"));
         assert!(g[0] < 0.0);
         assert_close(g[0], grad, 1e-13, 0.0, &format!("f64 grad gamma={gamma}"));
         if loss >= f32::MIN_POSITIVE as f64 {
-            let opts = SigmoidOptions { gamma: gamma as f32, ..SigmoidOptions::default() };
+            let opts = SigmoidOptions {
+                gamma: gamma as f32,
+                ..SigmoidOptions::default()
+            };
             let (r, _, g) = sg(&[30.0f32], &[1.0f32], &opts, Reduction::Mean);
             assert!(r.loss > 0.0, "f32 gamma={gamma}");
             assert_close(r.loss, loss, 1e-5, 0.0, &format!("f32 loss gamma={gamma}"));
@@ -801,14 +1079,21 @@ fn softmax_rejects(
         let mut grad = vec![SENTINEL; grad_len];
         let got = softmax_focal_loss(layout, z, targets, opts, red, Some(&mut loss), Some(&mut grad));
         assert_eq!(got, Err(err), "{red:?}");
-        assert!(loss.iter().chain(&grad).all(|&v| v == SENTINEL), "outputs written on error");
+        assert!(
+            loss.iter().chain(&grad).all(|&v| v == SENTINEL),
+            "outputs written on error"
+        );
     }
     let mut loss = vec![SENTINEL; loss_len];
     let mut grad = vec![SENTINEL; grad_len];
-    let mut acc = SENTINEL;
-    let got = softmax_focal_accumulate(layout, z, targets, opts, 1.0, Some(&mut loss), Some(&mut grad), &mut acc);
+    let mut out = Outputs {
+        sum: SENTINEL,
+        ..Outputs::new(Some(&mut loss), Some(&mut grad))
+    };
+    let got = softmax_focal_accumulate(layout, z, targets, opts, &mut out);
     assert_eq!(got, Err(err), "accumulate");
-    assert!(loss.iter().chain(&grad).all(|&v| v == SENTINEL) && acc == SENTINEL);
+    assert_eq!(out.sum, SENTINEL);
+    assert!(loss.iter().chain(&grad).all(|&v| v == SENTINEL));
 }
 
 #[test]
@@ -823,28 +1108,116 @@ fn softmax_invalid_inputs() {
         rej(hard, &SoftmaxOptions { gamma: g, ..ok }, FocalError::InvalidGamma);
     }
     for eps in [1.0, 1.5, -0.1, f64::NAN] {
-        rej(hard, &SoftmaxOptions { label_smoothing: eps, ..ok }, FocalError::InvalidLabelSmoothing);
+        rej(
+            hard,
+            &SoftmaxOptions {
+                label_smoothing: eps,
+                ..ok
+            },
+            FocalError::InvalidLabelSmoothing,
+        );
     }
     for a in [-0.25, f64::NAN, f64::INFINITY] {
-        rej(hard, &SoftmaxOptions { alpha: Alpha::Scalar(a), ..ok }, FocalError::InvalidAlpha);
-        rej(hard, &SoftmaxOptions { alpha: Alpha::PerClass(&[1.0, a, 0.5]), ..ok }, FocalError::InvalidAlpha);
+        rej(
+            hard,
+            &SoftmaxOptions {
+                alpha: Alpha::Scalar(a),
+                ..ok
+            },
+            FocalError::InvalidAlpha,
+        );
+        rej(
+            hard,
+            &SoftmaxOptions {
+                alpha: Alpha::PerClass(&[1.0, a, 0.5]),
+                ..ok
+            },
+            FocalError::InvalidAlpha,
+        );
     }
-    rej(hard, &SoftmaxOptions { alpha: Alpha::PerClass(&[1.0, 0.5]), ..ok }, FocalError::LengthMismatch);
-    rej(hard, &SoftmaxOptions { weights: Some(&[1.0, -1.0]), ..ok }, FocalError::InvalidWeight { index: 1 });
-    rej(hard, &SoftmaxOptions { weights: Some(&[f64::NAN, 1.0]), ..ok }, FocalError::InvalidWeight { index: 0 });
-    rej(hard, &SoftmaxOptions { weights: Some(&[f64::INFINITY, 1.0]), ..ok }, FocalError::InvalidWeight { index: 0 });
-    rej(hard, &SoftmaxOptions { weights: Some(&[1.0]), ..ok }, FocalError::LengthMismatch);
-    rej(SoftmaxTargets::Indices(&[0, 3]), &ok, FocalError::TargetOutOfRange { index: 1 });
-    rej(SoftmaxTargets::Indices(&[-1, 0]), &ok, FocalError::TargetOutOfRange { index: 0 });
-    rej(SoftmaxTargets::Indices(&[0, -100]), &SoftmaxOptions { ignore_index: -1, ..ok }, FocalError::TargetOutOfRange { index: 1 });
+    rej(
+        hard,
+        &SoftmaxOptions {
+            alpha: Alpha::PerClass(&[1.0, 0.5]),
+            ..ok
+        },
+        FocalError::LengthMismatch,
+    );
+    rej(
+        hard,
+        &SoftmaxOptions {
+            weights: Some(&[1.0, -1.0]),
+            ..ok
+        },
+        FocalError::InvalidWeight { index: 1 },
+    );
+    rej(
+        hard,
+        &SoftmaxOptions {
+            weights: Some(&[f64::NAN, 1.0]),
+            ..ok
+        },
+        FocalError::InvalidWeight { index: 0 },
+    );
+    rej(
+        hard,
+        &SoftmaxOptions {
+            weights: Some(&[f64::INFINITY, 1.0]),
+            ..ok
+        },
+        FocalError::InvalidWeight { index: 0 },
+    );
+    rej(
+        hard,
+        &SoftmaxOptions {
+            weights: Some(&[1.0]),
+            ..ok
+        },
+        FocalError::LengthMismatch,
+    );
+    rej(
+        SoftmaxTargets::Indices(&[0, 3]),
+        &ok,
+        FocalError::TargetOutOfRange { index: 1 },
+    );
+    rej(
+        SoftmaxTargets::Indices(&[-1, 0]),
+        &ok,
+        FocalError::TargetOutOfRange { index: 0 },
+    );
+    rej(
+        SoftmaxTargets::Indices(&[0, -100]),
+        &SoftmaxOptions { ignore_index: -1, ..ok },
+        FocalError::TargetOutOfRange { index: 1 },
+    );
     rej(SoftmaxTargets::Indices(&[0]), &ok, FocalError::LengthMismatch);
     rej(SoftmaxTargets::Indices(&[0, 1, 2]), &ok, FocalError::LengthMismatch);
     // Probability rows: one not summing to 1 (item 1), a value outside [0, 1] (its position).
-    rej(SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0, 0.5, 0.2, 0.2]), &ok, FocalError::InvalidProbability { index: 1 });
-    rej(SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0, 0.5, 0.6, 0.0]), &ok, FocalError::InvalidProbability { index: 1 });
-    rej(SoftmaxTargets::Probabilities(&[0.0, 1.5, -0.5, 0.0, 0.0, 1.0]), &ok, FocalError::InvalidProbability { index: 1 });
-    rej(SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0, 0.0, f64::NAN, 1.0]), &ok, FocalError::InvalidProbability { index: 4 });
-    rej(SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0]), &ok, FocalError::LengthMismatch);
+    rej(
+        SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0, 0.5, 0.2, 0.2]),
+        &ok,
+        FocalError::InvalidProbability { index: 1 },
+    );
+    rej(
+        SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0, 0.5, 0.6, 0.0]),
+        &ok,
+        FocalError::InvalidProbability { index: 1 },
+    );
+    rej(
+        SoftmaxTargets::Probabilities(&[0.0, 1.5, -0.5, 0.0, 0.0, 1.0]),
+        &ok,
+        FocalError::InvalidProbability { index: 1 },
+    );
+    rej(
+        SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0, 0.0, f64::NAN, 1.0]),
+        &ok,
+        FocalError::InvalidProbability { index: 4 },
+    );
+    rej(
+        SoftmaxTargets::Probabilities(&[1.0, 0.0, 0.0]),
+        &ok,
+        FocalError::LengthMismatch,
+    );
     // Channels-first probability rows are gathered across the spatial stride: item (0, s = 1).
     softmax_rejects(
         Layout::channels_first(1, 3, 2),
@@ -859,8 +1232,24 @@ fn softmax_invalid_inputs() {
     softmax_rejects(layout, &z[..5], hard, &ok, 2, 6, FocalError::LengthMismatch);
     softmax_rejects(layout, &z, hard, &ok, 2, 5, FocalError::LengthMismatch);
     softmax_rejects(layout, &z, hard, &ok, 3, 6, FocalError::LengthMismatch);
-    softmax_rejects(Layout::rows(2, 0), &[], SoftmaxTargets::Indices(&[0, 0]), &ok, 2, 0, FocalError::InvalidShape);
-    softmax_rejects(Layout::channels_first(usize::MAX, 2, 2), &[], hard, &ok, 2, 0, FocalError::InvalidShape);
+    softmax_rejects(
+        Layout::rows(2, 0),
+        &[],
+        SoftmaxTargets::Indices(&[0, 0]),
+        &ok,
+        2,
+        0,
+        FocalError::InvalidShape,
+    );
+    softmax_rejects(
+        Layout::channels_first(usize::MAX, 2, 2),
+        &[],
+        hard,
+        &ok,
+        2,
+        0,
+        FocalError::InvalidShape,
+    );
     // 'none' needs somewhere to put the losses.
     let mut grad = [SENTINEL; 6];
     let got = softmax_focal_loss(layout, &z, hard, &ok, Reduction::None, None, Some(&mut grad));
@@ -881,26 +1270,105 @@ fn sigmoid_invalid_inputs() {
         for red in REDUCTIONS {
             let mut loss = vec![SENTINEL; loss_len];
             let mut grad = vec![SENTINEL; grad_len];
-            assert_eq!(sigmoid_focal_loss(x, y, opts, red, Some(&mut loss), Some(&mut grad)), Err(err));
+            assert_eq!(
+                sigmoid_focal_loss(x, y, opts, red, Some(&mut loss), Some(&mut grad)),
+                Err(err)
+            );
             assert!(loss.iter().chain(&grad).all(|&v| v == SENTINEL));
         }
         let mut loss = vec![SENTINEL; loss_len];
         let mut grad = vec![SENTINEL; grad_len];
-        let mut acc = SENTINEL;
-        assert_eq!(sigmoid_focal_accumulate(x, y, opts, 1.0, Some(&mut loss), Some(&mut grad), &mut acc), Err(err));
-        assert!(loss.iter().chain(&grad).all(|&v| v == SENTINEL) && acc == SENTINEL);
+        let mut out = Outputs {
+            sum: SENTINEL,
+            ..Outputs::new(Some(&mut loss), Some(&mut grad))
+        };
+        assert_eq!(sigmoid_focal_accumulate(x, y, opts, &mut out), Err(err));
+        assert_eq!(out.sum, SENTINEL);
+        assert!(loss.iter().chain(&grad).all(|&v| v == SENTINEL));
     };
-    rej(&x, &y, &SigmoidOptions { gamma: -1.0, ..ok }, 3, 3, FocalError::InvalidGamma);
-    rej(&x, &y, &SigmoidOptions { gamma: f64::NAN, ..ok }, 3, 3, FocalError::InvalidGamma);
-    rej(&x, &y, &SigmoidOptions { label_smoothing: 1.0, ..ok }, 3, 3, FocalError::InvalidLabelSmoothing);
+    rej(
+        &x,
+        &y,
+        &SigmoidOptions { gamma: -1.0, ..ok },
+        3,
+        3,
+        FocalError::InvalidGamma,
+    );
+    rej(
+        &x,
+        &y,
+        &SigmoidOptions { gamma: f64::NAN, ..ok },
+        3,
+        3,
+        FocalError::InvalidGamma,
+    );
+    rej(
+        &x,
+        &y,
+        &SigmoidOptions {
+            label_smoothing: 1.0,
+            ..ok
+        },
+        3,
+        3,
+        FocalError::InvalidLabelSmoothing,
+    );
     for a in [1.5, -0.5, f64::NAN] {
-        rej(&x, &y, &SigmoidOptions { alpha: Some(a), ..ok }, 3, 3, FocalError::InvalidAlpha);
+        rej(
+            &x,
+            &y,
+            &SigmoidOptions { alpha: Some(a), ..ok },
+            3,
+            3,
+            FocalError::InvalidAlpha,
+        );
     }
-    rej(&x, &y, &SigmoidOptions { weights: Some(&[1.0, 1.0, -2.0]), ..ok }, 3, 3, FocalError::InvalidWeight { index: 2 });
-    rej(&x, &y, &SigmoidOptions { weights: Some(&[1.0, 1.0]), ..ok }, 3, 3, FocalError::LengthMismatch);
-    rej(&x, &[1.0, 1.5, 0.0], &ok, 3, 3, FocalError::InvalidProbability { index: 1 });
-    rej(&x, &[1.0, 0.0, -0.25], &ok, 3, 3, FocalError::InvalidProbability { index: 2 });
-    rej(&x, &[f64::NAN, 0.0, 1.0], &ok, 3, 3, FocalError::InvalidProbability { index: 0 });
+    rej(
+        &x,
+        &y,
+        &SigmoidOptions {
+            weights: Some(&[1.0, 1.0, -2.0]),
+            ..ok
+        },
+        3,
+        3,
+        FocalError::InvalidWeight { index: 2 },
+    );
+    rej(
+        &x,
+        &y,
+        &SigmoidOptions {
+            weights: Some(&[1.0, 1.0]),
+            ..ok
+        },
+        3,
+        3,
+        FocalError::LengthMismatch,
+    );
+    rej(
+        &x,
+        &[1.0, 1.5, 0.0],
+        &ok,
+        3,
+        3,
+        FocalError::InvalidProbability { index: 1 },
+    );
+    rej(
+        &x,
+        &[1.0, 0.0, -0.25],
+        &ok,
+        3,
+        3,
+        FocalError::InvalidProbability { index: 2 },
+    );
+    rej(
+        &x,
+        &[f64::NAN, 0.0, 1.0],
+        &ok,
+        3,
+        3,
+        FocalError::InvalidProbability { index: 0 },
+    );
     rej(&x, &y[..2], &ok, 3, 3, FocalError::LengthMismatch);
     rej(&x, &y, &ok, 2, 3, FocalError::LengthMismatch);
     rej(&x, &y, &ok, 3, 4, FocalError::LengthMismatch);
@@ -937,8 +1405,8 @@ fn empty_batch_and_nothing_counted() {
         )
         .unwrap();
         assert_eq!((r.loss, r.count), (0.0, 0));
-        let r = sigmoid_focal_loss::<f32>(&[], &[], &SigmoidOptions::default(), red, Some(&mut []), Some(&mut []))
-            .unwrap();
+        let r =
+            sigmoid_focal_loss::<f32>(&[], &[], &SigmoidOptions::default(), red, Some(&mut []), Some(&mut [])).unwrap();
         assert_eq!((r.loss, r.count), (0.0, 0));
     }
     // Every item ignored: 'mean' is 0 with a zero gradient (written over the sentinel).
@@ -972,13 +1440,21 @@ fn softmax_streaming_is_bit_identical() {
         let classes = case.layout.classes;
         let (batch, spatial) = if round % 2 == 0 { (13, 1) } else { (7, 3) };
         case.layout = Layout::channels_first(batch, classes, spatial);
-        let len = case.layout.len().unwrap();
+        let len = case.layout.logits().unwrap();
         let items = batch * spatial;
         case.z = (0..len).map(|_| rng.range(-6.0, 6.0)).collect();
         if case.indices.is_some() || round % 3 == 0 {
             case.probs = None;
             case.indices = Some(
-                (0..items).map(|_| if rng.chance(0.2) { case.ignore_index } else { rng.below(classes) as i32 }).collect(),
+                (0..items)
+                    .map(|_| {
+                        if rng.chance(0.2) {
+                            case.ignore_index
+                        } else {
+                            rng.below(classes) as i32
+                        }
+                    })
+                    .collect(),
             );
         } else {
             let mut q = vec![0.0; len];
@@ -998,11 +1474,17 @@ fn softmax_streaming_is_bit_identical() {
         }
         let (whole, wl, wg) = case.run(Reduction::Mean);
         let grad_scale = if whole.count > 0 { 1.0 / whole.count as f64 } else { 0.0 };
-        for cuts in [vec![1], vec![6], vec![0, 2, 5, 5, 9], vec![1, 2, 3, 4, 5, 6], vec![batch - 1]] {
+        for cuts in [
+            vec![1],
+            vec![6],
+            vec![0, 2, 5, 5, 9],
+            vec![1, 2, 3, 4, 5, 6],
+            vec![batch - 1],
+        ] {
             let mut bounds: Vec<usize> = vec![0];
             bounds.extend(cuts.iter().map(|&c| c.min(batch)));
             bounds.push(batch);
-            let mut acc = 0.0;
+            let mut acc = 0.0f64;
             let mut counted = 0;
             let mut loss = vec![SENTINEL; items];
             let mut grad = vec![SENTINEL; len];
@@ -1018,17 +1500,13 @@ fn softmax_streaming_is_bit_identical() {
                 };
                 let weights = case.weights.as_ref().map(|w| &w[i0..i1]);
                 let opts = SoftmaxOptions { weights, ..case.opts() };
-                counted += softmax_focal_accumulate(
-                    layout,
-                    &case.z[z0..z1],
-                    targets,
-                    &opts,
+                let mut out = Outputs {
                     grad_scale,
-                    Some(&mut loss[i0..i1]),
-                    Some(&mut grad[z0..z1]),
-                    &mut acc,
-                )
-                .unwrap();
+                    sum: acc,
+                    ..Outputs::new(Some(&mut loss[i0..i1]), Some(&mut grad[z0..z1]))
+                };
+                counted += softmax_focal_accumulate(layout, &case.z[z0..z1], targets, &opts, &mut out).unwrap();
+                acc = out.sum;
             }
             assert_eq!(counted, whole.count, "round {round} cuts {cuts:?}");
             assert_eq!(acc.to_bits(), whole.sum.to_bits(), "round {round} cuts {cuts:?}: sum");
@@ -1043,31 +1521,37 @@ fn sigmoid_streaming_is_bit_identical() {
     let mut rng = Rng::new(8);
     let n = 29;
     let x: Vec<f64> = (0..n).map(|_| rng.range(-10.0, 10.0)).collect();
-    let y: Vec<f64> = (0..n).map(|i| if i % 4 == 0 { rng.unit() } else { (i % 2) as f64 }).collect();
+    let y: Vec<f64> = (0..n)
+        .map(|i| if i % 4 == 0 { rng.unit() } else { (i % 2) as f64 })
+        .collect();
     let w: Vec<f64> = (0..n).map(|_| rng.range(0.0, 2.0)).collect();
     for &gamma in &GAMMAS {
-        let opts = SigmoidOptions { gamma, weights: Some(&w), ..SigmoidOptions::default() };
+        let opts = SigmoidOptions {
+            gamma,
+            weights: Some(&w),
+            ..SigmoidOptions::default()
+        };
         let (whole, wl, wg) = sg(&x, &y, &opts, Reduction::Mean);
         for cuts in [vec![1], vec![10, 11, 20], vec![28]] {
             let mut bounds = vec![0];
             bounds.extend(cuts);
             bounds.push(n);
-            let mut acc = 0.0;
+            let mut acc = 0.0f64;
             let mut loss = vec![SENTINEL; n];
             let mut grad = vec![SENTINEL; n];
             for b in bounds.windows(2) {
                 let (a, b) = (b[0], b[1]);
-                let o = SigmoidOptions { weights: Some(&w[a..b]), ..opts };
-                sigmoid_focal_accumulate(
-                    &x[a..b],
-                    &y[a..b],
-                    &o,
-                    1.0 / n as f64,
-                    Some(&mut loss[a..b]),
-                    Some(&mut grad[a..b]),
-                    &mut acc,
-                )
-                .unwrap();
+                let o = SigmoidOptions {
+                    weights: Some(&w[a..b]),
+                    ..opts
+                };
+                let mut out = Outputs {
+                    grad_scale: 1.0 / n as f64,
+                    sum: acc,
+                    ..Outputs::new(Some(&mut loss[a..b]), Some(&mut grad[a..b]))
+                };
+                sigmoid_focal_accumulate(&x[a..b], &y[a..b], &o, &mut out).unwrap();
+                acc = out.sum;
             }
             assert_eq!(acc.to_bits(), whole.sum.to_bits());
             assert_eq!(loss, wl);
@@ -1095,13 +1579,28 @@ fn f32_tracks_f64_for_hard_targets() {
             let z: Vec<f64> = (0..classes).map(|_| rng.range(-spread, spread) as f32 as f64).collect();
             let t = [rng.below(classes) as i32];
             let alpha = [rng.range(0.05, 1.0) as f32 as f64];
-            let o64 = SoftmaxOptions { gamma, alpha: Alpha::Scalar(alpha[0]), ..SoftmaxOptions::default() };
+            let o64 = SoftmaxOptions {
+                gamma,
+                alpha: Alpha::Scalar(alpha[0]),
+                ..SoftmaxOptions::default()
+            };
             let a32 = alpha[0] as f32;
-            let o32 = SoftmaxOptions { gamma: gamma as f32, alpha: Alpha::Scalar(a32), ..SoftmaxOptions::default() };
+            let o32 = SoftmaxOptions {
+                gamma: gamma as f32,
+                alpha: Alpha::Scalar(a32),
+                ..SoftmaxOptions::default()
+            };
             let layout = Layout::rows(1, classes);
             let (_, l64, g64) = sm(layout, &z, SoftmaxTargets::Indices(&t), &o64, Reduction::None);
-            let (_, l32, g32) = sm(layout, &to_t::<f32>(&z), SoftmaxTargets::Indices(&t), &o32, Reduction::None);
-            let pairs = std::iter::once((l32[0] as f64, l64[0])).chain(g32.iter().map(|&v| v as f64).zip(g64.iter().cloned()));
+            let (_, l32, g32) = sm(
+                layout,
+                &to_t::<f32>(&z),
+                SoftmaxTargets::Indices(&t),
+                &o32,
+                Reduction::None,
+            );
+            let pairs =
+                std::iter::once((l32[0] as f64, l64[0])).chain(g32.iter().map(|&v| v as f64).zip(g64.iter().cloned()));
             for (k, (a, b)) in pairs.enumerate() {
                 if b.abs() > f32::MAX as f64 {
                     continue;
@@ -1127,13 +1626,33 @@ fn f32_tracks_f64_for_sigmoid() {
         let n = 400;
         let x: Vec<f64> = (0..n).map(|_| rng.range(-80.0, 80.0) as f32 as f64).collect();
         let y: Vec<f64> = (0..n).map(|_| rng.below(2) as f64).collect();
-        let o64 = SigmoidOptions { gamma, ..SigmoidOptions::default() };
-        let o32 = SigmoidOptions { gamma: gamma as f32, ..SigmoidOptions::default() };
+        let o64 = SigmoidOptions {
+            gamma,
+            ..SigmoidOptions::default()
+        };
+        let o32 = SigmoidOptions {
+            gamma: gamma as f32,
+            ..SigmoidOptions::default()
+        };
         let (_, l64, g64) = sg(&x, &y, &o64, Reduction::None);
         let (_, l32, g32) = sg(&to_t::<f32>(&x), &to_t::<f32>(&y), &o32, Reduction::None);
         for i in 0..n {
-            assert!(close(l32[i] as f64, l64[i], 1e-5, tiny), "gamma={gamma} x={} y={}: loss {} vs {}", x[i], y[i], l32[i], l64[i]);
-            assert!(close(g32[i] as f64, g64[i], 1e-5, tiny), "gamma={gamma} x={} y={}: grad {} vs {}", x[i], y[i], g32[i], g64[i]);
+            assert!(
+                close(l32[i] as f64, l64[i], 1e-5, tiny),
+                "gamma={gamma} x={} y={}: loss {} vs {}",
+                x[i],
+                y[i],
+                l32[i],
+                l64[i]
+            );
+            assert!(
+                close(g32[i] as f64, g64[i], 1e-5, tiny),
+                "gamma={gamma} x={} y={}: grad {} vs {}",
+                x[i],
+                y[i],
+                g32[i],
+                g64[i]
+            );
         }
     }
 }

@@ -1,5 +1,5 @@
 //! The vectorised kernels (crate::simd, dispatched to by `softmax_focal_accumulate` /
-//! `sigmoid_focal_accumulate`) against the scalar reference path (`focal_loss::reference`) on
+//! `sigmoid_focal_accumulate`) against the scalar path (`focal_loss::scalar`) on
 //! random inputs: every loss and gradient value within a few ulps-worth of relative error, the same
 //! NaN pattern, and results that do not depend on how a batch is split into calls (chunks).
 //!
@@ -7,7 +7,7 @@
 //! operation sequence on v128 lanes (the vitest suite checks both builds against the vectors).
 
 use focal_loss::{
-    reference, sigmoid_focal_accumulate, softmax_focal_accumulate, Alpha, Layout, Real, SigmoidOptions,
+    scalar, sigmoid_focal_accumulate, softmax_focal_accumulate, Alpha, Layout, Outputs, Real, SigmoidOptions,
     SoftmaxOptions, SoftmaxTargets,
 };
 
@@ -70,7 +70,11 @@ fn assert_close_scaled<T: Tol>(got: &[T], want: &[T], scale: &[f64], what: &str)
         }
         let err = (g - w).abs();
         let size = w.abs().max(scale[i]);
-        assert!(err <= T::RTOL * size + T::ATOL, "{what}[{i}]: got {g:e}, scalar path {w:e} (rel {:e})", err / size);
+        assert!(
+            err <= T::RTOL * size + T::ATOL,
+            "{what}[{i}]: got {g:e}, scalar path {w:e} (rel {:e})",
+            err / size
+        );
         worst = worst.max(err / size.max(T::ATOL));
     }
     worst
@@ -86,18 +90,24 @@ struct Case<T> {
 }
 
 fn softmax_case<T: Tol>(rng: &mut Rng, layout: Layout) -> Case<T> {
-    let (items, len) = (layout.items().unwrap(), layout.len().unwrap());
+    let (items, len) = (layout.items().unwrap(), layout.logits().unwrap());
     let classes = layout.classes;
     let masked = rng.below(3) == 0;
     let mut logits: Vec<T> = (0..len).map(|_| T::from_f64(rng.logit(masked))).collect();
     let targets: Vec<i32> = (0..items)
-        .map(|_| if rng.below(10) == 0 { -100 } else { rng.below(classes) as i32 })
+        .map(|_| {
+            if rng.below(10) == 0 {
+                -100
+            } else {
+                rng.below(classes) as i32
+            }
+        })
         .collect();
     // Make some targets the arg-max with a wide margin (p_t → 1: the stable 1 − p_t path).
-    for item in 0..items {
-        if targets[item] >= 0 && rng.below(4) == 0 {
+    for (item, &t) in targets.iter().enumerate() {
+        if t >= 0 && rng.below(4) == 0 {
             let (n, s) = (item / layout.spatial, item % layout.spatial);
-            let i = n * classes * layout.spatial + targets[item] as usize * layout.spatial + s;
+            let i = n * classes * layout.spatial + t as usize * layout.spatial + s;
             logits[i] = T::from_f64(60.0 + rng.unit() * 40.0);
         }
     }
@@ -105,7 +115,14 @@ fn softmax_case<T: Tol>(rng: &mut Rng, layout: Layout) -> Case<T> {
     let alpha = (rng.below(2) == 0).then(|| (0..classes).map(|_| T::from_f64(rng.unit())).collect());
     // Integer γ ∈ {1, …, 5} takes the multiplication fast path (FocalPow); the others exp/log.
     let gamma = T::from_f64([0.0, 0.5, 1.0, 2.0, 3.7, 3.0, 4.0, 5.0][rng.below(8)]);
-    Case { layout, logits, targets, weights, alpha, gamma }
+    Case {
+        layout,
+        logits,
+        targets,
+        weights,
+        alpha,
+        gamma,
+    }
 }
 
 type Run<T> = (Vec<T>, Vec<T>, f64);
@@ -119,10 +136,24 @@ fn run_softmax<T: Tol>(c: &Case<T>, vectorised: bool) -> Run<T> {
     };
     let mut loss = vec![T::ZERO; c.layout.items().unwrap()];
     let mut grad = vec![T::ZERO; c.logits.len()];
-    let mut acc = 0.0;
-    let f = if vectorised { softmax_focal_accumulate::<T> } else { reference::softmax_focal_accumulate::<T> };
-    f(c.layout, &c.logits, SoftmaxTargets::Indices(&c.targets), &opts, 0.25, Some(&mut loss), Some(&mut grad), &mut acc)
-        .unwrap();
+    let f = if vectorised {
+        softmax_focal_accumulate::<T>
+    } else {
+        scalar::softmax_focal_accumulate::<T>
+    };
+    let mut out = Outputs {
+        grad_scale: 0.25,
+        ..Outputs::new(Some(&mut loss), Some(&mut grad))
+    };
+    f(
+        c.layout,
+        &c.logits,
+        SoftmaxTargets::Indices(&c.targets),
+        &opts,
+        &mut out,
+    )
+    .unwrap();
+    let acc = out.sum;
     (loss, grad, acc)
 }
 
@@ -148,7 +179,10 @@ fn softmax_vs_scalar<T: Tol>(seed: u64) {
             let what = format!("round {round} {layout:?} gamma {:?}", c.gamma);
             worst = worst.max(assert_close(&l1, &l0, &format!("{what} loss")));
             worst = worst.max(assert_close(&g1, &g0, &format!("{what} grad")));
-            assert!(a1 == a0 || (a1 - a0).abs() <= T::RTOL * a0.abs() || (a1.is_nan() && a0.is_nan()), "{what} sum {a1:e} vs {a0:e}");
+            assert!(
+                a1 == a0 || (a1 - a0).abs() <= T::RTOL * a0.abs() || (a1.is_nan() && a0.is_nan()),
+                "{what} sum {a1:e} vs {a0:e}"
+            );
         }
     }
     println!("softmax vector vs scalar: worst relative difference {worst:e}");
@@ -173,7 +207,11 @@ fn softmax_chunks<T: Tol>(seed: u64) {
             let c = softmax_case::<T>(&mut rng, layout);
             let (loss, grad, acc) = run_softmax(&c, true);
             let (classes, s) = (layout.classes, layout.spatial);
-            let opts = SoftmaxOptions { gamma: c.gamma, alpha: c.alpha.as_deref().map_or(Alpha::None, Alpha::PerClass), ..SoftmaxOptions::default() };
+            let opts = SoftmaxOptions {
+                gamma: c.gamma,
+                alpha: c.alpha.as_deref().map_or(Alpha::None, Alpha::PerClass),
+                ..SoftmaxOptions::default()
+            };
             let mut acc2 = 0.0;
             let mut loss2 = vec![T::ZERO; loss.len()];
             let mut grad2 = vec![T::ZERO; grad.len()];
@@ -193,7 +231,13 @@ fn softmax_chunks<T: Tol>(seed: u64) {
                     let w = c.weights.as_ref().map(|w| &w[first..first + sc]);
                     let o = SoftmaxOptions { weights: w, ..opts };
                     let mut g = vec![T::ZERO; z.len()];
-                    softmax_focal_accumulate(sub, &z, SoftmaxTargets::Indices(t), &o, 0.25, Some(&mut loss2[first..first + sc]), Some(&mut g), &mut acc2).unwrap();
+                    let mut out = Outputs {
+                        grad_scale: 0.25,
+                        sum: acc2,
+                        ..Outputs::new(Some(&mut loss2[first..first + sc]), Some(&mut g))
+                    };
+                    softmax_focal_accumulate(sub, &z, SoftmaxTargets::Indices(t), &o, &mut out).unwrap();
+                    acc2 = out.sum;
                     for k in 0..classes {
                         let to = n * classes * s + k * s + s0;
                         grad2[to..to + sc].copy_from_slice(&g[k * sc..(k + 1) * sc]);
@@ -210,15 +254,35 @@ fn softmax_chunks<T: Tol>(seed: u64) {
                     let sub = Layout::rows(rc, classes);
                     let w = c.weights.as_ref().map(|w| &w[r0..r0 + rc]);
                     let o = SoftmaxOptions { weights: w, ..opts };
-                    softmax_focal_accumulate(sub, &c.logits[r0 * classes..(r0 + rc) * classes], SoftmaxTargets::Indices(&c.targets[r0..r0 + rc]),
-                        &o, 0.25, Some(&mut loss2[r0..r0 + rc]), Some(&mut grad2[r0 * classes..(r0 + rc) * classes]), &mut acc2).unwrap();
+                    let grad_rows = &mut grad2[r0 * classes..(r0 + rc) * classes];
+                    let mut out = Outputs {
+                        grad_scale: 0.25,
+                        sum: acc2,
+                        ..Outputs::new(Some(&mut loss2[r0..r0 + rc]), Some(grad_rows))
+                    };
+                    softmax_focal_accumulate(
+                        sub,
+                        &c.logits[r0 * classes..(r0 + rc) * classes],
+                        SoftmaxTargets::Indices(&c.targets[r0..r0 + rc]),
+                        &o,
+                        &mut out,
+                    )
+                    .unwrap();
+                    acc2 = out.sum;
                     r0 += rc;
                 }
             }
-            let same = |a: &[T], b: &[T]| a.iter().zip(b).all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits() || (x.is_nan() && y.is_nan()));
+            let same = |a: &[T], b: &[T]| {
+                a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.to_f64().to_bits() == y.to_f64().to_bits() || (x.is_nan() && y.is_nan()))
+            };
             assert!(same(&loss, &loss2), "{layout:?}: losses depend on the split");
             assert!(same(&grad, &grad2), "{layout:?}: gradients depend on the split");
-            assert!(acc.to_bits() == acc2.to_bits() || (acc.is_nan() && acc2.is_nan()), "{layout:?}: sum {acc:e} vs {acc2:e}");
+            assert!(
+                acc.to_bits() == acc2.to_bits() || (acc.is_nan() && acc2.is_nan()),
+                "{layout:?}: sum {acc:e} vs {acc2:e}"
+            );
         }
     }
 }
@@ -236,9 +300,17 @@ fn softmax_results_do_not_depend_on_chunks_f32() {
 fn run_sigmoid<T: Tol>(x: &[T], y: &[T], opts: &SigmoidOptions<T>, vectorised: bool) -> Run<T> {
     let mut loss = vec![T::ZERO; x.len()];
     let mut grad = vec![T::ZERO; x.len()];
-    let mut acc = 0.0;
-    let f = if vectorised { sigmoid_focal_accumulate::<T> } else { reference::sigmoid_focal_accumulate::<T> };
-    f(x, y, opts, 0.5, Some(&mut loss), Some(&mut grad), &mut acc).unwrap();
+    let f = if vectorised {
+        sigmoid_focal_accumulate::<T>
+    } else {
+        scalar::sigmoid_focal_accumulate::<T>
+    };
+    let mut out = Outputs {
+        grad_scale: 0.5,
+        ..Outputs::new(Some(&mut loss), Some(&mut grad))
+    };
+    f(x, y, opts, &mut out).unwrap();
+    let acc = out.sum;
     (loss, grad, acc)
 }
 
@@ -259,7 +331,11 @@ fn sigmoid_vs_scalar<T: Tol>(seed: u64) {
         let y: Vec<T> = (0..n)
             .map(|_| match soft {
                 0 => T::from_f64(rng.below(2) as f64),
-                1 => T::from_f64(if rng.below(2) == 0 { rng.below(2) as f64 } else { rng.unit() }),
+                1 => T::from_f64(if rng.below(2) == 0 {
+                    rng.below(2) as f64
+                } else {
+                    rng.unit()
+                }),
                 _ => T::from_f64(rng.unit()),
             })
             .collect();
@@ -282,20 +358,43 @@ fn sigmoid_vs_scalar<T: Tol>(seed: u64) {
                 let softplus = |u: f64| u.max(0.0) + (-u.abs()).exp().ln_1p();
                 let ce = yi * softplus(-xi) + (1.0 - yi) * softplus(xi);
                 let wi = opts.weights.map_or(1.0, |w| w[i].to_f64());
-                if yi == 0.0 || yi == 1.0 { 0.0 } else { 0.5 * wi * (opts.gamma.to_f64() * ce + 1.0) }
+                if yi == 0.0 || yi == 1.0 {
+                    0.0
+                } else {
+                    0.5 * wi * (opts.gamma.to_f64() * ce + 1.0)
+                }
             })
             .collect();
         worst = worst.max(assert_close_scaled(&g1, &g0, &bound, &format!("round {round} grad")));
-        assert!(a1 == a0 || (a1 - a0).abs() <= T::RTOL * a0.abs() || (a1.is_nan() && a0.is_nan()), "sum {a1:e} vs {a0:e}");
+        assert!(
+            a1 == a0 || (a1 - a0).abs() <= T::RTOL * a0.abs() || (a1.is_nan() && a0.is_nan()),
+            "sum {a1:e} vs {a0:e}"
+        );
         // Split at a random point: the same bits.
         let cut = rng.below(n + 1);
         let (mut l2, mut g2, mut a2) = (vec![T::ZERO; n], vec![T::ZERO; n], 0.0);
         for (lo, hi) in [(0, cut), (cut, n)] {
-            let o = SigmoidOptions { weights: opts.weights.map(|w| &w[lo..hi]), ..opts };
-            sigmoid_focal_accumulate(&x[lo..hi], &y[lo..hi], &o, 0.5, Some(&mut l2[lo..hi]), Some(&mut g2[lo..hi]), &mut a2).unwrap();
+            let o = SigmoidOptions {
+                weights: opts.weights.map(|w| &w[lo..hi]),
+                ..opts
+            };
+            let mut out = Outputs {
+                grad_scale: 0.5,
+                sum: a2,
+                ..Outputs::new(Some(&mut l2[lo..hi]), Some(&mut g2[lo..hi]))
+            };
+            sigmoid_focal_accumulate(&x[lo..hi], &y[lo..hi], &o, &mut out).unwrap();
+            a2 = out.sum;
         }
-        let same = |a: &[T], b: &[T]| a.iter().zip(b).all(|(p, q)| p.to_f64().to_bits() == q.to_f64().to_bits() || (p.is_nan() && q.is_nan()));
-        assert!(same(&l1, &l2) && same(&g1, &g2), "round {round}: results depend on the split at {cut}");
+        let same = |a: &[T], b: &[T]| {
+            a.iter()
+                .zip(b)
+                .all(|(p, q)| p.to_f64().to_bits() == q.to_f64().to_bits() || (p.is_nan() && q.is_nan()))
+        };
+        assert!(
+            same(&l1, &l2) && same(&g1, &g2),
+            "round {round}: results depend on the split at {cut}"
+        );
         assert!(a1.to_bits() == a2.to_bits() || (a1.is_nan() && a2.is_nan()));
     }
     println!("sigmoid vector vs scalar: worst relative difference {worst:e}");
@@ -317,9 +416,18 @@ fn sigmoid_vector_kernel_matches_scalar_f32() {
 fn sigmoid_integer_gamma_near_underflow<T: Tol>(edge: f64) {
     let mut worst = 0.0f64;
     for gamma in [1.0, 2.0, 3.0, 4.0, 5.0] {
-        let x: Vec<T> = (0..400).map(|i| T::from_f64((edge - 4.0 + i as f64 * 0.02) * if i % 3 == 0 { -1.0 } else { 1.0 })).collect();
-        let y: Vec<T> = (0..x.len()).map(|i| T::from_f64(if i % 3 == 0 { 1.0 } else { 0.0 })).collect();
-        let opts = SigmoidOptions { gamma: T::from_f64(gamma), alpha: None, label_smoothing: T::ZERO, weights: None };
+        let x: Vec<T> = (0..400)
+            .map(|i| T::from_f64((edge - 4.0 + i as f64 * 0.02) * if i % 3 == 0 { -1.0 } else { 1.0 }))
+            .collect();
+        let y: Vec<T> = (0..x.len())
+            .map(|i| T::from_f64(if i % 3 == 0 { 1.0 } else { 0.0 }))
+            .collect();
+        let opts = SigmoidOptions {
+            gamma: T::from_f64(gamma),
+            alpha: None,
+            label_smoothing: T::ZERO,
+            weights: None,
+        };
         let (l1, g1, _) = run_sigmoid(&x, &y, &opts, true);
         let (l0, g0, _) = run_sigmoid(&x, &y, &opts, false);
         worst = worst.max(assert_close(&l1, &l0, &format!("gamma {gamma} loss")));

@@ -13,8 +13,8 @@
 mod json;
 
 use focal_loss::{
-    sigmoid_focal_loss, softmax_focal_loss, Alpha, Layout, Real, Reduced, Reduction, SigmoidOptions,
-    SoftmaxOptions, SoftmaxTargets,
+    sigmoid_focal_loss, softmax_focal_loss, Alpha, Layout, Real, Reduced, Reduction, SigmoidOptions, SoftmaxOptions,
+    SoftmaxTargets,
 };
 use json::Json;
 
@@ -135,7 +135,8 @@ impl Stats {
         let exp = expected.at("loss");
         let count = expected.at("count").int() as usize;
         if r.count != count {
-            self.failures.push(format!("[{}] {case}: count {} != expected {count}", T::NAME, r.count));
+            self.failures
+                .push(format!("[{}] {case}: count {} != expected {count}", T::NAME, r.count));
         }
         match exp {
             Json::Arr(_) => {
@@ -201,7 +202,11 @@ fn run_softmax<T: Dtype>(case: &Json, st: &mut Stats) {
     let items = layout.items().expect("valid layout");
     let mut loss_out = vec![T::NAN; items];
     let mut grad = vec![T::NAN; z.len()];
-    let lo = if reduction == Reduction::None { Some(&mut loss_out[..]) } else { None };
+    let lo = if reduction == Reduction::None {
+        Some(&mut loss_out[..])
+    } else {
+        None
+    };
     let r = softmax_focal_loss(layout, &z, targets, &o, reduction, lo, Some(&mut grad))
         .unwrap_or_else(|e| panic!("[{}] {name}: rejected with {e:?}", T::NAME));
     let expected = case.at("expected");
@@ -230,7 +235,11 @@ fn run_sigmoid<T: Dtype>(case: &Json, st: &mut Stats) {
     let reduction = reduction_of(opts.at("reduction").str());
     let mut loss_out = vec![T::NAN; x.len()];
     let mut grad = vec![T::NAN; x.len()];
-    let lo = if reduction == Reduction::None { Some(&mut loss_out[..]) } else { None };
+    let lo = if reduction == Reduction::None {
+        Some(&mut loss_out[..])
+    } else {
+        None
+    };
     let r = sigmoid_focal_loss(&x, &y, &o, reduction, lo, Some(&mut grad))
         .unwrap_or_else(|e| panic!("[{}] {name}: rejected with {e:?}", T::NAME));
     let expected = case.at("expected");
@@ -295,12 +304,22 @@ fn shared_vectors_f64() {
     let st = run_all::<f64>();
     // The file has hundreds of f64 cases; a near-empty run would mean the file was not read.
     assert!(st.cases >= 500, "only {} f64 cases", st.cases);
-    assert!(st.failures.is_empty(), "{} failures:\n{}", st.failures.len(), st.failures.join("\n"));
+    assert!(
+        st.failures.is_empty(),
+        "{} failures:\n{}",
+        st.failures.len(),
+        st.failures.join("\n")
+    );
 }
 
 #[test]
 fn shared_vectors_f32() {
     let st = run_all::<f32>();
     assert!(st.cases >= 400, "only {} f32 cases", st.cases);
-    assert!(st.failures.is_empty(), "{} failures:\n{}", st.failures.len(), st.failures.join("\n"));
+    assert!(
+        st.failures.is_empty(),
+        "{} failures:\n{}",
+        st.failures.len(),
+        st.failures.join("\n")
+    );
 }

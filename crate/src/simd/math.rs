@@ -140,8 +140,7 @@ impl VMath for super::F32x4 {
         // Cephes expf.c coefficients.
         let c = Self::c;
         let r = hi - lo;
-        let p = ((((c(1.9875691500e-4) * r + c(1.3981999507e-3)) * r + c(8.3334519073e-3)) * r
-            + c(4.1665795894e-2))
+        let p = ((((c(1.9875691500e-4) * r + c(1.3981999507e-3)) * r + c(8.3334519073e-3)) * r + c(4.1665795894e-2))
             * r
             + c(1.6666665459e-1))
             * r
@@ -188,8 +187,16 @@ impl<V: VMath> FocalPow<V> {
     /// For the focusing parameter γ (≥ 0).
     #[inline(always)]
     pub(crate) fn new(gamma: V::Scalar, gamma_f64: f64) -> Self {
-        let int = if gamma_f64 == gamma_f64.trunc() && (1.0..=5.0).contains(&gamma_f64) { gamma_f64 as u32 } else { 0 };
-        FocalPow { gamma: V::splat(gamma), zero: gamma_f64 == 0.0, int }
+        let int = if gamma_f64 == gamma_f64.trunc() && (1.0..=5.0).contains(&gamma_f64) {
+            gamma_f64 as u32
+        } else {
+            0
+        };
+        FocalPow {
+            gamma: V::splat(gamma),
+            zero: gamma_f64 == 0.0,
+            int,
+        }
     }
 
     /// γ in every lane.
@@ -351,8 +358,24 @@ mod tests {
 
     /// A sweep: a log-spaced grid of both signs plus the special values and boundaries.
     fn sweep64(extra: &[f64]) -> Vec<f64> {
-        let mut v = vec![0.0, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::NAN, f64::MIN_POSITIVE, f64::MAX, f64::MIN,
-            f64::from_bits(1), 1.0, -1.0, 0.5, -0.5, 2.0, f64::EPSILON, -f64::EPSILON];
+        let mut v = vec![
+            0.0,
+            -0.0,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::MIN,
+            f64::from_bits(1),
+            1.0,
+            -1.0,
+            0.5,
+            -0.5,
+            2.0,
+            f64::EPSILON,
+            -f64::EPSILON,
+        ];
         let mut x = 1e-310f64;
         while x < 1e308 {
             v.push(x);
@@ -368,8 +391,24 @@ mod tests {
     }
 
     fn sweep32(extra: &[f32]) -> Vec<f32> {
-        let mut v = vec![0.0, -0.0, f32::INFINITY, f32::NEG_INFINITY, f32::NAN, f32::MIN_POSITIVE, f32::MAX, f32::MIN,
-            f32::from_bits(1), 1.0, -1.0, 0.5, -0.5, 2.0, f32::EPSILON, -f32::EPSILON];
+        let mut v = vec![
+            0.0,
+            -0.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+            f32::MAX,
+            f32::MIN,
+            f32::from_bits(1),
+            1.0,
+            -1.0,
+            0.5,
+            -0.5,
+            2.0,
+            f32::EPSILON,
+            -f32::EPSILON,
+        ];
         v.extend((1..200).map(|b| f32::from_bits(b * 9973)));
         let mut x = 1e-40f32;
         while x < 3e38 {
@@ -393,7 +432,11 @@ mod tests {
             for (i, &x) in chunk.iter().enumerate() {
                 let want = reference(x);
                 let u = ulps64(got[i], want);
-                assert!(u <= max_ulps, "{name}({x:e}) = {:e}, std gives {want:e} ({u} ulp)", got[i]);
+                assert!(
+                    u <= max_ulps,
+                    "{name}({x:e}) = {:e}, std gives {want:e} ({u} ulp)",
+                    got[i]
+                );
                 if u > worst.0 {
                     worst = (u, x);
                 }
@@ -412,7 +455,11 @@ mod tests {
                 // Reference: the f64 function rounded to f32 (within 0.5 ulp of the exact value).
                 let want = reference(x as f64) as f32;
                 let u = ulps32(got[i], want);
-                assert!(u <= max_ulps, "{name}({x:e}) = {:e}, reference {want:e} ({u} ulp)", got[i]);
+                assert!(
+                    u <= max_ulps,
+                    "{name}({x:e}) = {:e}, reference {want:e} ({u} ulp)",
+                    got[i]
+                );
                 if u > worst.0 {
                     worst = (u, x);
                 }
@@ -423,24 +470,88 @@ mod tests {
 
     #[test]
     fn exp_matches_std() {
-        let edges = [709.782712893384, 709.7827128933841, -708.3964185322641, -745.1332191019411, -745.1332191019412,
-            -744.44, -740.0, -720.0, 700.0, 1e-300, -1e-300, 0.34657359027997264, -0.34657359027997264];
+        let edges = [
+            709.782712893384,
+            709.7827128933841,
+            -708.3964185322641,
+            -745.1332191019411,
+            -745.1332191019412,
+            -744.44,
+            -740.0,
+            -720.0,
+            700.0,
+            1e-300,
+            -1e-300,
+            0.34657359027997264,
+            -0.34657359027997264,
+        ];
         check64("exp", exp, f64::exp, &sweep64(&edges), 2.0);
-        let edges32 = [88.72283, 88.72284, -87.33654, -103.27893, -103.972, -103.9721, -100.0, -90.0, 0.34657359, -0.34657359];
+        let edges32 = [
+            88.72283,
+            88.72284,
+            -87.33654,
+            -103.27893,
+            -103.972,
+            -103.9721,
+            -100.0,
+            -90.0,
+            0.34657359,
+            -0.34657359,
+        ];
         check32("exp", exp, f64::exp, &sweep32(&edges32), 2.0);
     }
 
     #[test]
     fn ln_matches_std() {
-        check64("ln", ln, f64::ln, &sweep64(&[1.0 + f64::EPSILON, 1.0 - f64::EPSILON / 2.0, core::f64::consts::FRAC_1_SQRT_2, core::f64::consts::SQRT_2]), 2.0);
-        check32("ln", ln, f64::ln, &sweep32(&[1.0 + f32::EPSILON, 1.0 - f32::EPSILON / 2.0, core::f32::consts::FRAC_1_SQRT_2, core::f32::consts::SQRT_2]), 2.0);
+        check64(
+            "ln",
+            ln,
+            f64::ln,
+            &sweep64(&[
+                1.0 + f64::EPSILON,
+                1.0 - f64::EPSILON / 2.0,
+                core::f64::consts::FRAC_1_SQRT_2,
+                core::f64::consts::SQRT_2,
+            ]),
+            2.0,
+        );
+        check32(
+            "ln",
+            ln,
+            f64::ln,
+            &sweep32(&[
+                1.0 + f32::EPSILON,
+                1.0 - f32::EPSILON / 2.0,
+                core::f32::consts::FRAC_1_SQRT_2,
+                core::f32::consts::SQRT_2,
+            ]),
+            2.0,
+        );
     }
 
     #[test]
     fn ln_1p_matches_std() {
-        let edges = [-1.0, -1.0 + f64::EPSILON / 2.0, core::f64::consts::FRAC_1_SQRT_2 - 1.0, core::f64::consts::SQRT_2 - 1.0, 1e-17, -1e-17, 2f64.powi(53), 2f64.powi(54)];
+        let edges = [
+            -1.0,
+            -1.0 + f64::EPSILON / 2.0,
+            core::f64::consts::FRAC_1_SQRT_2 - 1.0,
+            core::f64::consts::SQRT_2 - 1.0,
+            1e-17,
+            -1e-17,
+            2f64.powi(53),
+            2f64.powi(54),
+        ];
         check64("ln_1p", ln_1p, f64::ln_1p, &sweep64(&edges), 2.0);
-        let edges32 = [-1.0, -1.0 + f32::EPSILON / 2.0, core::f32::consts::FRAC_1_SQRT_2 - 1.0, core::f32::consts::SQRT_2 - 1.0, 1e-8, -1e-8, 16777216.0, 33554432.0];
+        let edges32 = [
+            -1.0,
+            -1.0 + f32::EPSILON / 2.0,
+            core::f32::consts::FRAC_1_SQRT_2 - 1.0,
+            core::f32::consts::SQRT_2 - 1.0,
+            1e-8,
+            -1e-8,
+            16777216.0,
+            33554432.0,
+        ];
         check32("ln_1p", ln_1p, f64::ln_1p, &sweep32(&edges32), 2.0);
     }
 }

@@ -33,13 +33,6 @@ pub use math::VMath;
 /// True when this build uses WebAssembly SIMD128 instructions (false natively and in the scalar build).
 pub const HARDWARE_SIMD: bool = cfg!(all(target_arch = "wasm32", target_feature = "simd128"));
 
-/// 1 if this build runs its kernels with SIMD128 instructions (`focal_loss.wasm`), 0 if not
-/// (`focal_loss.scalar.wasm`, native builds). Exported so tests can tell the two .wasm files apart.
-#[no_mangle]
-pub extern "C" fn focal_simd128() -> u32 {
-    HARDWARE_SIMD as u32
-}
-
 /// A short vector of floats. Comparisons return lane masks (all bits set where true) of the same
 /// type; the integer operations act on the lanes' bit patterns (`u32` / `u64`).
 pub trait Vector:
@@ -127,23 +120,9 @@ impl SimdReal for f64 {
     type V = F64x2;
 }
 
-/// eˣ per lane (see `math.rs` for the algorithm and its accuracy).
-#[inline(always)]
-pub fn exp<V: VMath>(x: V) -> V {
-    math::exp(x)
-}
-
-/// ln x per lane.
-#[inline(always)]
-pub fn ln<V: VMath>(x: V) -> V {
-    math::ln(x)
-}
-
-/// ln(1 + x) per lane, accurate for small x.
-#[inline(always)]
-pub fn ln_1p<V: VMath>(x: V) -> V {
-    math::ln_1p(x)
-}
+/// eˣ per lane (see `math.rs` for the algorithm and its accuracy): the benchmark's floor kernel uses it.
+#[cfg(feature = "bench-internals")]
+pub use math::exp;
 
 /// A vector of the first `n` (< LANES allowed) values of `s`, the other lanes `fill`.
 #[inline(always)]

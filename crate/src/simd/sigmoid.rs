@@ -6,7 +6,7 @@
 use super::math::{exp, ln, ln_1p, FocalPow};
 use super::{load_partial, store_partial, SimdReal, VMath, Vector};
 use crate::real::Real;
-use crate::SigmoidOptions;
+use crate::{Outputs, SigmoidOptions};
 
 /// (α_t·m^γ·CE, its derivative) per lane.
 #[inline(always)]
@@ -62,30 +62,30 @@ fn element<V: VMath>(x: V, y: V, y_bar: V, alpha: Option<V>, focal_pow: FocalPow
         V::select(ratio.eq(zero), zero, gamma * focal * ratio * (y_bar - y) * ce)
     };
     let soft_grad = alpha_t * (first + focal * (y_bar * p - y * q));
-    (V::select(hard, hard_loss, soft_loss), V::select(hard, hard_grad, soft_grad))
+    (
+        V::select(hard, hard_loss, soft_loss),
+        V::select(hard, hard_grad, soft_grad),
+    )
 }
 
-/// The sigmoid kernel over validated inputs: adds each element's weighted loss to `acc` in
-/// order, writes it to `loss_out` and `grad_scale` × its gradient to `grad_out` when given.
+/// The sigmoid kernel over validated inputs: adds each element's weighted loss to `out.sum` in
+/// order, writes it to `out.loss` and `out.grad_scale` × its gradient to `out.grad` when given.
 pub(crate) fn elements<T: Real + SimdReal>(
     logits: &[T],
     targets: &[T],
     opts: &SigmoidOptions<T>,
-    grad_scale: f64,
-    loss_out: Option<&mut [T]>,
-    grad_out: Option<&mut [T]>,
-    acc: &mut f64,
+    out: &mut Outputs<T>,
 ) {
     type V<T> = <T as SimdReal>::V;
     let lanes = V::<T>::LANES;
     let eps = opts.label_smoothing;
     let (one_minus_eps, half_eps) = (V::<T>::splat(T::ONE - eps), V::<T>::splat(eps * T::from_f64(0.5)));
-    let scale = V::<T>::splat(T::from_f64(grad_scale));
+    let scale = V::<T>::splat(T::from_f64(out.grad_scale));
     let alpha = opts.alpha.map(V::<T>::splat);
     let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
-    let mut loss_out = loss_out;
-    let mut grad_out = grad_out;
-    let mut sum = *acc;
+    let mut loss_out = out.loss.as_deref_mut();
+    let mut grad_out = out.grad.as_deref_mut();
+    let mut sum = out.sum;
     let len = logits.len();
     let mut i = 0;
     while i < len {
@@ -116,5 +116,5 @@ pub(crate) fn elements<T: Real + SimdReal>(
         }
         i += n;
     }
-    *acc = sum;
+    out.sum = sum;
 }

@@ -17,7 +17,7 @@
 use super::math::{exp, ln, ln_1p, FocalPow};
 use super::{load_partial, store_partial, SimdReal, Vector};
 use crate::real::Real;
-use crate::{Alpha, Layout, SoftmaxOptions};
+use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
 
 /// Rows up to this many classes go LANES rows at a time; wider rows are vectorised along the row.
 pub const ACROSS_ROWS_MAX_C: usize = 16;
@@ -55,7 +55,13 @@ fn terms<V: super::VMath>(d: V, is_top: V, s: V, focal_pow: FocalPow<V>) -> Term
     let p_r = V::select(is_top, pr_top, pr_other);
     // (1 − p_t)^γ: by multiplication for integer γ, else exp(γ · log(1 − p_t)) (see FocalPow).
     let focal = focal_pow.pow(omp, || V::select(is_top, ln(s) - log1p_s, ln_1p(-p)));
-    Terms { log_p, omp, focal, p_r, inv }
+    Terms {
+        log_p,
+        omp,
+        focal,
+        p_r,
+        inv,
+    }
 }
 
 /// Where one group's logits come from and its gradient goes.
@@ -284,7 +290,11 @@ fn wide_row<T: Real + SimdReal>(
         sum = V::<T>::acc_add(sum, e);
         i += lanes;
     }
-    let s = if m == T::INFINITY { T::NAN } else { T::from_f64(V::<T>::acc_total(sum)) };
+    let s = if m == T::INFINITY {
+        T::NAN
+    } else {
+        T::from_f64(V::<T>::acc_total(sum))
+    };
     let is_top = V::<T>::splat_bits(if t == k { u64::MAX } else { 0 });
     let tt = terms(V::<T>::splat(z[t] - m), is_top, V::<T>::splat(s), focal_pow);
     let lane0 = |v: V<T>| v.to_array().as_ref()[0];
@@ -313,30 +323,26 @@ fn wide_row<T: Real + SimdReal>(
     loss
 }
 
-/// The hard-target kernel: for each item adds its weighted loss to `acc` (in item order), writes
-/// it to `loss_out` and `grad_scale` × its gradient to `grad_out` when given. Inputs are already
-/// validated (targets in range or the ignore index; lengths match `layout`).
-#[allow(clippy::too_many_arguments)]
+/// The hard-target kernel: for each item adds its weighted loss to `out.sum` (in item order),
+/// writes it to `out.loss` and `out.grad_scale` × its gradient to `out.grad` when given. Inputs
+/// are already validated (targets in range or the ignore index; lengths match `layout`).
 pub(crate) fn hard_targets<T: Real + SimdReal>(
     layout: Layout,
     logits: &[T],
     targets: &[i32],
     opts: &SoftmaxOptions<T>,
-    grad_scale: f64,
-    loss_out: Option<&mut [T]>,
-    grad_out: Option<&mut [T]>,
-    acc: &mut f64,
+    out: &mut Outputs<T>,
 ) {
     type V<T> = <T as SimdReal>::V;
     let lanes = V::<T>::LANES;
     let (classes, stride) = (layout.classes, layout.spatial);
     let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
-    let scale = T::from_f64(grad_scale);
+    let scale = T::from_f64(out.grad_scale);
     let ignore = opts.ignore_index;
-    let want_grad = grad_out.is_some();
-    let mut loss_out = loss_out;
-    let mut grad_out = grad_out;
-    let mut sum = *acc;
+    let want_grad = out.grad.is_some();
+    let mut loss_out = out.loss.as_deref_mut();
+    let mut grad_out = out.grad.as_deref_mut();
+    let mut sum = out.sum;
     let alpha_of = |c: usize| match opts.alpha {
         Alpha::None => T::ONE,
         Alpha::Scalar(a) => a,
@@ -363,7 +369,13 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                 live.as_mut()[l] = all;
             }
         }
-        (V::<T>::from_array(t), V::<T>::from_array(a), V::<T>::from_array(gw), V::<T>::from_array(live), w)
+        (
+            V::<T>::from_array(t),
+            V::<T>::from_array(a),
+            V::<T>::from_array(gw),
+            V::<T>::from_array(live),
+            w,
+        )
     };
     let mut emit = |first: usize, n: usize, loss: V<T>, w: <V<T> as Vector>::Array| {
         let loss = loss.to_array();
@@ -390,7 +402,14 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                 *zc = V::<T>::from_array(a);
             }
             let (t, a_t, gw, live, w) = lanes_of(r0, n);
-            let mut access = Rows { z, e: z, grad: grad_out.as_deref_mut(), first: r0, n, classes };
+            let mut access = Rows {
+                z,
+                e: z,
+                grad: grad_out.as_deref_mut(),
+                first: r0,
+                n,
+                classes,
+            };
             let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, want_grad);
             emit(r0, n, loss, w);
             r0 += n;
@@ -435,5 +454,5 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
             }
         }
     }
-    *acc = sum;
+    out.sum = sum;
 }

@@ -173,8 +173,27 @@ macro_rules! common {
 }
 
 impl Vector for F32x4 {
-    common!(f32, 4, f32x4_splat, f32x4_eq, f32x4_lt, f32x4_le, f32x4_gt, f32x4_ge, f32x4_pmin, f32x4_pmax,
-        f32x4_abs, i32x4_splat, i32, i32x4_add, i32x4_sub, i32x4_eq, i32x4_shl, i32x4_shr, u32x4_shr);
+    common!(
+        f32,
+        4,
+        f32x4_splat,
+        f32x4_eq,
+        f32x4_lt,
+        f32x4_le,
+        f32x4_gt,
+        f32x4_ge,
+        f32x4_pmin,
+        f32x4_pmax,
+        f32x4_abs,
+        i32x4_splat,
+        i32,
+        i32x4_add,
+        i32x4_sub,
+        i32x4_eq,
+        i32x4_shl,
+        i32x4_shr,
+        u32x4_shr
+    );
     /// Lanes 0–1 and 2–3, widened.
     type Acc = (v128, v128);
     #[inline(always)]
@@ -199,14 +218,35 @@ impl Vector for F32x4 {
     }
     #[inline(always)]
     fn acc_total(acc: (v128, v128)) -> f64 {
-        f64x2_extract_lane::<0>(acc.0) + f64x2_extract_lane::<1>(acc.0) + f64x2_extract_lane::<0>(acc.1)
+        f64x2_extract_lane::<0>(acc.0)
+            + f64x2_extract_lane::<1>(acc.0)
+            + f64x2_extract_lane::<0>(acc.1)
             + f64x2_extract_lane::<1>(acc.1)
     }
 }
 
 impl Vector for F64x2 {
-    common!(f64, 2, f64x2_splat, f64x2_eq, f64x2_lt, f64x2_le, f64x2_gt, f64x2_ge, f64x2_pmin, f64x2_pmax,
-        f64x2_abs, i64x2_splat, i64, i64x2_add, i64x2_sub, i64x2_eq, i64x2_shl, i64x2_shr, u64x2_shr);
+    common!(
+        f64,
+        2,
+        f64x2_splat,
+        f64x2_eq,
+        f64x2_lt,
+        f64x2_le,
+        f64x2_gt,
+        f64x2_ge,
+        f64x2_pmin,
+        f64x2_pmax,
+        f64x2_abs,
+        i64x2_splat,
+        i64,
+        i64x2_add,
+        i64x2_sub,
+        i64x2_eq,
+        i64x2_shl,
+        i64x2_shr,
+        u64x2_shr
+    );
     type Acc = v128;
     #[inline(always)]
     fn acc_zero() -> v128 {

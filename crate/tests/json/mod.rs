@@ -24,7 +24,10 @@ pub enum Json {
 impl Json {
     /// Parses a whole document (trailing whitespace allowed, anything else is an error).
     pub fn parse(text: &str) -> Result<Json, String> {
-        let mut p = Parser { s: text.as_bytes(), i: 0 };
+        let mut p = Parser {
+            s: text.as_bytes(),
+            i: 0,
+        };
         p.ws();
         let v = p.value()?;
         p.ws();
@@ -44,7 +47,8 @@ impl Json {
 
     /// The member `key` of an object; panics with the key's name if absent.
     pub fn at(&self, key: &str) -> &Json {
-        self.get(key).unwrap_or_else(|| panic!("missing key {key:?} in {}", self.brief()))
+        self.get(key)
+            .unwrap_or_else(|| panic!("missing key {key:?} in {}", self.brief()))
     }
 
     /// A number, or one of the strings "inf", "-inf", "nan".
@@ -204,7 +208,10 @@ impl Parser<'_> {
     }
 
     fn hex4(&mut self) -> Result<u32, String> {
-        let h = self.s.get(self.i..self.i + 4).ok_or_else(|| format!("short \\u escape at byte {}", self.i))?;
+        let h = self
+            .s
+            .get(self.i..self.i + 4)
+            .ok_or_else(|| format!("short \\u escape at byte {}", self.i))?;
         let h = std::str::from_utf8(h).map_err(|e| e.to_string())?;
         let v = u32::from_str_radix(h, 16).map_err(|_| format!("bad \\u escape at byte {}", self.i))?;
         self.i += 4;
@@ -302,14 +309,18 @@ impl Parser<'_> {
             }
         }
         let text = std::str::from_utf8(&self.s[start..self.i]).map_err(|e| e.to_string())?;
-        text.parse::<f64>().map(Json::Num).map_err(|e| format!("{e} in {text:?}"))
+        text.parse::<f64>()
+            .map(Json::Num)
+            .map_err(|e| format!("{e} in {text:?}"))
     }
 }
 
 /// Self-tests of the parser, run from each test binary that includes this module.
 pub fn self_test() {
-    let v = Json::parse(r#" { "a": [1, -2.5e-3, 0, true, false, null, "x\"\\\/\n\u00e9\ud83d\ude00"], "b": {}, "c": [] } "#)
-        .unwrap();
+    let v = Json::parse(
+        r#" { "a": [1, -2.5e-3, 0, true, false, null, "x\"\\\/\n\u00e9\ud83d\ude00"], "b": {}, "c": [] } "#,
+    )
+    .unwrap();
     let a = v.at("a").arr();
     assert_eq!(a[0], Json::Num(1.0));
     assert_eq!(a[1], Json::Num(-2.5e-3));
@@ -320,12 +331,26 @@ pub fn self_test() {
     assert_eq!(v.at("b"), &Json::Obj(BTreeMap::new()));
     assert!(v.at("c").arr().is_empty());
     // Bit-exact round trip of doubles, including subnormals.
-    assert_eq!(Json::parse("9.85967654375977e-305").unwrap().num(), 9.85967654375977e-305);
+    assert_eq!(
+        Json::parse("9.85967654375977e-305").unwrap().num(),
+        9.85967654375977e-305
+    );
     assert_eq!(Json::parse("5e-324").unwrap().num().to_bits(), 1);
     assert_eq!(Json::parse("0.1").unwrap().num(), 0.1);
     assert!(Json::parse(r#""nan""#).unwrap().num().is_nan());
     assert_eq!(Json::parse(r#""-inf""#).unwrap().num(), f64::NEG_INFINITY);
-    for bad in ["", "[1,]", "{\"a\" 1}", "01", "1.", "-", "[1] x", "\"abc", "tru", "{\"a\":1,\"a\":2}"] {
+    for bad in [
+        "",
+        "[1,]",
+        "{\"a\" 1}",
+        "01",
+        "1.",
+        "-",
+        "[1] x",
+        "\"abc",
+        "tru",
+        "{\"a\":1,\"a\":2}",
+    ] {
         assert!(Json::parse(bad).is_err(), "accepted {bad:?}");
     }
 }
