@@ -23,8 +23,11 @@ const common: Options = {
 };
 
 export default defineConfig([
-  // Node: ESM and CJS, and the package's types (one API for every entry).
-  { ...common, entry: { node: 'ts/entries/node.ts' }, format: ['esm', 'cjs'], dts: true, shims: true },
+  // Node: ESM and CJS, and the package's types (one API for every entry). No shims: the entry finds
+  // its .wasm from __filename in CJS itself (ts/entries/node.ts).
+  { ...common, entry: { node: 'ts/entries/node.ts' }, format: ['esm', 'cjs'], dts: true, shims: false,
+    // import.meta is empty in the CJS build, on purpose: that branch is never taken there.
+    esbuildOptions: (o) => void (o.logOverride = { 'empty-import-meta': 'silent' }) },
   // Browsers: ESM, and CJS for bundlers that meet `require('focal-loss')` (import.meta.url shimmed).
   { ...common, entry: { browser: 'ts/entries/browser.ts' }, format: ['esm', 'cjs'], dts: false, shims: true },
   // ESM-only entries selected by export conditions.

@@ -64,7 +64,7 @@ const bad: Bad[] = [
   { name: 'index negative', error: RangeError, message: 'targets[3] = -1 is not a class index in [0, 10) or ignoreIndex -100', call: sm(Array.from(targets, (t, i) => (i === 3 ? -1 : t)), { classes: C }) },
   { name: 'index non-integer', error: RangeError, message: 'targets[5] = 2.5 is not a class index in [0, 10) or ignoreIndex -100', call: sm(Array.from(targets, (t, i) => (i === 5 ? 2.5 : t)), { classes: C }) },
   { name: 'index NaN', error: RangeError, message: 'targets[0] = NaN is not a class index in [0, 10) or ignoreIndex -100', call: sm(Array.from(targets, (t, i) => (i === 0 ? NaN : t)), { classes: C }) },
-  { name: 'index string', error: RangeError, message: /targets\[1\] = 3 is not a class index/, call: sm(Array.from(targets, (t, i) => (i === 1 ? '3' : t)), { classes: C }) },
+  { name: 'index string', error: TypeError, message: "targets[1] must be a number, a class index (got string '3')", call: sm(Array.from(targets, (t, i) => (i === 1 ? '3' : t)), { classes: C }) },
   { name: 'index equal to classes, other ignoreIndex', error: RangeError, message: 'targets[19] = 10 is not a class index in [0, 10) or ignoreIndex 255', call: sm(Array.from(targets, (t, i) => (i === 19 ? 10 : t)), { classes: C, ignoreIndex: 255 }) },
   { name: 'channels-first index names the flat position', error: RangeError, message: /targets\[7\] = 4 is not a class index in \[0, 4\)/, call: sm(Int32Array.from({ length: 50 }, (_, i) => (i === 7 ? 4 : 0)), { shape: [5, 4, 10] }) },
   { name: 'targets too short', error: RangeError, message: 'targets.length = 3 must equal the number of items 20 (one class index per row)', call: sm([1, 2, 3], { classes: C }) },

@@ -1,9 +1,10 @@
 // The built dist/focal_loss.wasm as a module: what it imports (nothing) and exports, its ABI
-// version and size, its raw kernels' status codes for bad pointers and values (no traps), and the
-// loader refusing a module of another ABI version.
+// version and size, the call header's layout on both sides, its raw kernels' status codes for bad
+// addresses and values, recovery from a forced trap, and the loader refusing a module of another
+// ABI version.
 import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { ABI_VERSION, Status, type FocalExports } from '../ts/abi';
+import { ABI_VERSION, HEADER, HEADER_FIELDS, readHeaderField, Status, writeHeader, type FocalExports, type Header } from '../ts/abi';
 import { Engine } from '../ts/engine';
 import { getEngine, initSyncWith, isInitialized } from '../ts/loader';
 
@@ -23,7 +24,7 @@ describe('dist/focal_loss.wasm', () => {
     const exports = WebAssembly.Module.exports(module);
     const kinds = Object.fromEntries(exports.map((e) => [e.name, e.kind]));
     expect(kinds.memory).toBe('memory');
-    for (const name of ['focal_abi_version', 'focal_scratch_ptr', 'focal_scratch_len', 'focal_error_index', ...KERNELS]) {
+    for (const name of ['focal_abi_version', 'focal_scratch_ptr', 'focal_scratch_len', 'focal_header_layout', ...KERNELS]) {
       expect(kinds[name], name).toBe('function');
     }
     // Nothing else that looks like an allocator or wasm-bindgen glue.
@@ -45,82 +46,149 @@ describe('dist/focal_loss.wasm', () => {
   });
 });
 
+describe('the call header', () => {
+  test('ts/abi.ts lays out CallHeader exactly as the .wasm reports it (size, then each field in order)', () => {
+    const x = instance();
+    const reported = Array.from(new Uint32Array(x.memory.buffer, x.focal_header_layout(), 1 + HEADER_FIELDS.length));
+    expect(reported).toEqual([HEADER.size, ...HEADER_FIELDS.map(([name]) => HEADER.offsets[name])]);
+    // The float fields are 8-byte aligned, and the struct is what ffi.rs declares: 12 × 4 + 5 × 8 bytes.
+    expect(HEADER.size).toBe(88);
+  });
+});
+
 describe('raw kernels return status codes, never trap', () => {
-  /** A valid f64 softmax chunk in scratch: 2 rows × 3 classes; returns the pointers. */
+  /** A valid f64 softmax chunk in scratch (2 rows × 3 classes) and its header; `over` changes fields. */
   function setup(x: FocalExports, T: 4 | 8 = 8) {
     const base = x.focal_scratch_ptr();
     const F = T === 4 ? Float32Array : Float64Array;
-    const p = { acc: base, logits: base + 64, targets: base + 256, grad: base + 512, loss: base + 768, probs: base + 1024 };
-    new Float64Array(x.memory.buffer, p.acc, 1)[0] = 0;
+    const p = { header: base, logits: base + 128, targets: base + 256, grad: base + 512, loss: base + 768, probs: base + 1024 };
     new F(x.memory.buffer, p.logits, 6).set([1, 2, 3, 0, -1, 0.5]);
     new Int32Array(x.memory.buffer, p.targets, 2).set([0, 2]);
     return p;
   }
-  // (batch, classes, spatial, logits, targets, probs, alpha, alphaScalar, weights, gamma, smoothing, ignore, gradScale, loss, grad, acc)
-  const softmax = (x: FocalExports, p: ReturnType<typeof setup>, over: Partial<Record<string, number>> = {}, k: keyof FocalExports = 'focal_softmax_f64') => {
-    const a = { batch: 2, classes: 3, spatial: 1, logits: p.logits, targets: p.targets, probs: 0, alpha: 0, alphaScalar: 1, weights: 0, gamma: 2, smoothing: 0, ignore: -100, gradScale: 1, loss: p.loss, grad: p.grad, acc: p.acc, ...over };
-    return (x[k] as FocalExports['focal_softmax_f64'])(a.batch, a.classes, a.spatial, a.logits, a.targets, a.probs, a.alpha, a.alphaScalar, a.weights, a.gamma, a.smoothing, a.ignore, a.gradScale, a.loss, a.grad, a.acc);
+  const header = (p: ReturnType<typeof setup>, over: Partial<Header>): Header => ({
+    batch: 2, classes: 3, spatial: 1, ignore_index: -100, logits: p.logits, target_indices: p.targets, target_values: 0,
+    alpha: 0, weights: 0, loss_out: p.loss, grad_out: p.grad, error_index: 0, alpha_scalar: 1, gamma: 2,
+    label_smoothing: 0, grad_scale: 1, sum: 0, ...over,
+  });
+  const call = (x: FocalExports, p: ReturnType<typeof setup>, over: Partial<Header> = {}, k: (typeof KERNELS)[number] = 'focal_softmax_f64') => {
+    writeHeader(x.memory.buffer, p.header, header(p, over));
+    return x[k](p.header);
   };
+  const sigmoid = (x: FocalExports, p: ReturnType<typeof setup>, over: Partial<Header> = {}) =>
+    call(x, p, { batch: 6, classes: 1, target_indices: 0, target_values: p.logits, alpha_scalar: 0.25, ...over }, 'focal_sigmoid_f64');
 
-  test('a valid call returns Ok and accumulates the sum', () => {
+  test('a valid call returns Ok and adds to the header sum', () => {
     const x = instance();
     const p = setup(x);
-    expect(softmax(x, p)).toBe(Status.Ok);
-    const acc = new Float64Array(x.memory.buffer, p.acc, 1)[0];
+    expect(call(x, p, { sum: 1 })).toBe(Status.Ok);
+    const sum = readHeaderField(x.memory.buffer, p.header, 'sum');
     const losses = new Float64Array(x.memory.buffer, p.loss, 2);
-    expect(acc).toBeGreaterThan(0);
-    expect(acc).toBe(losses[0] + losses[1]);
+    expect(losses[0]).toBeGreaterThan(0);
+    expect(sum).toBe(1 + losses[0] + losses[1]);
   });
 
-  test('bad pointers: null logits / accumulator, misaligned, both or neither target kind → InvalidArgument', () => {
+  test('bad addresses: null logits or header, misaligned, both or neither target kind → InvalidArgument', () => {
     const x = instance();
     const p = setup(x);
-    expect(softmax(x, p, { logits: 0 })).toBe(Status.InvalidArgument);
-    expect(softmax(x, p, { acc: 0 })).toBe(Status.InvalidArgument);
-    expect(softmax(x, p, { logits: p.logits + 4 })).toBe(Status.InvalidArgument); // f64 at a 4-byte offset
-    expect(softmax(x, p, { targets: p.targets + 1 })).toBe(Status.InvalidArgument);
-    expect(softmax(x, p, { grad: p.grad + 2 })).toBe(Status.InvalidArgument);
-    expect(softmax(x, p, { probs: p.probs })).toBe(Status.InvalidArgument);
-    expect(softmax(x, p, { targets: 0 })).toBe(Status.InvalidArgument);
-    expect(softmax(x, p, { logits: p.logits + 2 }, 'focal_softmax_f32')).toBe(Status.InvalidArgument);
-    const sig = x.focal_sigmoid_f64;
-    expect(sig(6, 0, p.logits, 0, 2, 0.25, 0, 1, 0, 0, p.acc)).toBe(Status.InvalidArgument);
-    expect(sig(6, p.logits, p.logits + 4, 0, 2, 0.25, 0, 1, 0, 0, p.acc)).toBe(Status.InvalidArgument);
-    expect(sig(6, p.logits, p.logits, 0, 2, 0.25, 0, 1, 0, 0, 0)).toBe(Status.InvalidArgument);
+    expect(x.focal_softmax_f64(0)).toBe(Status.InvalidArgument);
+    expect(x.focal_softmax_f64(p.header + 4)).toBe(Status.InvalidArgument);
+    expect(call(x, p, { logits: 0 })).toBe(Status.InvalidArgument);
+    expect(call(x, p, { logits: p.logits + 4 })).toBe(Status.InvalidArgument); // f64 at a 4-byte offset
+    expect(call(x, p, { target_indices: p.targets + 1 })).toBe(Status.InvalidArgument);
+    expect(call(x, p, { grad_out: p.grad + 2 })).toBe(Status.InvalidArgument);
+    expect(call(x, p, { target_values: p.probs })).toBe(Status.InvalidArgument);
+    expect(call(x, p, { target_indices: 0 })).toBe(Status.InvalidArgument);
+    expect(call(x, p, { logits: p.logits + 2 }, 'focal_softmax_f32')).toBe(Status.InvalidArgument);
+    expect(sigmoid(x, p, { logits: 0 })).toBe(Status.InvalidArgument);
+    expect(sigmoid(x, p, { target_values: p.logits + 4 })).toBe(Status.InvalidArgument);
+    expect(sigmoid(x, p, { target_values: 0 })).toBe(Status.InvalidArgument);
     // Still usable afterwards.
-    expect(softmax(x, p)).toBe(Status.Ok);
+    expect(call(x, p)).toBe(Status.Ok);
   });
 
   test('bad values: target out of range (with its index), gamma, smoothing, alpha, weights, probabilities', () => {
     const x = instance();
     const p = setup(x);
+    const errorIndex = () => readHeaderField(x.memory.buffer, p.header, 'error_index');
     new Int32Array(x.memory.buffer, p.targets, 2)[1] = 3;
-    expect(softmax(x, p)).toBe(Status.TargetOutOfRange);
-    expect(x.focal_error_index()).toBe(1);
+    expect(call(x, p)).toBe(Status.TargetOutOfRange);
+    expect(errorIndex()).toBe(1);
     new Int32Array(x.memory.buffer, p.targets, 2).set([-5, 0]);
-    expect(softmax(x, p)).toBe(Status.TargetOutOfRange);
-    expect(x.focal_error_index()).toBe(0);
-    expect(softmax(x, p, { ignore: -5 })).toBe(Status.Ok); // the same value as ignoreIndex is fine
+    expect(call(x, p)).toBe(Status.TargetOutOfRange);
+    expect(errorIndex()).toBe(0);
+    expect(call(x, p, { ignore_index: -5 })).toBe(Status.Ok); // the same value as ignoreIndex is fine
     new Int32Array(x.memory.buffer, p.targets, 2).set([0, 2]);
-    expect(softmax(x, p, { gamma: -1 })).toBe(Status.InvalidGamma);
-    expect(softmax(x, p, { gamma: NaN })).toBe(Status.InvalidGamma);
-    expect(softmax(x, p, { smoothing: 1 })).toBe(Status.InvalidLabelSmoothing);
-    expect(softmax(x, p, { alphaScalar: -1 })).toBe(Status.InvalidAlpha);
+    expect(call(x, p, { gamma: -1 })).toBe(Status.InvalidGamma);
+    expect(call(x, p, { gamma: NaN })).toBe(Status.InvalidGamma);
+    expect(call(x, p, { label_smoothing: 1 })).toBe(Status.InvalidLabelSmoothing);
+    expect(call(x, p, { alpha_scalar: -1 })).toBe(Status.InvalidAlpha);
     new Float64Array(x.memory.buffer, p.probs, 2).set([1, -1]);
-    expect(softmax(x, p, { weights: p.probs })).toBe(Status.InvalidWeight);
+    expect(call(x, p, { weights: p.probs })).toBe(Status.InvalidWeight);
     // Probabilities: a row summing to 2.
     new Float64Array(x.memory.buffer, p.probs, 6).set([1, 0, 0, 1, 1, 0]);
-    expect(softmax(x, p, { targets: 0, probs: p.probs })).toBe(Status.InvalidProbability);
+    expect(call(x, p, { target_indices: 0, target_values: p.probs })).toBe(Status.InvalidProbability);
     // Sigmoid: a target of 2, alpha 1.5.
     new Float64Array(x.memory.buffer, p.probs, 6).set([0, 1, 2, 0, 1, 0]);
-    expect(x.focal_sigmoid_f64(6, p.logits, p.probs, 0, 2, 0.25, 0, 1, 0, 0, p.acc)).toBe(Status.InvalidProbability);
-    expect(x.focal_error_index()).toBe(2);
+    expect(sigmoid(x, p, { target_values: p.probs })).toBe(Status.InvalidProbability);
+    expect(errorIndex()).toBe(2);
     new Float64Array(x.memory.buffer, p.probs, 6).set([0, 1, 1, 0, 1, 0]);
-    expect(x.focal_sigmoid_f64(6, p.logits, p.probs, 0, 2, 1.5, 0, 1, 0, 0, p.acc)).toBe(Status.InvalidAlpha);
-    expect(x.focal_sigmoid_f64(6, p.logits, p.probs, 0, 2, 0.25, 0, 1, 0, 0, p.acc)).toBe(Status.Ok);
-    expect(softmax(x, p)).toBe(Status.Ok);
+    expect(sigmoid(x, p, { target_values: p.probs, alpha_scalar: 1.5 })).toBe(Status.InvalidAlpha);
+    expect(sigmoid(x, p, { target_values: p.probs })).toBe(Status.Ok);
+    expect(call(x, p)).toBe(Status.Ok);
   });
 });
+
+describe('a trap cannot brick the module', () => {
+  // A header whose logits lie past the end of memory makes the kernel's first load trap ("memory
+  // access out of bounds") after its stack frame was taken: the fault no validated call can reach,
+  // forced here through the engine's own kernel call.
+  test('each trap is rethrown, the stack pointer is put back, and the next call is exact', () => {
+    const engine = new Engine(new WebAssembly.Instance(module, {}));
+    const x = engine.exports;
+    const top = x.__stack_pointer.value;
+    const base = x.focal_scratch_ptr();
+    const expected = (() => {
+      writeHeader(x.memory.buffer, base, {
+        batch: 1, classes: 3, spatial: 1, ignore_index: -100, logits: base + 256, target_indices: base + 512, target_values: 0,
+        alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0, alpha_scalar: 1, gamma: 2, label_smoothing: 0, grad_scale: 1, sum: 0,
+      });
+      new Float64Array(x.memory.buffer, base + 256, 3).set([1, 2, 3]);
+      new Int32Array(x.memory.buffer, base + 512, 1)[0] = 1;
+      expect(engine.invoke(x.focal_softmax_f64, base)).toBe(Status.Ok);
+      return readHeaderField(x.memory.buffer, base, 'sum');
+    })();
+    expect(expected).toBeGreaterThan(0);
+    // Without the reset, the first trap already leaves the stack pointer below its top.
+    const raw = new Engine(new WebAssembly.Instance(module, {})).exports;
+    const rawBase = raw.focal_scratch_ptr();
+    writeHeader(raw.memory.buffer, rawBase, trapHeader(raw.memory.buffer.byteLength));
+    expect(() => raw.focal_softmax_f64(rawBase)).toThrow(WebAssembly.RuntimeError);
+    expect(raw.__stack_pointer.value).toBeLessThan(top);
+    // Through the engine: 200 traps (more than the 64 KiB stack could hold of leaked frames).
+    for (let i = 0; i < 200; i++) {
+      writeHeader(x.memory.buffer, base, trapHeader(x.memory.buffer.byteLength));
+      expect(() => engine.invoke(x.focal_softmax_f64, base)).toThrow(WebAssembly.RuntimeError);
+      expect(x.__stack_pointer.value).toBe(top);
+    }
+    writeHeader(x.memory.buffer, base, {
+      batch: 1, classes: 3, spatial: 1, ignore_index: -100, logits: base + 256, target_indices: base + 512, target_values: 0,
+      alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0, alpha_scalar: 1, gamma: 2, label_smoothing: 0, grad_scale: 1, sum: 0,
+    });
+    new Float64Array(x.memory.buffer, base + 256, 3).set([1, 2, 3]);
+    new Int32Array(x.memory.buffer, base + 512, 1)[0] = 1;
+    expect(engine.invoke(x.focal_softmax_f64, base)).toBe(Status.Ok);
+    expect(readHeaderField(x.memory.buffer, base, 'sum')).toBe(expected);
+  });
+});
+
+/** A softmax header of one row of 1024 classes whose logits start 8 bytes before the end of memory. */
+function trapHeader(memoryBytes: number): Header {
+  return {
+    batch: 1, classes: 1024, spatial: 1, ignore_index: -100, logits: memoryBytes - 8, target_indices: 8, target_values: 0,
+    alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0, alpha_scalar: 1, gamma: 2, label_smoothing: 0, grad_scale: 1, sum: 0,
+  };
+}
 
 /** A hand-assembled module exporting `memory` and focal_abi_version() returning `version`. */
 function stubModule(version: number): Uint8Array {
@@ -150,7 +218,7 @@ describe('the loader refuses a module of another ABI version', () => {
     expect(() => new Engine(other)).toThrow(TypeError);
     expect(() => new Engine(other)).toThrow('not focal_loss.wasm');
     // The real module is accepted.
-    expect(new Engine(new WebAssembly.Instance(module, {})).scratchBytes).toBe(256 * 1024);
+    expect(new Engine(new WebAssembly.Instance(module, {})).memoryBytes).toBeGreaterThan(256 * 1024);
   });
 
   test('initSync with a stale module fails loudly, leaves nothing loaded, and the right module still loads', () => {

@@ -1,38 +1,75 @@
-// The wasm boundary as TypeScript sees it. Must match crate/src/ffi.rs and FocalError::code in
-// crate/src/lib.rs.
+// The wasm boundary as TypeScript sees it. Must match crate/src/ffi.rs (CallHeader, the exports)
+// and FocalError::code in crate/src/lib.rs; test/wasm-module.test.ts compares the header layout
+// with the one the .wasm reports.
 
 /** Version of the boundary; a .wasm reporting another version is refused at load. */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
-/** Address 0 means "absent" for optional pointers. */
+/** Address 0 means "absent" for the header's addresses. */
 export const NULL = 0;
+
+/** The fields of crate/src/ffi.rs's `#[repr(C)] CallHeader`, in declaration order, with their types. */
+export const HEADER_FIELDS = [
+  ['batch', 'u32'], ['classes', 'u32'], ['spatial', 'u32'], ['ignore_index', 'i32'],
+  ['logits', 'u32'], ['target_indices', 'u32'], ['target_values', 'u32'], ['alpha', 'u32'],
+  ['weights', 'u32'], ['loss_out', 'u32'], ['grad_out', 'u32'], ['error_index', 'u32'],
+  ['alpha_scalar', 'f64'], ['gamma', 'f64'], ['label_smoothing', 'f64'], ['grad_scale', 'f64'], ['sum', 'f64'],
+] as const;
+
+export type HeaderField = (typeof HEADER_FIELDS)[number][0];
+type FieldType = (typeof HEADER_FIELDS)[number][1];
+const SIZE: Record<FieldType, number> = { u32: 4, i32: 4, f64: 8 };
+
+/** repr(C) layout: each field at the next multiple of its size; the struct padded to its largest alignment (8). */
+function layout(): { offsets: Record<HeaderField, number>; size: number } {
+  const offsets = {} as Record<HeaderField, number>;
+  let at = 0;
+  for (const [name, type] of HEADER_FIELDS) {
+    at = Math.ceil(at / SIZE[type]) * SIZE[type];
+    offsets[name] = at;
+    at += SIZE[type];
+  }
+  return { offsets, size: Math.ceil(at / 8) * 8 };
+}
+
+export const HEADER = layout();
+
+/** A call header's values; addresses are byte offsets into wasm memory (0: absent). */
+export type Header = Record<HeaderField, number>;
+
+/** Writes `h` at `ptr` (little-endian, as wasm memory is). */
+export function writeHeader(memory: ArrayBuffer, ptr: number, h: Header): void {
+  const view = new DataView(memory, ptr, HEADER.size);
+  for (const [name, type] of HEADER_FIELDS) {
+    const at = HEADER.offsets[name];
+    if (type === 'u32') view.setUint32(at, h[name], true);
+    else if (type === 'i32') view.setInt32(at, h[name], true);
+    else view.setFloat64(at, h[name], true);
+  }
+}
+
+/** Reads one field of the header at `ptr`. */
+export function readHeaderField(memory: ArrayBuffer, ptr: number, name: 'sum' | 'error_index'): number {
+  const view = new DataView(memory, ptr, HEADER.size);
+  return name === 'sum' ? view.getFloat64(HEADER.offsets.sum, true) : view.getUint32(HEADER.offsets.error_index, true);
+}
+
+/** A kernel: the address of a call header → a status code. */
+export type Kernel = (header: number) => number;
 
 export interface FocalExports {
   readonly memory: WebAssembly.Memory;
+  /** The stack pointer, put back by the engine if a kernel traps. */
+  readonly __stack_pointer: WebAssembly.Global;
   focal_abi_version(): number;
   focal_scratch_ptr(): number;
   focal_scratch_len(): number;
-  focal_error_index(): number;
-  focal_softmax_f32: SoftmaxKernel;
-  focal_softmax_f64: SoftmaxKernel;
-  focal_sigmoid_f32: SigmoidKernel;
-  focal_sigmoid_f64: SigmoidKernel;
+  focal_header_layout(): number;
+  focal_softmax_f32: Kernel;
+  focal_softmax_f64: Kernel;
+  focal_sigmoid_f32: Kernel;
+  focal_sigmoid_f64: Kernel;
 }
-
-/** (batch, classes, spatial, logits, targets, probs, alpha, alphaScalar, weights, gamma,
- *  labelSmoothing, ignoreIndex, gradScale, lossOut, gradOut, acc) → status */
-export type SoftmaxKernel = (
-  batch: number, classes: number, spatial: number, logits: number, targets: number, probs: number,
-  alpha: number, alphaScalar: number, weights: number, gamma: number, labelSmoothing: number,
-  ignoreIndex: number, gradScale: number, lossOut: number, gradOut: number, acc: number,
-) => number;
-
-/** (len, logits, targets, weights, gamma, alpha (< 0: off), labelSmoothing, gradScale, lossOut,
- *  gradOut, acc) → status */
-export type SigmoidKernel = (
-  len: number, logits: number, targets: number, weights: number, gamma: number, alpha: number,
-  labelSmoothing: number, gradScale: number, lossOut: number, gradOut: number, acc: number,
-) => number;
 
 /** Status codes returned by the kernels (FocalError::code). */
 export const Status = {
@@ -51,22 +88,23 @@ export const Status = {
 const MESSAGES: Record<number, string> = {
   [Status.LengthMismatch]: 'an array has the wrong length for the layout',
   [Status.InvalidShape]: 'the shape is not valid',
-  [Status.InvalidGamma]: 'options.gamma must be a finite number >= 0',
-  [Status.InvalidAlpha]: 'options.alpha is out of range',
-  [Status.InvalidLabelSmoothing]: 'options.labelSmoothing must be in [0, 1)',
-  [Status.InvalidWeight]: 'options.weights[i] must be finite and >= 0',
+  [Status.InvalidGamma]: 'gamma is not valid',
+  [Status.InvalidAlpha]: 'alpha is out of range',
+  [Status.InvalidLabelSmoothing]: 'labelSmoothing is not in [0, 1)',
+  [Status.InvalidWeight]: 'weights[i] is not finite and >= 0',
   [Status.TargetOutOfRange]: 'targets[i] is not a class index',
   [Status.InvalidProbability]: 'targets[i] is not a probability',
   [Status.InvalidArgument]: 'invalid argument at the wasm boundary',
 };
 
 /**
- * The one place where a kernel's status becomes a JS error: RangeError for wrong values,
- * TypeError for a wrong kind of argument. The facade validates everything first, so reaching
- * this means the two sides disagree — the message says which check fired and where.
+ * The one place where a kernel's status becomes a JS error: RangeError for wrong values, TypeError
+ * for a wrong kind of argument. The facade validates everything in the kernel's own precision
+ * first, so reaching this is a bug in the package (the tests make sure no input does): the message
+ * says which check fired and where.
  */
-export function statusError(status: number, errorIndex: number, offset = 0): Error {
-  const what = (MESSAGES[status] ?? `unknown status ${status}`).replace('[i]', `[${errorIndex + offset}]`);
-  const message = `focal-loss: ${what} (kernel status ${status})`;
+export function statusError(status: number, errorIndex: number): Error {
+  const what = (MESSAGES[status] ?? `unknown status ${status}`).replace('[i]', `[${errorIndex}]`);
+  const message = `focal-loss: ${what} (kernel status ${status}: validation let this through; please report it)`;
   return status === Status.InvalidArgument ? new TypeError(message) : new RangeError(message);
 }

@@ -1,64 +1,84 @@
-// The loader core: one wasm instance, and the chunked calls that stream a batch of any size
-// through the module's fixed scratch area.
+// The loader core: one wasm instance, and the one chunk loop that streams a validated call of any
+// size through the module's fixed scratch area.
 //
-// Memory stays bounded: every call copies one chunk of the caller's arrays into the scratch
-// area, runs the kernel there and copies the results out. The module never allocates. Only an
-// item too wide for the scratch area on its own (a softmax row of ~30k float32 classes) makes
-// the engine take a larger area from the heap (ts/heap.ts), growing memory once to fit it.
+// A call is described once, as a list of its arrays (`Stream`: which header field holds the
+// array's address, its element type in wasm memory, whether it holds C values per item in the
+// logits' layout or one value per item, and whether the kernel reads or writes it). Capacity,
+// offsets, gather and scatter all come from that list. Each chunk is a block [nc, C, sc] of the
+// logits' [N, C, S]: whole images when at least one fits, else slices of one image. The engine
+// copies the chunk's inputs into the area, writes the call header (crate/src/ffi.rs CallHeader)
+// at its start, runs the kernel and copies the outputs out.
 //
-// Arrays the caller allocated inside wasm memory (allocateWasmArray) are not copied: the kernel
-// gets their addresses and reads and writes them in place; only the other arrays of the call go
-// through the scratch area. A softmax call whose arrays are all wasm arrays is one kernel call.
-// Their addresses are taken before anything that can grow memory (growth detaches every view).
+// Memory stays bounded: the scratch area is part of the module. Only an item too wide for it on
+// its own (a softmax row of ~20k float32 classes) needs more: a spare area past the module's
+// memory, grown once to the widest item seen and reused. Views of wasm memory are created after
+// that growth, per chunk (growth detaches every earlier view).
 
-import { ABI_VERSION, NULL, statusError, type FocalExports } from './abi.js';
-import { Heap } from './heap.js';
-import type { FloatArray, SigmoidPlan, SoftmaxPlan } from './options.js';
+import { ABI_VERSION, HEADER, readHeaderField, statusError, writeHeader, type FocalExports, type Header, type HeaderField, type Kernel } from './abi.js';
+import { overlaps } from './arrays.js';
+import type { FloatArray, NumericArray, Plan } from './options.js';
 
-/** Alignment of every region in the scratch area (f64 needs 8). */
+/** Alignment of every region in the area (f64 needs 8). */
 const ALIGN = 8;
 const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+const PAGE = 65536;
+/** A wasm32 memory addresses at most 4 GiB. */
+const MAX_MEMORY = 2 ** 32;
 
-type View = Float32Array | Float64Array;
-type ViewCtor = typeof Float32Array | typeof Float64Array;
+type Elem = 'f32' | 'f64' | 'i32';
+const VIEWS = { f32: Float32Array, f64: Float64Array, i32: Int32Array } as const;
 
-/** Where results go: the gradient destination and the per-item loss destination, if wanted. */
-export interface Outputs {
-  grad: FloatArray | null;
-  loss: FloatArray | null;
+/** One array of a call. */
+interface Stream {
+  /** The header field that gets its address. */
+  readonly field: HeaderField;
+  /** Its element type in wasm memory. */
+  readonly elem: Elem;
+  /** C values per item in the logits' layout (strided in a channels-first image), or one per item. */
+  readonly perClass: boolean;
+  /** The caller's data (inputs), or where results go (outputs). */
+  readonly array: NumericArray;
+  readonly output: boolean;
 }
 
-function copyItems(dst: View | Int32Array, src: ArrayLike<number>, from: number, to: number): void {
-  if (ArrayBuffer.isView(src)) {
-    dst.set((src as unknown as Float64Array).subarray(from, to));
-  } else {
-    for (let i = from; i < to; i++) dst[i - from] = src[i];
-  }
-}
-
-/** Lays regions out one after another from `ptr`, each aligned. */
-class Layout {
-  constructor(public ptr: number) {}
-  take(bytes: number): number {
-    const p = this.ptr;
-    this.ptr += align(bytes);
-    return p;
-  }
-}
-
-/** A region for one call's chunks: the scratch area, or a heap block released after the call. */
+/** A region of wasm memory for one call's chunks. */
 interface Area {
-  ptr: number;
-  len: number;
-  heap: boolean;
+  readonly ptr: number;
+  readonly len: number;
+}
+
+/** True if `a` and `b` are the same elements of the same memory, so chunk k of one is chunk k of the other. */
+function sameElements(a: NumericArray, b: NumericArray): boolean {
+  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length && a.BYTES_PER_ELEMENT === b.BYTES_PER_ELEMENT;
+}
+
+/** The arrays of a validated call, in the order they are laid out in the area. */
+function streams(plan: Plan, grad: FloatArray | null, loss: FloatArray | null): Stream[] {
+  const t: Elem = plan.logits instanceof Float32Array ? 'f32' : 'f64';
+  const list: Stream[] = [{ field: 'logits', elem: t, perClass: true, array: plan.logits, output: false }];
+  if (plan.targets.kind === 'index') list.push({ field: 'target_indices', elem: 'i32', perClass: false, array: plan.targets.data, output: false });
+  else list.push({ field: 'target_values', elem: t, perClass: true, array: plan.targets.data, output: false });
+  if (plan.weights) list.push({ field: 'weights', elem: t, perClass: false, array: plan.weights, output: false });
+  if (loss) list.push({ field: 'loss_out', elem: t, perClass: false, array: loss, output: true });
+  if (grad) list.push({ field: 'grad_out', elem: t, perClass: true, array: grad, output: true });
+  // An input that shares memory with the gradient's destination would be overwritten by an earlier
+  // chunk's gradient before a later chunk reads it: it is copied first. The one exception is an
+  // input laid out exactly like the gradient (out === logits): each chunk reads its own elements
+  // before writing them, and no other chunk touches them.
+  if (!grad) return list;
+  return list.map((s) =>
+    s.output || !overlaps(s.array, grad) || (s.perClass && sameElements(s.array, grad)) ? s : { ...s, array: s.array.slice() },
+  );
 }
 
 export class Engine {
   readonly exports: FocalExports;
-  private readonly scratchPtr: number;
-  private readonly scratchLen: number;
-  /** Memory past the module's own: wasm arrays and areas for over-wide items. */
-  readonly heap: Heap;
+  private readonly scratch: Area;
+  /** Bytes of memory the module had when loaded: the spare area starts there. */
+  private readonly moduleBytes: number;
+  /** The stack pointer between calls, put back if a kernel traps. */
+  private readonly stackTop: number;
+  private spare: Area = { ptr: 0, len: 0 };
 
   constructor(instance: WebAssembly.Instance) {
     const x = instance.exports as unknown as FocalExports;
@@ -70,195 +90,118 @@ export class Engine {
       throw new Error(`focal-loss: focal_loss.wasm has ABI version ${version} but this JavaScript expects ${ABI_VERSION}; the .wasm and the .js come from different builds`);
     }
     this.exports = x;
-    this.scratchPtr = x.focal_scratch_ptr();
-    this.scratchLen = x.focal_scratch_len();
-    this.heap = new Heap(x.memory, x.memory.buffer.byteLength);
+    this.scratch = { ptr: x.focal_scratch_ptr(), len: x.focal_scratch_len() };
+    this.moduleBytes = x.memory.buffer.byteLength;
+    this.stackTop = x.__stack_pointer.value as number;
   }
 
-  /** Bytes of wasm memory now (for tests and the benchmark: it must not grow with batch size, only with wasm arrays). */
+  /** Bytes of wasm memory now: the module's own (stack, scratch area) and the spare area, if any. */
   get memoryBytes(): number {
     return this.exports.memory.buffer.byteLength;
   }
 
-  /** Size of the scratch area. */
-  get scratchBytes(): number {
-    return this.scratchLen;
-  }
-
-  /** A region of at least `bytes`: the scratch area, or (for one over-wide item) a heap block. */
-  private area(bytes: number): Area {
-    if (bytes <= this.scratchLen) return { ptr: this.scratchPtr, len: this.scratchLen, heap: false };
-    return { ptr: this.heap.alloc(bytes), len: bytes, heap: true };
-  }
-
-  private done(area: Area): void {
-    if (area.heap) this.heap.release(area.ptr);
-  }
-
-  /** The address of `a` if it is a wasm array of this module (`as`: the element type the kernel needs), else null. */
-  private resident(a: ArrayLike<number> | null, as: ViewCtor | typeof Int32Array): number | null {
-    if (a === null || !(a instanceof as) || a.buffer !== this.exports.memory.buffer) return null;
-    return this.heap.owns(a.byteOffset, a.byteLength) ? a.byteOffset : null;
-  }
-
-  private view(Ctor: ViewCtor, ptr: number, length: number): View {
-    return new Ctor(this.exports.memory.buffer, ptr, length);
-  }
-
-  private fail(status: number, offset: number): never {
-    throw statusError(status, this.exports.focal_error_index(), offset);
-  }
-
-  /** Runs a validated softmax plan; returns the sum of item losses (in item order). */
-  softmax(plan: SoftmaxPlan, out: Outputs): number {
-    const { batch: N, classes: C, spatial: S } = plan;
-    let { logits } = plan;
-    let targets = plan.targets.data;
-    let weights = plan.weights;
-    const Ctor = logits.constructor as ViewCtor;
-    const T = logits.BYTES_PER_ELEMENT;
-    const kernel = T === 4 ? this.exports.focal_softmax_f32 : this.exports.focal_softmax_f64;
-    const soft = plan.targets.kind === 'prob';
-    // Addresses of the wasm arrays among the call's arrays (taken before any growth).
-    const at = {
-      logits: this.resident(logits, Ctor),
-      grad: this.resident(out.grad, Ctor),
-      targets: this.resident(targets, soft ? Ctor : Int32Array),
-      weights: this.resident(weights, Ctor),
-    };
-    // Scratch bytes per item for the arrays that are copied; `strided`: slices of one
-    // channels-first image, whose logits-shaped arrays are not contiguous and are always copied.
-    const perItemBytes = (strided: boolean) =>
-      (strided || at.logits === null ? align(C * T) : 0) +
-      (out.grad && (strided || at.grad === null) ? align(C * T) : 0) +
-      (soft ? (strided || at.targets === null ? align(C * T) : 0) : at.targets === null ? 4 : 0) +
-      (weights && at.weights === null ? T : 0) +
-      (out.loss ? T : 0);
-    const header = ALIGN + (plan.alphaPerClass ? align(C * T) : 0);
-    // Slack for the alignment of up to five regions.
-    const need = header + perItemBytes(true) + 5 * ALIGN;
-    if (need > this.scratchLen) {
-      // The area will come from the heap and may grow memory, which detaches views of it: keep
-      // copies of any other views of wasm memory the call still reads (the wasm arrays go by address).
-      const keep = <A>(a: A, addr: number | null): A =>
-        addr === null && ArrayBuffer.isView(a) && a.buffer === this.exports.memory.buffer ? ((a as unknown as Float64Array).slice() as A) : a;
-      logits = keep(logits, at.logits);
-      targets = keep(targets, at.targets);
-      weights = keep(weights, at.weights);
-    }
-    const area = this.area(need);
+  /** Runs the kernel, putting the stack pointer back if it traps: a trap unwinds no frames, so
+   *  without this every trap would leak its stack frames until the stack overflowed for good. */
+  invoke(kernel: Kernel, header: number): number {
     try {
-      const accPtr = area.ptr;
-      const alphaPtr = area.ptr + ALIGN;
-      new Float64Array(this.exports.memory.buffer, accPtr, 1)[0] = 0;
-      if (plan.alphaPerClass) copyItems(this.view(Ctor, alphaPtr, C), plan.alphaPerClass, 0, C);
-      const room = area.len - header - 5 * ALIGN;
-      const gradScale = plan.reduction === 'mean' ? (plan.count > 0 ? 1 / plan.count : 0) : 1;
-
-      const run = (n0: number, nc: number, s0: number, sc: number) => {
-        const items = nc * sc;
-        const len = items * C;
-        const whole = sc === S;
-        const lay = new Layout(area.ptr + header);
-        const firstItem = n0 * S + s0;
-        const first = n0 * C * S;
-        // In place when a wasm array (and, for logits-shaped arrays, whole images); else scratch.
-        const inPlace = (addr: number | null, shaped: boolean, offset: number, bytes: number) =>
-          addr !== null && (whole || !shaped) ? addr + offset * bytes : null;
-        const logitsAt = inPlace(at.logits, true, first, T);
-        const gradAt = out.grad ? inPlace(at.grad, true, first, T) : null;
-        const targetsAt = soft ? inPlace(at.targets, true, first, T) : inPlace(at.targets, false, firstItem, 4);
-        const weightsAt = weights ? inPlace(at.weights, false, firstItem, T) : null;
-        const pLogits = logitsAt ?? lay.take(len * T);
-        const pGrad = out.grad ? (gradAt ?? lay.take(len * T)) : NULL;
-        const pProbs = soft ? (targetsAt ?? lay.take(len * T)) : NULL;
-        const pTargets = soft ? NULL : (targetsAt ?? lay.take(items * 4));
-        const pWeights = weights ? (weightsAt ?? lay.take(items * T)) : NULL;
-        const pLoss = out.loss ? lay.take(items * T) : NULL;
-        const gather = (src: FloatArray, ptr: number) => {
-          const dst = this.view(Ctor, ptr, len);
-          if (whole) dst.set(src.subarray(first, first + len));
-          else for (let c = 0; c < C; c++) dst.set(src.subarray(first + c * S + s0, first + c * S + s0 + sc), c * sc);
-        };
-        if (logitsAt === null) gather(logits, pLogits);
-        if (targetsAt === null) {
-          if (soft) gather(targets as FloatArray, pProbs);
-          else copyItems(new Int32Array(this.exports.memory.buffer, pTargets, items), targets, firstItem, firstItem + items);
-        }
-        if (weights && weightsAt === null) copyItems(this.view(Ctor, pWeights, items), weights, firstItem, firstItem + items);
-
-        const status = kernel(
-          nc, C, sc, pLogits, pTargets, pProbs, plan.alphaPerClass ? alphaPtr : NULL, plan.alphaScalar, pWeights,
-          plan.gamma, plan.labelSmoothing, plan.ignoreIndex, gradScale, pLoss, pGrad, accPtr,
-        );
-        if (status !== 0) this.fail(status, firstItem);
-
-        if (out.grad && gradAt === null) {
-          const g = this.view(Ctor, pGrad, len);
-          if (whole) out.grad.set(g, first);
-          else for (let c = 0; c < C; c++) out.grad.set(g.subarray(c * sc, (c + 1) * sc), first + c * S + s0);
-        }
-        if (out.loss) out.loss.set(this.view(Ctor, pLoss, items), firstItem);
-      };
-
-      // Chunks of whole images [nc, C, S] when at least one fits (all of them at once when every
-      // array is in wasm memory), else [1, C, sc] slices of one image.
-      const wholeBytes = perItemBytes(false);
-      const imagesPerChunk = wholeBytes === 0 ? N : Math.floor(Math.floor(room / wholeBytes) / Math.max(S, 1));
-      if (imagesPerChunk >= 1) {
-        for (let n0 = 0; n0 < N; n0 += imagesPerChunk) run(n0, Math.min(imagesPerChunk, N - n0), 0, S);
-      } else {
-        const perChunk = Math.max(1, Math.floor(room / perItemBytes(true)));
-        for (let n = 0; n < N; n++) for (let s0 = 0; s0 < S; s0 += perChunk) run(n, 1, s0, Math.min(perChunk, S - s0));
-      }
-      return new Float64Array(this.exports.memory.buffer, accPtr, 1)[0];
-    } finally {
-      this.done(area);
+      return kernel(header);
+    } catch (error) {
+      this.exports.__stack_pointer.value = this.stackTop;
+      throw error;
     }
   }
 
-  /** Runs a validated sigmoid plan; returns the sum of element losses (in order). */
-  sigmoid(plan: SigmoidPlan, out: Outputs): number {
-    const { logits, targets, weights } = plan;
-    const Ctor = logits.constructor as ViewCtor;
-    const T = logits.BYTES_PER_ELEMENT;
-    const kernel = T === 4 ? this.exports.focal_sigmoid_f32 : this.exports.focal_sigmoid_f64;
-    const at = {
-      logits: this.resident(logits, Ctor),
-      targets: this.resident(targets, Ctor),
-      grad: this.resident(out.grad, Ctor),
-      weights: this.resident(weights, Ctor),
-    };
-    const copied = (addr: number | null, present: unknown) => (present && addr === null ? 1 : 0);
-    const perItem =
-      T * (copied(at.logits, true) + copied(at.targets, true) + copied(at.grad, out.grad) + copied(at.weights, weights) + (out.loss ? 1 : 0));
-    const area = this.area(this.scratchLen);
-    const total = logits.length;
-    // Wasm arrays alone still go in scratch-sized chunks: the kernel checks a chunk's targets
-    // and then computes on them while they are in cache (one call over the whole batch read
-    // them twice from memory and was ~15% slower for 1M float32 elements).
-    const perChunk = Math.floor((area.len - 6 * ALIGN) / (perItem === 0 ? 3 * T : perItem));
-    const gradScale = plan.reduction === 'mean' ? (total > 0 ? 1 / total : 0) : 1;
-    const accPtr = area.ptr;
-    new Float64Array(this.exports.memory.buffer, accPtr, 1)[0] = 0;
-
-    for (let i0 = 0; i0 < total; i0 += perChunk) {
-      const n = Math.min(perChunk, total - i0);
-      const lay = new Layout(area.ptr + ALIGN);
-      const place = (addr: number | null) => (addr === null ? lay.take(n * T) : addr + i0 * T);
-      const pLogits = place(at.logits);
-      const pTargets = place(at.targets);
-      const pGrad = out.grad ? place(at.grad) : NULL;
-      const pWeights = weights ? place(at.weights) : NULL;
-      const pLoss = out.loss ? lay.take(n * T) : NULL;
-      if (at.logits === null) this.view(Ctor, pLogits, n).set(logits.subarray(i0, i0 + n));
-      if (at.targets === null) copyItems(this.view(Ctor, pTargets, n), targets, i0, i0 + n);
-      if (weights && at.weights === null) copyItems(this.view(Ctor, pWeights, n), weights, i0, i0 + n);
-      const status = kernel(n, pLogits, pTargets, pWeights, plan.gamma, plan.alpha, plan.labelSmoothing, gradScale, pLoss, pGrad, accPtr);
-      if (status !== 0) this.fail(status, i0);
-      if (out.grad && at.grad === null) out.grad.set(this.view(Ctor, pGrad, n), i0);
-      if (out.loss) out.loss.set(this.view(Ctor, pLoss, n), i0);
+  /** An area of at least `bytes`: the scratch area, or the spare area (grown to fit, then kept). */
+  private area(bytes: number, what: string): Area {
+    if (bytes <= this.scratch.len) return this.scratch;
+    if (bytes > this.spare.len) {
+      const memory = this.exports.memory;
+      const need = this.moduleBytes + bytes;
+      const refuse = (why: string) =>
+        new RangeError(`focal-loss: ${what} needs ${bytes} bytes of WebAssembly memory at once, ${why}`);
+      if (need > MAX_MEMORY) throw refuse('more than a wasm32 module can address (4 GiB)');
+      try {
+        memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
+      } catch {
+        throw refuse('and this runtime refused to grow the module\'s memory that far');
+      }
+      this.spare = { ptr: this.moduleBytes, len: memory.buffer.byteLength - this.moduleBytes };
     }
-    return new Float64Array(this.exports.memory.buffer, accPtr, 1)[0];
+    return this.spare;
+  }
+
+  /**
+   * Runs a validated plan: writes `grad` (the logits' layout) and `loss` (one per item) when given,
+   * and returns the sum of the item losses (in item order). An empty call touches no wasm memory.
+   */
+  run(plan: Plan, grad: FloatArray | null, loss: FloatArray | null): number {
+    const { batch: N, classes: C, spatial: S, items } = plan;
+    if (items === 0) return 0;
+    const list = streams(plan, grad, loss);
+    const T = plan.logits.BYTES_PER_ELEMENT;
+    const bytes = (s: Stream, n: number) => n * (s.perClass ? C : 1) * VIEWS[s.elem].BYTES_PER_ELEMENT;
+    const fixed = align(HEADER.size) + (plan.alphaPerClass ? align(C * T) : 0);
+    const slack = ALIGN * list.length; // each region is aligned
+    const perItem = list.reduce((a, s) => a + bytes(s, 1), 0);
+    const what = plan.loss === 'softmax' ? `one item of ${C} classes` : 'one element';
+    const area = this.area(fixed + perItem + slack, what);
+    const capacity = Math.floor((area.len - fixed - slack) / perItem); // items per chunk, >= 1
+
+    const f32 = plan.logits instanceof Float32Array;
+    const x = this.exports;
+    const kernel = plan.loss === 'softmax' ? (f32 ? x.focal_softmax_f32 : x.focal_softmax_f64) : f32 ? x.focal_sigmoid_f32 : x.focal_sigmoid_f64;
+    const memory = x.memory.buffer; // no growth after area(): views of it stay valid for the call
+    const header: Header = {
+      batch: 0, classes: C, spatial: 0, ignore_index: plan.ignoreIndex,
+      logits: 0, target_indices: 0, target_values: 0, alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0,
+      alpha_scalar: plan.alphaScalar, gamma: plan.gamma, label_smoothing: plan.labelSmoothing,
+      grad_scale: plan.reduction === 'mean' ? (plan.count > 0 ? 1 / plan.count : 0) : 1,
+      sum: 0,
+    };
+    if (plan.alphaPerClass) {
+      header.alpha = area.ptr + align(HEADER.size);
+      new (f32 ? Float32Array : Float64Array)(memory, header.alpha, C).set(plan.alphaPerClass);
+    }
+
+    // The chunk [nc, C, sc] at image n0, position s0: every stream's region, gathered, the kernel, scattered.
+    const chunk = (n0: number, nc: number, s0: number, sc: number) => {
+      const firstItem = n0 * S + s0;
+      const views: NumericArray[] = [];
+      let at = area.ptr + fixed;
+      for (const s of list) {
+        const view = new VIEWS[s.elem](memory, at, nc * sc * (s.perClass ? C : 1));
+        header[s.field] = at;
+        at += align(view.byteLength);
+        views.push(view);
+        if (!s.output) copy(s, view, 'gather');
+      }
+      header.batch = nc;
+      header.spatial = sc;
+      writeHeader(memory, area.ptr, header);
+      const status = this.invoke(kernel, area.ptr);
+      if (status !== 0) throw statusError(status, firstItem + readHeaderField(memory, area.ptr, 'error_index'));
+      header.sum = readHeaderField(memory, area.ptr, 'sum');
+      list.forEach((s, i) => s.output && copy(s, views[i], 'scatter'));
+
+      // Per-item arrays are contiguous in every chunk; logits-shaped ones are for whole images, and
+      // C runs of sc values S apart for a slice of one image.
+      function copy(s: Stream, view: NumericArray, way: 'gather' | 'scatter') {
+        const runs = s.perClass && sc !== S ? C : 1;
+        const run = view.length / runs;
+        for (let c = 0; c < runs; c++) {
+          const from = s.perClass ? (sc === S ? n0 * C * S : n0 * C * S + c * S + s0) : firstItem;
+          if (way === 'gather') view.set(s.array.subarray(from, from + run), c * run);
+          else s.array.set(view.subarray(c * run, (c + 1) * run), from);
+        }
+      }
+    };
+
+    const imagesPerChunk = Math.floor(capacity / S);
+    if (imagesPerChunk >= 1) {
+      for (let n0 = 0; n0 < N; n0 += imagesPerChunk) chunk(n0, Math.min(imagesPerChunk, N - n0), 0, S);
+    } else {
+      for (let n = 0; n < N; n++) for (let s0 = 0; s0 < S; s0 += capacity) chunk(n, 1, s0, Math.min(capacity, S - s0));
+    }
+    return header.sum;
   }
 }

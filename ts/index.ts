@@ -1,15 +1,15 @@
 // The public API and its types. No loading happens here: each runtime's entry (ts/entries/)
 // obtains the WebAssembly module and re-exports this file with its own `init` / `initSync`.
 
+import { describe, isArray, readProperty, show } from './arrays.js';
 import { getEngine } from './loader.js';
 import {
   sigmoidPlan, softmaxPlan,
-  type ClassIndices, type FloatArray, type Reduction, type SigmoidFocalOptions, type SoftmaxFocalOptions,
+  type ClassIndices, type FloatArray, type Plan, type Reduction, type SigmoidFocalOptions, type SoftmaxFocalOptions,
 } from './options.js';
 
 export type { ClassIndices, FloatArray, Reduction, SigmoidFocalOptions, SoftmaxFocalOptions } from './options.js';
 export type { InitInput, InitSyncInput } from './loader.js';
-export { allocateWasmArray, type WasmArray, type WasmArrayType } from './wasm-array.js';
 
 /** Softmax targets: class indices (one per item) or probabilities (the logits' layout). */
 export type SoftmaxTargets = ClassIndices | FloatArray;
@@ -30,25 +30,23 @@ function newLike(logits: FloatArray, length: number): FloatArray {
   return logits instanceof Float32Array ? new Float32Array(length) : new Float64Array(length);
 }
 
-function softmax(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxFocalOptions, withGrad: boolean) {
-  const engine = getEngine();
-  const plan = softmaxPlan(logits, targets, options);
-  const grad = withGrad ? (plan.out ?? newLike(plan.logits, plan.logits.length)) : null;
+/** Runs a validated plan: the reduced loss (or one per item) and, `withGrad`, the gradient. */
+function compute(plan: Plan, withGrad: boolean) {
+  const grad = withGrad ? (plan.out?.view ?? newLike(plan.logits, plan.logits.length)) : null;
   const perItem = plan.reduction === 'none' ? newLike(plan.logits, plan.items) : null;
-  const sum = engine.softmax(plan, { grad, loss: perItem });
+  const sum = getEngine().run(plan, grad, perItem);
   const loss = perItem ?? (plan.reduction === 'mean' ? (plan.count > 0 ? sum / plan.count : 0) : sum);
-  return { loss, grad };
+  return { loss, grad: plan.out?.caller ?? grad };
 }
 
-function sigmoid(logits: FloatArray, targets: SigmoidTargets, options: SigmoidFocalOptions | undefined, withGrad: boolean) {
-  const engine = getEngine();
-  const plan = sigmoidPlan(logits, targets, options);
-  const n = plan.logits.length;
-  const grad = withGrad ? (plan.out ?? newLike(plan.logits, n)) : null;
-  const perItem = plan.reduction === 'none' ? newLike(plan.logits, n) : null;
-  const sum = engine.sigmoid(plan, { grad, loss: perItem });
-  const loss = perItem ?? (plan.reduction === 'mean' ? (n > 0 ? sum / n : 0) : sum);
-  return { loss, grad };
+function softmax(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
+  getEngine();
+  return compute(softmaxPlan(logits, targets, options), withGrad);
+}
+
+function sigmoid(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
+  getEngine();
+  return compute(sigmoidPlan(logits, targets, options), withGrad);
 }
 
 /**
@@ -96,8 +94,8 @@ export function sigmoidFocalLossWithGrad(logits: FloatArray, targets: SigmoidTar
 }
 
 /**
- * Bytes of WebAssembly memory: the module's own plus its scratch area, and what wasm arrays
- * ({@link allocateWasmArray}) took. It does not grow with the batch size.
+ * Bytes of WebAssembly memory: the module's own (its stack and scratch area), plus a spare area
+ * once a single item wider than the scratch area was seen. It does not grow with the batch size.
  */
 export function wasmMemoryBytes(): number {
   return getEngine().memoryBytes;
@@ -122,17 +120,6 @@ export interface FocalPartial {
 export type SoftmaxPartialOptions = Omit<SoftmaxFocalOptions, 'reduction' | 'out'>;
 export type SigmoidPartialOptions = Omit<SigmoidFocalOptions, 'reduction' | 'out'>;
 
-/** The loss's options with `reduction: 'none'`; `reduction` and `out` are refused (a partial has neither). */
-function perItemOptions(options: unknown, fn: string): unknown {
-  if (typeof options !== 'object' || options === null) return options;
-  for (const key of ['reduction', 'out']) {
-    if ((options as Record<string, unknown>)[key] !== undefined) {
-      throw new TypeError(`focal-loss: ${fn} has no option '${key}': a partial is always { sum, residual, count }; combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction 'sum' and scale by 1 / Σ count`);
-    }
-  }
-  return { ...options, reduction: 'none' };
-}
-
 /**
  * Σ x as a double-double (Ogita–Rump–Oishi Sum2: TwoSum with the errors carried along): `hi` is the
  * sum correctly rounded (the error of the pair is ~n·2⁻¹⁰⁶ relative for non-negative terms), `lo` the rest.
@@ -152,6 +139,14 @@ function sum2(xs: ArrayLike<number>, hi0 = 0, lo0 = 0): { hi: number; lo: number
   return { hi, lo: c - (hi - s) };
 }
 
+/** A plan's per-item losses (in the logits' precision: the terms the kernel sums for 'sum') as a partial. */
+function partial(plan: Plan): FocalPartial {
+  const loss = newLike(plan.logits, plan.items);
+  getEngine().run(plan, null, loss);
+  const { hi, lo } = sum2(loss);
+  return { sum: hi, residual: lo, count: plan.count };
+}
+
 /**
  * Softmax focal loss of a shard as `{ sum, residual, count }` (see {@link FocalPartial}); takes the options
  * of {@link softmaxFocalLoss} except `reduction` and `out`.
@@ -162,13 +157,8 @@ function sum2(xs: ArrayLike<number>, hi0 = 0, lo0 = 0): { hi: number; lo: number
  * const { mean } = combineFocalPartials([a, b]); // the mean over both shards' counted items
  */
 export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxPartialOptions): FocalPartial {
-  const engine = getEngine();
-  const plan = softmaxPlan(logits, targets, perItemOptions(options, 'softmaxFocalLossPartial'));
-  // Per-item losses come out in the logits' precision: the same terms the kernel sums for 'sum'.
-  const loss = newLike(plan.logits, plan.items);
-  engine.softmax(plan, { grad: null, loss });
-  const { hi, lo } = sum2(loss);
-  return { sum: hi, residual: lo, count: plan.count };
+  getEngine();
+  return partial(softmaxPlan(logits, targets, options, true));
 }
 
 /**
@@ -176,12 +166,8 @@ export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTarg
  * the options of {@link sigmoidFocalLoss} except `reduction` and `out`.
  */
 export function sigmoidFocalLossPartial(logits: FloatArray, targets: SigmoidTargets, options?: SigmoidPartialOptions): FocalPartial {
-  const engine = getEngine();
-  const plan = sigmoidPlan(logits, targets, perItemOptions(options ?? {}, 'sigmoidFocalLossPartial'));
-  const loss = newLike(plan.logits, plan.logits.length);
-  engine.sigmoid(plan, { grad: null, loss });
-  const { hi, lo } = sum2(loss);
-  return { sum: hi, residual: lo, count: plan.logits.length };
+  getEngine();
+  return partial(sigmoidPlan(logits, targets, options, true));
 }
 
 /**
@@ -193,9 +179,45 @@ export function combineFocalPartials(parts: Iterable<FocalPartial>): FocalPartia
   let hi = 0;
   let lo = 0;
   let count = 0;
-  for (const p of parts) {
+  readPartials(parts).forEach((p) => {
     ({ hi, lo } = sum2([p.sum, p.residual], hi, lo));
     count += p.count;
-  }
+  });
   return { sum: hi, residual: lo, count, mean: count > 0 ? hi / count : 0 };
+}
+
+/**
+ * The partials, each field read once and checked: `sum` a number (NaN or ±Infinity when a shard's
+ * logits held NaN or +Infinity, as the partial functions return them), `residual` a finite number,
+ * `count` a non-negative safe integer.
+ */
+function readPartials(parts: unknown): FocalPartial[] {
+  let list: unknown[];
+  if (isArray(parts)) {
+    const n = readProperty(parts, 'length', 'parts.length') as number;
+    list = Array.from({ length: n }, (_, i) => readProperty(parts, i, `parts[${i}]`));
+  } else if (typeof parts === 'object' && parts !== null && typeof readProperty(parts, Symbol.iterator as unknown as string, 'parts') === 'function') {
+    try {
+      list = [...(parts as Iterable<unknown>)];
+    } catch (error) {
+      throw new TypeError(`focal-loss: parts could not be iterated (${error instanceof Error ? error.message : describe(error)})`);
+    }
+  } else {
+    throw new TypeError(`focal-loss: combineFocalPartials takes an array (or iterable) of partials (got ${describe(parts)})`);
+  }
+  return list.map((p, i) => {
+    const name = `parts[${i}]`;
+    if (typeof p !== 'object' || p === null) throw new TypeError(`focal-loss: ${name} must be a partial { sum, residual, count } (got ${describe(p)})`);
+    const field = (key: keyof FocalPartial) => {
+      const v = readProperty(p, key, `${name}.${key}`);
+      if (typeof v !== 'number') throw new TypeError(`focal-loss: ${name}.${key} must be a number (got ${describe(v)})`);
+      return v;
+    };
+    const sum = field('sum');
+    const residual = field('residual');
+    const count = field('count');
+    if (!Number.isFinite(residual)) throw new RangeError(`focal-loss: ${name}.residual = ${show(residual)} must be finite`);
+    if (!(Number.isSafeInteger(count) && count >= 0)) throw new RangeError(`focal-loss: ${name}.count = ${show(count)} must be an integer >= 0`);
+    return { sum, residual, count };
+  });
 }
