@@ -1,4 +1,4 @@
-// SPEC.md "Inputs that are not valid": each bad input gets its TypeError or RangeError, thrown before
+// CONTRACT.md § Inputs that are not valid: each bad input gets its TypeError or RangeError, thrown before
 // anything is written (the caller's `out` keeps its sentinel), with a message that names the
 // argument; the module stays usable. And the inputs that are values, not errors.
 import { describe, expect, test } from 'vitest';

@@ -1,5 +1,5 @@
 // Properties of the package (built, imported as users do) over random moderate inputs, checked with
-// fast-check against the float64 reference of SPEC's mathematics (test/reference.ts) and against
+// fast-check against the float64 reference of the mathematics of CONTRACT.md (test/reference.ts) and against
 // itself (reductions, layouts, chunk boundaries, dtypes).
 import { describe, expect, test } from 'vitest';
 import { expectSameBits } from './helpers/bits';

@@ -1,8 +1,8 @@
-// A straightforward float64 implementation of SPEC.md's mathematics, independent of the package,
+// A straightforward float64 implementation of the mathematics of CONTRACT.md, independent of the package,
 // for property tests with MODERATE inputs (|logits| ≲ 30). It is not stable at the extremes on
 // purpose-made inputs (that is what the 60-digit vectors are for); it only avoids the cancellations
 // that moderate inputs already hit: log p and 1 − p of the largest class are taken from
-// S′ = Σ_{j≠k} e^(z_j − z_k) as SPEC writes them, and the sigmoid's 1 − p is σ(−x).
+// S′ = Σ_{j≠k} e^(z_j − z_k) as CONTRACT.md § Stability writes them, and the sigmoid's 1 − p is σ(−x).
 //
 // Every function returns per-item values ('none') plus, for every gradient entry, the magnitude of
 // the terms it is made of (`gradScale`), so a comparison can use rtol·max(|g|, scale).
@@ -70,7 +70,7 @@ export function refSoftmax(logits: ArrayLike<number>, targets: ArrayLike<number>
       for (let c = 0; c < C; c++) z[c] = logits[idx(n, c, s)];
       for (let c = 0; c < C; c++) q[c] = probs ? targets[idx(n, c, s)] : c === targets[item] ? 1 : 0;
       if (eps > 0) for (let c = 0; c < C; c++) q[c] = (1 - eps) * q[c] + eps / C;
-      // log p_c = (z_c − max) − log1p(S′), S′ = Σ_{j≠k} e^(z_j − max) (SPEC): rounding z_c − (max + log(…))
+      // log p_c = (z_c − max) − log1p(S′), S′ = Σ_{j≠k} e^(z_j − max) (CONTRACT.md § Stability): rounding z_c − (max + log(…))
       // first would lose the digits of a log p near 0.
       let k = 0;
       for (let c = 1; c < C; c++) if (z[c] > z[k]) k = c;
@@ -114,7 +114,7 @@ export function softplus(u: number): number {
   return Math.max(u, 0) + Math.log1p(Math.exp(-Math.abs(u)));
 }
 
-/** Sigmoid focal loss of every element (torchvision's form, SPEC's gradient). */
+/** Sigmoid focal loss of every element (torchvision's form, CONTRACT.md's gradient). */
 export function refSigmoid(logits: ArrayLike<number>, targets: ArrayLike<number>, o: RefSigmoidOptions = {}): RefResult {
   const gamma = o.gamma ?? 2;
   const alpha = o.alpha === undefined ? 0.25 : o.alpha === null || o.alpha === -1 ? null : o.alpha;

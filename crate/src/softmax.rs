@@ -12,7 +12,7 @@
 //!
 //! For a hard target t this is G·(δ_jt − p_j) with G = w a_t h_t.
 //!
-//! Stable evaluation (SPEC "What stable means here"). Let k be the row's largest logit and
+//! Stable evaluation (CONTRACT.md § Stability). Let k be the row's largest logit and
 //! S′ = Σ_{j≠k} e^(z_j − z_k) ∈ [0, C − 1]. Then 1 + S′ is the softmax denominator scaled by e^(−z_k):
 //! - log p_c = (z_c − z_k) − log1p(S′): one rounding of an exact difference, no log of a rounded p.
 //! - For the top class, p_k = 1/(1 + S′) and 1 − p_k = S′/(1 + S′): no subtraction from 1, so

@@ -3,7 +3,7 @@
 
 Computes the expected loss and gradient of every case in high precision with mpmath (60 significant
 digits) from the EXACT binary values of the inputs (mpf(float) is exact), following the mathematics of
-/work/shared/SPEC.md, and writes test/vectors/vectors.json (one case per line).
+CONTRACT.md (the package's contract, in this repository), and writes test/vectors/vectors.json (one case per line).
 
     python3 test/vectors/generate.py            # needs Python >= 3.11 and mpmath 1.3; no other packages
 
@@ -98,7 +98,7 @@ def jnum(x):
 
 
 def is_bad(z):
-    """NaN or +inf logit (propagates to a NaN loss per the SPEC)."""
+    """NaN or +inf logit (propagates to a NaN loss per CONTRACT.md)."""
     return mp.isnan(z) or (mp.isinf(z) and z > 0)
 
 
@@ -822,7 +822,7 @@ def softmax_empty():
 
 
 def softmax_nonfinite():
-    # NaN / +inf logits: that item's loss is NaN (SPEC); its gradient entries are NaN; other items are unaffected
+    # NaN / +inf logits: that item's loss is NaN (CONTRACT.md); its gradient entries are NaN; other items are unaffected
     for bad, tag in ((NAN, "nan"), (INF, "+inf")):
         for red in ("none", "sum", "mean"):
             softmax_case(f"sm/nonfinite/{tag} logit in row 1 {red}", [1, 2, 0, 0, bad, 1, 3, -1, 0.5], classes=3,
