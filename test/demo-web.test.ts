@@ -24,7 +24,7 @@ const pageErrors: string[] = [];
 beforeAll(async () => {
   ({ server, url } = await startServer({ port: 0 }));
   browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
   page = await browser.newPage({ viewport: { width: 1200, height: 1250 } });
