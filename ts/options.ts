@@ -189,22 +189,32 @@ function listLength(v: object, name: string, length: number, expected: string): 
 }
 
 /**
+ * Checks of typed arrays' contents, run after every read that can run the caller's code (option
+ * getters, Proxy traps, number[] elements): such code could otherwise change a typed array after
+ * it was checked. Typed arrays themselves have no getters, so once these pass nothing changes.
+ */
+type Deferred = (() => void)[];
+
+/**
  * A numeric array option (a typed array of a numeric kind, or a number[] copied once), `length`
- * long, whose values, as the kernel will see them, pass `ok`. Typed arrays are used in place; a
- * number[] becomes a typed array of the kernel's type (`dtype`).
+ * long, whose values, as the kernel will see them, pass `ok`. Typed arrays are used in place (their
+ * values checked in `deferred`); a number[] becomes a typed array of the kernel's type (`dtype`).
  */
 function readNumbers(
   v: unknown, name: string, length: number, lengthText: string, dtype: Dtype, ok: (x: number) => boolean, expected: string,
+  deferred: Deferred,
 ): NumericArray {
   const kind = typedKind(v);
   const round = inKernel(dtype);
   if (kind && NUMERIC_KINDS.includes(kind)) {
     const a = canonicalView(v, kind, name) as NumericArray;
     if (a.length !== length) throw new RangeError(`focal-loss: ${name}.length = ${a.length} must equal ${lengthText}`);
-    for (let i = 0; i < a.length; i++) {
-      const x = a[i];
-      if (!ok(round(x))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
-    }
+    deferred.push(() => {
+      for (let i = 0; i < a.length; i++) {
+        const x = a[i];
+        if (!ok(round(x))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
+      }
+    });
     return a;
   }
   if (!isArray(v)) throw new TypeError(`focal-loss: ${name} must be a Float32Array, Float64Array or number[] (got ${describe(v)})`);
@@ -221,9 +231,9 @@ function readNumbers(
 
 const finiteNonNegative = (x: number) => x >= 0 && x < Infinity;
 
-function readWeights(v: unknown, items: number, what: string, dtype: Dtype): NumericArray | null {
+function readWeights(v: unknown, items: number, what: string, dtype: Dtype, deferred: Deferred): NumericArray | null {
   if (v === undefined || v === null) return null;
-  return readNumbers(v, 'options.weights', items, `the number of ${what} ${items}`, dtype, finiteNonNegative, 'a finite number >= 0');
+  return readNumbers(v, 'options.weights', items, `the number of ${what} ${items}`, dtype, finiteNonNegative, 'a finite number >= 0', deferred);
 }
 
 function readOut(v: unknown, logits: FloatArray, dtype: Dtype): Plan['out'] {
@@ -280,6 +290,7 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
   const fn = partial ? 'softmaxFocalLossPartial' : 'softmaxFocalLoss';
   const logits = readLogits(logitsArg);
   const dtype = typedKind(logits) as Dtype;
+  const deferred: Deferred = [];
   const o = readOptions(optionsArg, SOFTMAX_KEYS, fn, partial, " with 'classes' or 'shape'");
   const { batch, classes, spatial } = readLayout(o, logits.length);
   const items = batch * spatial;
@@ -304,16 +315,15 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
     alphaScalar = o.alpha;
   } else if (o.alpha !== undefined && o.alpha !== null) {
     // Copied once into the kernel's type: the engine writes it to wasm memory before any item.
-    const a = readNumbers(o.alpha, 'options.alpha', classes, `the number of classes ${classes}`, dtype, finiteNonNegative, 'a finite number >= 0');
+    const a = readNumbers(o.alpha, 'options.alpha', classes, `the number of classes ${classes}`, dtype, finiteNonNegative, 'a finite number >= 0', deferred);
     alphaPerClass = newFloat(dtype, classes);
     alphaPerClass.set(a);
   }
 
-  const weights = readWeights(o.weights, items, 'items', dtype);
-  const out = readOut(o.out, logits, dtype);
+  const weights = readWeights(o.weights, items, 'items', dtype, deferred);
 
   let targets: Plan['targets'];
-  let count: number;
+  let count = items;
   const tkind = typedKind(targetsArg);
   if (isFloatKind(tkind)) {
     // Probabilities (Keras's categorical form): the logits' layout, each item's values in [0, 1] summing to 1.
@@ -324,15 +334,16 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
           (q.length === items ? '; for class indices pass an Int32Array or number[]' : ''),
       );
     }
-    checkProbabilityRows(q, batch, classes, spatial, dtype);
+    deferred.push(() => checkProbabilityRows(q, batch, classes, spatial, dtype));
     targets = { kind: 'value', data: q };
-    count = items;
   } else if (tkind && INDEX_KINDS.includes(tkind)) {
     const t = canonicalView(targetsArg, tkind, 'targets') as IndexArray;
     if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}`);
-    const bad = checkIndices(t, classes, ignoreIndex);
-    if (bad >= 0) throw new RangeError(indexMessage(bad, t[bad], classes, ignoreIndex));
-    count = -1 - bad;
+    deferred.push(() => {
+      const bad = checkIndices(t, classes, ignoreIndex);
+      if (bad >= 0) throw new RangeError(indexMessage(bad, t[bad], classes, ignoreIndex));
+      count = -1 - bad;
+    });
     targets = { kind: 'index', data: t };
   } else if (isArray(targetsArg)) {
     listLength(targetsArg, 'targets', items, itemCount(items, spatial));
@@ -352,6 +363,8 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
   } else {
     throw new TypeError(`focal-loss: targets must be class indices (an integer typed array or number[]) or probabilities (Float32Array/Float64Array) (got ${describe(targetsArg)})`);
   }
+  for (const check of deferred) check();
+  const out = readOut(o.out, logits, dtype);
 
   return Object.freeze<Plan>({
     loss: 'softmax', logits, batch, classes, spatial, items, targets, gamma, alphaScalar, alphaPerClass,
@@ -412,6 +425,7 @@ export function sigmoidPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
   const fn = partial ? 'sigmoidFocalLossPartial' : 'sigmoidFocalLoss';
   const logits = readLogits(logitsArg);
   const dtype = typedKind(logits) as Dtype;
+  const deferred: Deferred = [];
   const o = optionsArg === undefined ? {} : readOptions(optionsArg, SIGMOID_KEYS, fn, partial, '');
   const gamma = readGamma(o.gamma, dtype);
   const labelSmoothing = readSmoothing(o.labelSmoothing, dtype);
@@ -430,14 +444,18 @@ export function sigmoidPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
     targets = canonicalView(targetsArg, tkind, 'targets') as NumericArray;
     if (targets.length !== n) throw new RangeError(`focal-loss: targets.length = ${targets.length} must equal logits.length = ${n} (one target per logit)`);
     // Rounding to float32 maps [0, 1] onto [0, 1] and nothing else into it: the check needs no rounding.
-    const bad = firstNotProbability(targets);
-    if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(targets[bad])} must be in [0, 1]`);
+    const y = targets;
+    deferred.push(() => {
+      const bad = firstNotProbability(y);
+      if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]`);
+    });
   } else if (isArray(targetsArg)) {
-    targets = readNumbers(targetsArg, 'targets', n, `logits.length = ${n} (one target per logit)`, dtype, (y) => y >= 0 && y <= 1, 'in [0, 1]');
+    targets = readNumbers(targetsArg, 'targets', n, `logits.length = ${n} (one target per logit)`, dtype, (y) => y >= 0 && y <= 1, 'in [0, 1]', deferred);
   } else {
     throw new TypeError(`focal-loss: targets must be a Float32Array, Float64Array or number[] of values in [0, 1] (got ${describe(targetsArg)})`);
   }
-  const weights = readWeights(o.weights, n, 'elements', dtype);
+  const weights = readWeights(o.weights, n, 'elements', dtype, deferred);
+  for (const check of deferred) check();
   const out = readOut(o.out, logits, dtype);
   return Object.freeze<Plan>({
     loss: 'sigmoid', logits, batch: n, classes: 1, spatial: 1, items: n, targets: { kind: 'value' as const, data: targets }, gamma,
