@@ -8,7 +8,7 @@
 //   resident — no copies at all: the batch placed once in grown wasm memory, one kernel call in
 //             place (the bound for an API that allocates the caller's arrays inside wasm memory)
 // so kernel ≈ engine − copies, and the public call ≈ plan + engine (+ allocation).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import ts from 'typescript';
@@ -17,7 +17,9 @@ const root = new URL('..', import.meta.url);
 
 async function loadSources() {
   const dir = mkdtempSync(join(tmpdir(), 'focal-bench-'));
-  for (const name of ['abi', 'heap', 'options', 'engine']) {
+  // Every module of ts/ (not the runtime entries), so that whatever engine.ts and options.ts import is there.
+  const names = readdirSync(new URL('ts/', root)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => f.slice(0, -3));
+  for (const name of names) {
     const src = readFileSync(new URL(`ts/${name}.ts`, root), 'utf8');
     const out = ts.transpileModule(src, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
@@ -27,12 +29,13 @@ async function loadSources() {
   }
   const options = await import(join(dir, 'options.js'));
   const engine = await import(join(dir, 'engine.js'));
-  return { options, engine };
+  const abi = await import(join(dir, 'abi.js'));
+  return { options, engine, abi };
 }
 
 /** Engines over dist/focal_loss.wasm: `real` with the kernels, `copies` with no-op kernels. */
 export async function instrumentedEngines() {
-  const { options, engine } = await loadSources();
+  const { options, engine, abi } = await loadSources();
   const module = new WebAssembly.Module(readFileSync(new URL('dist/focal_loss.wasm', root)));
   const make = (noKernel) => {
     const instance = new WebAssembly.Instance(module, {});
@@ -43,51 +46,46 @@ export async function instrumentedEngines() {
   };
   return {
     softmaxPlan: options.softmaxPlan, sigmoidPlan: options.sigmoidPlan, real: make(false), copies: make(true),
-    resident: residentRunner(new WebAssembly.Instance(module, {}).exports),
+    resident: residentRunner(new WebAssembly.Instance(module, {}).exports, abi),
   };
 }
 
 /**
  * The zero-copy bound: the whole batch already lives in (grown) wasm memory, and one kernel call
  * runs over it in place — what an API that lets callers allocate their arrays inside wasm memory
- * would cost. Returns a builder: (plan) → run().
+ * would cost. Returns a builder: (kind, plan) → run().
  */
-function residentRunner(x) {
+function residentRunner(x, abi) {
   const memory = x.memory;
   const base = memory.buffer.byteLength;
   return (kind, plan) => {
     const T = plan.logits.BYTES_PER_ELEMENT;
     const n = plan.logits.length;
-    const items = kind === 'softmax' ? plan.items : n;
-    const targetBytes = kind === 'softmax' ? items * 4 : n * T;
-    const need = 8 + n * T * 2 + targetBytes + 64;
-    const have = memory.buffer.byteLength - base;
-    if (have < need) memory.grow(Math.ceil((need - have) / 65536));
-    const acc = base;
-    const pLogits = base + 8;
+    const index = plan.targets.kind === 'index';
+    const targetBytes = index ? plan.items * 4 : n * T;
+    const header = base;
+    const pLogits = base + 128;
     const pGrad = pLogits + n * T;
     const pTargets = pGrad + n * T;
+    const need = 128 + n * T * 2 + targetBytes + 64;
+    const have = memory.buffer.byteLength - base;
+    if (have < need) memory.grow(Math.ceil((need - have) / 65536));
     const Ctor = plan.logits.constructor;
     new Ctor(memory.buffer, pLogits, n).set(plan.logits);
-    if (kind === 'softmax') new Int32Array(memory.buffer, pTargets, items).set(plan.targets.data);
-    else new Ctor(memory.buffer, pTargets, n).set(plan.targets);
-    const f64 = T === 8;
-    if (kind === 'softmax') {
-      const k = f64 ? x.focal_softmax_f64 : x.focal_softmax_f32;
-      const scale = plan.count > 0 ? 1 / plan.count : 0;
-      return () => {
-        new Float64Array(memory.buffer, acc, 1)[0] = 0;
-        const st = k(plan.batch, plan.classes, plan.spatial, pLogits, pTargets, 0, 0, plan.alphaScalar, 0, plan.gamma, plan.labelSmoothing, plan.ignoreIndex, scale, 0, pGrad, acc);
-        if (st !== 0) throw new Error(`resident softmax kernel status ${st}`);
-        return new Float64Array(memory.buffer, acc, 1)[0] / plan.count;
-      };
-    }
-    const k = f64 ? x.focal_sigmoid_f64 : x.focal_sigmoid_f32;
+    new (index ? Int32Array : Ctor)(memory.buffer, pTargets, index ? plan.items : n).set(plan.targets.data);
+    const f32 = T === 4;
+    const k = kind === 'softmax' ? (f32 ? x.focal_softmax_f32 : x.focal_softmax_f64) : f32 ? x.focal_sigmoid_f32 : x.focal_sigmoid_f64;
+    const h = {
+      batch: plan.batch, classes: plan.classes, spatial: plan.spatial, ignore_index: plan.ignoreIndex, logits: pLogits,
+      target_indices: index ? pTargets : 0, target_values: index ? 0 : pTargets, alpha: 0, weights: 0, loss_out: 0,
+      grad_out: pGrad, error_index: 0, alpha_scalar: plan.alphaScalar, gamma: plan.gamma, label_smoothing: plan.labelSmoothing,
+      grad_scale: plan.count > 0 ? 1 / plan.count : 0, sum: 0,
+    };
     return () => {
-      new Float64Array(memory.buffer, acc, 1)[0] = 0;
-      const st = k(n, pLogits, pTargets, 0, plan.gamma, plan.alpha, plan.labelSmoothing, 1 / n, 0, pGrad, acc);
-      if (st !== 0) throw new Error(`resident sigmoid kernel status ${st}`);
-      return new Float64Array(memory.buffer, acc, 1)[0] / n;
+      abi.writeHeader(memory.buffer, header, h);
+      const st = k(header);
+      if (st !== 0) throw new Error(`resident ${kind} kernel status ${st}`);
+      return abi.readHeaderField(memory.buffer, header, 'sum') / plan.count;
     };
   };
 }
