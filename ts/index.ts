@@ -203,7 +203,7 @@ function readPartials(parts: unknown): FocalPartial[] {
       throw new TypeError(`focal-loss: parts could not be iterated (${error instanceof Error ? error.message : describe(error)})`);
     }
   } else {
-    throw new TypeError(`focal-loss: combineFocalPartials takes an array (or iterable) of partials (got ${describe(parts)})`);
+    throw new TypeError(`focal-loss: parts must be an array (or iterable) of partials { sum, residual, count } (got ${describe(parts)})`);
   }
   return list.map((p, i) => {
     const name = `parts[${i}]`;

@@ -1,0 +1,141 @@
+// Every throw is a package error: a TypeError (wrong kind of argument) or RangeError (wrong value),
+// whose message starts with 'focal-loss: ' and names the argument — and building that message never
+// throws (values without a string form: null-prototype objects, symbols, objects whose toPrimitive or
+// constructor getter throws, revoked Proxies). After the throw, the caller's `out` holds its sentinel
+// and the next valid call returns exact values.
+import { describe, expect, test } from 'vitest';
+import * as FL from 'focal-loss';
+import { compareResult, expectPackageErrorValue, refSigmoidCall, refSoftmaxCall, SENTINEL } from './helpers';
+
+const api = FL as unknown as Record<string, (...args: unknown[]) => any>;
+const L = Float64Array.from([1, -2, 0.5, 3, 0, -1]);
+const T = [2, 0];
+const SL = Float64Array.from([1, -2, 0.5, 3]);
+const ST = [1, 0, 1, 0];
+
+function revoked(): object {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return proxy;
+}
+const nullProto = () => Object.create(null);
+const throwingPrimitive = () => ({ [Symbol.toPrimitive]() { throw new Error('user toPrimitive'); } });
+const throwingConstructor = () => Object.defineProperty({}, 'constructor', { get() { throw new Error('user constructor getter'); } });
+const unprintables: [string, () => unknown][] = [
+  ['a null-prototype object', nullProto],
+  ['a symbol', () => Symbol('s')],
+  ['an object whose toPrimitive throws', throwingPrimitive],
+  ['an object whose constructor getter throws', throwingConstructor],
+  ['a revoked Proxy', revoked],
+  ['a bigint', () => 10n],
+];
+
+function expectStillExact() {
+  const r = FL.softmaxFocalLossWithGrad(L, T, { classes: 3, gamma: 1.5 });
+  expect(compareResult(r, refSoftmaxCall(L, T, { classes: 3, gamma: 1.5 }, false), Float64Array, true)).toEqual([]);
+  const s = FL.sigmoidFocalLossWithGrad(Float32Array.from(SL), ST, { reduction: 'none' });
+  expect(compareResult(s, refSigmoidCall(SL, ST, { reduction: 'none' }), Float32Array, true)).toEqual([]);
+}
+
+/** Calls fn(...args), expecting a package error of `kind` (or either) naming `name`; `out` keeps its sentinel. */
+function expectRefused(fn: string, args: unknown[], kind: typeof TypeError | typeof RangeError | undefined, name: string | RegExp, out?: Float64Array | Float32Array) {
+  let thrown: unknown;
+  let returned = false;
+  try {
+    api[fn](...args);
+    returned = true;
+  } catch (e) {
+    thrown = e;
+  }
+  expect(returned, `${fn} returned instead of throwing (${String(name)})`).toBe(false);
+  expectPackageErrorValue(thrown, [name], kind);
+  if (out) expect(out.findIndex((v) => v !== SENTINEL), 'out was written').toBe(-1);
+}
+
+const SOFTMAX = ['softmaxFocalLoss', 'softmaxFocalLossWithGrad', 'softmaxFocalLossPartial'];
+const SIGMOID = ['sigmoidFocalLoss', 'sigmoidFocalLossWithGrad', 'sigmoidFocalLossPartial'];
+
+describe('the brief\'s examples', () => {
+  test('weights: [Object.create(null), 1] → TypeError naming options.weights[0]', () => {
+    for (const fn of SOFTMAX) {
+      const out = new Float64Array(6).fill(SENTINEL);
+      expectRefused(fn, [L, T, { classes: 3, weights: [Object.create(null), 1], ...(fn.endsWith('WithGrad') ? { out } : {}) }], TypeError, 'options.weights[0]', out);
+    }
+    for (const fn of SIGMOID) expectRefused(fn, [SL, ST, { weights: [1, 1, 1, Object.create(null)] }], TypeError, 'options.weights[3]');
+    expectStillExact();
+  });
+
+  test('a Symbol in shape → TypeError naming options.shape[1]', () => {
+    for (const fn of SOFTMAX) expectRefused(fn, [L, T, { shape: [2, Symbol('C')] }], TypeError, 'options.shape[1]');
+    for (const fn of SOFTMAX) expectRefused(fn, [L, [0, 0, 0, 0, 0, 0], { shape: [2, 1, Symbol('S')] }], TypeError, 'options.shape[2]');
+    expectStillExact();
+  });
+
+  test('a revoked Proxy as options → TypeError', () => {
+    for (const fn of [...SOFTMAX, ...SIGMOID]) expectRefused(fn, [fn.startsWith('softmax') ? L : SL, fn.startsWith('softmax') ? T : ST, revoked()], TypeError, 'options');
+    expectStillExact();
+  });
+});
+
+describe('values without a string form, in every argument', () => {
+  for (const [what, make] of unprintables) {
+    test(what, () => {
+      const out = new Float64Array(6).fill(SENTINEL);
+      // logits and targets
+      expectRefused('softmaxFocalLossWithGrad', [make(), T, { classes: 3 }], TypeError, 'logits');
+      expectRefused('sigmoidFocalLoss', [make(), ST], TypeError, 'logits');
+      expectRefused('softmaxFocalLossWithGrad', [L, make(), { classes: 3, out }], TypeError, 'targets', out);
+      expectRefused('sigmoidFocalLossWithGrad', [SL, make(), {}], TypeError, 'targets');
+      // scalar options
+      for (const key of ['classes', 'gamma', 'ignoreIndex', 'labelSmoothing', 'reduction']) {
+        const o: Record<string, unknown> = key === 'classes' ? { classes: make() } : { classes: 3, [key]: make() };
+        expectRefused('softmaxFocalLossWithGrad', [L, T, { ...o, out }], TypeError, `options.${key}`, out);
+      }
+      expectRefused('softmaxFocalLoss', [L, T, { shape: [2, 3], classes: make() }], undefined, 'options.classes');
+      for (const key of ['gamma', 'alpha', 'labelSmoothing', 'reduction']) {
+        expectRefused('sigmoidFocalLossWithGrad', [SL, ST, { [key]: make(), out: new Float64Array(4).fill(SENTINEL) }], TypeError, `options.${key}`);
+      }
+      // array options and their elements
+      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, alpha: make(), out }], TypeError, 'options.alpha', out);
+      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, weights: make(), out }], TypeError, 'options.weights', out);
+      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, out: make() }], TypeError, 'options.out');
+      expectRefused('softmaxFocalLoss', [L, T, { shape: make() }], TypeError, 'options.shape');
+      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, alpha: [1, make(), 1], out }], TypeError, 'options.alpha[1]', out);
+      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, weights: [1, make()], out }], TypeError, 'options.weights[1]', out);
+      expectRefused('softmaxFocalLossWithGrad', [L, T, { shape: [make(), 3] }], TypeError, 'options.shape[0]');
+      // class indices and sigmoid targets as number[]: a wrong element (TypeError or RangeError) naming it
+      expectRefused('softmaxFocalLossWithGrad', [L, [0, make()], { classes: 3, out }], undefined, 'targets[1]', out);
+      expectRefused('sigmoidFocalLossPartial', [SL, [1, 0, make(), 0], {}], undefined, 'targets[2]');
+      // combineFocalPartials
+      expectRefused('combineFocalPartials', [[{ sum: make(), residual: 0, count: 1 }]], TypeError, 'parts[0].sum');
+      expectRefused('combineFocalPartials', [[{ sum: 1, residual: 0, count: make() }]], TypeError, 'parts[0].count');
+      expectStillExact();
+    });
+  }
+});
+
+describe('options objects that are not plain', () => {
+  test('options as a live Proxy, as getters, with a null prototype: exact results', () => {
+    const want = refSoftmaxCall(L, T, { classes: 3, gamma: 1, reduction: 'sum' }, false);
+    const plain = { classes: 3, gamma: 1, reduction: 'sum' as const };
+    const getters = Object.defineProperties({}, {
+      classes: { get: () => 3, enumerable: true },
+      gamma: { get: () => 1, enumerable: true },
+      reduction: { get: () => 'sum', enumerable: true },
+    });
+    for (const o of [new Proxy({ ...plain }, {}), getters, Object.assign(Object.create(null), plain)]) {
+      const r = FL.softmaxFocalLossWithGrad(L, T, o as any);
+      expect(compareResult(r, want, Float64Array, true)).toEqual([]);
+    }
+  });
+
+  test('primitives and functions as options: TypeError naming options', () => {
+    for (const o of [null, 3, 'sum', true, Symbol('o'), 10n]) {
+      expectRefused('softmaxFocalLoss', [L, T, o], TypeError, /options/);
+      expectRefused('sigmoidFocalLoss', [SL, ST, o], TypeError, /options/);
+      expectRefused('sigmoidFocalLossPartial', [SL, ST, o], TypeError, /options/);
+      expectRefused('softmaxFocalLossPartial', [L, T, o], TypeError, /options/);
+    }
+    expectStillExact();
+  });
+});
