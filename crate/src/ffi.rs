@@ -10,66 +10,103 @@
 //! - Addresses are byte offsets into wasm memory; 0 means "absent" (nothing lives at address 0).
 //! - The return value is 0 on success or a [`FocalError::code`]; the header's `error_index` then
 //!   holds the offending position, if the error has one.
-//! - `sum` is an f64 running sum of item losses: the kernel adds to it in item order.
+//! - `sum` is an f64 running sum of item losses: the kernel adds to it in item order. `positives`
+//!   (element-wise kernels) is a running sum too: the kernel adds the chunk's positives to it.
 
 use crate::{
-    sigmoid_focal_accumulate, softmax_focal_accumulate, Alpha, FocalError, Layout, Outputs, SigmoidOptions,
-    SoftmaxOptions, SoftmaxTargets,
+    elementwise_accumulate, softmax_focal_accumulate, Alpha, ElementLoss, ElementOptions, ElementTargets, FocalError,
+    Layout, Outputs, PosWeight, SoftmaxOptions, SoftmaxTargets,
 };
 use core::cell::UnsafeCell;
 use core::mem::{offset_of, size_of};
 
 /// Version of this boundary; the loader refuses a .wasm whose version differs from its own.
-pub const ABI_VERSION: u32 = 2;
+pub const ABI_VERSION: u32 = 3;
 
 /// Bytes of the scratch area.
 pub const SCRATCH_BYTES: usize = 1 << 18;
 
+/// `loss_kind` of the element-wise kernels: the sigmoid focal loss.
+pub const KIND_FOCAL: u32 = 0;
+/// `loss_kind`: Quality Focal Loss.
+pub const KIND_QUALITY: u32 = 1;
+/// `loss_kind`: Varifocal Loss.
+pub const KIND_VARIFOCAL: u32 = 2;
+/// `loss_kind`: Asymmetric Loss.
+pub const KIND_ASYMMETRIC: u32 = 3;
+/// `flags` bit: Varifocal's `iou_weighted`.
+pub const FLAG_IOU_WEIGHTED: u32 = 1;
+/// `flags` bit: Asymmetric's `detach_focal_weight`.
+pub const FLAG_DETACH_FOCAL_WEIGHT: u32 = 2;
+
 /// Everything one kernel call needs, written by the engine at the start of the area it uses.
-/// One layout for every kernel: the sigmoid kernel reads `batch` as its element count and
-/// `target_values` as its targets; `alpha_scalar` < 0 turns its weighting off.
+/// One layout for every kernel (a kernel ignores the fields that are not its own).
 /// The field order is the layout: `ts/abi.ts` lists the same fields in the same order, and a test
 /// compares its offsets with [`focal_header_layout`].
 #[repr(C)]
 pub struct CallHeader {
-    /// N (softmax) or the element count (sigmoid).
+    /// N: images (channels-first), rows (channels-last), or the element count of dense
+    /// element-wise targets without classes (then `classes` = `spatial` = 1).
     pub batch: u32,
     /// C.
     pub classes: u32,
     /// Positions per image (1 for channels-last rows).
     pub spatial: u32,
-    /// The softmax class index that counts for nothing.
+    /// The class index of items that count for nothing.
     pub ignore_index: i32,
     /// Address of the logits (the kernel's float type).
     pub logits: u32,
     /// Address of i32 class indices, one per item, or 0.
     pub target_indices: u32,
-    /// Address of float targets in the logits' layout (softmax probabilities, sigmoid targets), or 0.
+    /// Address of float targets in the logits' layout (softmax probabilities, element-wise
+    /// targets), or 0. Exactly one of `target_indices` and `target_values` is set.
     pub target_values: u32,
-    /// Address of one alpha per class, or 0 (then `alpha_scalar`).
+    /// Softmax: address of one alpha per class, or 0 (then `alpha_scalar`). Element-wise: 0.
     pub alpha: u32,
-    /// Address of one weight per item, or 0.
+    /// Element-wise focal loss: address of one positive weight per class, or 0 (then `pos_weight_scalar`).
+    pub pos_weight: u32,
+    /// Address of one weight per item (softmax; element-wise with class indices) or per element
+    /// (element-wise with dense targets), or 0.
     pub weights: u32,
-    /// Address for one loss per item, or 0.
+    /// Address for one loss per item (softmax) or per element (element-wise), or 0.
     pub loss_out: u32,
     /// Address for the gradient (the logits' layout), or 0.
     pub grad_out: u32,
+    /// Element-wise: 0 focal, 1 quality, 2 varifocal, 3 asymmetric.
+    pub loss_kind: u32,
+    /// Element-wise: bit 0 `iou_weighted` (varifocal), bit 1 `detach_focal_weight` (asymmetric).
+    pub flags: u32,
     /// Written by the kernel on failure: the position the error refers to.
     pub error_index: u32,
-    /// Softmax: every class's alpha when `alpha` is 0. Sigmoid: α, or < 0 for no weighting.
+    /// 0 (keeps the f64 fields 8-byte aligned).
+    pub reserved: u32,
+    /// Softmax: every class's alpha when `alpha` is 0. Focal: α, or < 0 for no weighting.
+    /// Varifocal: α.
     pub alpha_scalar: f64,
-    /// γ.
+    /// γ (softmax, focal, varifocal); γ₊ (asymmetric).
     pub gamma: f64,
-    /// ε of label smoothing.
+    /// γ₋ (asymmetric).
+    pub gamma_neg: f64,
+    /// β (quality).
+    pub beta: f64,
+    /// clip (asymmetric).
+    pub clip: f64,
+    /// Focal: every class's positive weight when `pos_weight` is 0; exactly 1 means none.
+    pub pos_weight_scalar: f64,
+    /// ε of Poly-1 (softmax, focal).
+    pub poly_epsilon: f64,
+    /// ε of label smoothing (softmax, focal).
     pub label_smoothing: f64,
     /// Multiplies every gradient entry.
     pub grad_scale: f64,
     /// Running sum of item losses (in and out).
     pub sum: f64,
+    /// Element-wise: running sum of positives (in and out; see `ElementCounts::positives`).
+    pub positives: f64,
 }
 
 /// `[size, offset of each field in declaration order]` of [`CallHeader`].
-static HEADER_LAYOUT: [u32; 18] = [
+static HEADER_LAYOUT: [u32; 28] = [
     size_of::<CallHeader>() as u32,
     offset_of!(CallHeader, batch) as u32,
     offset_of!(CallHeader, classes) as u32,
@@ -79,15 +116,25 @@ static HEADER_LAYOUT: [u32; 18] = [
     offset_of!(CallHeader, target_indices) as u32,
     offset_of!(CallHeader, target_values) as u32,
     offset_of!(CallHeader, alpha) as u32,
+    offset_of!(CallHeader, pos_weight) as u32,
     offset_of!(CallHeader, weights) as u32,
     offset_of!(CallHeader, loss_out) as u32,
     offset_of!(CallHeader, grad_out) as u32,
+    offset_of!(CallHeader, loss_kind) as u32,
+    offset_of!(CallHeader, flags) as u32,
     offset_of!(CallHeader, error_index) as u32,
+    offset_of!(CallHeader, reserved) as u32,
     offset_of!(CallHeader, alpha_scalar) as u32,
     offset_of!(CallHeader, gamma) as u32,
+    offset_of!(CallHeader, gamma_neg) as u32,
+    offset_of!(CallHeader, beta) as u32,
+    offset_of!(CallHeader, clip) as u32,
+    offset_of!(CallHeader, pos_weight_scalar) as u32,
+    offset_of!(CallHeader, poly_epsilon) as u32,
     offset_of!(CallHeader, label_smoothing) as u32,
     offset_of!(CallHeader, grad_scale) as u32,
     offset_of!(CallHeader, sum) as u32,
+    offset_of!(CallHeader, positives) as u32,
 ];
 
 #[repr(C, align(16))]
@@ -164,7 +211,7 @@ unsafe fn call(header: *mut CallHeader, kernel: impl FnOnce(&mut CallHeader) -> 
 }
 
 macro_rules! kernels {
-    ($t:ty, $softmax:ident, $sigmoid:ident) => {
+    ($t:ty, $softmax:ident, $elementwise:ident) => {
         /// Softmax focal loss over a `[batch, classes, spatial]` chunk described by the header.
         /// Exactly one of `target_indices` and `target_values` is set.
         ///
@@ -191,6 +238,7 @@ macro_rules! kernels {
                     alpha,
                     ignore_index: h.ignore_index,
                     label_smoothing: h.label_smoothing as $t,
+                    poly_epsilon: h.poly_epsilon as $t,
                     weights: slice(h.weights, items)?,
                 };
                 let mut out = Outputs {
@@ -205,25 +253,67 @@ macro_rules! kernels {
             })
         }
 
-        /// Sigmoid focal loss over `batch` elements described by the header.
+        /// An element-wise loss (`loss_kind`) over a `[batch, classes, spatial]` chunk described
+        /// by the header: dense targets when `target_values` is set, class indices when
+        /// `target_indices` is (exactly one of them). Adds to `sum` and `positives`.
         ///
         /// # Safety
-        /// As for the softmax kernel, with every array `batch` elements long.
+        /// As for the softmax kernel, with every per-element array `batch·classes·spatial` long
+        /// and every per-item array `batch·spatial` long.
         #[no_mangle]
-        pub unsafe extern "C" fn $sigmoid(header: *mut CallHeader) -> i32 {
+        pub unsafe extern "C" fn $elementwise(header: *mut CallHeader) -> i32 {
             call(header, |h| {
-                let len = h.batch as usize;
+                let layout = Layout::channels_first(h.batch as usize, h.classes as usize, h.spatial as usize);
+                let (items, len) = (layout.items()?, layout.logits()?);
                 let logits = slice::<$t>(h.logits, len)?.ok_or(FocalError::InvalidArgument)?;
-                let targets = slice(h.target_values, len)?.ok_or(FocalError::InvalidArgument)?;
-                let opts = SigmoidOptions {
-                    gamma: h.gamma as $t,
-                    alpha: if h.alpha_scalar < 0.0 {
-                        None
-                    } else {
-                        Some(h.alpha_scalar as $t)
+                let (targets, weights_len) = match (slice(h.target_indices, items)?, slice(h.target_values, len)?) {
+                    (Some(indices), None) => (
+                        ElementTargets::Indices {
+                            indices,
+                            ignore_index: h.ignore_index,
+                        },
+                        items,
+                    ),
+                    (None, Some(y)) => (ElementTargets::Dense(y), len),
+                    _ => return Err(FocalError::InvalidArgument),
+                };
+                if h.alpha != 0 || h.flags & !(FLAG_IOU_WEIGHTED | FLAG_DETACH_FOCAL_WEIGHT) != 0 {
+                    return Err(FocalError::InvalidArgument);
+                }
+                let loss = match h.loss_kind {
+                    KIND_FOCAL => ElementLoss::Focal {
+                        gamma: h.gamma as $t,
+                        alpha: if h.alpha_scalar < 0.0 {
+                            None
+                        } else {
+                            Some(h.alpha_scalar as $t)
+                        },
                     },
+                    KIND_QUALITY => ElementLoss::Quality { beta: h.beta as $t },
+                    KIND_VARIFOCAL => ElementLoss::Varifocal {
+                        alpha: h.alpha_scalar as $t,
+                        gamma: h.gamma as $t,
+                        iou_weighted: h.flags & FLAG_IOU_WEIGHTED != 0,
+                    },
+                    KIND_ASYMMETRIC => ElementLoss::Asymmetric {
+                        gamma_pos: h.gamma as $t,
+                        gamma_neg: h.gamma_neg as $t,
+                        clip: h.clip as $t,
+                        detach_focal_weight: h.flags & FLAG_DETACH_FOCAL_WEIGHT != 0,
+                    },
+                    _ => return Err(FocalError::InvalidArgument),
+                };
+                let pos_weight = match slice(h.pos_weight, layout.classes)? {
+                    Some(pw) => PosWeight::PerClass(pw),
+                    None if h.pos_weight_scalar == 1.0 => PosWeight::None,
+                    None => PosWeight::Scalar(h.pos_weight_scalar as $t),
+                };
+                let opts = ElementOptions {
+                    loss,
                     label_smoothing: h.label_smoothing as $t,
-                    weights: slice(h.weights, len)?,
+                    pos_weight,
+                    poly_epsilon: h.poly_epsilon as $t,
+                    weights: slice(h.weights, weights_len)?,
                 };
                 let mut out = Outputs {
                     loss: slice_mut(h.loss_out, len)?,
@@ -231,13 +321,14 @@ macro_rules! kernels {
                     grad_scale: h.grad_scale,
                     sum: h.sum,
                 };
-                sigmoid_focal_accumulate(logits, targets, &opts, &mut out)?;
+                let counts = elementwise_accumulate(layout, logits, targets, &opts, &mut out)?;
                 h.sum = out.sum;
+                h.positives += counts.positives;
                 Ok(())
             })
         }
     };
 }
 
-kernels!(f32, focal_softmax_f32, focal_sigmoid_f32);
-kernels!(f64, focal_softmax_f64, focal_sigmoid_f64);
+kernels!(f32, focal_softmax_f32, focal_elementwise_f32);
+kernels!(f64, focal_softmax_f64, focal_elementwise_f64);

@@ -1,13 +1,17 @@
 //! Numerically stable focal loss (Lin et al., 2017) and its analytic gradient, over flat slices.
 //!
-//! Two losses, each computed together with its gradient in one fused pass per item:
+//! Each loss is computed together with its gradient in one fused pass per item:
 //! - [`softmax_focal_loss`]: multi-class, hard class indices or soft target rows, channels-last
-//!   `[M, C]` or channels-first `[N, C, ...spatial]` layouts.
+//!   `[M, C]` or channels-first `[N, C, ...spatial]` layouts, with Poly-1.
 //! - [`sigmoid_focal_loss`]: binary / multi-label, one target in `[0, 1]` per logit.
+//! - [`elementwise_accumulate`] / [`elementwise_loss`]: the element-wise family — the sigmoid focal
+//!   loss with `posWeight`, Poly-1 and label smoothing, Quality Focal Loss, Varifocal Loss and the
+//!   Asymmetric Loss — over dense targets or class indices (detection heads, with background and
+//!   an ignore index).
 //!
 //! The formulas avoid every cancellation that makes other implementations return NaN gradients or
 //! zero losses where a model is confident; each kernel derives its stable form in a comment beside
-//! the code (`softmax.rs`, `sigmoid.rs`). Invalid input is reported as a [`FocalError`], never a
+//! the code (`softmax.rs`, `elementwise.rs`). Invalid input is reported as a [`FocalError`], never a
 //! panic. The hot path allocates nothing: outputs go to caller-provided slices.
 //!
 //! `ffi.rs` is the thin `extern "C"` boundary of the WebAssembly build (compiled for wasm32 only).
@@ -24,6 +28,7 @@
 
 #![deny(missing_docs)]
 
+mod elementwise;
 #[cfg(target_arch = "wasm32")]
 mod ffi;
 mod real;
@@ -41,10 +46,14 @@ mod simd;
 /// crate-level `*_accumulate` functions, whose hot paths run the vectorised kernels instead.
 /// Tests check the two against each other.
 pub mod scalar {
+    pub use crate::elementwise::elementwise_accumulate_scalar as elementwise_accumulate;
     pub use crate::sigmoid::sigmoid_focal_accumulate_scalar as sigmoid_focal_accumulate;
     pub use crate::softmax::softmax_focal_accumulate_scalar as softmax_focal_accumulate;
 }
 
+pub use elementwise::{
+    elementwise_accumulate, elementwise_loss, ElementCounts, ElementLoss, ElementOptions, ElementTargets, PosWeight,
+};
 pub use real::Real;
 pub use sigmoid::{sigmoid_focal_accumulate, sigmoid_focal_loss};
 pub use softmax::{softmax_focal_accumulate, softmax_focal_loss};
@@ -57,18 +66,19 @@ pub enum FocalError {
     LengthMismatch,
     /// The layout is not valid (zero classes, or a product that overflows).
     InvalidShape,
-    /// γ is negative, NaN or infinite.
+    /// γ (or ASL's γ₊ / γ₋) is negative, NaN or infinite.
     InvalidGamma,
-    /// An alpha value is negative or not finite (softmax), or outside `[0, 1]` (sigmoid).
+    /// An alpha value is negative or not finite (softmax, varifocal), or outside `[0, 1]` (sigmoid focal).
     InvalidAlpha,
-    /// Label smoothing is outside `[0, 1)`.
+    /// Label smoothing is outside `[0, 1)`, or not 0 for an element-wise loss other than the focal loss.
     InvalidLabelSmoothing,
     /// An item weight is negative or not finite; `index` is its position.
     InvalidWeight {
         /// Position of the offending weight.
         index: usize,
     },
-    /// A class index is neither in `[0, C)` nor the ignore index; `index` is its position.
+    /// A class index is neither in `[0, C)` (`[0, C]` for element-wise losses, C being background)
+    /// nor the ignore index; `index` is its position.
     TargetOutOfRange {
         /// Position of the offending target.
         index: usize,
@@ -81,6 +91,14 @@ pub enum FocalError {
     },
     /// The wasm boundary was given a null or misaligned pointer, or an inconsistent argument set.
     InvalidArgument,
+    /// QFL's β is negative, NaN or infinite.
+    InvalidBeta,
+    /// ASL's clip is outside `[0, 1)`.
+    InvalidClip,
+    /// A positive weight is negative or not finite, or one was given to a loss other than the focal loss.
+    InvalidPosWeight,
+    /// The Poly-1 ε is not finite, or is not 0 for a loss other than the focal losses.
+    InvalidPolyEpsilon,
 }
 
 impl FocalError {
@@ -96,6 +114,10 @@ impl FocalError {
             FocalError::TargetOutOfRange { .. } => 7,
             FocalError::InvalidProbability { .. } => 8,
             FocalError::InvalidArgument => 9,
+            FocalError::InvalidBeta => 10,
+            FocalError::InvalidClip => 11,
+            FocalError::InvalidPosWeight => 12,
+            FocalError::InvalidPolyEpsilon => 13,
         }
     }
 
@@ -122,6 +144,10 @@ impl core::fmt::Display for FocalError {
             FocalError::TargetOutOfRange { index } => write!(f, "targets[{index}] is not a class index"),
             FocalError::InvalidProbability { index } => write!(f, "targets[{index}] is not a probability (row)"),
             FocalError::InvalidArgument => f.write_str("invalid argument at the wasm boundary"),
+            FocalError::InvalidBeta => f.write_str("beta must be finite and >= 0"),
+            FocalError::InvalidClip => f.write_str("clip must be in [0, 1)"),
+            FocalError::InvalidPosWeight => f.write_str("posWeight must be finite and >= 0 (focal loss only)"),
+            FocalError::InvalidPolyEpsilon => f.write_str("polyEpsilon must be finite (focal losses only)"),
         }
     }
 }
@@ -217,6 +243,9 @@ pub struct SoftmaxOptions<'a, T> {
     pub ignore_index: i32,
     /// ε in `[0, 1)`: q ← (1 − ε)·q + ε/C.
     pub label_smoothing: T,
+    /// ε of Poly-1 (Leng et al., ICLR 2022), any finite value (0 by default): each target term gains
+    /// ε·(1 − p_c)^(γ+1) beside its focal term, after alpha, as the PolyLoss authors' `poly1_focal_loss`.
+    pub poly_epsilon: T,
     /// One non-negative weight per item.
     pub weights: Option<&'a [T]>,
 }
@@ -228,6 +257,7 @@ impl<T: Real> Default for SoftmaxOptions<'_, T> {
             alpha: Alpha::None,
             ignore_index: -100,
             label_smoothing: T::ZERO,
+            poly_epsilon: T::ZERO,
             weights: None,
         }
     }

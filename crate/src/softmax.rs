@@ -12,6 +12,16 @@
 //!
 //! For a hard target t this is G·(δ_jt − p_j) with G = w a_t h_t.
 //!
+//! Poly-1 (Leng et al., ICLR 2022; after alpha, as the PolyLoss authors' `poly1_focal_loss`):
+//!
+//!   l = w · Σ_c q_c [−a_c (1 − p_c)^γ log p_c + ε (1 − p_c)^(γ+1)],
+//!
+//! whose ε term adds −ε q_c (γ + 1)(1 − p_c)^γ p_c to u_c — the sign of the focal term's for ε > 0,
+//! so the two never cancel. For a hard target G = w [a_t h_t − ε (γ + 1)(1 − p_t)^γ p_t].
+//! (1 − p)^(γ+1) = (1 − p)^γ · (1 − p), both factors from the stable forms below (for the top class
+//! (S′/(1 + S′))^γ · S′/(1 + S′)); ε = 0 skips the term (the results are those without Poly-1, bit
+//! for bit).
+//!
 //! Stable evaluation (CONTRACT.md § Stability). Let k be the row's largest logit and
 //! S′ = Σ_{j≠k} e^(z_j − z_k) ∈ [0, C − 1]. Then 1 + S′ is the softmax denominator scaled by e^(−z_k):
 //! - log p_c = (z_c − z_k) − log1p(S′): one rounding of an exact difference, no log of a rounded p.
@@ -44,20 +54,22 @@ struct ClassTerms<T> {
     focal: T,
     /// p_c · r_c = −p_c log p_c / (1 − p_c)
     p_r: T,
+    /// p_c
+    p: T,
 }
 
 /// Per-class terms (the top class's p is `inv`; others' p is recomputed where needed) from d = z_c − z_k, whether c is the top class k, S′, log1p(S′), 1/(1 + S′).
 #[inline(always)]
 fn class_terms<T: Real>(d: T, is_top: bool, s: T, log1p_s: T, inv: T, gamma: T) -> ClassTerms<T> {
     let log_p = d - log1p_s;
-    let (one_minus_p, log_one_minus_p, p_r) = if is_top {
+    let (one_minus_p, log_one_minus_p, p_r, p) = if is_top {
         let p_r = if s > T::ZERO { log1p_s / s } else { T::ONE };
-        (s * inv, s.ln() - log1p_s, p_r)
+        (s * inv, s.ln() - log1p_s, p_r, inv)
     } else {
         let p = log_p.exp();
         let omp = T::ONE - p;
         let p_r = if p > T::ZERO { p * (-log_p) / omp } else { T::ZERO };
-        (omp, (-p).ln_1p(), p_r)
+        (omp, (-p).ln_1p(), p_r, p)
     };
     let focal = if gamma == T::ZERO {
         T::ONE
@@ -69,6 +81,7 @@ fn class_terms<T: Real>(d: T, is_top: bool, s: T, log1p_s: T, inv: T, gamma: T) 
         one_minus_p,
         focal,
         p_r,
+        p,
     }
 }
 
@@ -114,7 +127,8 @@ fn others_sum<T: Real>(
     T::from_f64(s)
 }
 
-/// Hard target t, no smoothing: loss and (optionally) gradient G·(δ_jt − p_j), G = scale·a_t·h_t.
+/// Hard target t, no smoothing: loss and (optionally) gradient G·(δ_jt − p_j),
+/// G = scale·(a_t·h_t − ε(γ + 1)(1 − p_t)^γ p_t).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn hard_item<T: Real>(
@@ -125,6 +139,7 @@ fn hard_item<T: Real>(
     t: usize,
     a_t: T,
     gamma: T,
+    eps: T,
     grad_weight: T,
     grad: Option<&mut [T]>,
 ) -> T {
@@ -135,11 +150,18 @@ fn hard_item<T: Real>(
     let log1p_s = s.ln_1p();
     let inv = T::ONE / (T::ONE + s);
     let tt = class_terms(z[base + t * stride] - m, t == k, s, log1p_s, inv, gamma);
-    let loss = a_t * tt.focal * (-tt.log_p);
+    let mut loss = a_t * tt.focal * (-tt.log_p);
+    if eps != T::ZERO {
+        loss = loss + eps * (tt.focal * tt.one_minus_p);
+    }
     if want_grad {
         let g = grad.unwrap();
         let h = -tt.focal * (T::ONE + gamma * tt.p_r);
-        let big_g = grad_weight * a_t * h;
+        let big_g = if eps == T::ZERO {
+            grad_weight * a_t * h
+        } else {
+            grad_weight * (a_t * h - eps * (gamma + T::ONE) * (tt.focal * tt.p))
+        };
         for c in 0..classes {
             let i = base + c * stride;
             // g[i] holds e^(z_c − m); p_c = e^(z_c − m)/(1 + S′).
@@ -154,7 +176,8 @@ fn hard_item<T: Real>(
 }
 
 /// General target distribution q (soft rows, or label smoothing): loss and gradient
-/// w·(u_j − p_j Σ u_c), with the top class's entry as u_k(1 − p_k) − p_k Σ_{c≠k} u_c.
+/// w·(u_j − p_j Σ u_c), with the top class's entry as u_k(1 − p_k) − p_k Σ_{c≠k} u_c
+/// (u_c including the Poly-1 term −ε q_c (γ + 1)(1 − p_c)^γ p_c).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn soft_item<T: Real, Q: Fn(usize) -> T, A: Fn(usize) -> T>(
@@ -165,10 +188,12 @@ fn soft_item<T: Real, Q: Fn(usize) -> T, A: Fn(usize) -> T>(
     q: Q,
     a: A,
     gamma: T,
+    eps: T,
     grad_weight: T,
     grad: Option<&mut [T]>,
 ) -> T {
     let (m, k) = top(z, base, classes, stride);
+    let eps1 = eps * (gamma + T::ONE);
     let s = others_sum(z, base, classes, stride, m, k, None);
     let log1p_s = s.ln_1p();
     let inv = T::ONE / (T::ONE + s);
@@ -185,8 +210,14 @@ fn soft_item<T: Real, Q: Fn(usize) -> T, A: Fn(usize) -> T>(
         } else {
             let tc = class_terms(z[base + c * stride] - m, c == k, s, log1p_s, inv, gamma);
             let aq = a(c) * qc;
-            loss += (aq * tc.focal * (-tc.log_p)).to_f64();
-            -(aq * tc.focal * (T::ONE + gamma * tc.p_r))
+            let mut lc = aq * tc.focal * (-tc.log_p);
+            let mut u = -(aq * tc.focal * (T::ONE + gamma * tc.p_r));
+            if eps != T::ZERO {
+                lc = lc + eps * qc * (tc.focal * tc.one_minus_p);
+                u = u - eps1 * qc * (tc.focal * tc.p);
+            }
+            loss += lc.to_f64();
+            u
         };
         u_all += u.to_f64();
         if c == k {
@@ -234,6 +265,9 @@ fn validate<T: Real>(
     }
     check_gamma(opts.gamma)?;
     check_label_smoothing(opts.label_smoothing)?;
+    if !opts.poly_epsilon.is_finite() {
+        return Err(FocalError::InvalidPolyEpsilon);
+    }
     match opts.alpha {
         Alpha::None => {}
         Alpha::Scalar(a) => {
@@ -331,6 +365,7 @@ pub fn softmax_focal_accumulate_scalar<T: Real>(
     let (classes, stride) = (layout.classes, layout.spatial);
     let gamma = opts.gamma;
     let eps = opts.label_smoothing;
+    let poly = opts.poly_epsilon;
     let uniform = eps / T::from_f64(classes as f64);
     let scale = T::from_f64(out.grad_scale);
     let alpha_of = |c: usize| match opts.alpha {
@@ -364,10 +399,22 @@ pub fn softmax_focal_accumulate_scalar<T: Real>(
                     }
                     let t = ti as usize;
                     if eps == T::ZERO {
-                        hard_item(logits, base, classes, stride, t, alpha_of(t), gamma, grad_weight, grad)
+                        let a_t = alpha_of(t);
+                        hard_item(logits, base, classes, stride, t, a_t, gamma, poly, grad_weight, grad)
                     } else {
                         let q = |c: usize| if c == t { T::ONE - eps + uniform } else { uniform };
-                        soft_item(logits, base, classes, stride, q, alpha_of, gamma, grad_weight, grad)
+                        soft_item(
+                            logits,
+                            base,
+                            classes,
+                            stride,
+                            q,
+                            alpha_of,
+                            gamma,
+                            poly,
+                            grad_weight,
+                            grad,
+                        )
                     }
                 }
                 SoftmaxTargets::Probabilities(qs) => {
@@ -379,7 +426,18 @@ pub fn softmax_focal_accumulate_scalar<T: Real>(
                             (T::ONE - eps) * v + uniform
                         }
                     };
-                    soft_item(logits, base, classes, stride, q, alpha_of, gamma, grad_weight, grad)
+                    soft_item(
+                        logits,
+                        base,
+                        classes,
+                        stride,
+                        q,
+                        alpha_of,
+                        gamma,
+                        poly,
+                        grad_weight,
+                        grad,
+                    )
                 }
             };
             let loss = w * loss;

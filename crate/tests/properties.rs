@@ -4,6 +4,9 @@
 //! here independently of the kernels (log-sum-exp cross-entropy, exact series near p = 1,
 //! Richardson-extrapolated central differences), never copied from their output.
 
+mod dd;
+
+use dd::DD;
 use focal_loss::{
     sigmoid_focal_accumulate, sigmoid_focal_loss, softmax_focal_accumulate, softmax_focal_loss, Alpha, FocalError,
     Layout, Outputs, Real, Reduced, Reduction, SigmoidOptions, SoftmaxOptions, SoftmaxTargets,
@@ -95,6 +98,7 @@ struct SmCase {
     alpha: Option<Vec<f64>>, // None, [a] (scalar) or per class
     ignore_index: i32,
     eps: f64,
+    poly: f64,
     weights: Option<Vec<f64>>,
 }
 
@@ -112,6 +116,7 @@ impl SmCase {
             alpha: self.alpha(),
             ignore_index: self.ignore_index,
             label_smoothing: self.eps,
+            poly_epsilon: self.poly,
             weights: self.weights.as_deref(),
         }
     }
@@ -184,6 +189,7 @@ fn random_sm_case(rng: &mut Rng, gamma: f64) -> SmCase {
         alpha: None,
         ignore_index,
         eps: 0.0,
+        poly: 0.0,
         weights: None,
     };
     if rng.chance(0.6) {
@@ -1654,5 +1660,121 @@ fn f32_tracks_f64_for_sigmoid() {
                 g64[i]
             );
         }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Poly-1 (softmax)
+// ------------------------------------------------------------------------------------------------
+
+#[test]
+fn softmax_poly_gradient_matches_finite_differences() {
+    let mut rng = Rng::new(91);
+    let mut checked = 0;
+    for &gamma in &GAMMAS {
+        for round in 0..20 {
+            let mut case = random_sm_case(&mut rng, gamma);
+            case.poly = [1.0, -0.5, 2.5, -3.0][rng.below(4)];
+            for &red in &REDUCTIONS {
+                let (_, _, grad) = case.run(red);
+                let f = |z: &[f64]| case.run_at(z, red).0.loss;
+                check_gradient(
+                    &format!("softmax poly gamma={gamma} round={round} {red:?} {case:?}"),
+                    &f,
+                    &case.z,
+                    &grad,
+                );
+                checked += grad.len();
+            }
+        }
+    }
+    assert!(checked > 1000);
+}
+
+/// Σ_c q_c (1 − p_c)^(γ+1) of item (n, s) in double-double, with 1 − p_c = Σ_{j≠c} e^(z_j)/Σ_j e^(z_j)
+/// (no subtraction).
+fn poly_term(case: &SmCase, z: &[f64], n: usize, s: usize) -> Option<DD> {
+    let q = case.q(n, s)?;
+    let c_n = case.layout.classes;
+    let zs: Vec<f64> = (0..c_n).map(|c| z[case.at(n, c, s)]).collect();
+    let m = zs.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+    let e: Vec<DD> = zs.iter().map(|&v| DD::new(v - m).exp()).collect();
+    let total = e.iter().fold(DD::ZERO, |a, &b| a + b);
+    let mut sum = DD::ZERO;
+    for (c, &qc) in q.iter().enumerate() {
+        if qc == 0.0 {
+            continue;
+        }
+        let others = (0..c_n).filter(|&j| j != c).fold(DD::ZERO, |a, j| a + e[j]);
+        sum = sum + DD::new(qc) * (others / total).powf(case.gamma + 1.0);
+    }
+    Some(sum)
+}
+
+/// ε ≠ 0 adds exactly w·ε·Σ_c q_c (1 − p_c)^(γ+1) to each item's loss (after alpha: not scaled
+/// by a_c), also where 1 − p_t is 1e-30; ε = ±0 gives the results without the term, bit for bit.
+#[test]
+fn softmax_poly_adds_its_term() {
+    let mut rng = Rng::new(92);
+    for &gamma in &GAMMAS {
+        for _ in 0..30 {
+            let mut case = random_sm_case(&mut rng, gamma);
+            // Some confident rows: 1 − p_t down to ~1e-30.
+            if rng.chance(0.3) {
+                for v in case.z.iter_mut() {
+                    *v *= 20.0;
+                }
+            }
+            let (base, l0, g0) = case.run(Reduction::None);
+            case.poly = -0.0;
+            let (neg_zero, l1, g1) = case.run(Reduction::None);
+            assert_eq!(base.sum.to_bits(), neg_zero.sum.to_bits());
+            assert!(l0.iter().zip(&l1).all(|(a, b)| a.to_bits() == b.to_bits()));
+            assert!(g0.iter().zip(&g1).all(|(a, b)| a.to_bits() == b.to_bits()));
+            for eps in [1.0, -0.5] {
+                case.poly = eps;
+                let (_, l2, _) = case.run(Reduction::None);
+                for n in 0..case.layout.batch {
+                    for s in 0..case.layout.spatial {
+                        let item = n * case.layout.spatial + s;
+                        let Some(term) = poly_term(&case, &case.z, n, s) else {
+                            assert_eq!(l2[item], 0.0);
+                            continue;
+                        };
+                        let w = case.weights.as_ref().map_or(1.0, |w| w[item]);
+                        let extra = DD::new(w * eps) * term;
+                        let want = DD::new(l0[item]) + extra;
+                        let size = l0[item].abs() + extra.abs().to_f64();
+                        assert!(
+                            (l2[item] - want.to_f64()).abs() <= 1e-12 * size + 1e-300,
+                            "γ={gamma} ε={eps} item {item}: {:e} vs {:e} (base {:e}) {case:?}",
+                            l2[item],
+                            want.to_f64(),
+                            l0[item]
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn softmax_poly_epsilon_must_be_finite() {
+    let z = [0.5, -1.0, 2.0];
+    for eps in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+        let opts = SoftmaxOptions {
+            poly_epsilon: eps,
+            ..SoftmaxOptions::default()
+        };
+        softmax_rejects(
+            Layout::rows(1, 3),
+            &z,
+            SoftmaxTargets::Indices(&[1]),
+            &opts,
+            1,
+            3,
+            FocalError::InvalidPolyEpsilon,
+        );
     }
 }

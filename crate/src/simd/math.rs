@@ -214,6 +214,13 @@ impl<V: VMath> FocalPow<V> {
     /// m^γ per lane; `log_m` (evaluated only when some lane needs it) gives log m.
     #[inline(always)]
     pub(crate) fn pow(&self, m: V, log_m: impl FnOnce() -> V) -> V {
+        self.pow_with(m, log_m, exp)
+    }
+
+    /// [`FocalPow::pow`] with the exponential `exp_fn` (an out-of-line one keeps a kernel that
+    /// needs several powers small).
+    #[inline(always)]
+    pub(crate) fn pow_with(&self, m: V, log_m: impl FnOnce() -> V, exp_fn: impl FnOnce(V) -> V) -> V {
         if self.zero {
             return V::c(1.0);
         }
@@ -231,7 +238,7 @@ impl<V: VMath> FocalPow<V> {
         if self.int != 0 && !tiny.any() {
             return product;
         }
-        let by_exp = exp(self.gamma * log_m());
+        let by_exp = exp_fn(self.gamma * log_m());
         if self.int == 0 {
             by_exp
         } else {

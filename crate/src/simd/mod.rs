@@ -7,15 +7,15 @@
 //!   (`focal_loss.scalar.wasm`), where LLVM turns the lane loops into scalar code.
 //!
 //! Both expose the same [`Vector`] operations, and the elementary functions (`math.rs`: exp, ln,
-//! ln_1p) and kernels (`softmax.rs`, `sigmoid.rs`) are written once over that trait, so the exact
+//! ln_1p) and kernels (`softmax.rs`, `elementwise.rs`) are written once over that trait, so the exact
 //! sequence of floating-point operations — polynomials, lane masks, padded tails — that the SIMD
 //! build executes is the one native tests check. Every lane is computed independently of the
 //! others, so a result never depends on which lane (or which chunk) an item landed in.
 
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
+pub(crate) mod elementwise;
 pub(crate) mod math;
-pub(crate) mod sigmoid;
 pub(crate) mod softmax;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]

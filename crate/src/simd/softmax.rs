@@ -10,6 +10,9 @@
 //! - Channels-first `[N, C, S]`: LANES consecutive positions of one image at a time — the C logits
 //!   of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
 //!
+//! Poly-1 (ε ≠ 0) adds ε·(1 − p_t)^γ·(1 − p_t) to the loss and −ε(γ + 1)·(1 − p_t)^γ·p_t to G; ε = 0
+//! skips both (the results are those without Poly-1, bit for bit).
+//!
 //! A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored), and
 //! no lane reads another, so every item's result is the same whichever group — or chunk — it
 //! falls in. Item losses are added to the running sum in item order.
@@ -34,10 +37,14 @@ struct Terms<V> {
     p_r: V,
     /// 1 / (1 + S′)
     inv: V,
+    /// p_t
+    p: V,
 }
 
 /// d = z_t − max, `is_top` the lanes where t is the arg-max, s = S′.
-#[inline(always)]
+// Once per LANES items (not per class): one out-of-line instance per float type instead of a
+// copy of its exp, ln and two ln_1p in each of the three item paths keeps the .wasm small.
+#[inline(never)]
 fn terms<V: super::VMath>(d: V, is_top: V, s: V, focal_pow: FocalPow<V>) -> Terms<V> {
     let zero = V::c(0.0);
     let one = V::c(1.0);
@@ -61,6 +68,7 @@ fn terms<V: super::VMath>(d: V, is_top: V, s: V, focal_pow: FocalPow<V>) -> Term
         focal,
         p_r,
         inv,
+        p: V::select(is_top, inv, p),
     }
 }
 
@@ -88,6 +96,7 @@ fn group<V: super::VMath, A: Access<V>>(
     grad_weight: V,
     live: V,
     focal_pow: FocalPow<V>,
+    poly: Option<(V, V)>,
     want_grad: bool,
 ) -> V {
     let gamma = focal_pow.gamma();
@@ -139,11 +148,18 @@ fn group<V: super::VMath, A: Access<V>>(
     }
     let s = V::select(m.eq(inf), V::c(f64::NAN), V::acc_round(sum));
     let tt = terms(z_t - m, t.ieq(k), s, focal_pow);
-    let loss = V::select(live, a_t * tt.focal * (-tt.log_p), zero);
+    let mut loss = a_t * tt.focal * (-tt.log_p);
+    if let Some((eps, _)) = poly {
+        loss = loss + eps * (tt.focal * tt.omp);
+    }
+    let loss = V::select(live, loss, zero);
     if want_grad {
         // G·(δ_ct − p_c): the target's entry is G·(1 − p_t) with the stable 1 − p_t.
         let h = -tt.focal * (V::c(1.0) + gamma * tt.p_r);
-        let big_g = grad_weight * a_t * h;
+        let big_g = match poly {
+            None => grad_weight * a_t * h,
+            Some((_, eps1)) => grad_weight * (a_t * h - eps1 * (tt.focal * tt.p)),
+        };
         let g_t = big_g * tt.omp;
         for c in 0..classes {
             let e = acc.stashed(c);
@@ -230,6 +246,7 @@ fn wide_row<T: Real + SimdReal>(
     t: usize,
     a_t: T,
     focal_pow: FocalPow<T::V>,
+    poly: Option<(T, T)>,
     grad_weight: T,
     grad: Option<&mut [T]>,
 ) -> T {
@@ -298,11 +315,17 @@ fn wide_row<T: Real + SimdReal>(
     let is_top = V::<T>::splat_bits(if t == k { u64::MAX } else { 0 });
     let tt = terms(V::<T>::splat(z[t] - m), is_top, V::<T>::splat(s), focal_pow);
     let lane0 = |v: V<T>| v.to_array().as_ref()[0];
-    let loss = a_t * lane0(tt.focal) * (-lane0(tt.log_p));
+    let mut loss = a_t * lane0(tt.focal) * (-lane0(tt.log_p));
+    if let Some((eps, _)) = poly {
+        loss = loss + eps * (lane0(tt.focal) * lane0(tt.omp));
+    }
     if let Some(g) = grad {
         let gm = lane0(focal_pow.gamma());
         let h = -lane0(tt.focal) * (T::ONE + gm * lane0(tt.p_r));
-        let big_g = grad_weight * a_t * h;
+        let big_g = match poly {
+            None => grad_weight * a_t * h,
+            Some((_, eps1)) => grad_weight * (a_t * h - eps1 * (lane0(tt.focal) * lane0(tt.p))),
+        };
         // −G·p_c with p_c = e_c·(1/(1 + S′)), rounded exactly as `group` does (a channels-first
         // slice of one position takes this path, and must give the same bits as the whole image).
         let (big_gv, inv) = (V::<T>::splat(big_g), tt.inv);
@@ -337,6 +360,10 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
     let lanes = V::<T>::LANES;
     let (classes, stride) = (layout.classes, layout.spatial);
     let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
+    // (ε, ε·(γ + 1)) of Poly-1.
+    let eps = opts.poly_epsilon;
+    let poly = (eps != T::ZERO).then(|| (eps, eps * (opts.gamma + T::ONE)));
+    let poly_v = poly.map(|(a, b)| (V::<T>::splat(a), V::<T>::splat(b)));
     let scale = T::from_f64(out.grad_scale);
     let ignore = opts.ignore_index;
     let want_grad = out.grad.is_some();
@@ -410,7 +437,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                 n,
                 classes,
             };
-            let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, want_grad);
+            let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, poly_v, want_grad);
             emit(r0, n, loss, w);
             r0 += n;
         }
@@ -427,7 +454,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                 T::ZERO
             } else {
                 let t = ti as usize;
-                w * wide_row(row, t, alpha_of(t), focal_pow, w * scale, grad)
+                w * wide_row(row, t, alpha_of(t), focal_pow, poly, w * scale, grad)
             };
             sum += loss.to_f64();
             if let Some(out) = loss_out.as_deref_mut() {
@@ -448,7 +475,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                     stride,
                     n,
                 };
-                let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, want_grad);
+                let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, poly_v, want_grad);
                 emit(first, n, loss, w);
                 s0 += n;
             }
