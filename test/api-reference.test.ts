@@ -59,3 +59,23 @@ test('the documented defaults are the defaults: gamma 2, softmax alpha none, sig
   expect(api.sigmoidFocalLoss(logits, y)).toBe(api.sigmoidFocalLoss(logits, y, { gamma: 2, alpha: 0.25, reduction: 'mean', labelSmoothing: 0 }));
   expect(api.sigmoidFocalLoss(logits, y)).not.toBe(api.sigmoidFocalLoss(logits, y, { alpha: null }));
 });
+
+test('the family table names exactly the own options of qualityFocalLoss, varifocalLoss and asymmetricLoss', () => {
+  const table = section('### Quality focal, varifocal and asymmetric options');
+  const common = ['classes', 'shape', 'ignoreIndex', 'weights', 'reduction', 'normalizer', 'out'];
+  for (const fn of ['qualityFocalLoss', 'varifocalLoss', 'asymmetricLoss'] as const) {
+    const own = [...table.matchAll(/^\| `(\w+)` \| [^|]+ \| `(\w+)`:/gm)].filter((m) => m[2] === fn).map((m) => m[1]);
+    const call = api[fn] as (l: Float32Array, t: number[], o: unknown) => unknown;
+    const accepted = acceptedOptions(() => call(new Float32Array(1), [1], { bogus: 1 }));
+    expect([...own, ...common].sort(), fn).toEqual(accepted);
+  }
+});
+
+test('the family defaults are the documented ones', () => {
+  const x = new Float64Array([1.5, -0.5, 0.25, 2, 0, -1]);
+  const y = new Float64Array([0.8, 0, 0.3, 1, 0, 0.6]);
+  expect(api.qualityFocalLoss(x, y)).toBe(api.qualityFocalLoss(x, y, { beta: 2, reduction: 'mean' }));
+  expect(api.varifocalLoss(x, y)).toBe(api.varifocalLoss(x, y, { alpha: 0.75, gamma: 2, iouWeighted: true }));
+  expect(api.asymmetricLoss(x, y)).toBe(api.asymmetricLoss(x, y, { gammaPos: 1, gammaNeg: 4, clip: 0.05, detachFocalWeight: false }));
+  expect(api.asymmetricLoss(x, y)).not.toBe(api.asymmetricLoss(x, y, { clip: 0 }));
+});

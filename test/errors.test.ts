@@ -2,6 +2,7 @@
 // anything is written (the caller's `out` keeps its sentinel), with a message that names the
 // argument; the module stays usable. And the inputs that are values, not errors.
 import { describe, expect, test } from 'vitest';
+import * as api from 'focal-loss';
 import {
   sigmoidFocalLoss, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad,
 } from 'focal-loss';
@@ -131,6 +132,26 @@ const bad: Bad[] = [
   { name: 'sigmoid float32 target -1e-45 after a -0', error: RangeError, message: /targets\[9\] = -1\.4\d*e-45 must be in \[0, 1\]/, call: sg(Float32Array.from(sigTargets, (v, i) => (i === 2 ? -0 : i === 9 ? -1e-45 : v)), {}) },
   { name: 'sigmoid float32 target NaN, odd length (tail)', error: RangeError, message: 'targets[10] = NaN must be in [0, 1]', call: () => sigmoidFocalLossWithGrad(sigLogits.subarray(0, 11), Float32Array.from(sigTargets.subarray(0, 11), (v, i) => (i === 10 ? NaN : v))) },
   { name: 'sigmoid targets a string', error: TypeError, message: /targets must be a Float32Array, Float64Array or number\[\]/, call: sg('010101010101', {}) },
+  // the focal family's options (CONTRACT.md, detection and multi-label losses)
+  { name: 'posWeight negative', error: RangeError, message: 'options.posWeight = -1 must be a finite number >= 0', call: sg(sigTargets, { posWeight: -1 }) },
+  { name: 'posWeight per class without classes', error: TypeError, message: /options.posWeight per class needs options.classes or options.shape/, call: sg(sigTargets, { posWeight: [1, 2, 3] }) },
+  { name: 'posWeight per class of the wrong length', error: RangeError, message: 'options.posWeight.length = 2 must equal the number of classes 3', call: sg(sigTargets, { classes: 3, posWeight: [1, 2] }) },
+  { name: 'posWeight float32 overflow', error: RangeError, message: /options.posWeight\[1\] = 1e\+39 must be a finite number >= 0 \(it is Infinity in float32/, call: () => sigmoidFocalLossWithGrad(Float32Array.from(sigLogits), sigTargets, { classes: 3, posWeight: [1, 1e39, 1] }) },
+  { name: 'polyEpsilon NaN', error: RangeError, message: 'options.polyEpsilon = NaN must be a finite number', call: sm(targets, { classes: C, polyEpsilon: NaN }) },
+  { name: 'polyEpsilon string', error: TypeError, message: "options.polyEpsilon must be a number (got string '1')", call: sg(sigTargets, { polyEpsilon: '1' }) },
+  { name: 'normalizer 0', error: RangeError, message: /options.normalizer = 0 must be a positive number/, call: sm(targets, { classes: C, normalizer: 0 }) },
+  { name: 'normalizer with sum', error: RangeError, message: "options.normalizer replaces the 'mean' divisor; it cannot be used with reduction 'sum'", call: sg(sigTargets, { normalizer: 4, reduction: 'sum' }) },
+  { name: 'normalizer whose reciprocal overflows float32', error: RangeError, message: /options.normalizer = 1e-40 must be a positive number \(whose reciprocal is finite in float32\)/, call: () => sigmoidFocalLossWithGrad(Float32Array.from(sigLogits), sigTargets, { normalizer: 1e-40 }) },
+  { name: 'sigmoid class index above background', error: RangeError, message: 'targets[1] = 4 is not a class index in [0, 3] (3 = background) or ignoreIndex -100', call: sg([0, 4, 3, 1], { classes: 3 }) },
+  { name: 'sigmoid class indices of the wrong count', error: RangeError, message: 'targets.length = 3 must equal the number of items 4 (one class index per row)', call: sg(new Int32Array(3), { classes: 3 }) },
+  { name: 'quality beta negative', error: RangeError, message: 'options.beta = -1 must be a finite number >= 0', call: (out) => api.qualityFocalLossWithGrad(sigLogits, sigTargets, { beta: -1, out }) },
+  { name: 'varifocal iouWeighted a string', error: TypeError, message: "options.iouWeighted must be true or false (got string 'yes')", call: (out) => api.varifocalLossWithGrad(sigLogits, sigTargets, { iouWeighted: 'yes' as never, out }) },
+  { name: 'varifocal alpha NaN', error: RangeError, message: 'options.alpha = NaN must be a finite number >= 0', call: (out) => api.varifocalLossWithGrad(sigLogits, sigTargets, { alpha: NaN, out }) },
+  { name: 'asymmetric clip 1', error: RangeError, message: 'options.clip = 1 must be in [0, 1)', call: (out) => api.asymmetricLossWithGrad(sigLogits, sigTargets, { clip: 1, out }) },
+  { name: 'asymmetric gammaNeg Infinity', error: RangeError, message: 'options.gammaNeg = Infinity must be a finite number >= 0', call: (out) => api.asymmetricLossWithGrad(sigLogits, sigTargets, { gammaNeg: Infinity, out }) },
+  { name: 'asymmetric detachFocalWeight 1', error: TypeError, message: 'options.detachFocalWeight must be true or false (got number 1)', call: (out) => api.asymmetricLossWithGrad(sigLogits, sigTargets, { detachFocalWeight: 1 as never, out }) },
+  { name: 'quality unknown option gamma', error: TypeError, message: /qualityFocalLoss has no option 'gamma'; options are beta, classes/, call: (out) => api.qualityFocalLossWithGrad(sigLogits, sigTargets, { gamma: 2, out } as never) },
+  { name: 'partial refuses normalizer', error: TypeError, message: /sigmoidFocalLossPartial has no option 'normalizer': a partial is always/, call: () => api.sigmoidFocalLossPartial(sigLogits, sigTargets, { normalizer: 2 } as never) },
 ];
 
 describe('bad inputs throw before anything is written', () => {

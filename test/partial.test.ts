@@ -188,10 +188,11 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
     const parts = cuts.slice(1).map((end, i) => sigmoidFocalLossPartial(x.subarray(cuts[i], end), y.subarray(cuts[i], end), opts));
     const c = combine(parts);
     expect(c.count).toBe(n);
+    expect(c.positives).toBe(y.reduce((a, v) => a + v, 0));
     expect(ulps(c.mean, whole)).toBeLessThanOrEqual(1);
     expect(c.mean).toBe(fsum(sigmoidFocalLoss(x, y, { ...opts, reduction: 'none' })) / n);
     expect(Math.abs(c.mean - sigmoidFocalLoss(x, y, opts)) / c.mean).toBeLessThan(1e-12);
-    expect(sigmoidFocalLossPartial(new Ctor(0), [])).toEqual({ sum: 0, residual: 0, count: 0 });
+    expect(sigmoidFocalLossPartial(new Ctor(0), [])).toEqual({ sum: 0, residual: 0, count: 0, positives: 0 });
     expect(combineFocalPartials([])).toEqual({ sum: 0, residual: 0, count: 0, mean: 0 });
   });
 

@@ -154,3 +154,93 @@ export function refReduce(r: RefResult, reduction: 'mean' | 'sum' | 'none'): { l
   const k = r.count > 0 ? 1 / r.count : 0;
   return { loss: r.count > 0 ? sum / r.count : 0, grad: r.grad.map((g) => g * k), gradScale: r.gradScale.map((g) => g * k) };
 }
+
+/** Options of the element-wise references: one loss and its parameters, as the public options name them. */
+export type RefElementOptions =
+  | { loss: 'sigmoid'; gamma?: number; alpha?: number | null; posWeight?: number | number[]; polyEpsilon?: number; labelSmoothing?: number }
+  | { loss: 'quality'; beta?: number }
+  | { loss: 'varifocal'; alpha?: number; gamma?: number; iouWeighted?: boolean }
+  | { loss: 'asymmetric'; gammaPos?: number; gammaNeg?: number; clip?: number; detachFocalWeight?: boolean };
+
+/**
+ * The element-wise family on dense targets, straight from the definitions in CONTRACT.md (double
+ * precision, for moderate logits: |x| below ~30 keeps 1 − p and the logs representable), with the
+ * derivative taken by hand term by term. `classOf(i)` gives element i's class for a per-class posWeight.
+ */
+export function refElementwise(
+  logits: ArrayLike<number>, targets: ArrayLike<number>, o: RefElementOptions, weights?: ArrayLike<number>, classOf: (i: number) => number = () => 0,
+): { losses: Float64Array; grad: Float64Array } {
+  const n = logits.length;
+  const losses = new Float64Array(n);
+  const grad = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    const x = logits[i];
+    const w = weights ? weights[i] : 1;
+    const p = 1 / (1 + Math.exp(-x));
+    const q = 1 / (1 + Math.exp(x));
+    let y = targets[i];
+    let l = 0;
+    let g = 0;
+    if (o.loss === 'sigmoid') {
+      const eps = o.labelSmoothing ?? 0;
+      y = y * (1 - eps) + eps / 2;
+      const gamma = o.gamma ?? 2;
+      const alpha = o.alpha === undefined ? 0.25 : o.alpha;
+      const at = alpha === null || alpha === -1 ? 1 : alpha * y + (1 - alpha) * (1 - y);
+      const pw = o.posWeight === undefined ? 1 : typeof o.posWeight === 'number' ? o.posWeight : o.posWeight[classOf(i)];
+      const ce = pw * y * softplus(-x) + (1 - y) * softplus(x);
+      const m = y * q + (1 - y) * p;
+      const dm = (1 - 2 * y) * p * q;
+      const dce = pw * y * (p - 1) + (1 - y) * p;
+      const e = o.polyEpsilon ?? 0;
+      l = at * m ** gamma * ce + e * m ** (gamma + 1);
+      g = at * ((gamma === 0 ? 0 : gamma * m ** (gamma - 1) * dm * ce) + m ** gamma * dce) + e * (gamma + 1) * m ** gamma * dm;
+    } else if (o.loss === 'quality') {
+      const beta = o.beta ?? 2;
+      const bce = y * softplus(-x) + (1 - y) * softplus(x);
+      const d = Math.abs(y - p);
+      l = d ** beta * bce;
+      g = (beta === 0 || d === 0 ? 0 : beta * d ** (beta - 1) * Math.sign(p - y) * p * q * bce) + d ** beta * (p - y);
+    } else if (o.loss === 'varifocal') {
+      const alpha = o.alpha ?? 0.75;
+      const gamma = o.gamma ?? 2;
+      if (y > 0) {
+        const k = o.iouWeighted ?? true ? y : 1;
+        l = k * (y * softplus(-x) + (1 - y) * softplus(x));
+        g = k * (p - y);
+      } else {
+        l = alpha * p ** gamma * softplus(x);
+        g = alpha * p ** gamma * (gamma * q * softplus(x) + p);
+      }
+    } else {
+      const gp = o.gammaPos ?? 1;
+      const gn = o.gammaNeg ?? 4;
+      const clip = o.clip ?? 0.05;
+      const detach = o.detachFocalWeight ?? false;
+      const pm = Math.max(p - clip, 0);
+      const logP = -softplus(-x);
+      const log1mPm = clip > 0 ? Math.log(q + clip > 1 ? 1 : q + clip) : -softplus(x);
+      l = -y * q ** gp * logP - (1 - y) * (pm > 0 ? pm ** gn * log1mPm : 0);
+      const gPos = -y * q ** gp * (q - (detach ? 0 : gp * p * logP));
+      const gNeg = pm > 0 ? (1 - y) * p * q * (pm ** gn / (1 - pm) + (detach ? 0 : gn * pm ** gn * (-log1mPm / pm))) : 0;
+      g = gPos + gNeg;
+    }
+    losses[i] = w * l;
+    grad[i] = w * g;
+  }
+  return { losses, grad };
+}
+
+/** Class indices as the dense targets they stand for ([N, C, S]: t = C is an all-zero row; ignored items give null). */
+export function oneHot(indices: ArrayLike<number>, N: number, C: number, S: number, ignoreIndex = -100): { dense: Float64Array; counted: boolean[] } {
+  const dense = new Float64Array(N * C * S);
+  const counted: boolean[] = [];
+  for (let n = 0; n < N; n++) {
+    for (let s = 0; s < S; s++) {
+      const t = indices[n * S + s];
+      counted.push(t !== ignoreIndex);
+      if (t !== ignoreIndex && t < C) dense[n * C * S + t * S + s] = 1;
+    }
+  }
+  return { dense, counted };
+}

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { expectSameBits } from './helpers/bits';
 import * as api from 'focal-loss';
-import { arrayType, caseArguments, evaluateCase, formatMismatches, parseVectors, type Dtype, type FloatArray, type VectorCase } from './helpers/vectors';
+import { arrayType, caseArguments, evaluateCase, formatMismatches, functionsOf, KINDS, parseVectors, type Dtype, type FloatArray, type VectorCase } from './helpers/vectors';
 
 const json = JSON.parse(readFileSync(new URL('./vectors/vectors.json', import.meta.url), 'utf8'));
 const cases = parseVectors(json);
@@ -25,7 +25,7 @@ test('the vectors file is the generated one and has the expected breadth', () =>
   expect(json.generated).toMatch(/^by test\/vectors\/generate\.py/);
   expect(cases.length).toBeGreaterThan(500);
   const kinds = new Set(cases.map((c) => c.kind));
-  expect(kinds).toEqual(new Set(['softmax', 'sigmoid']));
+  expect(kinds).toEqual(new Set(KINDS));
   for (const c of cases) {
     expect(c.dtypes.length, c.name).toBeGreaterThan(0);
     expect(c.expected.grad.length, c.name).toBe(c.logits.length);
@@ -33,7 +33,7 @@ test('the vectors file is the generated one and has the expected breadth', () =>
   }
 });
 
-for (const kind of ['softmax', 'sigmoid'] as const) {
+for (const kind of KINDS) {
   describe(`${kind} vectors`, () => {
     test.each(cases.filter((c) => c.kind === kind).map((c) => [c.name, c] as const))('%s', (_name, c) => {
       for (const dtype of c.dtypes) {
@@ -56,9 +56,7 @@ function expectSameLoss(got: number | FloatArray, want: number | FloatArray, wha
 }
 
 function call(c: VectorCase, logits: FloatArray, targets: any, options: Record<string, unknown>) {
-  return c.kind === 'softmax'
-    ? api.softmaxFocalLossWithGrad(logits, targets, options as any)
-    : api.sigmoidFocalLossWithGrad(logits, targets, options as any);
+  return functionsOf(api, c.kind).withGrad(logits, targets, options);
 }
 
 /** `src` copied into a view `offset` elements into a larger buffer (an ArrayBuffer or a SharedArrayBuffer). */

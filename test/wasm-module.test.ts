@@ -16,7 +16,13 @@ function instance(): FocalExports {
   return new WebAssembly.Instance(module, {}).exports as unknown as FocalExports;
 }
 
-const KERNELS = ['focal_softmax_f32', 'focal_softmax_f64', 'focal_sigmoid_f32', 'focal_sigmoid_f64'] as const;
+const KERNELS = ['focal_softmax_f32', 'focal_softmax_f64', 'focal_elementwise_f32', 'focal_elementwise_f64'] as const;
+
+/** A header with every address absent and every parameter neutral (γ = 0, no alpha, posWeight 1), then `over`. */
+function headerOf(over: Partial<Header>): Header {
+  const zero = Object.fromEntries(HEADER_FIELDS.map(([name]) => [name, 0])) as Header;
+  return { ...zero, ignore_index: -100, alpha_scalar: 1, pos_weight_scalar: 1, grad_scale: 1, ...over };
+}
 
 describe('dist/focal_loss.wasm', () => {
   test('imports nothing, exports memory and the focal_* functions, and is small', () => {
@@ -51,8 +57,8 @@ describe('the call header', () => {
     const x = instance();
     const reported = Array.from(new Uint32Array(x.memory.buffer, x.focal_header_layout(), 1 + HEADER_FIELDS.length));
     expect(reported).toEqual([HEADER.size, ...HEADER_FIELDS.map(([name]) => HEADER.offsets[name])]);
-    // The float fields are 8-byte aligned, and the struct is what ffi.rs declares: 12 × 4 + 5 × 8 bytes.
-    expect(HEADER.size).toBe(88);
+    // The float fields are 8-byte aligned, and the struct is what ffi.rs declares: 16 × 4 + 11 × 8 bytes.
+    expect(HEADER.size).toBe(152);
   });
 });
 
@@ -66,17 +72,14 @@ describe('raw kernels return status codes, never trap', () => {
     new Int32Array(x.memory.buffer, p.targets, 2).set([0, 2]);
     return p;
   }
-  const header = (p: ReturnType<typeof setup>, over: Partial<Header>): Header => ({
-    batch: 2, classes: 3, spatial: 1, ignore_index: -100, logits: p.logits, target_indices: p.targets, target_values: 0,
-    alpha: 0, weights: 0, loss_out: p.loss, grad_out: p.grad, error_index: 0, alpha_scalar: 1, gamma: 2,
-    label_smoothing: 0, grad_scale: 1, sum: 0, ...over,
-  });
+  const header = (p: ReturnType<typeof setup>, over: Partial<Header>): Header =>
+    headerOf({ batch: 2, classes: 3, spatial: 1, logits: p.logits, target_indices: p.targets, loss_out: p.loss, grad_out: p.grad, gamma: 2, ...over });
   const call = (x: FocalExports, p: ReturnType<typeof setup>, over: Partial<Header> = {}, k: (typeof KERNELS)[number] = 'focal_softmax_f64') => {
     writeHeader(x.memory.buffer, p.header, header(p, over));
     return x[k](p.header);
   };
   const sigmoid = (x: FocalExports, p: ReturnType<typeof setup>, over: Partial<Header> = {}) =>
-    call(x, p, { batch: 6, classes: 1, target_indices: 0, target_values: p.logits, alpha_scalar: 0.25, ...over }, 'focal_sigmoid_f64');
+    call(x, p, { batch: 6, classes: 1, target_indices: 0, target_values: p.logits, alpha_scalar: 0.25, ...over }, 'focal_elementwise_f64');
 
   test('a valid call returns Ok and adds to the header sum', () => {
     const x = instance();
@@ -149,10 +152,7 @@ describe('a trap cannot brick the module', () => {
     const top = x.__stack_pointer.value;
     const base = x.focal_scratch_ptr();
     const expected = (() => {
-      writeHeader(x.memory.buffer, base, {
-        batch: 1, classes: 3, spatial: 1, ignore_index: -100, logits: base + 256, target_indices: base + 512, target_values: 0,
-        alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0, alpha_scalar: 1, gamma: 2, label_smoothing: 0, grad_scale: 1, sum: 0,
-      });
+      writeHeader(x.memory.buffer, base, headerOf({ batch: 1, classes: 3, spatial: 1, logits: base + 256, target_indices: base + 512, gamma: 2 }));
       new Float64Array(x.memory.buffer, base + 256, 3).set([1, 2, 3]);
       new Int32Array(x.memory.buffer, base + 512, 1)[0] = 1;
       expect(engine.invoke(x.focal_softmax_f64, base)).toBe(Status.Ok);
@@ -171,10 +171,7 @@ describe('a trap cannot brick the module', () => {
       expect(() => engine.invoke(x.focal_softmax_f64, base)).toThrow(WebAssembly.RuntimeError);
       expect(x.__stack_pointer.value).toBe(top);
     }
-    writeHeader(x.memory.buffer, base, {
-      batch: 1, classes: 3, spatial: 1, ignore_index: -100, logits: base + 256, target_indices: base + 512, target_values: 0,
-      alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0, alpha_scalar: 1, gamma: 2, label_smoothing: 0, grad_scale: 1, sum: 0,
-    });
+    writeHeader(x.memory.buffer, base, headerOf({ batch: 1, classes: 3, spatial: 1, logits: base + 256, target_indices: base + 512, gamma: 2 }));
     new Float64Array(x.memory.buffer, base + 256, 3).set([1, 2, 3]);
     new Int32Array(x.memory.buffer, base + 512, 1)[0] = 1;
     expect(engine.invoke(x.focal_softmax_f64, base)).toBe(Status.Ok);
@@ -184,10 +181,7 @@ describe('a trap cannot brick the module', () => {
 
 /** A softmax header of one row of 1024 classes whose logits start 8 bytes before the end of memory. */
 function trapHeader(memoryBytes: number): Header {
-  return {
-    batch: 1, classes: 1024, spatial: 1, ignore_index: -100, logits: memoryBytes - 8, target_indices: 8, target_values: 0,
-    alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0, alpha_scalar: 1, gamma: 2, label_smoothing: 0, grad_scale: 1, sum: 0,
-  };
+  return headerOf({ batch: 1, classes: 1024, spatial: 1, logits: memoryBytes - 8, target_indices: 8, gamma: 2 });
 }
 
 /** A hand-assembled module exporting `memory` and focal_abi_version() returning `version`. */

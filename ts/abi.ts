@@ -3,7 +3,7 @@
 // with the one the .wasm reports.
 
 /** Version of the boundary; a .wasm reporting another version is refused at load. */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /** Address 0 means "absent" for the header's addresses. */
 export const NULL = 0;
@@ -12,9 +12,17 @@ export const NULL = 0;
 export const HEADER_FIELDS = [
   ['batch', 'u32'], ['classes', 'u32'], ['spatial', 'u32'], ['ignore_index', 'i32'],
   ['logits', 'u32'], ['target_indices', 'u32'], ['target_values', 'u32'], ['alpha', 'u32'],
-  ['weights', 'u32'], ['loss_out', 'u32'], ['grad_out', 'u32'], ['error_index', 'u32'],
-  ['alpha_scalar', 'f64'], ['gamma', 'f64'], ['label_smoothing', 'f64'], ['grad_scale', 'f64'], ['sum', 'f64'],
+  ['pos_weight', 'u32'], ['weights', 'u32'], ['loss_out', 'u32'], ['grad_out', 'u32'],
+  ['loss_kind', 'u32'], ['flags', 'u32'], ['error_index', 'u32'], ['reserved', 'u32'],
+  ['alpha_scalar', 'f64'], ['gamma', 'f64'], ['gamma_neg', 'f64'], ['beta', 'f64'], ['clip', 'f64'],
+  ['pos_weight_scalar', 'f64'], ['poly_epsilon', 'f64'], ['label_smoothing', 'f64'], ['grad_scale', 'f64'],
+  ['sum', 'f64'], ['positives', 'f64'],
 ] as const;
+
+/** The element-wise kernel's losses (header `loss_kind`). */
+export const LossKind = { Focal: 0, Quality: 1, Varifocal: 2, Asymmetric: 3 } as const;
+/** Header `flags` bits. */
+export const Flag = { IouWeighted: 1, DetachFocalWeight: 2 } as const;
 
 export type HeaderField = (typeof HEADER_FIELDS)[number][0];
 type FieldType = (typeof HEADER_FIELDS)[number][1];
@@ -49,9 +57,9 @@ export function writeHeader(memory: ArrayBuffer, ptr: number, h: Header): void {
 }
 
 /** Reads one field of the header at `ptr`. */
-export function readHeaderField(memory: ArrayBuffer, ptr: number, name: 'sum' | 'error_index'): number {
+export function readHeaderField(memory: ArrayBuffer, ptr: number, name: 'sum' | 'positives' | 'error_index'): number {
   const view = new DataView(memory, ptr, HEADER.size);
-  return name === 'sum' ? view.getFloat64(HEADER.offsets.sum, true) : view.getUint32(HEADER.offsets.error_index, true);
+  return name === 'error_index' ? view.getUint32(HEADER.offsets.error_index, true) : view.getFloat64(HEADER.offsets[name], true);
 }
 
 /** A kernel: the address of a call header → a status code. */
@@ -67,8 +75,8 @@ export interface FocalExports {
   focal_header_layout(): number;
   focal_softmax_f32: Kernel;
   focal_softmax_f64: Kernel;
-  focal_sigmoid_f32: Kernel;
-  focal_sigmoid_f64: Kernel;
+  focal_elementwise_f32: Kernel;
+  focal_elementwise_f64: Kernel;
 }
 
 /** Status codes returned by the kernels (FocalError::code). */

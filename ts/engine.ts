@@ -58,8 +58,9 @@ function streams(plan: Plan, grad: FloatArray | null, loss: FloatArray | null): 
   const list: Stream[] = [{ field: 'logits', elem: t, perClass: true, array: plan.logits, output: false }];
   if (plan.targets.kind === 'index') list.push({ field: 'target_indices', elem: 'i32', perClass: false, array: plan.targets.data, output: false });
   else list.push({ field: 'target_values', elem: t, perClass: true, array: plan.targets.data, output: false });
-  if (plan.weights) list.push({ field: 'weights', elem: t, perClass: false, array: plan.weights, output: false });
-  if (loss) list.push({ field: 'loss_out', elem: t, perClass: false, array: loss, output: true });
+  if (plan.weights) list.push({ field: 'weights', elem: t, perClass: plan.weightsPerElement, array: plan.weights, output: false });
+  // Softmax losses are one per item; element-wise ones one per element.
+  if (loss) list.push({ field: 'loss_out', elem: t, perClass: plan.loss === 'elementwise', array: loss, output: true });
   if (grad) list.push({ field: 'grad_out', elem: t, perClass: true, array: grad, output: true });
   // An input that shares memory with the gradient's destination would be overwritten by an earlier
   // chunk's gradient before a later chunk reads it: it is copied first. The one exception is an
@@ -131,16 +132,19 @@ export class Engine {
   }
 
   /**
-   * Runs a validated plan: writes `grad` (the logits' layout) and `loss` (one per item) when given,
-   * and returns the sum of the item losses (in item order). An empty call touches no wasm memory.
+   * Runs a validated plan: writes `grad` (the logits' layout) and `loss` (one per item, or per
+   * element) when given, and returns the sum of the losses (in order) and, for the element-wise
+   * losses, of the positive targets. An empty call touches no wasm memory.
    */
-  run(plan: Plan, grad: FloatArray | null, loss: FloatArray | null): number {
+  run(plan: Plan, grad: FloatArray | null, loss: FloatArray | null): { sum: number; positives: number } {
     const { batch: N, classes: C, spatial: S, items } = plan;
-    if (items === 0) return 0;
+    if (items === 0) return { sum: 0, positives: 0 };
     const list = streams(plan, grad, loss);
     const T = plan.logits.BYTES_PER_ELEMENT;
     const bytes = (s: Stream, n: number) => n * (s.perClass ? C : 1) * VIEWS[s.elem].BYTES_PER_ELEMENT;
-    const fixed = align(HEADER.size) + (plan.alphaPerClass ? align(C * T) : 0);
+    // The header, then the per-class constants (written once), then each chunk's regions.
+    const constants = ([['alpha', plan.alpha], ['pos_weight', plan.posWeight]] as const).filter((c) => c[1] !== null);
+    const fixed = align(HEADER.size) + constants.length * align(C * T);
     const slack = ALIGN * list.length; // each region is aligned
     const perItem = list.reduce((a, s) => a + bytes(s, 1), 0);
     const what = plan.loss === 'softmax' ? `one item of ${C} classes` : 'one element';
@@ -149,19 +153,19 @@ export class Engine {
 
     const f32 = plan.logits instanceof Float32Array;
     const x = this.exports;
-    const kernel = plan.loss === 'softmax' ? (f32 ? x.focal_softmax_f32 : x.focal_softmax_f64) : f32 ? x.focal_sigmoid_f32 : x.focal_sigmoid_f64;
+    const kernel = plan.loss === 'softmax' ? (f32 ? x.focal_softmax_f32 : x.focal_softmax_f64) : f32 ? x.focal_elementwise_f32 : x.focal_elementwise_f64;
     const memory = x.memory.buffer; // no growth after area(): views of it stay valid for the call
+    const divisor = plan.normalizer ?? plan.count;
     const header: Header = {
-      batch: 0, classes: C, spatial: 0, ignore_index: plan.ignoreIndex,
-      logits: 0, target_indices: 0, target_values: 0, alpha: 0, weights: 0, loss_out: 0, grad_out: 0, error_index: 0,
-      alpha_scalar: plan.alphaScalar, gamma: plan.gamma, label_smoothing: plan.labelSmoothing,
-      grad_scale: plan.reduction === 'mean' ? (plan.count > 0 ? 1 / plan.count : 0) : 1,
-      sum: 0,
+      ...plan.params, batch: 0, classes: C, spatial: 0, reserved: 0, error_index: 0,
+      logits: 0, target_indices: 0, target_values: 0, alpha: 0, pos_weight: 0, weights: 0, loss_out: 0, grad_out: 0,
+      grad_scale: plan.reduction === 'mean' ? (divisor > 0 ? 1 / divisor : 0) : 1,
+      sum: 0, positives: 0,
     };
-    if (plan.alphaPerClass) {
-      header.alpha = area.ptr + align(HEADER.size);
-      new (f32 ? Float32Array : Float64Array)(memory, header.alpha, C).set(plan.alphaPerClass);
-    }
+    constants.forEach(([field, values], i) => {
+      header[field] = area.ptr + align(HEADER.size) + i * align(C * T);
+      new (f32 ? Float32Array : Float64Array)(memory, header[field], C).set(values!);
+    });
 
     // The chunk [nc, C, sc] at image n0, position s0: every stream's region, gathered, the kernel, scattered.
     const chunk = (n0: number, nc: number, s0: number, sc: number) => {
@@ -181,6 +185,7 @@ export class Engine {
       const status = this.invoke(kernel, area.ptr);
       if (status !== 0) throw statusError(status, firstItem + readHeaderField(memory, area.ptr, 'error_index'));
       header.sum = readHeaderField(memory, area.ptr, 'sum');
+      header.positives = readHeaderField(memory, area.ptr, 'positives');
       list.forEach((s, i) => s.output && copy(s, views[i], 'scatter'));
 
       // Per-item arrays are contiguous in every chunk; logits-shaped ones are for whole images, and
@@ -202,6 +207,6 @@ export class Engine {
     } else {
       for (let n = 0; n < N; n++) for (let s0 = 0; s0 < S; s0 += capacity) chunk(n, 1, s0, Math.min(capacity, S - s0));
     }
-    return header.sum;
+    return { sum: header.sum, positives: header.positives };
   }
 }

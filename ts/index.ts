@@ -1,20 +1,24 @@
 // The public API and its types. No loading happens here: each runtime's entry (ts/entries/)
 // obtains the WebAssembly module and re-exports this file with its own `init` / `initSync`.
 
-import { describe, isArray, readProperty, show } from './arrays.js';
+import { canonicalView, describe, isArray, readProperty, show, typedKind } from './arrays.js';
 import { getEngine } from './loader.js';
 import {
-  sigmoidPlan, softmaxPlan,
-  type ClassIndices, type FloatArray, type Plan, type Reduction, type SigmoidFocalOptions, type SoftmaxFocalOptions,
+  ASYMMETRIC, elementPlan, QUALITY, SIGMOID, softmaxPlan, VARIFOCAL,
+  type AsymmetricOptions, type ClassIndices, type FloatArray, type Plan, type QualityFocalOptions, type Reduction,
+  type SigmoidFocalOptions, type SoftmaxFocalOptions, type VarifocalOptions,
 } from './options.js';
 
-export type { ClassIndices, FloatArray, Reduction, SigmoidFocalOptions, SoftmaxFocalOptions } from './options.js';
+export type {
+  AsymmetricOptions, ClassIndices, ElementOptions, FloatArray, QualityFocalOptions, Reduction, SigmoidFocalOptions,
+  SoftmaxFocalOptions, VarifocalOptions,
+} from './options.js';
 export type { InitInput, InitSyncInput } from './loader.js';
 
 /** Softmax targets: class indices (one per item) or probabilities (the logits' layout). */
 export type SoftmaxTargets = ClassIndices | FloatArray;
-/** Sigmoid targets: one value in [0, 1] per logit. */
-export type SigmoidTargets = FloatArray | Uint8Array | readonly number[];
+/** Element-wise targets: one value in [0, 1] per logit, or (with `classes` / `shape`) one class index per item, C = background. */
+export type SigmoidTargets = FloatArray | ClassIndices;
 
 /** Loss and gradient. `loss` is a number unless `reduction` is `'none'`. */
 export interface LossWithGrad<Loss, L extends FloatArray> {
@@ -30,23 +34,24 @@ function newLike(logits: FloatArray, length: number): FloatArray {
   return logits instanceof Float32Array ? new Float32Array(length) : new Float64Array(length);
 }
 
-/** Runs a validated plan: the reduced loss (or one per item) and, `withGrad`, the gradient. */
+/** How many losses 'none' returns: one per item (softmax), one per element (element-wise losses). */
+function lossCount(plan: Plan): number {
+  return plan.loss === 'softmax' ? plan.items : plan.logits.length;
+}
+
+/** Runs a validated plan: the reduced loss (or one per item / element) and, `withGrad`, the gradient. */
 function compute(plan: Plan, withGrad: boolean) {
   const grad = withGrad ? (plan.out?.view ?? newLike(plan.logits, plan.logits.length)) : null;
-  const perItem = plan.reduction === 'none' ? newLike(plan.logits, plan.items) : null;
-  const sum = getEngine().run(plan, grad, perItem);
-  const loss = perItem ?? (plan.reduction === 'mean' ? (plan.count > 0 ? sum / plan.count : 0) : sum);
+  const each = plan.reduction === 'none' ? newLike(plan.logits, lossCount(plan)) : null;
+  const { sum } = getEngine().run(plan, grad, each);
+  const divisor = plan.normalizer ?? plan.count;
+  const loss = each ?? (plan.reduction === 'mean' ? (divisor > 0 ? sum / divisor : 0) : sum);
   return { loss, grad: plan.out?.caller ?? grad };
 }
 
 function softmax(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
   getEngine();
   return compute(softmaxPlan(logits, targets, options), withGrad);
-}
-
-function sigmoid(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
-  getEngine();
-  return compute(sigmoidPlan(logits, targets, options), withGrad);
 }
 
 /**
@@ -71,26 +76,123 @@ export function softmaxFocalLossWithGrad(logits: FloatArray, targets: SoftmaxTar
   return { loss: r.loss, grad: r.grad as FloatArray };
 }
 
+
+/** An element-wise loss function: a number for 'mean' / 'sum', the logits' array type for 'none'. */
+export interface ElementLossFn<O> {
+  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options: Omit<O, 'out'> & PerItem): L;
+  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<O, 'out'> & Reduced): number;
+  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<O, 'out'>): number | L;
+}
+
+/** Its `*WithGrad` twin: the loss and the gradient (in `options.out` when given). */
+export interface ElementLossWithGradFn<O> {
+  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options: Omit<O, 'out'> & { out?: L | null } & PerItem): LossWithGrad<L, L>;
+  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<O, 'out'> & { out?: L | null } & Reduced): LossWithGrad<number, L>;
+  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<O, 'out'> & { out?: L | null }): LossWithGrad<number | L, L>;
+}
+
+/** Its `*Partial` twin: `{ sum, residual, count, positives }` of a shard. */
+export type ElementPartialFn<O> = (logits: FloatArray, targets: SigmoidTargets, options?: PartialOptions<O>) => FocalPartial;
+
+/** The three functions of an element-wise loss. */
+function elementFunctions<O>(loss: typeof SIGMOID) {
+  const run = (logits: unknown, targets: unknown, options: unknown, withGrad: boolean) => {
+    getEngine();
+    return compute(elementPlan(loss, logits, targets, options), withGrad);
+  };
+  return {
+    value: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, false).loss) as ElementLossFn<O>,
+    withGrad: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, true)) as ElementLossWithGradFn<O>,
+    partial: ((logits: unknown, targets: unknown, options?: unknown) => {
+      getEngine();
+      return partial(elementPlan(loss, logits, targets, options, true));
+    }) as ElementPartialFn<O>,
+  };
+}
+
+const sigmoid = elementFunctions<SigmoidFocalOptions>(SIGMOID);
 /**
- * Sigmoid (binary, multi-label) focal loss: w·α_t·(1 − p_t)^γ·CE per element, reduced
- * (torchvision's `sigmoid_focal_loss`; α = 0.25 and γ = 2 by default).
+ * Sigmoid (binary, multi-label) focal loss: w·α_t·(1 − p_t)^γ·CE per element, reduced (torchvision's
+ * `sigmoid_focal_loss`; α = 0.25 and γ = 2 by default). Targets: one value in [0, 1] per logit, or with
+ * `classes` / `shape` one class index per item (t = C is background; `ignoreIndex` items are skipped).
  *
  * @example sigmoidFocalLoss(new Float32Array([3, -1]), new Uint8Array([1, 0]))
  */
-export function sigmoidFocalLoss<L extends FloatArray>(logits: L, targets: SigmoidTargets, options: Omit<SigmoidFocalOptions<L>, 'out'> & PerItem): L;
-export function sigmoidFocalLoss<L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<SigmoidFocalOptions<L>, 'out'> & Reduced): number;
-export function sigmoidFocalLoss<L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<SigmoidFocalOptions<L>, 'out'>): number | L;
-export function sigmoidFocalLoss(logits: FloatArray, targets: SigmoidTargets, options?: SigmoidFocalOptions): number | FloatArray {
-  return sigmoid(logits, targets, options, false).loss;
+export const sigmoidFocalLoss = sigmoid.value;
+/** {@link sigmoidFocalLoss} and its gradient with respect to the logits, in one fused pass. */
+export const sigmoidFocalLossWithGrad = sigmoid.withGrad;
+/**
+ * Sigmoid focal loss of a shard as `{ sum, residual, count, positives }` (see {@link FocalPartial}); takes
+ * the options of {@link sigmoidFocalLoss} except `reduction`, `normalizer` and `out`.
+ */
+export const sigmoidFocalLossPartial = sigmoid.partial;
+
+const quality = elementFunctions<QualityFocalOptions>(QUALITY);
+/**
+ * Quality focal loss (Li et al., Generalized Focal Loss, 2020; mmdet `QualityFocalLoss`): |y − σ(x)|^β·BCE(x, y)
+ * per element, y a soft quality score in [0, 1] (or class indices with `classes` / `shape`, C = background).
+ *
+ * @example qualityFocalLoss(new Float32Array([1.5, -2]), new Float32Array([0.8, 0]), { beta: 2 })
+ */
+export const qualityFocalLoss = quality.value;
+/** {@link qualityFocalLoss} and its gradient. */
+export const qualityFocalLossWithGrad = quality.withGrad;
+/** {@link qualityFocalLoss} of a shard as a partial. */
+export const qualityFocalLossPartial = quality.partial;
+
+const varifocal = elementFunctions<VarifocalOptions>(VARIFOCAL);
+/**
+ * Varifocal loss (Zhang et al., VarifocalNet, 2021; mmdet `VarifocalLoss`): q·BCE(x, q) for a positive with
+ * target score q > 0 (BCE alone without `iouWeighted`), α·σ(x)^γ·softplus(x) for a negative (q = 0).
+ */
+export const varifocalLoss = varifocal.value;
+/** {@link varifocalLoss} and its gradient (the focal weight is differentiated, as in mmdet). */
+export const varifocalLossWithGrad = varifocal.withGrad;
+/** {@link varifocalLoss} of a shard as a partial. */
+export const varifocalLossPartial = varifocal.partial;
+
+const asymmetric = elementFunctions<AsymmetricOptions>(ASYMMETRIC);
+/**
+ * Asymmetric loss (Ridnik et al., ICCV 2021; timm `AsymmetricLossMultiLabel`) for multi-label classification:
+ * −y(1 − p)^γ+ log p − (1 − y)·p_m^γ− log(1 − p_m), p = σ(x), p_m = max(p − clip, 0). Defaults to 'mean'
+ * (the authors' code returns the sum: pass `reduction: 'sum'`).
+ */
+export const asymmetricLoss = asymmetric.value;
+/** {@link asymmetricLoss} and its gradient. */
+export const asymmetricLossWithGrad = asymmetric.withGrad;
+/** {@link asymmetricLoss} of a shard as a partial. */
+export const asymmetricLossPartial = asymmetric.partial;
+
+/**
+ * Class-balanced weights (Cui et al., CVPR 2019) from per-class sample counts: α_c = (1 − β)/(1 − β^n_c),
+ * rescaled so that Σ_c α_c = C. Pass the result as the softmax loss's `alpha`.
+ *
+ * @example classBalancedAlpha([900, 90, 10]) // the rare class gets the largest weight
+ */
+export function classBalancedAlpha(counts: ArrayLike<number>, beta = 0.9999): Float64Array {
+  const n = readCounts(counts);
+  if (typeof beta !== 'number') throw new TypeError(`focal-loss: beta must be a number (got ${describe(beta)})`);
+  if (!(beta >= 0 && beta < 1)) throw new RangeError(`focal-loss: beta = ${show(beta)} must be in [0, 1)`);
+  // (1 − β)/(1 − β^n): 1 − β is exact for β ≥ ½, and 1 − β^n = −expm1(n·log1p(β − 1)) keeps its digits when
+  // β^n is close to 1 (β = 0.9999 and small counts), where 1 − Math.pow(β, n) would cancel.
+  const alpha = Float64Array.from(n, (nc) => (beta === 0 ? 1 : (1 - beta) / -Math.expm1(nc * Math.log1p(beta - 1))));
+  const scale = alpha.length / alpha.reduce((a, v) => a + v, 0);
+  return alpha.map((a) => a * scale);
 }
 
-/** Sigmoid focal loss and its gradient with respect to the logits, in one fused pass. */
-export function sigmoidFocalLossWithGrad<L extends FloatArray>(logits: L, targets: SigmoidTargets, options: SigmoidFocalOptions<L> & PerItem): LossWithGrad<L, L>;
-export function sigmoidFocalLossWithGrad<L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: SigmoidFocalOptions<L> & Reduced): LossWithGrad<number, L>;
-export function sigmoidFocalLossWithGrad<L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: SigmoidFocalOptions<L>): LossWithGrad<number | L, L>;
-export function sigmoidFocalLossWithGrad(logits: FloatArray, targets: SigmoidTargets, options?: SigmoidFocalOptions): LossWithGrad<number | FloatArray, FloatArray> {
-  const r = sigmoid(logits, targets, options, true);
-  return { loss: r.loss, grad: r.grad as FloatArray };
+/** classBalancedAlpha's counts: positive integers, at least one, each read once. */
+function readCounts(counts: unknown): number[] {
+  const kind = typedKind(counts);
+  if (!(kind || isArray(counts))) throw new TypeError(`focal-loss: counts must be an array of per-class sample counts (got ${describe(counts)})`);
+  const view = kind ? canonicalView(counts, kind, 'counts') : null;
+  const length = view ? view.length : readProperty(counts as object, 'length', 'counts.length');
+  if (typeof length !== 'number' || length < 1) throw new RangeError('focal-loss: counts must hold at least one class');
+  return Array.from({ length }, (_, i) => {
+    const c = view ? view[i] : readProperty(counts as object, i, `counts[${i}]`);
+    if (typeof c !== 'number') throw new TypeError(`focal-loss: counts[${i}] must be a number (got ${describe(c)})`);
+    if (!(Number.isSafeInteger(c) && c >= 1)) throw new RangeError(`focal-loss: counts[${i}] = ${show(c)} must be a positive integer`);
+    return c;
+  });
 }
 
 /**
@@ -112,13 +214,22 @@ export interface FocalPartial {
   sum: number;
   /** What rounding left out: `sum + residual` is the exact Σ to about 1e-30 relative (0 if `sum` is not finite). */
   residual: number;
-  /** Items counted by `'mean'`: softmax, items whose target is not `ignoreIndex`; sigmoid, every element. */
+  /**
+   * What `'mean'` divides by: softmax, items whose target is not `ignoreIndex`; element-wise losses,
+   * every element (class-index targets: counted items × C).
+   */
   count: number;
+  /**
+   * Element-wise losses: the sum of the (unsmoothed) targets over counted elements — with class-index
+   * targets, the counted items that are not background. RetinaNet's normalizer, added up across shards.
+   */
+  positives?: number;
 }
 
-/** Options of the partial functions: the loss's options without `reduction` (always the sum) and `out`. */
-export type SoftmaxPartialOptions = Omit<SoftmaxFocalOptions, 'reduction' | 'out'>;
-export type SigmoidPartialOptions = Omit<SigmoidFocalOptions, 'reduction' | 'out'>;
+/** Options of the partial functions: the loss's options without `reduction` (always the sum), `normalizer` and `out`. */
+type PartialOptions<O> = Omit<O, 'reduction' | 'out' | 'normalizer'>;
+export type SoftmaxPartialOptions = PartialOptions<SoftmaxFocalOptions>;
+export type SigmoidPartialOptions = PartialOptions<SigmoidFocalOptions>;
 
 /**
  * Σ x as a double-double (Ogita–Rump–Oishi Sum2: TwoSum with the errors carried along): `hi` is the
@@ -141,10 +252,10 @@ function sum2(xs: ArrayLike<number>, hi0 = 0, lo0 = 0): { hi: number; lo: number
 
 /** A plan's per-item losses (in the logits' precision: the terms the kernel sums for 'sum') as a partial. */
 function partial(plan: Plan): FocalPartial {
-  const loss = newLike(plan.logits, plan.items);
-  getEngine().run(plan, null, loss);
+  const loss = newLike(plan.logits, lossCount(plan));
+  const { positives } = getEngine().run(plan, null, loss);
   const { hi, lo } = sum2(loss);
-  return { sum: hi, residual: lo, count: plan.count };
+  return plan.loss === 'softmax' ? { sum: hi, residual: lo, count: plan.count } : { sum: hi, residual: lo, count: plan.count, positives };
 }
 
 /**
@@ -161,29 +272,26 @@ export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTarg
   return partial(softmaxPlan(logits, targets, options, true));
 }
 
-/**
- * Sigmoid focal loss of a shard as `{ sum, residual, count }` (`count` is the number of elements); takes
- * the options of {@link sigmoidFocalLoss} except `reduction` and `out`.
- */
-export function sigmoidFocalLossPartial(logits: FloatArray, targets: SigmoidTargets, options?: SigmoidPartialOptions): FocalPartial {
-  getEngine();
-  return partial(sigmoidPlan(logits, targets, options, true));
-}
 
 /**
  * Combines shards' partials into the whole batch's: the sums added as double-doubles (so the result
  * does not depend on how the batch was split or in which order the partials arrive), the counts added,
- * and `mean = sum / count` (0 when nothing was counted, like `'mean'`).
+ * `positives` added when every part has it, and `mean = sum / count` (0 when nothing was counted, like
+ * `'mean'`); divide `sum` by `positives` for RetinaNet's normalization.
  */
 export function combineFocalPartials(parts: Iterable<FocalPartial>): FocalPartial & { mean: number } {
   let hi = 0;
   let lo = 0;
   let count = 0;
-  readPartials(parts).forEach((p) => {
+  const list = readPartials(parts);
+  let positives: number | undefined = list.length > 0 ? 0 : undefined;
+  list.forEach((p) => {
     ({ hi, lo } = sum2([p.sum, p.residual], hi, lo));
     count += p.count;
+    positives = positives === undefined || p.positives === undefined ? undefined : positives + p.positives;
   });
-  return { sum: hi, residual: lo, count, mean: count > 0 ? hi / count : 0 };
+  const combined = { sum: hi, residual: lo, count, mean: count > 0 ? hi / count : 0 };
+  return positives === undefined ? combined : { ...combined, positives };
 }
 
 /**
@@ -216,8 +324,12 @@ function readPartials(parts: unknown): FocalPartial[] {
     const sum = field('sum');
     const residual = field('residual');
     const count = field('count');
+    const positivesValue = readProperty(p, 'positives', `${name}.positives`);
     if (!Number.isFinite(residual)) throw new RangeError(`focal-loss: ${name}.residual = ${show(residual)} must be finite`);
     if (!(Number.isSafeInteger(count) && count >= 0)) throw new RangeError(`focal-loss: ${name}.count = ${show(count)} must be an integer >= 0`);
-    return { sum, residual, count };
+    if (positivesValue === undefined) return { sum, residual, count };
+    if (typeof positivesValue !== 'number') throw new TypeError(`focal-loss: ${name}.positives must be a number (got ${describe(positivesValue)})`);
+    if (!(positivesValue >= 0 && positivesValue < Infinity)) throw new RangeError(`focal-loss: ${name}.positives = ${show(positivesValue)} must be a finite number >= 0`);
+    return { sum, residual, count, positives: positivesValue };
   });
 }

@@ -7,6 +7,7 @@
 // the wrong kind of argument, a RangeError for a wrong value, length or shape, with a message that
 // names the argument.
 
+import { LossKind, Flag, type Header } from './abi.js';
 import { canonicalView, describe, isArray, isFloatKind, readProperty, show, typedKind, type TypedKind } from './arrays.js';
 
 export type FloatArray = Float32Array | Float64Array;
@@ -14,8 +15,18 @@ export type ClassIndices =
   | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | readonly number[];
 export type Reduction = 'mean' | 'sum' | 'none';
 
+/** Options every loss shares. */
+interface CommonOptions<L extends FloatArray> {
+  /** 'mean' (default): sum over counted items / their number; 'sum'; 'none': one value per item (element). */
+  reduction?: Reduction;
+  /** Replaces the 'mean' divisor (RetinaNet's number of positive anchors; mmdet's avg_factor): Σ w·l / normalizer. Only with 'mean'. */
+  normalizer?: number;
+  /** Receives the gradient (the logits' type and length); no allocation. */
+  out?: L | null;
+}
+
 /** Options of the softmax (multi-class) focal loss. */
-export interface SoftmaxFocalOptions<L extends FloatArray = FloatArray> {
+export interface SoftmaxFocalOptions<L extends FloatArray = FloatArray> extends CommonOptions<L> {
   /** C, for row-major logits of shape [M, C] (classes contiguous, channels-last). */
   classes?: number;
   /** [N, C, ...spatial], channels-first like PyTorch; targets are then [N, ...spatial]. */
@@ -24,43 +35,86 @@ export interface SoftmaxFocalOptions<L extends FloatArray = FloatArray> {
   gamma?: number;
   /** A weight for every class, or one per class (length C); none means 1. */
   alpha?: number | ArrayLike<number> | null;
-  /** 'mean' (default): sum over counted items / their number; 'sum'; 'none': one value per item. */
-  reduction?: Reduction;
   /** Items whose target equals it add 0 and are not counted by 'mean' (default -100). */
   ignoreIndex?: number;
   /** ε in [0, 1): target distribution q ← (1 − ε)·q + ε/C (default 0). */
   labelSmoothing?: number;
+  /** Poly-1's ε (default 0): each target term gains ε·(1 − p)^(γ+1). */
+  polyEpsilon?: number;
   /** One non-negative weight per item (row or position), multiplying that item's loss. */
   weights?: ArrayLike<number> | null;
-  /** Receives the gradient (the logits' type and length); no allocation. */
-  out?: L | null;
+}
+
+/** Options every element-wise (sigmoid) loss shares: dense targets, or class indices with `classes` / `shape`. */
+export interface ElementOptions<L extends FloatArray = FloatArray> extends CommonOptions<L> {
+  /** C: logits [M, C]; with it, integer targets are class indices (t = C is background). */
+  classes?: number;
+  /** [N, C, ...spatial], channels-first; with it, integer targets are class indices per position. */
+  shape?: readonly number[];
+  /** Class-index targets equal to it add 0 and are not counted (default -100). */
+  ignoreIndex?: number;
+  /** One non-negative weight per element (dense targets) or per item (class-index targets). */
+  weights?: ArrayLike<number> | null;
 }
 
 /** Options of the sigmoid (binary, multi-label) focal loss. */
-export interface SigmoidFocalOptions<L extends FloatArray = FloatArray> {
+export interface SigmoidFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
   /** Focusing parameter γ ≥ 0 (default 2). */
   gamma?: number;
   /** α in [0, 1] weights positives, 1 − α negatives (default 0.25); null or -1 turns it off. */
   alpha?: number | null;
-  /** 'mean' (default) over all elements, 'sum', or 'none' (one value per element). */
-  reduction?: Reduction;
   /** ε in [0, 1): y ← y·(1 − ε) + ε/2 (default 0). */
   labelSmoothing?: number;
-  /** One non-negative weight per element. */
-  weights?: ArrayLike<number> | null;
-  /** Receives the gradient (the logits' type and length); no allocation. */
-  out?: L | null;
+  /** The positive term's weight (BCEWithLogits pos_weight): a number, or one per class with `classes` / `shape`. */
+  posWeight?: number | ArrayLike<number> | null;
+  /** Poly-1's ε (default 0): each element gains ε·(1 − p_t)^(γ+1). */
+  polyEpsilon?: number;
+}
+
+/** Options of the quality focal loss (GFL). */
+export interface QualityFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
+  /** β ≥ 0 (default 2): the weight |y − σ(x)|^β. */
+  beta?: number;
+}
+
+/** Options of the varifocal loss (VarifocalNet). */
+export interface VarifocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
+  /** Weight of the negatives' focal term (default 0.75). */
+  alpha?: number;
+  /** γ ≥ 0 of the negatives' focal term (default 2). */
+  gamma?: number;
+  /** Weight positives by their target score q (default true). */
+  iouWeighted?: boolean;
+}
+
+/** Options of the asymmetric loss (ASL). */
+export interface AsymmetricOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
+  /** γ+ ≥ 0 of the positives (default 1). */
+  gammaPos?: number;
+  /** γ− ≥ 0 of the negatives (default 4). */
+  gammaNeg?: number;
+  /** Probability margin in [0, 1) shifted off the negatives (default 0.05). */
+  clip?: number;
+  /** Treat the focal factors as constants in the gradient (default false). */
+  detachFocalWeight?: boolean;
 }
 
 type IndexArray = Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
 export type NumericArray = FloatArray | IndexArray;
 
+/** The header's scalar fields a plan sets (crate/src/ffi.rs CallHeader). */
+export type HeaderParams = Pick<
+  Header,
+  'ignore_index' | 'loss_kind' | 'flags' | 'alpha_scalar' | 'gamma' | 'gamma_neg' | 'beta' | 'clip' | 'pos_weight_scalar' | 'poly_epsilon' | 'label_smoothing'
+>;
+
 /**
- * A validated call, ready for the engine: logits as [batch, classes, spatial] (the sigmoid loss is
- * [elements, 1, 1]); every array a typed array the caller cannot change through getters or Proxies.
+ * A validated call, ready for the engine: logits as [batch, classes, spatial] (dense element-wise
+ * targets without classes are [elements, 1, 1]); every array a typed array the caller cannot change
+ * through getters or Proxies.
  */
 export interface Plan {
-  readonly loss: 'softmax' | 'sigmoid';
+  readonly loss: 'softmax' | 'elementwise';
   readonly logits: FloatArray;
   readonly batch: number;
   readonly classes: number;
@@ -69,17 +123,18 @@ export interface Plan {
   readonly items: number;
   /** Class indices (one per item), or target values in the logits' layout. */
   readonly targets: { readonly kind: 'index'; readonly data: IndexArray } | { readonly kind: 'value'; readonly data: NumericArray };
-  readonly gamma: number;
-  /** Softmax: every class's alpha (1 when none). Sigmoid: α, or −1 for no weighting. */
-  readonly alphaScalar: number;
-  /** Softmax: one alpha per class, in the kernel's precision. */
-  readonly alphaPerClass: FloatArray | null;
-  readonly ignoreIndex: number;
-  readonly labelSmoothing: number;
+  /** The header's scalars. */
+  readonly params: HeaderParams;
+  /** Per-class values, in the kernel's precision: softmax alpha; sigmoid posWeight. */
+  readonly alpha: FloatArray | null;
+  readonly posWeight: FloatArray | null;
   readonly weights: NumericArray | null;
+  /** Weights are one per element, not one per item (element-wise losses with dense targets). */
+  readonly weightsPerElement: boolean;
   readonly reduction: Reduction;
-  /** Items counted by 'mean' (softmax: not ignored; sigmoid: every element). */
+  /** What 'mean' divides by: items not ignored (softmax), elements counted (element-wise). */
   readonly count: number;
+  readonly normalizer: number | null;
   /** The caller's gradient destination, and a fresh view of its memory that the engine writes. */
   readonly out: { readonly caller: FloatArray; readonly view: FloatArray } | null;
 }
@@ -90,17 +145,20 @@ export const PROBABILITY_SUM_TOLERANCE = 1e-3;
 /** More dimensions than any framework allows (NumPy's and PyTorch's limit is 64). */
 const MAX_DIMENSIONS = 64;
 
-const SOFTMAX_KEYS = ['classes', 'shape', 'gamma', 'alpha', 'reduction', 'ignoreIndex', 'labelSmoothing', 'weights', 'out'] as const;
-const SIGMOID_KEYS = ['gamma', 'alpha', 'reduction', 'labelSmoothing', 'weights', 'out'] as const;
+const SOFTMAX_KEYS = [
+  'classes', 'shape', 'gamma', 'alpha', 'reduction', 'ignoreIndex', 'labelSmoothing', 'polyEpsilon', 'normalizer', 'weights', 'out',
+] as const;
+/** The options every element-wise loss takes besides its own. */
+const ELEMENT_KEYS = ['classes', 'shape', 'ignoreIndex', 'weights', 'reduction', 'normalizer', 'out'] as const;
 /** Options a partial function does not take (it is always the sum of item losses, with no gradient). */
-const NOT_PARTIAL = ['reduction', 'out'];
+const NOT_PARTIAL = ['reduction', 'out', 'normalizer'];
 /** Spellings users bring from PyTorch / Keras, and ours. */
 const ALIASES: Record<string, string> = {
   ignore_index: 'ignoreIndex', label_smoothing: 'labelSmoothing', num_classes: 'classes', weight: 'weights',
   sample_weight: 'weights', from_logits: '(nothing: logits are always expected)', reduce: 'reduction',
 };
 const PARTIAL_HINT =
-  ': a partial is always { sum, residual, count }; combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction \'sum\' and scale by 1 / Σ count';
+  ': a partial is always { sum, residual, count } (and positives for the element-wise losses); combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction \'sum\' and scale by 1 / Σ count';
 const INDEX_KINDS: readonly TypedKind[] = ['Int32Array', 'Uint32Array', 'Int16Array', 'Uint16Array', 'Int8Array', 'Uint8Array'];
 const NUMERIC_KINDS: readonly TypedKind[] = ['Float32Array', 'Float64Array', ...INDEX_KINDS];
 
@@ -285,6 +343,66 @@ function readLayout(o: Record<string, unknown>, length: number): { batch: number
   throw new TypeError(`focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`);
 }
 
+function readIgnoreIndex(v: unknown): number {
+  if (v === undefined) return -100;
+  const i = num('options.ignoreIndex', v);
+  if (!Number.isInteger(i) || i < -(2 ** 31) || i >= 2 ** 31) throw new RangeError(`focal-loss: options.ignoreIndex = ${show(i)} must be a 32-bit integer`);
+  return i;
+}
+
+/** A number option, finite and >= 0 as the kernel will see it (`fallback` when absent). */
+function readNonNegative(name: string, v: unknown, fallback: number, dtype: Dtype): number {
+  if (v === undefined) return fallback;
+  const x = num(`options.${name}`, v);
+  if (!finiteNonNegative(inKernel(dtype)(x))) throw new RangeError(`focal-loss: options.${name} = ${show(x)} must be a finite number >= 0${roundingNote(x, dtype)}`);
+  return x;
+}
+
+function readPolyEpsilon(v: unknown, dtype: Dtype): number {
+  if (v === undefined) return 0;
+  const e = num('options.polyEpsilon', v);
+  if (!Number.isFinite(inKernel(dtype)(e))) throw new RangeError(`focal-loss: options.polyEpsilon = ${show(e)} must be a finite number${roundingNote(e, dtype)}`);
+  return e;
+}
+
+function readBoolean(name: string, v: unknown, fallback: boolean): boolean {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'boolean') throw new TypeError(`focal-loss: options.${name} must be true or false (got ${describe(v)})`);
+  return v;
+}
+
+/** A positive divisor for 'mean' whose reciprocal (the gradient's scale) is finite in the kernel's precision. */
+function readNormalizer(v: unknown, reduction: Reduction, dtype: Dtype): number | null {
+  if (v === undefined || v === null) return null;
+  const x = num('options.normalizer', v);
+  if (!(x > 0 && Number.isFinite(inKernel(dtype)(1 / x)))) {
+    throw new RangeError(`focal-loss: options.normalizer = ${show(x)} must be a positive number (whose reciprocal is finite${dtype === 'Float32Array' ? ' in float32' : ''})`);
+  }
+  if (reduction !== 'mean') throw new RangeError(`focal-loss: options.normalizer replaces the 'mean' divisor; it cannot be used with reduction '${reduction}'`);
+  return x;
+}
+
+/**
+ * A per-class option: a number (every class), or one value per class copied once into the kernel's
+ * type. Returns [scalar, per-class array or null].
+ */
+function readPerClass(
+  name: string, v: unknown, fallback: number, classes: number, haveClasses: boolean, dtype: Dtype, deferred: Deferred,
+): [number, FloatArray | null] {
+  if (v === undefined || v === null || typeof v === 'number') return [readNonNegative(name, v ?? undefined, fallback, dtype), null];
+  if (!haveClasses) throw new TypeError(`focal-loss: options.${name} per class needs options.classes or options.shape (got ${describe(v)} without them)`);
+  const a = readNumbers(v, `options.${name}`, classes, `the number of classes ${classes}`, dtype, finiteNonNegative, 'a finite number >= 0', deferred);
+  const copy = newFloat(dtype, classes);
+  deferred.push(() => copy.set(a));
+  return [fallback, copy];
+}
+
+/** The header scalars a loss does not set. */
+const NEUTRAL: HeaderParams = {
+  ignore_index: -100, loss_kind: LossKind.Focal, flags: 0, alpha_scalar: 1, gamma: 0, gamma_neg: 0, beta: 0, clip: 0,
+  pos_weight_scalar: 1, poly_epsilon: 0, label_smoothing: 0,
+};
+
 /** Validates a softmax call completely (`partial`: a *Partial function's options); returns its plan or throws. */
 export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false): Plan {
   const fn = partial ? 'softmaxFocalLossPartial' : 'softmaxFocalLoss';
@@ -292,34 +410,23 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
   const dtype = typedKind(logits) as Dtype;
   const deferred: Deferred = [];
   const o = readOptions(optionsArg, SOFTMAX_KEYS, fn, partial, " with 'classes' or 'shape'");
+  if (o.shape === undefined && o.classes === undefined) {
+    throw new TypeError(`focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`);
+  }
   const { batch, classes, spatial } = readLayout(o, logits.length);
   const items = batch * spatial;
-  const gamma = readGamma(o.gamma, dtype);
-  const labelSmoothing = readSmoothing(o.labelSmoothing, dtype);
   const reduction = readReduction(o.reduction, partial);
-
-  let ignoreIndex = -100;
-  if (o.ignoreIndex !== undefined) {
-    ignoreIndex = num('options.ignoreIndex', o.ignoreIndex);
-    if (!Number.isInteger(ignoreIndex) || ignoreIndex < -(2 ** 31) || ignoreIndex >= 2 ** 31) {
-      throw new RangeError(`focal-loss: options.ignoreIndex = ${show(ignoreIndex)} must be a 32-bit integer`);
-    }
-  }
-
-  let alphaScalar = 1;
-  let alphaPerClass: FloatArray | null = null;
-  if (typeof o.alpha === 'number') {
-    if (!finiteNonNegative(inKernel(dtype)(o.alpha))) {
-      throw new RangeError(`focal-loss: options.alpha = ${show(o.alpha)} must be a finite number >= 0${roundingNote(o.alpha, dtype)}`);
-    }
-    alphaScalar = o.alpha;
-  } else if (o.alpha !== undefined && o.alpha !== null) {
-    // Copied once into the kernel's type: the engine writes it to wasm memory before any item.
-    const a = readNumbers(o.alpha, 'options.alpha', classes, `the number of classes ${classes}`, dtype, finiteNonNegative, 'a finite number >= 0', deferred);
-    alphaPerClass = newFloat(dtype, classes);
-    alphaPerClass.set(a);
-  }
-
+  const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
+  const params: HeaderParams = {
+    ...NEUTRAL,
+    ignore_index: ignoreIndex,
+    gamma: readGamma(o.gamma, dtype),
+    label_smoothing: readSmoothing(o.labelSmoothing, dtype),
+    poly_epsilon: readPolyEpsilon(o.polyEpsilon, dtype),
+  };
+  const [alphaScalar, alpha] = readPerClass('alpha', o.alpha, 1, classes, true, dtype, deferred);
+  params.alpha_scalar = alphaScalar;
+  const normalizer = readNormalizer(o.normalizer, reduction, dtype);
   const weights = readWeights(o.weights, items, 'items', dtype, deferred);
 
   let targets: Plan['targets'];
@@ -336,59 +443,64 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
     }
     deferred.push(() => checkProbabilityRows(q, batch, classes, spatial, dtype));
     targets = { kind: 'value', data: q };
-  } else if (tkind && INDEX_KINDS.includes(tkind)) {
-    const t = canonicalView(targetsArg, tkind, 'targets') as IndexArray;
-    if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}`);
-    deferred.push(() => {
-      const bad = checkIndices(t, classes, ignoreIndex);
-      if (bad >= 0) throw new RangeError(indexMessage(bad, t[bad], classes, ignoreIndex));
-      count = -1 - bad;
-    });
-    targets = { kind: 'index', data: t };
-  } else if (isArray(targetsArg)) {
-    listLength(targetsArg, 'targets', items, itemCount(items, spatial));
-    // Copied once: what was checked is what the kernel gets.
-    const t = new Int32Array(items);
-    count = 0;
-    for (let i = 0; i < items; i++) {
-      const v = readProperty(targetsArg, i, `targets[${i}]`);
-      if (typeof v !== 'number') throw new TypeError(`focal-loss: targets[${i}] must be a number, a class index (got ${describe(v)})`);
-      if (v !== ignoreIndex) {
-        if (!(Number.isInteger(v) && v >= 0 && v < classes)) throw new RangeError(indexMessage(i, v, classes, ignoreIndex));
-        count++;
-      }
-      t[i] = v;
-    }
-    targets = { kind: 'index', data: t };
+  } else if ((tkind && INDEX_KINDS.includes(tkind)) || isArray(targetsArg)) {
+    targets = readIndices(targetsArg, tkind, items, spatial, classes, '', ignoreIndex, deferred, (n) => (count = n));
   } else {
     throw new TypeError(`focal-loss: targets must be class indices (an integer typed array or number[]) or probabilities (Float32Array/Float64Array) (got ${describe(targetsArg)})`);
   }
   for (const check of deferred) check();
   const out = readOut(o.out, logits, dtype);
-
   return Object.freeze<Plan>({
-    loss: 'softmax', logits, batch, classes, spatial, items, targets, gamma, alphaScalar, alphaPerClass,
-    ignoreIndex, labelSmoothing, weights, reduction, count, out,
+    loss: 'softmax', logits, batch, classes, spatial, items, targets, params, alpha, posWeight: null, weights,
+    weightsPerElement: false, reduction, count, normalizer, out,
   });
+}
+
+/**
+ * Class indices (a typed integer array, checked in `deferred`, or a number[] copied once), one per
+ * item, each in [0, classes + extra) or `ignoreIndex`; `counted` receives the number not ignored.
+ * `extra` is 1 for the element-wise losses, whose index C means background.
+ */
+function readIndices(
+  v: unknown, kind: TypedKind | undefined, items: number, spatial: number, classes: number, background: '' | 'background',
+  ignoreIndex: number, deferred: Deferred, counted: (n: number) => void,
+): Plan['targets'] {
+  const limit = background ? classes + 1 : classes;
+  const message = (i: number, x: number) =>
+    `focal-loss: targets[${i}] = ${show(x)} is not a class index in [0, ${classes}${background ? `] (${classes} = background)` : ')'} or ignoreIndex ${ignoreIndex}`;
+  if (kind && INDEX_KINDS.includes(kind)) {
+    const t = canonicalView(v, kind, 'targets') as IndexArray;
+    if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}`);
+    deferred.push(() => {
+      let ignored = 0;
+      for (let i = 0; i < t.length; i++) {
+        const x = t[i];
+        if (x === ignoreIndex) ignored++;
+        else if (!(x >= 0 && x < limit)) throw new RangeError(message(i, x));
+      }
+      counted(t.length - ignored);
+    });
+    return { kind: 'index', data: t };
+  }
+  listLength(v as object, 'targets', items, itemCount(items, spatial));
+  // Copied once: what was checked is what the kernel gets.
+  const t = new Int32Array(items);
+  let n = 0;
+  for (let i = 0; i < items; i++) {
+    const x = readProperty(v as object, i, `targets[${i}]`);
+    if (typeof x !== 'number') throw new TypeError(`focal-loss: targets[${i}] must be a number, a class index (got ${describe(x)})`);
+    if (x !== ignoreIndex) {
+      if (!(Number.isInteger(x) && x >= 0 && x < limit)) throw new RangeError(message(i, x));
+      n++;
+    }
+    t[i] = x;
+  }
+  counted(n);
+  return { kind: 'index', data: t };
 }
 
 function itemCount(items: number, spatial: number): string {
   return `the number of items ${items} (one class index per ${spatial === 1 ? 'row' : 'position'})`;
-}
-
-function indexMessage(i: number, v: number, classes: number, ignoreIndex: number): string {
-  return `focal-loss: targets[${i}] = ${show(v)} is not a class index in [0, ${classes}) or ignoreIndex ${ignoreIndex}`;
-}
-
-/** Class indices in a typed array: the first index out of [0, classes) and not ignoreIndex, else −1 − (count of counted items). */
-function checkIndices(t: IndexArray, classes: number, ignoreIndex: number): number {
-  let ignored = 0;
-  for (let i = 0; i < t.length; i++) {
-    const v = t[i];
-    if (v === ignoreIndex) ignored++;
-    else if (!(v >= 0 && v < classes)) return i;
-  }
-  return -1 - (t.length - ignored);
 }
 
 /**
@@ -420,46 +532,110 @@ function checkProbabilityRows(q: FloatArray, batch: number, classes: number, spa
   }
 }
 
-/** Validates a sigmoid call completely (`partial`: a *Partial function's options); returns its plan or throws. */
-export function sigmoidPlan(logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false): Plan {
-  const fn = partial ? 'sigmoidFocalLossPartial' : 'sigmoidFocalLoss';
+/** An element-wise loss: its name, its own options (beside ELEMENT_KEYS) and how they set the header. */
+interface ElementLoss {
+  readonly name: string;
+  readonly keys: readonly string[];
+  readonly params: (o: Record<string, unknown>, dtype: Dtype) => Partial<HeaderParams>;
+}
+
+export const SIGMOID: ElementLoss = {
+  name: 'sigmoidFocalLoss',
+  keys: ['gamma', 'alpha', 'labelSmoothing', 'posWeight', 'polyEpsilon'],
+  params: (o, dtype) => {
+    let alpha = 0.25;
+    if (o.alpha === null || o.alpha === -1) alpha = -1;
+    else if (o.alpha !== undefined) {
+      alpha = num('options.alpha', o.alpha);
+      if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off`);
+    }
+    return {
+      loss_kind: LossKind.Focal, gamma: readGamma(o.gamma, dtype), alpha_scalar: alpha,
+      label_smoothing: readSmoothing(o.labelSmoothing, dtype), poly_epsilon: readPolyEpsilon(o.polyEpsilon, dtype),
+    };
+  },
+};
+
+export const QUALITY: ElementLoss = {
+  name: 'qualityFocalLoss',
+  keys: ['beta'],
+  params: (o, dtype) => ({ loss_kind: LossKind.Quality, beta: readNonNegative('beta', o.beta, 2, dtype) }),
+};
+
+export const VARIFOCAL: ElementLoss = {
+  name: 'varifocalLoss',
+  keys: ['alpha', 'gamma', 'iouWeighted'],
+  params: (o, dtype) => ({
+    loss_kind: LossKind.Varifocal, alpha_scalar: readNonNegative('alpha', o.alpha, 0.75, dtype), gamma: readGamma(o.gamma, dtype),
+    flags: readBoolean('iouWeighted', o.iouWeighted, true) ? Flag.IouWeighted : 0,
+  }),
+};
+
+export const ASYMMETRIC: ElementLoss = {
+  name: 'asymmetricLoss',
+  keys: ['gammaPos', 'gammaNeg', 'clip', 'detachFocalWeight'],
+  params: (o, dtype) => {
+    const clip = o.clip === undefined ? 0.05 : num('options.clip', o.clip);
+    const r = inKernel(dtype)(clip);
+    if (!(r >= 0 && r < 1)) throw new RangeError(`focal-loss: options.clip = ${show(clip)} must be in [0, 1)${roundingNote(clip, dtype)}`);
+    return {
+      loss_kind: LossKind.Asymmetric, gamma: readNonNegative('gammaPos', o.gammaPos, 1, dtype),
+      gamma_neg: readNonNegative('gammaNeg', o.gammaNeg, 4, dtype), clip,
+      flags: readBoolean('detachFocalWeight', o.detachFocalWeight, false) ? Flag.DetachFocalWeight : 0,
+    };
+  },
+};
+
+/**
+ * Validates an element-wise call completely (`partial`: a *Partial function's options): dense targets
+ * (one value in [0, 1] per logit), or, with `classes` / `shape`, class indices (t = C is background).
+ */
+export function elementPlan(loss: ElementLoss, logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false): Plan {
+  const fn = partial ? `${loss.name}Partial` : loss.name;
   const logits = readLogits(logitsArg);
   const dtype = typedKind(logits) as Dtype;
   const deferred: Deferred = [];
-  const o = optionsArg === undefined ? {} : readOptions(optionsArg, SIGMOID_KEYS, fn, partial, '');
-  const gamma = readGamma(o.gamma, dtype);
-  const labelSmoothing = readSmoothing(o.labelSmoothing, dtype);
+  const o = optionsArg === undefined ? {} : readOptions(optionsArg, [...loss.keys, ...ELEMENT_KEYS], fn, partial, '');
+  const haveClasses = o.classes !== undefined || o.shape !== undefined;
+  const { batch, classes, spatial } = haveClasses ? readLayout(o, logits.length) : { batch: logits.length, classes: 1, spatial: 1 };
+  const items = batch * spatial;
   const reduction = readReduction(o.reduction, partial);
-  let alpha = 0.25;
-  if (o.alpha === null || o.alpha === -1) {
-    alpha = -1;
-  } else if (o.alpha !== undefined) {
-    alpha = num('options.alpha', o.alpha);
-    if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off`);
-  }
-  const n = logits.length;
+  const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
+  const params: HeaderParams = { ...NEUTRAL, ...loss.params(o, dtype), ignore_index: ignoreIndex };
+  let posWeight: FloatArray | null = null;
+  if (loss === SIGMOID) [params.pos_weight_scalar, posWeight] = readPerClass('posWeight', o.posWeight, 1, classes, haveClasses, dtype, deferred);
+  const normalizer = readNormalizer(o.normalizer, reduction, dtype);
+
+  // With classes / shape, integer targets are class indices; float arrays (and anything without
+  // classes) are dense targets in the logits' layout.
   const tkind = typedKind(targetsArg);
-  let targets: NumericArray;
-  if (tkind && NUMERIC_KINDS.includes(tkind)) {
-    targets = canonicalView(targetsArg, tkind, 'targets') as NumericArray;
-    if (targets.length !== n) throw new RangeError(`focal-loss: targets.length = ${targets.length} must equal logits.length = ${n} (one target per logit)`);
+  const indices = haveClasses && !isFloatKind(tkind) && ((tkind && INDEX_KINDS.includes(tkind)) || isArray(targetsArg));
+  const weights = readWeights(o.weights, indices ? items : logits.length, indices ? 'items' : 'elements', dtype, deferred);
+  let targets: Plan['targets'];
+  let count = logits.length;
+  if (indices) {
+    targets = readIndices(targetsArg, tkind, items, spatial, classes, 'background', ignoreIndex, deferred, (n) => (count = n * classes));
+  } else if (tkind && NUMERIC_KINDS.includes(tkind)) {
+    const y = canonicalView(targetsArg, tkind, 'targets') as NumericArray;
+    if (y.length !== logits.length) throw new RangeError(`focal-loss: targets.length = ${y.length} must equal logits.length = ${logits.length} (one target per logit)`);
     // Rounding to float32 maps [0, 1] onto [0, 1] and nothing else into it: the check needs no rounding.
-    const y = targets;
     deferred.push(() => {
       const bad = firstNotProbability(y);
       if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]`);
     });
+    targets = { kind: 'value', data: y };
   } else if (isArray(targetsArg)) {
-    targets = readNumbers(targetsArg, 'targets', n, `logits.length = ${n} (one target per logit)`, dtype, (y) => y >= 0 && y <= 1, 'in [0, 1]', deferred);
+    const y = readNumbers(targetsArg, 'targets', logits.length, `logits.length = ${logits.length} (one target per logit)`, dtype, (v) => v >= 0 && v <= 1, 'in [0, 1]', deferred);
+    targets = { kind: 'value', data: y };
   } else {
-    throw new TypeError(`focal-loss: targets must be a Float32Array, Float64Array or number[] of values in [0, 1] (got ${describe(targetsArg)})`);
+    const what = haveClasses ? 'class indices (an integer typed array or number[]) or a Float32Array/Float64Array of targets in [0, 1]' : 'a Float32Array, Float64Array or number[] of values in [0, 1]';
+    throw new TypeError(`focal-loss: targets must be ${what} (got ${describe(targetsArg)})`);
   }
-  const weights = readWeights(o.weights, n, 'elements', dtype, deferred);
   for (const check of deferred) check();
   const out = readOut(o.out, logits, dtype);
   return Object.freeze<Plan>({
-    loss: 'sigmoid', logits, batch: n, classes: 1, spatial: 1, items: n, targets: { kind: 'value' as const, data: targets }, gamma,
-    alphaScalar: alpha, alphaPerClass: null, ignoreIndex: 0, labelSmoothing, weights, reduction, count: n, out,
+    loss: 'elementwise', logits, batch, classes, spatial, items, targets, params, alpha: null, posWeight, weights,
+    weightsPerElement: targets.kind === 'value', reduction, count, normalizer, out,
   });
 }
 

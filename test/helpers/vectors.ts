@@ -14,43 +14,72 @@ export type Dtype = 'f32' | 'f64';
 export type FloatArray = Float32Array | Float64Array;
 type Reduction = 'mean' | 'sum' | 'none';
 
+type LossFn = (logits: FloatArray, targets: any, options?: any) => number | FloatArray;
+type WithGradFn = (logits: FloatArray, targets: any, options?: any) => { loss: number | FloatArray; grad: FloatArray };
+type PartialFn = (logits: FloatArray, targets: any, options?: any) => { sum: number; count: number; positives?: number };
+
 /** The subset of the package's public API the checker calls (any runtime's build fits). */
 export interface FocalApi {
-  softmaxFocalLoss(logits: FloatArray, targets: any, options: any): number | FloatArray;
-  softmaxFocalLossWithGrad(logits: FloatArray, targets: any, options: any): { loss: number | FloatArray; grad: FloatArray };
-  sigmoidFocalLoss(logits: FloatArray, targets: any, options?: any): number | FloatArray;
-  sigmoidFocalLossWithGrad(logits: FloatArray, targets: any, options?: any): { loss: number | FloatArray; grad: FloatArray };
+  softmaxFocalLoss: LossFn;
+  softmaxFocalLossWithGrad: WithGradFn;
+  softmaxFocalLossPartial: PartialFn;
+  sigmoidFocalLoss: LossFn;
+  sigmoidFocalLossWithGrad: WithGradFn;
+  sigmoidFocalLossPartial: PartialFn;
+  qualityFocalLoss: LossFn;
+  qualityFocalLossWithGrad: WithGradFn;
+  qualityFocalLossPartial: PartialFn;
+  varifocalLoss: LossFn;
+  varifocalLossWithGrad: WithGradFn;
+  varifocalLossPartial: PartialFn;
+  asymmetricLoss: LossFn;
+  asymmetricLossWithGrad: WithGradFn;
+  asymmetricLossPartial: PartialFn;
+}
+
+export const KINDS = ['softmax', 'sigmoid', 'quality', 'varifocal', 'asymmetric'] as const;
+export type Kind = (typeof KINDS)[number];
+const FUNCTION: Record<Kind, string> = {
+  softmax: 'softmaxFocalLoss', sigmoid: 'sigmoidFocalLoss', quality: 'qualityFocalLoss', varifocal: 'varifocalLoss', asymmetric: 'asymmetricLoss',
+};
+
+/** The loss-only, *WithGrad and *Partial functions of a case's kind. */
+export function functionsOf(api: FocalApi, kind: Kind): { loss: LossFn; withGrad: WithGradFn; partial: PartialFn } {
+  const name = FUNCTION[kind] as 'softmaxFocalLoss';
+  return { loss: api[name], withGrad: api[`${name}WithGrad`], partial: api[`${name}Partial`] };
 }
 
 /** One case with its numbers decoded ('inf', '-inf', 'nan' → Infinity, -Infinity, NaN). */
 export interface VectorCase {
   name: string;
-  kind: 'softmax' | 'sigmoid';
+  kind: Kind;
   dtypes: Dtype[];
   logits: number[];
-  /** softmax, channels-last [M, C]. */
+  /** C, channels-last [M, C]. */
   classes?: number;
-  /** softmax, channels-first [N, C, ...spatial]. */
+  /** Channels-first [N, C, ...spatial]. */
   shape?: number[];
-  /** softmax class indices (one per item) or sigmoid targets (one per logit). */
+  /** Class indices (one per item: softmax, or element-wise with targetKind 'indices') or element-wise targets (one per logit). */
   targets?: number[];
+  /** Element-wise targets: 'indices' (class indices, C = background) or 'dense' (the default). */
+  targetKind?: 'indices' | 'dense';
   /** softmax probabilities (the logits' layout). */
   probs?: number[];
-  options: {
-    gamma: number;
-    /** softmax: number or per-class list (absent: none); sigmoid: number or null (off). */
-    alpha?: number | number[] | null;
-    reduction: Reduction;
-    ignoreIndex?: number;
-    labelSmoothing: number;
-    weights?: number[];
-  };
+  /**
+   * The options as the public API names them, numbers decoded. Softmax `alpha: null` means none; for the
+   * element-wise losses null turns weighting off and is passed as null.
+   */
+  options: Record<string, number | number[] | string | boolean | null> & { reduction?: Reduction };
   expected: {
     loss: number | number[];
+    /** Magnitude of the terms that make up each loss (cancellation-aware tolerance scale); |loss| if absent. */
+    lossScale?: number | number[];
     grad: number[];
     /** Magnitude of the terms that make up each gradient entry (cancellation-aware tolerance scale). */
     gradScale: number[];
     count: number;
+    /** Element-wise losses: Σ unsmoothed targets over counted elements (class indices: non-background items). */
+    positives?: number;
   };
 }
 
@@ -98,15 +127,10 @@ export function parseVectors(json: unknown): VectorCase[] {
     throw new TypeError('vectors.json: expected { generated, cases: [...] }');
   }
   return root.cases.map((raw: any): VectorCase => {
-    const o = raw.options ?? {};
-    const options: VectorCase['options'] = {
-      gamma: decode(o.gamma),
-      reduction: o.reduction,
-      labelSmoothing: decode(o.labelSmoothing ?? 0),
-    };
-    if ('alpha' in o) options.alpha = o.alpha === null ? null : Array.isArray(o.alpha) ? decodeList(o.alpha) : decode(o.alpha);
-    if (o.ignoreIndex !== undefined) options.ignoreIndex = o.ignoreIndex;
-    if (o.weights !== undefined && o.weights !== null) options.weights = decodeList(o.weights);
+    const options: VectorCase['options'] = {};
+    for (const [key, v] of Object.entries(raw.options ?? {})) {
+      options[key] = v === null || typeof v === 'boolean' || key === 'reduction' ? (v as any) : Array.isArray(v) ? decodeList(v) : decode(v);
+    }
     const e = raw.expected;
     const c: VectorCase = {
       name: raw.name,
@@ -121,11 +145,14 @@ export function parseVectors(json: unknown): VectorCase[] {
         count: e.count,
       },
     };
+    if (e.loss_scale !== undefined) c.expected.lossScale = Array.isArray(e.loss_scale) ? decodeList(e.loss_scale) : decode(e.loss_scale);
+    if (e.positives !== undefined) c.expected.positives = decode(e.positives);
     if (raw.classes !== undefined) c.classes = raw.classes;
     if (raw.shape !== undefined) c.shape = raw.shape;
     if (raw.targets !== undefined) c.targets = decodeList(raw.targets);
+    if (raw.targetKind !== undefined) c.targetKind = raw.targetKind;
     if (raw.probs !== undefined) c.probs = decodeList(raw.probs);
-    if (c.kind !== 'softmax' && c.kind !== 'sigmoid') throw new TypeError(`vectors.json: ${c.name}: unknown kind ${String(c.kind)}`);
+    if (!KINDS.includes(c.kind)) throw new TypeError(`vectors.json: ${c.name}: unknown kind ${String(c.kind)}`);
     return c;
   });
 }
@@ -139,20 +166,18 @@ export function arrayType(dtype: Dtype): typeof Float32Array | typeof Float64Arr
 export function caseArguments(c: VectorCase, dtype: Dtype): [FloatArray, any, Record<string, unknown>] {
   const F = arrayType(dtype);
   const logits = F.from(c.logits);
-  const o = c.options;
-  const options: Record<string, unknown> = { gamma: o.gamma, reduction: o.reduction, labelSmoothing: o.labelSmoothing };
-  if (o.weights) options.weights = F.from(o.weights);
-  if (c.kind === 'softmax') {
-    if (c.classes !== undefined) options.classes = c.classes;
-    if (c.shape !== undefined) options.shape = c.shape;
-    if (o.ignoreIndex !== undefined) options.ignoreIndex = o.ignoreIndex;
-    if (o.alpha !== undefined && o.alpha !== null) options.alpha = Array.isArray(o.alpha) ? F.from(o.alpha) : o.alpha;
-    const targets = c.probs ? F.from(c.probs) : Int32Array.from(c.targets ?? []);
-    return [logits, targets, options];
+  const options: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(c.options)) {
+    // Softmax alpha null means none (absent); lists go in as arrays of the dtype.
+    if (key === 'alpha' && v === null && c.kind === 'softmax') continue;
+    options[key] = Array.isArray(v) ? F.from(v) : v;
   }
-  // sigmoid: alpha null turns weighting off and must be passed as null (absent means 0.25).
-  if (o.alpha !== undefined) options.alpha = o.alpha;
-  return [logits, F.from(c.targets ?? []), options];
+  if (c.classes !== undefined) options.classes = c.classes;
+  if (c.shape !== undefined) options.shape = c.shape;
+  const targets =
+    c.kind === 'softmax' ? (c.probs ? F.from(c.probs) : Int32Array.from(c.targets ?? []))
+    : c.targetKind === 'indices' ? Int32Array.from(c.targets ?? []) : F.from(c.targets ?? []);
+  return [logits, targets, options];
 }
 
 /** Tolerance of one value: rtol·max(|expected|, scale) + tiny. */
@@ -202,14 +227,15 @@ class Collector {
   }
 
   loss(prefix: string, got: number | FloatArray, F: typeof Float32Array | typeof Float64Array): void {
-    const exp = this.c.expected.loss;
+    const { loss: exp, lossScale } = this.c.expected;
     if (Array.isArray(exp)) {
       if (!(got instanceof F)) return this.problem(`${prefix}.loss`, `expected a ${F.name} of per-item losses, got ${describe(got)}`);
       if (got.length !== exp.length) return this.problem(`${prefix}.loss`, `length ${got.length}, expected ${exp.length}`);
-      for (let i = 0; i < exp.length; i++) this.stored(`${prefix}.loss[${i}]`, got[i], exp[i], Math.abs(exp[i]));
+      const scale = (i: number) => (Array.isArray(lossScale) ? lossScale[i] : Math.abs(exp[i]));
+      for (let i = 0; i < exp.length; i++) this.stored(`${prefix}.loss[${i}]`, got[i], exp[i], scale(i));
     } else {
       if (typeof got !== 'number') return this.problem(`${prefix}.loss`, `expected a number, got ${describe(got)}`);
-      this.value(`${prefix}.loss`, got, exp, Math.abs(exp));
+      this.value(`${prefix}.loss`, got, exp, typeof lossScale === 'number' ? lossScale : Math.abs(exp));
     }
   }
 }
@@ -228,8 +254,7 @@ function describe(v: unknown): string {
 export function evaluateCase(api: FocalApi, c: VectorCase, dtype: Dtype): CaseResult {
   const F = arrayType(dtype);
   const col = new Collector(c, dtype);
-  const withGrad = c.kind === 'softmax' ? api.softmaxFocalLossWithGrad : api.sigmoidFocalLossWithGrad;
-  const lossOnly = c.kind === 'softmax' ? api.softmaxFocalLoss : api.sigmoidFocalLoss;
+  const { loss: lossOnly, withGrad, partial } = functionsOf(api, c.kind);
 
   try {
     const [logits, targets, options] = caseArguments(c, dtype);
@@ -252,6 +277,16 @@ export function evaluateCase(api: FocalApi, c: VectorCase, dtype: Dtype): CaseRe
     col.loss('loss-only', lossOnly(logits, targets, options), F);
   } catch (error) {
     col.problem('loss-only', `threw ${String(error)}`);
+  }
+
+  // The partial's count (what 'mean' divides by) and, where the case gives them, its positives.
+  try {
+    const [logits, targets, { reduction: _r, normalizer: _n, ...options }] = caseArguments(c, dtype);
+    const p = partial(logits, targets, options);
+    if (p.count !== c.expected.count) col.problem('partial.count', `${p.count}, expected ${c.expected.count}`);
+    if (c.expected.positives !== undefined) col.value('partial.positives', p.positives ?? NaN, c.expected.positives, c.expected.positives);
+  } catch (error) {
+    col.problem('partial', `threw ${String(error)}`);
   }
   return { mismatches: col.mismatches, worstRelError: col.worstRelError, worstWhere: col.worstWhere };
 }

@@ -2,7 +2,7 @@
 // every case of the shared vectors in each of its dtypes against the 60-digit references
 // (test/helpers/vectors.ts), and hashes the exact bits of every result so the Node test can assert
 // that all runtimes return bit-identical losses and gradients. Pure code: no runtime APIs.
-import { caseArguments, evaluateCase, formatMismatches, parseVectors, type FloatArray, type FocalApi } from '../helpers/vectors';
+import { caseArguments, evaluateCase, formatMismatches, functionsOf, parseVectors, type FloatArray, type FocalApi } from '../helpers/vectors';
 
 export interface RuntimeReport {
   /** Number of (case, dtype) pairs checked against the references. */
@@ -83,8 +83,7 @@ export function runVectors(api: FocalApi, vectorsJson: unknown): RuntimeReport {
       const h = new Hasher();
       try {
         const [logits, targets, options] = caseArguments(c, dtype);
-        const withGrad = c.kind === 'softmax' ? api.softmaxFocalLossWithGrad : api.sigmoidFocalLossWithGrad;
-        const lossOnly = c.kind === 'softmax' ? api.softmaxFocalLoss : api.sigmoidFocalLoss;
+        const { withGrad, loss: lossOnly } = functionsOf(api, c.kind);
         const r = withGrad(logits, targets, options);
         h.values(r.loss);
         h.values(r.grad);
