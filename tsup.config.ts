@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { deflateRawSync } from 'node:zlib';
 import { defineConfig, type Options } from 'tsup';
 
 // One entry per runtime; each only obtains the WebAssembly.Module (ts/entries/). focal_loss.wasm is
@@ -10,36 +12,85 @@ const keepWasmImports = {
   },
 };
 
+// focal-loss/inline: `import m from './focal_loss.wasm?inline'` becomes dist/focal_loss.wasm (the
+// SIMD128 build, already optimised and copied there by scripts/build.mjs), raw-deflated at level 9
+// and base64-encoded: { size, deflated }, inflated by ts/loader.ts at init.
+const inlineWasm = {
+  name: 'inline-wasm',
+  setup(build: {
+    onResolve: (o: { filter: RegExp }, f: (a: { path: string }) => { path: string; namespace: string }) => void;
+    onLoad: (o: { filter: RegExp; namespace: string }, f: (a: { path: string }) => { contents: string; loader: 'js' }) => void;
+  }) {
+    build.onResolve({ filter: /^\.\/focal_loss\.wasm\?inline$/ }, () => ({ path: 'dist/focal_loss.wasm', namespace: 'wasm-inline' }));
+    build.onLoad({ filter: /.*/, namespace: 'wasm-inline' }, (args) => {
+      const wasm = readFileSync(args.path);
+      const deflated = deflateRawSync(wasm, { level: 9 }).toString('base64');
+      return { contents: `export default { size: ${wasm.length}, deflated: ${JSON.stringify(deflated)} };`, loader: 'js' };
+    });
+  },
+};
+
 const common: Options = {
   clean: false,
-  splitting: false,
   target: 'es2022',
   outDir: 'dist',
   sourcemap: false,
-  // Every entry bundles the whole facade: whitespace and syntax minified keep the files (and the
-  // tarball, whose gzip window is 32 KiB) small; identifiers stay readable in stack traces.
+  // Whitespace and syntax minified keep the files (and the tarball, whose gzip window is 32 KiB)
+  // small; identifiers stay readable in stack traces.
   minifyWhitespace: true,
   minifySyntax: true,
 };
 
+const entries = {
+  node: 'ts/entries/node.ts',
+  browser: 'ts/entries/browser.ts',
+  inline: 'ts/entries/inline.ts',
+  deno: 'ts/entries/deno.ts',
+  workerd: 'ts/entries/workerd.ts',
+  'edge-light': 'ts/entries/edge-light.ts',
+};
+
 export default defineConfig([
-  // Node: ESM and CJS, and the package's types (one API for every entry). No shims: the entry finds
-  // its .wasm from __filename in CJS itself (ts/entries/node.ts).
-  { ...common, entry: { node: 'ts/entries/node.ts' }, format: ['esm', 'cjs'], dts: true, shims: false,
-    // import.meta is empty in the CJS build, on purpose: that branch is never taken there.
-    esbuildOptions: (o) => void (o.logOverride = { 'empty-import-meta': 'silent' }) },
-  // Browsers: ESM, and CJS for bundlers that meet `require('focal-loss')` (import.meta.url shimmed).
-  { ...common, entry: { browser: 'ts/entries/browser.ts' }, format: ['esm', 'cjs'], dts: false, shims: true },
-  // ESM-only entries selected by export conditions.
+  // Every ESM entry in one build, sharing one chunk: the facade, the loader and its module slot. So
+  // the facade ships once, and an application that imports two entries (focal-loss and
+  // focal-loss/inline, or the tfjs adapter beside either) loads one module, initialized once. The
+  // package's types come from here (one API for every entry).
   {
     ...common,
-    entry: {
-      deno: 'ts/entries/deno.ts',
-      workerd: 'ts/entries/workerd.ts',
-      'edge-light': 'ts/entries/edge-light.ts',
-    },
+    entry: entries,
     format: ['esm'],
-    dts: false,
-    esbuildPlugins: [keepWasmImports],
+    splitting: true,
+    dts: { entry: { node: entries.node } },
+    shims: false,
+    esbuildPlugins: [keepWasmImports, inlineWasm],
+    // deno.ts's `import source m from './focal_loss.wasm'` (ts/entries/deno-wasm.js), kept as written.
+    esbuildOptions: (o) => void (o.supported = { ...o.supported, 'import-source': true }),
+  },
+  // CJS: Node's `require('focal-loss')`, and the inline module for `require` elsewhere (Jest, bundlers
+  // under the browser condition). No shims: the Node entry finds its .wasm from __filename itself, and
+  // import.meta is empty here on purpose (that branch is never taken in CJS).
+  {
+    ...common,
+    entry: { node: entries.node, inline: entries.inline },
+    format: ['cjs'],
+    splitting: false,
+    dts: { entry: { node: entries.node } },
+    shims: false,
+    esbuildPlugins: [inlineWasm],
+    esbuildOptions: (o) => void (o.logOverride = { 'empty-import-meta': 'silent' }),
+  },
+  // focal-loss/tfjs: the TensorFlow.js adapter. It imports the loss functions from 'focal-loss' (the package
+  // itself, resolved by the runtime's export conditions: the instance the application loaded and, in a
+  // browser, initialized) and '@tensorflow/tfjs-core' (an optional peer dependency): both stay imports.
+  // Its types are checked against ts/index.ts (dist/node.d.ts may not exist yet while tsup runs) and keep
+  // `from 'focal-loss'` in dist/tfjs.d.ts.
+  {
+    ...common,
+    entry: { tfjs: 'ts/tfjs.ts' },
+    format: ['esm', 'cjs'],
+    external: ['focal-loss', '@tensorflow/tfjs-core'],
+    dts: { compilerOptions: { paths: { 'focal-loss': ['./ts/index.ts'] } } },
+    shims: false,
+    splitting: false,
   },
 ]);

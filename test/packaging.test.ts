@@ -2,7 +2,7 @@
 // @arethetypeswrong/cli in every resolution mode), install the tarball into a fresh project and use
 // it there from Node ESM and CJS, and keep it small (size budgets, figures printed).
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -12,9 +12,16 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { bundleHarness, parseReport, root, run, vectorsPath } from './runtimes/fixture';
 import { expectMatchesNode } from './runtimes/reference';
 
-/** Budgets: the packed tarball and the gzipped .wasm. */
-const PACKED_BUDGET = 100 * 1024;
-const WASM_GZIP_BUDGET = 30 * 1024;
+/**
+ * Budgets: the gzipped .wasm and the packed tarball. A .wasm holds softmax and the four element-wise
+ * losses in two precisions; the scalar build (no SIMD128, its ln / ln_1p out of line) is the larger:
+ * ~30.3 KiB gzipped, the SIMD build ~22.6 KiB. The tarball holds both .wasm files, the SIMD build
+ * once more inside focal-loss/inline in ESM and in CJS (deflated + base64, which gzip brings back to
+ * about the gzipped .wasm each), the facade once for every ESM entry (one shared chunk) and twice in
+ * CJS (node.cjs, inline.cjs), the types, the tfjs adapter and the README: ~169 KiB.
+ */
+const WASM_GZIP_BUDGET = 32 * 1024;
+const PACKED_BUDGET = 180 * 1024;
 
 interface PackResult { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
 
@@ -44,8 +51,12 @@ describe('the packed tarball', () => {
     for (const p of paths) expect(p).toMatch(/^(dist\/[^/]+\.(js|cjs|d\.ts|d\.cts|wasm)|README\.md|LICENSE|package\.json)$/);
   });
 
-  test(`sizes within budget (packed < ${PACKED_BUDGET / 1024} KiB, gzipped wasm < ${WASM_GZIP_BUDGET / 1024} KiB)`, () => {
+  test(`sizes within budget (packed < ${(PACKED_BUDGET / 1024).toFixed(0)} KiB, gzipped wasm < ${WASM_GZIP_BUDGET / 1024} KiB)`, () => {
     console.log(`package: ${pack.size} bytes packed, ${pack.unpackedSize} unpacked, ${pack.files.length} files`);
+    for (const name of ['inline.js', 'inline.cjs']) {
+      const file = readFileSync(join(root, 'dist', name));
+      console.log(`${name}: ${file.length} bytes, ${gzipSync(file, { level: 9 }).length} gzipped`);
+    }
     expect(pack.size).toBeLessThan(PACKED_BUDGET);
     for (const name of ['focal_loss.wasm', 'focal_loss.scalar.wasm']) {
       const wasm = readFileSync(join(root, 'dist', name));
@@ -113,6 +124,25 @@ console.log(JSON.stringify({ runtime: 'node-cjs', version: process.version, entr
       writeFileSync(join(project, 'wasm.cjs'), `console.log(require.resolve('focal-loss/${name}'));`);
       const path = run(process.execPath, ['wasm.cjs'], project).stdout.trim();
       expect(readFileSync(path)).toEqual(readFileSync(join(root, 'dist', name)));
+    }
+  });
+});
+
+describe('building without the devDependencies (a fresh clone before `npm ci`)', () => {
+  test('`npm pack` (which runs prepare → scripts/build.mjs) fails in seconds, before any Rust compilation, naming the fix', () => {
+    const clone = mkdtempSync(join(tmpdir(), 'focal-loss-nodeps-'));
+    try {
+      // What a clone has before `npm ci`: the sources, no node_modules/.
+      for (const path of ['package.json', 'scripts', 'Cargo.toml', 'Cargo.lock', 'crate', '.cargo']) cpSync(join(root, path), join(clone, path), { recursive: true });
+      const started = Date.now();
+      const r = spawnSync('npm', ['pack', '--pack-destination', clone], { cwd: clone, encoding: 'utf8', timeout: 120_000 });
+      const seconds = (Date.now() - started) / 1000;
+      expect(r.status).not.toBe(0);
+      expect(r.stderr).toMatch(/\[focal-loss\] cannot build: tsup and binaryen \(devDependencies\) are not installed\.\n\s+Run `npm ci` \(or `npm install`\) in this clone first/);
+      expect(r.stdout + r.stderr).not.toMatch(/building focal_loss\.wasm|Compiling/);
+      expect(seconds).toBeLessThan(30);
+    } finally {
+      rmSync(clone, { recursive: true, force: true });
     }
   });
 });
