@@ -1,0 +1,276 @@
+// focal-loss/tfjs: the package's losses as TensorFlow.js losses. `focalLoss(options)` returns
+// `(yTrue, yPred) => tf.Tensor` of one loss per sample (shape [batch]), for `model.compile({ loss })`,
+// direct calls and `tf.variableGrads`. The value and the gradient come from one fused call of this
+// package's *WithGrad function (reduction 'none') on the data read back with dataSync(); tf.customGrad
+// hands TensorFlow.js the analytic gradient, so nothing here is differentiated by tfjs's autograd.
+//
+// The loss functions are imported from 'focal-loss' itself (a self-reference, kept external by the
+// build): the adapter uses the module instance the application's runtime entry loaded — in a browser,
+// the one `await init()` initialized — never a second copy of the facade or of the .wasm.
+import { customGrad, getBackend, mul, reshape, tensor, type Tensor } from '@tensorflow/tfjs-core';
+import {
+  asymmetricLossWithGrad, qualityFocalLossWithGrad, sigmoidFocalLossWithGrad, softmaxFocalLossWithGrad, varifocalLossWithGrad,
+  type AsymmetricOptions, type QualityFocalOptions, type SigmoidFocalOptions, type SoftmaxFocalOptions, type VarifocalOptions,
+} from 'focal-loss';
+
+/** Which of the package's losses: softmax (classes on the last axis) or an element-wise one. */
+export type FocalLossKind = 'softmax' | 'sigmoid' | 'quality' | 'varifocal' | 'asymmetric';
+
+/**
+ * Options the adapter does not take: the result is always one loss per sample (TensorFlow.js reduces it),
+ * the gradient is handed to tfjs, and the layout comes from the tensors' shape (classes on the last axis).
+ */
+type NotAdapted = 'reduction' | 'out' | 'normalizer' | 'shape';
+
+interface AdapterOptions {
+  /**
+   * false (default, as Keras): yPred holds probabilities — a model that ends in softmax / sigmoid — mapped to
+   * logits (softmax: log p, so a row is renormalized as Keras does; element-wise: log p − log1p(−p)), and the
+   * gradient through them (÷ p; ÷ p(1 − p)). Only what has no finite logit moves: p below 2^-126 (0 and
+   * subnormals) is raised to 2^-126 (log ≈ −87.34) and, element-wise, p = 1 lowered to 1 − 2^-24 (logit ≈ 16.64);
+   * the gradient at a moved entry is 0. A negative p (or p > 1, element-wise) is a RangeError; NaN stays NaN.
+   * true: yPred holds logits (exact for every finite logit; end the model in a linear layer).
+   */
+  fromLogits?: boolean;
+}
+
+/** focalLoss({ kind: 'softmax', … }): the options of softmaxFocalLoss except reduction, out, normalizer, shape. */
+export type TfjsSoftmaxOptions = { kind?: 'softmax' } & AdapterOptions & Omit<SoftmaxFocalOptions<Float32Array>, NotAdapted>;
+export type TfjsSigmoidOptions = { kind: 'sigmoid' } & AdapterOptions & Omit<SigmoidFocalOptions<Float32Array>, NotAdapted>;
+export type TfjsQualityOptions = { kind: 'quality' } & AdapterOptions & Omit<QualityFocalOptions<Float32Array>, NotAdapted>;
+export type TfjsVarifocalOptions = { kind: 'varifocal' } & AdapterOptions & Omit<VarifocalOptions<Float32Array>, NotAdapted>;
+export type TfjsAsymmetricOptions = { kind: 'asymmetric' } & AdapterOptions & Omit<AsymmetricOptions<Float32Array>, NotAdapted>;
+/** The options of {@link focalLoss}: `kind` selects the loss, the rest are that loss's options. */
+export type TfjsFocalLossOptions = TfjsSoftmaxOptions | TfjsSigmoidOptions | TfjsQualityOptions | TfjsVarifocalOptions | TfjsAsymmetricOptions;
+
+/** A TensorFlow.js loss: one value per sample, shape [batch]. */
+export type TfjsLossFunction = (yTrue: Tensor, yPred: Tensor) => Tensor;
+
+type WithGrad = (logits: Float32Array, targets: Float32Array, options: Record<string, unknown>) => { loss: number | Float32Array; grad: Float32Array };
+
+const FUNCTIONS: Record<FocalLossKind, WithGrad> = {
+  softmax: softmaxFocalLossWithGrad as unknown as WithGrad,
+  sigmoid: sigmoidFocalLossWithGrad as unknown as WithGrad,
+  quality: qualityFocalLossWithGrad as unknown as WithGrad,
+  varifocal: varifocalLossWithGrad as unknown as WithGrad,
+  asymmetric: asymmetricLossWithGrad as unknown as WithGrad,
+};
+
+/** Why each refused option is refused (the message says what to do instead). */
+const REFUSED: Record<NotAdapted, string> = {
+  reduction: 'the loss is one value per sample (shape [batch]) and TensorFlow.js reduces it (model.compile averages it; call .mean() or .sum() on the result yourself)',
+  out: 'the gradient is handed to TensorFlow.js through tf.customGrad',
+  normalizer: 'it only applies to a \'mean\' reduction, and the adapter returns one loss per sample; divide the result by your normalizer yourself',
+  shape: 'the layout comes from the tensors: classes (or elements) on the last axis, samples on the first',
+};
+/** Spellings Keras users bring. */
+const KERAS_NAMES: Record<string, string> = {
+  from_logits: 'fromLogits', label_smoothing: 'labelSmoothing', apply_class_balancing: 'alpha (a number in [0, 1]; null turns class balancing off)',
+};
+
+/** The smallest positive normal float32, 2^-126: probabilities below it (0 and subnormals) are raised to it. */
+const FLT_MIN = 2 ** -126;
+/** The largest float32 below 1, 1 − 2^-24: a probability of exactly 1 is lowered to it (element-wise kinds). */
+const ONE_BELOW = 1 - 2 ** -24;
+const LOG_FLT_MIN = Math.log(FLT_MIN);
+const LOGIT_FLT_MIN = Math.log(FLT_MIN) - Math.log1p(-FLT_MIN);
+const LOGIT_ONE_BELOW = Math.log(ONE_BELOW) - Math.log1p(-ONE_BELOW);
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
+  return typeof v === 'string' ? `the string '${v}'` : `${typeof v} ${String(v)}`;
+}
+
+/**
+ * A TensorFlow.js loss computed by this package: `(yTrue, yPred) => tf.Tensor` of shape [batch].
+ *
+ * - `kind: 'softmax'` (default): classes on the last axis; yTrue one-hot or probabilities (each row summing to 1),
+ *   the shape of yPred. The loss of a sample is the mean of its items' losses (items: the positions between the
+ *   batch axis and the class axis, e.g. the pixels of a [batch, h, w, C] segmentation output).
+ * - `kind: 'sigmoid' | 'quality' | 'varifocal' | 'asymmetric'`: element-wise; yTrue the shape of yPred (targets or
+ *   quality scores in [0, 1]). The loss of a sample is the mean over all its elements (Keras's
+ *   BinaryFocalCrossentropy convention).
+ * - `fromLogits` (default false, as Keras): yPred holds probabilities; true: logits.
+ * - Every other option is the matching function's (softmaxFocalLoss, sigmoidFocalLoss, …) except `reduction`,
+ *   `out`, `normalizer` and `shape`; `classes`, if given, must equal the last axis.
+ *
+ * @example
+ * model.compile({ optimizer: 'adam', loss: focalLoss({ gamma: 2 }) }); // softmax output, one-hot labels
+ */
+export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction {
+  if (typeof options !== 'object' || options === null) {
+    throw new TypeError(`focal-loss/tfjs: focalLoss options must be an object (got ${describe(options)})`);
+  }
+  // Every option read once, into a copy the calls share.
+  const rest: Record<string, unknown> = { ...options };
+  const kind = rest.kind === undefined ? 'softmax' : rest.kind;
+  const fromLogits = rest.fromLogits === undefined ? false : rest.fromLogits;
+  delete rest.kind;
+  delete rest.fromLogits;
+  if (typeof kind !== 'string') throw new TypeError(`focal-loss/tfjs: options.kind must be a string (got ${describe(kind)})`);
+  if (!Object.hasOwn(FUNCTIONS, kind)) {
+    throw new RangeError(`focal-loss/tfjs: options.kind = '${kind}' must be one of ${Object.keys(FUNCTIONS).map((k) => `'${k}'`).join(', ')}`);
+  }
+  if (typeof fromLogits !== 'boolean') throw new TypeError(`focal-loss/tfjs: options.fromLogits must be a boolean (got ${describe(fromLogits)})`);
+  for (const key of Object.keys(rest)) {
+    if (Object.hasOwn(REFUSED, key)) throw new TypeError(`focal-loss/tfjs: focalLoss does not take option '${key}': ${REFUSED[key as NotAdapted]}`);
+    if (Object.hasOwn(KERAS_NAMES, key)) throw new TypeError(`focal-loss/tfjs: focalLoss has no option '${key}' (did you mean ${KERAS_NAMES[key]}?)`);
+  }
+  const fn = FUNCTIONS[kind as FocalLossKind];
+  const call = (logits: Float32Array, targets: Float32Array, classes: number, given: Record<string, unknown>) => {
+    try {
+      return fn(logits, targets, { ...given, classes, reduction: 'none' });
+    } catch (error) {
+      throw adapted(error, kind, fromLogits);
+    }
+  };
+  // Validate the options now (unknown keys, values out of range) on an empty batch, so that a mistake shows
+  // at model.compile() rather than at the first batch. Arrays whose length depends on the data (weights;
+  // per-class alpha / posWeight without `classes`) are checked at each call. Before the WebAssembly module
+  // is loaded (browsers, before `await init()`) this call cannot run; the options are then checked at the
+  // first call.
+  const classesGiven = rest.classes;
+  const early = { ...rest };
+  delete early.weights;
+  for (const key of ['alpha', 'posWeight']) {
+    if (typeof classesGiven !== 'number' && typeof early[key] === 'object' && early[key] !== null) delete early[key];
+  }
+  try {
+    call(new Float32Array(0), new Float32Array(0), classesGiven === undefined ? 1 : (classesGiven as number), early);
+  } catch (error) {
+    if (error instanceof TypeError || error instanceof RangeError) throw error;
+  }
+
+  const softmax = kind === 'softmax';
+  const loss = (yTrue: Tensor, yPred: Tensor): Tensor => {
+    checkTensors(yTrue, yPred, softmax);
+    const shape = yPred.shape;
+    const batch = shape[0];
+    const size = yPred.size;
+    const classes = shape.length >= 2 ? shape[shape.length - 1] : 1;
+    // What a sample's loss averages: its items (softmax) or its elements (element-wise kinds).
+    const perSample = size === 0 ? 0 : (softmax ? size / classes : size) / batch;
+    if (classesGiven !== undefined && classesGiven !== classes) {
+      throw new RangeError(`focal-loss/tfjs: options.classes = ${String(classesGiven)} but yPred's last axis has ${classes} (classes are on the last axis)`);
+    }
+    const trueData = yTrue.dataSync();
+    const targets = trueData instanceof Float32Array ? trueData : Float32Array.from(trueData as ArrayLike<number>);
+    const broadcast = [batch, ...shape.slice(1).map(() => 1)];
+
+    /** Fills `values` (one loss per sample) and returns ∂(loss of the sample)/∂yPred for every element. */
+    const lossAndGrad = (data: Float32Array, values: Float32Array): Float32Array => {
+      const logits = fromLogits ? data : softmax ? logOf(data) : logitOf(data);
+      const r = call(logits, targets, classes, rest);
+      const each = r.loss as Float32Array;
+      // A sample's loss: the mean of its perSample item (softmax) or element losses, summed in double.
+      for (let b = 0, i = 0; b < batch; b++) {
+        let s = 0;
+        for (const end = i + perSample; i < end; i++) s += each[i];
+        values[b] = s / perSample;
+      }
+      // Each item's own gradient (what 'none' gives) divided by what the sample's mean divides by, times
+      // ∂z/∂p when yPred holds probabilities; computed in double, rounded once.
+      const grad = r.grad;
+      if (fromLogits) {
+        for (let i = 0; i < grad.length; i++) grad[i] /= perSample;
+      } else if (softmax) {
+        // z = log p: ∂/∂p = (∂/∂z) / p; 0 where p < 2^-126 was raised (the derivative of the floor).
+        for (let i = 0; i < grad.length; i++) grad[i] = data[i] < FLT_MIN ? 0 : grad[i] / (perSample * data[i]);
+      } else {
+        // z = log p − log1p(−p): ∂z/∂p = 1 / (p (1 − p)); 0 where p was moved into (0, 1).
+        for (let i = 0; i < grad.length; i++) {
+          const p = data[i];
+          grad[i] = p < FLT_MIN || p > ONE_BELOW ? 0 : grad[i] / (perSample * p * (1 - p));
+        }
+      }
+      return grad;
+    };
+
+    const forward = (pred: Tensor) => {
+      const values = new Float32Array(batch);
+      const grad = perSample === 0 ? new Float32Array(size) : lossAndGrad(pred.dataSync() as Float32Array, values);
+      // dy: the upstream gradient, one value per sample, broadcast over the sample's elements. No gradient
+      // flows to yTrue: it is not an input of this op.
+      const gradFunc = (dy: Tensor) => {
+        if (getBackend() !== 'cpu') return mul(reshape(dy, broadcast), tensor(grad, shape, 'float32'));
+        // The CPU backend's broadcasting multiply is a generic loop ~20× slower than this one, and its dataSync()
+        // is the tensor's own memory. (A float32 product rounded once: the same bits as tf.mul.)
+        const d = dy.dataSync();
+        const out = new Float32Array(size);
+        const elements = size / batch;
+        for (let b = 0, i = 0; b < batch; b++) {
+          const scale = d[b];
+          for (const end = i + elements; i < end; i++) out[i] = scale * grad[i];
+        }
+        return tensor(out, shape, 'float32');
+      };
+      return { value: tensor(values, [batch], 'float32'), gradFunc };
+    };
+    return customGrad(forward as unknown as Parameters<typeof customGrad>[0])(yPred);
+  };
+  return loss;
+}
+
+/** yTrue and yPred: tensors of one shape, yPred float32 with a batch axis (and a class axis for softmax). */
+function checkTensors(yTrue: unknown, yPred: unknown, softmax: boolean): void {
+  for (const [name, t] of [['yTrue', yTrue], ['yPred', yPred]] as const) {
+    if (typeof t !== 'object' || t === null || !Array.isArray((t as Tensor).shape) || typeof (t as Tensor).dataSync !== 'function') {
+      throw new TypeError(`focal-loss/tfjs: ${name} must be a tf.Tensor (got ${describe(t)})`);
+    }
+  }
+  const p = yPred as Tensor;
+  const t = yTrue as Tensor;
+  if (p.dtype !== 'float32') throw new TypeError(`focal-loss/tfjs: yPred must be a float32 tensor (got ${p.dtype})`);
+  if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
+    throw new TypeError(`focal-loss/tfjs: yTrue must be a float32, int32 or bool tensor (got ${t.dtype})`);
+  }
+  if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
+    throw new RangeError(`focal-loss/tfjs: yTrue has shape [${t.shape.join(', ')}] but yPred has shape [${p.shape.join(', ')}]; they must be equal${softmax ? ' (one-hot or probability targets, classes on the last axis)' : ''}`);
+  }
+  if (p.shape.length < (softmax ? 2 : 1)) {
+    throw new RangeError(`focal-loss/tfjs: yPred has shape [${p.shape.join(', ')}]; ${softmax ? "kind 'softmax' needs [batch, ..., classes]" : 'it needs a batch axis'}`);
+  }
+}
+
+/** log p for softmax; probabilities below 2^-126 (0, subnormals) are raised to it. NaN stays NaN. */
+function logOf(p: Float32Array): Float32Array {
+  const z = new Float32Array(p.length);
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i];
+    if (v < 0) throw new RangeError(`focal-loss/tfjs: yPred[${i}] = ${v} is not a probability (fromLogits is false; pass fromLogits: true for logits)`);
+    z[i] = v < FLT_MIN ? LOG_FLT_MIN : Math.log(v);
+  }
+  return z;
+}
+
+/** logit(p) = log p − log1p(−p), p kept in [2^-126, 1 − 2^-24] (only 0, subnormals and 1 move). NaN stays NaN. */
+function logitOf(p: Float32Array): Float32Array {
+  const z = new Float32Array(p.length);
+  for (let i = 0; i < p.length; i++) {
+    const v = p[i];
+    if (v < 0 || v > 1) throw new RangeError(`focal-loss/tfjs: yPred[${i}] = ${v} is not a probability in [0, 1] (fromLogits is false; pass fromLogits: true for logits)`);
+    z[i] = v < FLT_MIN ? LOGIT_FLT_MIN : v > ONE_BELOW ? LOGIT_ONE_BELOW : Math.log(v) - Math.log1p(-v);
+  }
+  return z;
+}
+
+/**
+ * The package's error in the adapter's terms: an unknown option is focalLoss's (its list of options without
+ * those the adapter refuses, with kind and fromLogits); other messages name the package's arguments, which
+ * are yPred (logits, or the logits its probabilities map to) and yTrue (targets), flattened row-major.
+ */
+function adapted(error: unknown, kind: string, fromLogits: boolean): unknown {
+  if (!(error instanceof TypeError || error instanceof RangeError)) return error;
+  const Ctor = error instanceof TypeError ? TypeError : RangeError;
+  const unknown = /^focal-loss: \w+ has no option '([^']*)'(.*?)(?:; options are (.*))?$/.exec(error.message);
+  if (unknown) {
+    const [, key, hint, list] = unknown;
+    const options = list ? `; options are kind, fromLogits, ${list.split(', ').filter((k) => !Object.hasOwn(REFUSED, k)).join(', ')}` : '';
+    return new Ctor(`focal-loss/tfjs: focalLoss({ kind: '${kind}' }) has no option '${key}'${hint}${options}`);
+  }
+  const message = error.message.replace(/^focal-loss: /, '');
+  if (!/\b(logits|targets)\b/.test(message)) return new Ctor(`focal-loss/tfjs: ${message}`);
+  return new Ctor(`focal-loss/tfjs: ${message} (logits = yPred${fromLogits ? '' : ' mapped to logits'}, targets = yTrue, both flattened row-major)`);
+}
