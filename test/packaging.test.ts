@@ -18,10 +18,10 @@ import { expectMatchesNode } from './runtimes/reference';
  * ~30.3 KiB gzipped, the SIMD build ~22.6 KiB. The tarball holds both .wasm files, the SIMD build
  * once more inside focal-loss/inline in ESM and in CJS (deflated + base64, which gzip brings back to
  * about the gzipped .wasm each), the facade once for every ESM entry (one shared chunk) and twice in
- * CJS (node.cjs, inline.cjs), the types, the tfjs adapter and the README: ~169 KiB.
+ * CJS (node.cjs, inline.cjs), the types, the tfjs adapter and the README (~50 KB): ~175 KiB.
  */
 const WASM_GZIP_BUDGET = 32 * 1024;
-const PACKED_BUDGET = 180 * 1024;
+const PACKED_BUDGET = 190 * 1024;
 
 interface PackResult { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
 
