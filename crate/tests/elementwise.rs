@@ -10,48 +10,18 @@
 //!   indices against the equivalent one-hot arrays, bit for bit).
 
 mod dd;
+mod rng;
 
 use dd::DD;
 use focal_loss::{
     elementwise_accumulate, elementwise_loss, scalar, sigmoid_focal_loss, ElementCounts, ElementLoss, ElementOptions,
     ElementTargets, FocalError, Layout, Outputs, PosWeight, Real, Reduction, SigmoidOptions,
 };
+use rng::Rng;
 
 // ------------------------------------------------------------------------------------------------
 // helpers
 // ------------------------------------------------------------------------------------------------
-
-/// xorshift64* — deterministic, no crates.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.unit()
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-    fn pick<T: Copy>(&mut self, v: &[T]) -> T {
-        v[self.below(v.len())]
-    }
-}
 
 const GAMMAS: [f64; 5] = [0.0, 0.5, 1.0, 2.0, 3.5];
 const BETAS: [f64; 4] = [0.0, 0.5, 1.0, 2.0];

@@ -5,46 +5,18 @@
 //! Richardson-extrapolated central differences), never copied from their output.
 
 mod dd;
+mod rng;
 
 use dd::DD;
 use focal_loss::{
     sigmoid_focal_accumulate, sigmoid_focal_loss, softmax_focal_accumulate, softmax_focal_loss, Alpha, FocalError,
     Layout, Outputs, Real, Reduced, Reduction, SigmoidOptions, SoftmaxOptions, SoftmaxTargets,
 };
+use rng::Rng;
 
 // ------------------------------------------------------------------------------------------------
 // helpers
 // ------------------------------------------------------------------------------------------------
-
-/// xorshift64* — deterministic, no crates.
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Rng {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        self.0 = x;
-        x.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    fn range(&mut self, a: f64, b: f64) -> f64 {
-        a + (b - a) * self.unit()
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-    fn chance(&mut self, p: f64) -> bool {
-        self.unit() < p
-    }
-}
 
 const GAMMAS: [f64; 6] = [0.0, 0.25, 0.5, 1.0, 2.0, 5.0];
 const REDUCTIONS: [Reduction; 3] = [Reduction::Mean, Reduction::Sum, Reduction::None];

@@ -5,7 +5,8 @@ import { describe, expect, test } from 'vitest';
 import {
   combineFocalPartials, sigmoidFocalLossPartial, softmaxFocalLoss, softmaxFocalLossPartial, type FocalPartial,
 } from 'focal-loss';
-import { expectPackageError, fsum, rng } from './helpers';
+import { fsum } from '../helpers/fsum';
+import { expectPackageError, rng } from './helpers';
 import { refSigmoid, refSoftmax } from '../reference';
 
 const ok = { sum: 1.5, residual: 0, count: 3 };
