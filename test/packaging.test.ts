@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { bundleHarness, parseReport, root, run, vectorsPath } from './runtimes/fixture';
+import { allVectorsFile, bundleHarness, parseReport, root, run } from './runtimes/fixture';
 import { expectMatchesNode } from './runtimes/reference';
 
 /**
@@ -99,7 +99,7 @@ describe('installed from the tarball into a fresh project', () => {
 import * as api from 'focal-loss';
 import { readFileSync } from 'node:fs';
 import { runVectors } from './harness.mjs';
-const report = runVectors(api, JSON.parse(readFileSync(${JSON.stringify(vectorsPath)}, 'utf8')));
+const report = runVectors(api, JSON.parse(readFileSync(${JSON.stringify(allVectorsFile())}, 'utf8')));
 console.log(JSON.stringify({ runtime: 'node-esm', version: process.version, entry: import.meta.resolve('focal-loss'), ...report }));
 `);
     const r = parseReport(run(process.execPath, ['esm.mjs'], project).stdout);
@@ -111,7 +111,7 @@ console.log(JSON.stringify({ runtime: 'node-esm', version: process.version, entr
     writeFileSync(join(project, 'cjs.cjs'), `
 const api = require('focal-loss');
 const { runVectors } = require('./harness.cjs');
-const report = runVectors(api, JSON.parse(require('node:fs').readFileSync(${JSON.stringify(vectorsPath)}, 'utf8')));
+const report = runVectors(api, JSON.parse(require('node:fs').readFileSync(${JSON.stringify(allVectorsFile())}, 'utf8')));
 console.log(JSON.stringify({ runtime: 'node-cjs', version: process.version, entry: require.resolve('focal-loss'), ...report }));
 `);
     const r = parseReport(run(process.execPath, ['cjs.cjs'], project).stdout);

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { EdgeRuntime } from 'edge-runtime';
 import type { Plugin } from 'esbuild';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { bundleHarness, bundleWorker, dist, makeFixture, removeFixture, vectorsPath, type Report } from './fixture';
+import { bundleHarness, bundleWorker, dist, makeFixture, removeFixture, allVectorsFile, type Report } from './fixture';
 import { expectMatchesNode } from './reference';
 
 const edgeVersion = createRequire(import.meta.url)('edge-runtime/package.json').version as string;
@@ -56,7 +56,7 @@ test(`edge-runtime ${edgeVersion}: every vector case in both dtypes, bit-identic
     extend: (context) => Object.assign(context, { __focal_loss_bytes: new Uint8Array(readFileSync(join(dist, 'focal_loss.wasm'))) }),
     initialCode: `globalThis.__focal_loss_wasm = new WebAssembly.Module(__focal_loss_bytes);\n${bundle}`,
   });
-  const response = await runtime.dispatchFetch('http://localhost/', { method: 'POST', body: readFileSync(vectorsPath, 'utf8') });
+  const response = await runtime.dispatchFetch('http://localhost/', { method: 'POST', body: readFileSync(allVectorsFile(), 'utf8') });
   expect(response.status).toBe(200);
   const report = (await response.json()) as Report & { beforeInit: string | null };
   expect(report.beforeInit).toBeNull(); // instantiated when the module is evaluated: no init() needed

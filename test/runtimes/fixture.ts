@@ -2,6 +2,7 @@
 // user would have it (node_modules/focal-loss = package.json + the built dist/ files), the vectors
 // harness bundled for each runtime, and where to find the runtimes' binaries in node_modules.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { peerVectors } from '../helpers/peers';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -34,7 +35,7 @@ export function makeFixture(): string {
   copyFileSync(join(root, 'package.json'), join(pkg, 'package.json'));
   for (const f of readdirSync(dist)) copyFileSync(join(dist, f), join(pkg, 'dist', f));
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'fixture', private: true, type: 'module' }));
-  copyFileSync(vectorsPath, join(dir, 'vectors.json'));
+  writeFileSync(join(dir, 'vectors.json'), JSON.stringify(allVectors()));
   return dir;
 }
 
@@ -87,8 +88,24 @@ export function parseReport(stdout: string): Report {
   return JSON.parse(line) as Report;
 }
 
+/** The shared mpmath vectors and the peers' vectors (test/helpers/peers.ts): what every runtime checks. */
+export function allVectors(): { generated: string; cases: { dtypes: string[] }[] } {
+  const json = JSON.parse(readFileSync(vectorsPath, 'utf8'));
+  const peers = JSON.parse(readFileSync(join(root, 'test', 'vectors', 'peers', 'peers.json'), 'utf8'));
+  return { generated: json.generated, cases: [...json.cases, ...(peerVectors(peers) as { dtypes: string[] }[])] };
+}
+
+let allFile: string | undefined;
+/** allVectors() written once to a temp file (for runtimes and scripts that read a path). */
+export function allVectorsFile(): string {
+  if (!allFile) {
+    allFile = join(mkdtempSync(join(tmpdir(), 'focal-loss-vectors-')), 'vectors.json');
+    writeFileSync(allFile, JSON.stringify(allVectors()));
+  }
+  return allFile;
+}
+
 /** Number of (case, dtype) pairs in the vectors: what every runtime must have checked. */
 export function vectorPairs(): number {
-  const json = JSON.parse(readFileSync(vectorsPath, 'utf8')) as { cases: { dtypes: string[] }[] };
-  return json.cases.reduce((n, c) => n + c.dtypes.length, 0);
+  return allVectors().cases.reduce((n, c) => n + c.dtypes.length, 0);
 }

@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import { expect } from 'vitest';
 import * as api from 'focal-loss';
 import { runVectors, type RuntimeReport } from './harness';
-import { vectorPairs, vectorsPath, type Report } from './fixture';
+import { allVectorsFile, vectorPairs, type Report } from './fixture';
 
 let cached: RuntimeReport | undefined;
 
 export function nodeReference(): RuntimeReport {
-  cached ??= runVectors(api, JSON.parse(readFileSync(vectorsPath, 'utf8')));
+  cached ??= runVectors(api, JSON.parse(readFileSync(allVectorsFile(), 'utf8')));
   return cached;
 }
 

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Miniflare } from 'miniflare';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import * as api from 'focal-loss';
-import { bundleHarness, bundleWorker, dist, makeFixture, removeFixture, root, vectorsPath, type Report } from './fixture';
+import { bundleHarness, bundleWorker, dist, makeFixture, removeFixture, root, allVectorsFile, type Report } from './fixture';
 import { expectMatchesNode } from './reference';
 
 let dir = '';
@@ -61,7 +61,7 @@ test('the bundles use the workerd entry and import focal_loss.wasm as a module',
 });
 
 test(`workerd (miniflare ${workerdVersion}): every vector case in both dtypes, bit-identical to Node`, async () => {
-  const response = await mf.dispatchFetch('http://vectors.test/', { method: 'POST', body: readFileSync(vectorsPath, 'utf8') });
+  const response = await mf.dispatchFetch('http://vectors.test/', { method: 'POST', body: readFileSync(allVectorsFile(), 'utf8') });
   expect(response.status).toBe(200);
   const report = (await response.json()) as Report & { beforeInit: string | null };
   expect(report.beforeInit).toBeNull(); // instantiated at the worker's startup: no init() needed
