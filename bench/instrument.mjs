@@ -41,11 +41,14 @@ export async function instrumentedEngines() {
     const instance = new WebAssembly.Instance(module, {});
     if (!noKernel) return new engine.Engine(instance);
     const x = { ...instance.exports };
-    for (const k of ['focal_softmax_f32', 'focal_softmax_f64', 'focal_sigmoid_f32', 'focal_sigmoid_f64']) x[k] = () => 0;
+    for (const k of ['focal_softmax_f32', 'focal_softmax_f64', 'focal_elementwise_f32', 'focal_elementwise_f64']) x[k] = () => 0;
     return new engine.Engine({ exports: x });
   };
   return {
-    softmaxPlan: options.softmaxPlan, sigmoidPlan: options.sigmoidPlan, real: make(false), copies: make(true),
+    softmaxPlan: options.softmaxPlan,
+    // One plan function per element-wise loss of the bench (the kinds of bench/run.mjs).
+    elementPlans: Object.fromEntries(Object.entries({ sigmoid: options.SIGMOID, quality: options.QUALITY, varifocal: options.VARIFOCAL, asymmetric: options.ASYMMETRIC })
+      .map(([kind, loss]) => [kind, (...a) => options.elementPlan(loss, ...a)])), real: make(false), copies: make(true),
     resident: residentRunner(new WebAssembly.Instance(module, {}).exports, abi),
   };
 }
@@ -64,22 +67,22 @@ function residentRunner(x, abi) {
     const index = plan.targets.kind === 'index';
     const targetBytes = index ? plan.items * 4 : n * T;
     const header = base;
-    const pLogits = base + 128;
+    const pLogits = base + Math.ceil(abi.HEADER.size / 64) * 64; // the header (152 bytes in ABI 3) comes first
     const pGrad = pLogits + n * T;
     const pTargets = pGrad + n * T;
-    const need = 128 + n * T * 2 + targetBytes + 64;
+    const need = pLogits - base + n * T * 2 + targetBytes + 64;
     const have = memory.buffer.byteLength - base;
     if (have < need) memory.grow(Math.ceil((need - have) / 65536));
     const Ctor = plan.logits.constructor;
     new Ctor(memory.buffer, pLogits, n).set(plan.logits);
     new (index ? Int32Array : Ctor)(memory.buffer, pTargets, index ? plan.items : n).set(plan.targets.data);
     const f32 = T === 4;
-    const k = kind === 'softmax' ? (f32 ? x.focal_softmax_f32 : x.focal_softmax_f64) : f32 ? x.focal_sigmoid_f32 : x.focal_sigmoid_f64;
+    const k = kind === 'softmax' ? (f32 ? x.focal_softmax_f32 : x.focal_softmax_f64) : f32 ? x.focal_elementwise_f32 : x.focal_elementwise_f64;
+    // The engine's own header (ts/engine.ts): the plan's parameters, then this call's addresses.
     const h = {
-      batch: plan.batch, classes: plan.classes, spatial: plan.spatial, ignore_index: plan.ignoreIndex, logits: pLogits,
-      target_indices: index ? pTargets : 0, target_values: index ? 0 : pTargets, alpha: 0, weights: 0, loss_out: 0,
-      grad_out: pGrad, error_index: 0, alpha_scalar: plan.alphaScalar, gamma: plan.gamma, label_smoothing: plan.labelSmoothing,
-      grad_scale: plan.count > 0 ? 1 / plan.count : 0, sum: 0,
+      ...plan.params, batch: plan.batch, classes: plan.classes, spatial: plan.spatial, reserved: 0, error_index: 0,
+      logits: pLogits, target_indices: index ? pTargets : 0, target_values: index ? 0 : pTargets, alpha: 0, pos_weight: 0,
+      weights: 0, loss_out: 0, grad_out: pGrad, grad_scale: plan.count > 0 ? 1 / plan.count : 0, sum: 0, positives: 0,
     };
     return () => {
       abi.writeHeader(memory.buffer, header, h);

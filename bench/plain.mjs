@@ -59,3 +59,94 @@ export function plainSigmoidFocal(x, y, gamma, alpha, grad) {
   }
   return total / n;
 }
+
+/**
+ * The sigmoid focal loss with class-index targets (`classes` C: y = 1 for the item's class, 0 for the
+ * others; t = C is background), α = 0.25, reduction 'mean' over all N·C elements.
+ */
+export function plainSigmoidFocalIndices(x, t, C, gamma, alpha, grad) {
+  const n = x.length;
+  let total = 0;
+  const scale = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i];
+    const yi = t[(i / C) | 0] === i % C ? 1 : 0;
+    const p = 1 / (1 + Math.exp(-xi));
+    const ce = Math.max(xi, 0) - xi * yi + Math.log1p(Math.exp(-Math.abs(xi)));
+    const pt = p * yi + (1 - p) * (1 - yi);
+    const m = 1 - pt;
+    const at = alpha * yi + (1 - alpha) * (1 - yi);
+    const focal = Math.pow(m, gamma);
+    total += at * focal * ce;
+    grad[i] = at * (gamma * Math.pow(m, gamma - 1) * (1 - 2 * yi) * p * (1 - p) * ce + focal * (p - yi)) * scale;
+  }
+  return total / n;
+}
+
+/** Quality focal loss (GFL): |y − p|^β · BCE(x, y), reduction 'mean'. */
+export function plainQualityFocal(x, y, beta, grad) {
+  const n = x.length;
+  let total = 0;
+  const scale = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i], yi = y[i];
+    const p = 1 / (1 + Math.exp(-xi));
+    const bce = Math.max(xi, 0) - xi * yi + Math.log1p(Math.exp(-Math.abs(xi)));
+    const d = p - yi;
+    const a = Math.abs(d);
+    const w = Math.pow(a, beta);
+    total += w * bce;
+    // d/dx: β|p − y|^(β−1)·sign(p − y)·p(1 − p)·BCE + |p − y|^β·(p − y)
+    grad[i] = (a === 0 ? 0 : beta * Math.pow(a, beta - 1) * Math.sign(d) * p * (1 - p) * bce + w * d) * scale;
+  }
+  return total / n;
+}
+
+/** Varifocal loss (IoU-weighted): positives q·BCE(x, q), negatives α·p^γ·BCE(x, 0); reduction 'mean'. */
+export function plainVarifocal(x, y, alpha, gamma, grad) {
+  const n = x.length;
+  let total = 0;
+  const scale = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i], q = y[i];
+    const p = 1 / (1 + Math.exp(-xi));
+    const bce = Math.max(xi, 0) - xi * q + Math.log1p(Math.exp(-Math.abs(xi)));
+    if (q > 0) {
+      total += q * bce;
+      grad[i] = q * (p - q) * scale;
+    } else {
+      const w = alpha * Math.pow(p, gamma);
+      total += w * bce;
+      grad[i] = w * (gamma * (1 - p) * bce + p) * scale;
+    }
+  }
+  return total / n;
+}
+
+/** Asymmetric loss (ASL): y·(1 − p)^γ₊·(−log p) + (1 − y)·p_m^γ₋·(−log(1 − p_m)), p_m = max(p − clip, 0). */
+export function plainAsymmetric(x, y, gammaPos, gammaNeg, clip, grad) {
+  const n = x.length;
+  let total = 0;
+  const scale = 1 / n;
+  for (let i = 0; i < n; i++) {
+    const xi = x[i], yi = y[i];
+    const p = 1 / (1 + Math.exp(-xi));
+    const logp = Math.log(p);
+    let l = 0, g = 0;
+    if (yi > 0) {
+      const f = Math.pow(1 - p, gammaPos);
+      l += yi * f * -logp;
+      g -= yi * f * (1 - p + gammaPos * p * -logp);
+    }
+    const pm = Math.max(p - clip, 0);
+    if (yi < 1 && pm > 0) {
+      const nl = -Math.log(1 - pm);
+      const f = Math.pow(pm, gammaNeg);
+      l += (1 - yi) * f * nl;
+      g += (1 - yi) * p * (1 - p) * (gammaNeg * Math.pow(pm, gammaNeg - 1) * nl + f / (1 - pm));
+    }
+    total += l;
+    grad[i] = g * scale;
+  }
+  return total / n;
+}

@@ -14,14 +14,15 @@ import { expectMatchesNode } from './runtimes/reference';
 
 /**
  * Budgets: the gzipped .wasm and the packed tarball. A .wasm holds softmax and the four element-wise
- * losses in two precisions; the scalar build (no SIMD128, its ln / ln_1p out of line) is the larger:
- * ~30.3 KiB gzipped, the SIMD build ~22.6 KiB. The tarball holds both .wasm files, the SIMD build
- * once more inside focal-loss/inline in ESM and in CJS (deflated + base64, which gzip brings back to
- * about the gzipped .wasm each), the facade once for every ESM entry (one shared chunk) and twice in
- * CJS (node.cjs, inline.cjs), the types, the tfjs adapter and the README (~50 KB): ~175 KiB.
+ * losses in two precisions; the SIMD build also runs the element-wise kernel on pairs of vectors
+ * (23% faster, +14 KB): ~27 KiB gzipped, the scalar build ~31.6 KiB. The tarball holds both .wasm
+ * files, the SIMD build once more inside focal-loss/inline in ESM and in CJS (deflated + base64,
+ * which gzip brings back to about the gzipped .wasm each), the facade once for every ESM entry (one
+ * shared chunk) and twice in CJS (node.cjs, inline.cjs), the types, the tfjs adapter and the README
+ * (~52 KB): ~190 KiB.
  */
 const WASM_GZIP_BUDGET = 32 * 1024;
-const PACKED_BUDGET = 190 * 1024;
+const PACKED_BUDGET = 200 * 1024;
 
 interface PackResult { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
 

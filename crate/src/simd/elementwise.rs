@@ -21,7 +21,7 @@
 //! Every lane is computed from its own element alone, so a result never depends on its lane, its
 //! block or the chunk it was passed in; element losses are added to the running sum in order.
 
-use super::math::{exp, ln, ln_1p, FocalPow};
+use super::math::{exp, ln, ln_1p, ln_1p_unit, FocalPow};
 use super::{SimdReal, VMath, Vector};
 use crate::elementwise::{ElementLoss, ElementOptions, ElementTargets, PosWeight};
 use crate::real::Real;
@@ -29,6 +29,10 @@ use crate::{Layout, Outputs};
 
 /// Elements per block of the driver (a multiple of every LANES).
 const BLOCK: usize = 64;
+
+/// The driver's vector: with SIMD128 two of the float type's vectors interleaved (`super::pair`:
+/// the same results, lane for lane, about 1.3× the speed).
+type W<T> = <T as SimdReal>::W;
 
 /// eˣ per lane, out of line (see the module comment).
 #[inline(never)]
@@ -98,8 +102,8 @@ impl<V: VMath> Loss<V> {
         let inf = V::c(f64::INFINITY);
         let x = V::select(x.eq(inf), V::c(f64::NAN), x);
         let e = exp(-x.abs());
-        let log1p_e = ln_1p(e);
         let inv = one / (one + e);
+        let log1p_e = ln_1p_unit(e, inv);
         let f = Front {
             x,
             log1p_e,
@@ -404,16 +408,16 @@ fn drive<T: Real>(
     targets: &ElementTargets<T>,
     opts: &ElementOptions<T>,
     out: &mut Outputs<T>,
-    k: &Loss<T::V>,
+    k: &Loss<W<T>>,
 ) -> f64 {
     type V<T> = <T as SimdReal>::V;
-    let lanes = V::<T>::LANES;
+    let lanes = W::<T>::LANES;
     let len = logits.len();
-    let zero = V::<T>::splat(T::ZERO);
-    let one = V::<T>::splat(T::ONE);
-    let scale = V::<T>::splat(T::from_f64(out.grad_scale));
+    let zero = W::<T>::splat(T::ZERO);
+    let one = W::<T>::splat(T::ONE);
+    let scale = W::<T>::splat(T::from_f64(out.grad_scale));
     let pw_all = match opts.pos_weight {
-        PosWeight::Scalar(pw) => V::<T>::splat(pw),
+        PosWeight::Scalar(pw) => W::<T>::splat(pw),
         _ => one,
     };
     let per_class_pw = matches!(opts.pos_weight, PosWeight::PerClass(_));
@@ -486,20 +490,21 @@ fn drive<T: Real>(
             .zip(b.pw[..padded_n].chunks_exact(lanes));
         let outputs = ls.chunks_exact_mut(lanes).zip(gs.chunks_exact_mut(lanes));
         for (((((x, y), w), keep), pw), (l, g)) in inputs.zip(outputs) {
-            let w = if ws.is_some() { V::<T>::load(w) } else { one };
-            let pw = if per_class_pw { V::<T>::load(pw) } else { pw_all };
-            let y = V::<T>::load(y);
-            let (loss, grad) = k.eval(V::<T>::load(x), y, pw);
+            let w = if ws.is_some() { W::<T>::load(w) } else { one };
+            let pw = if per_class_pw { W::<T>::load(pw) } else { pw_all };
+            let y = W::<T>::load(y);
+            let (loss, grad) = k.eval(W::<T>::load(x), y, pw);
             let mut loss = w * loss;
             let mut grad = (w * scale) * grad;
             if dense.is_none() {
                 // Ignored items: exactly +0, whatever their logits.
-                let keep = V::<T>::load(keep);
-                loss = V::<T>::select(keep, loss, zero);
-                grad = V::<T>::select(keep, grad, zero);
+                let keep = W::<T>::load(keep);
+                loss = W::<T>::select(keep, loss, zero);
+                grad = W::<T>::select(keep, grad, zero);
             } else {
-                // Padded lanes hold 0 (b.y is only ever written up to a partial block's end).
-                positives = V::<T>::acc_add(positives, y);
+                // Padded lanes hold 0 (b.y is only ever written up to a partial block's end). Lane
+                // by lane of the single vectors, in order (the same sums with or without pairs).
+                positives = T::acc_add_w(positives, y);
             }
             loss.store(l);
             grad.store(g);
@@ -531,9 +536,8 @@ pub(crate) fn run<T: Real>(
     opts: &ElementOptions<T>,
     out: &mut Outputs<T>,
 ) -> f64 {
-    type V<T> = <T as SimdReal>::V;
-    let splat = V::<T>::splat;
-    let pow = |g: T| FocalPow::<V<T>>::new(g, g.to_f64());
+    let splat = W::<T>::splat;
+    let pow = |g: T| FocalPow::<W<T>>::new(g, g.to_f64());
     let k = match opts.loss {
         ElementLoss::Focal { gamma, alpha } => {
             let (eps, poly) = (opts.label_smoothing, opts.poly_epsilon);

@@ -334,6 +334,25 @@ pub fn ln_1p<V: VMath>(x: V) -> V {
     V::select(x.ge(-one), r, V::c(f64::NAN))
 }
 
+/// ln(1 + x) for x ∈ [0, 1] or NaN (the element-wise kernels' e = exp(−|x|)), given
+/// `inv_u` = 1/(1 + x): ln_1p's algorithm with its special cases dropped (there u = fl(1 + x) is in
+/// [1, 2], so k ∈ {0, 1}: no −1, no ∞, no k ≥ 2) and the rounding error of u divided by u as a
+/// product with `inv_u` (a correction of ~1 ulp of u, so its own last bit does not matter).
+/// NaN gives NaN.
+#[inline(always)]
+pub fn ln_1p_unit<V: VMath>(x: V, inv_u: V) -> V {
+    let zero = V::c(0.0);
+    let one = V::c(1.0);
+    let u = one + x;
+    let (f_u, k) = reduce(u, zero);
+    let k0 = k.eq(zero);
+    // k = 0: f = x exactly, no correction; k = 1: c = (x − (u − 1))/u (exact by Sterbenz).
+    let f = V::select(k0, x, f_u);
+    let c = V::select(k0, zero, (x - (u - one)) * inv_u);
+    let r = log_tail(f, k, c);
+    V::select(x.eq(x), r, x)
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::{F32x4, F64x2, Vector};

@@ -4,7 +4,9 @@
 //! - `wasm.rs`: WebAssembly SIMD128 (`v128`) intrinsics, compiled when the target is wasm32 and
 //!   the `simd128` target feature is on (the default `focal_loss.wasm`);
 //! - `portable.rs`: plain arrays, used natively (`cargo test`) and by the scalar wasm build
-//!   (`focal_loss.scalar.wasm`), where LLVM turns the lane loops into scalar code.
+//!   (`focal_loss.scalar.wasm`), where LLVM turns the lane loops into scalar code;
+//! - `pair.rs`: two vectors as one, their operations interleaved ([`SimdReal::W`] with SIMD128,
+//!   used by the element-wise kernels).
 //!
 //! Both expose the same [`Vector`] operations, and the elementary functions (`math.rs`: exp, ln,
 //! ln_1p) and kernels (`softmax.rs`, `elementwise.rs`) are written once over that trait, so the exact
@@ -16,6 +18,8 @@ use core::ops::{Add, Div, Mul, Neg, Sub};
 
 pub(crate) mod elementwise;
 pub(crate) mod math;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod pair;
 pub(crate) mod softmax;
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
@@ -110,15 +114,40 @@ pub trait Vector:
 pub trait SimdReal: Copy {
     /// The vector of this scalar.
     type V: VMath + Vector<Scalar = Self>;
+    /// The element-wise kernels' vector: with SIMD128, two `V` interleaved
+    /// (`pair::Pair<V>`, the same operations per lane); in the scalar build `V` itself (the
+    /// interleaving buys nothing there and would add a third to the fallback .wasm).
+    type W: VMath + Vector<Scalar = Self>;
+    /// Adds the lanes of `w` to per-lane sums of `V`, in `V`'s lane order (element i to lane
+    /// i mod V::LANES, elements in order): the same sums whichever `W` is.
+    fn acc_add_w(acc: <Self::V as Vector>::Acc, w: Self::W) -> <Self::V as Vector>::Acc;
 }
 
-impl SimdReal for f32 {
-    type V = F32x4;
+macro_rules! simd_real {
+    ($t:ty, $v:ty) => {
+        impl SimdReal for $t {
+            type V = $v;
+            #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+            type W = pair::Pair<$v>;
+            #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+            type W = $v;
+            #[inline(always)]
+            fn acc_add_w(acc: <$v as Vector>::Acc, w: Self::W) -> <$v as Vector>::Acc {
+                #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+                {
+                    <$v>::acc_add(<$v>::acc_add(acc, w.0), w.1)
+                }
+                #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+                {
+                    <$v>::acc_add(acc, w)
+                }
+            }
+        }
+    };
 }
 
-impl SimdReal for f64 {
-    type V = F64x2;
-}
+simd_real!(f32, F32x4);
+simd_real!(f64, F64x2);
 
 /// eˣ per lane (see `math.rs` for the algorithm and its accuracy): the benchmark's floor kernel uses it.
 #[cfg(feature = "bench-internals")]

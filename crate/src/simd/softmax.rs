@@ -5,8 +5,9 @@
 //!   r0 + l (gathered once into a small array); the row's max, arg-max, S′ (per lane, in f64,
 //!   classes in order — bit for bit the scalar path's summation), the target's terms and the
 //!   gradient are all lane-wise.
-//! - Wider rows: one row at a time, vectorised along the row (max, exp, S′ as per-lane partial
-//!   sums in f64, the gradient pass); the row's few transcendental terms use lane 0.
+//! - Wider rows: vectorised along the row (max, exp, S′ as per-lane partial sums in f64, the
+//!   gradient pass), one row at a time; the few transcendental terms of two rows at once (half of
+//!   the lanes each).
 //! - Channels-first `[N, C, S]`: LANES consecutive positions of one image at a time — the C logits
 //!   of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
 //!
@@ -98,6 +99,7 @@ fn group<V: super::VMath, A: Access<V>>(
     focal_pow: FocalPow<V>,
     poly: Option<(V, V)>,
     want_grad: bool,
+    parts: usize,
 ) -> V {
     let gamma = focal_pow.gamma();
     let zero = V::c(0.0);
@@ -130,20 +132,20 @@ fn group<V: super::VMath, A: Access<V>>(
         // C = 10 kernel). The scalar build keeps the plain loop (the unrolled one only adds size).
         let mut c0 = 0;
         while c0 < classes {
-            for (j, partial) in sums.iter_mut().enumerate().take(V::LANES) {
+            for (j, partial) in sums.iter_mut().enumerate().take(parts) {
                 if c0 + j < classes {
                     add_class(c0 + j, partial);
                 }
             }
-            c0 += V::LANES;
+            c0 += parts;
         }
     } else {
         for c in 0..classes {
-            add_class(c, &mut sums[c % V::LANES]);
+            add_class(c, &mut sums[c % parts]);
         }
     }
     let mut sum = sums[0];
-    for &partial in &sums[1..V::LANES] {
+    for &partial in &sums[1..parts] {
         sum = V::acc_merge(sum, partial);
     }
     let s = V::select(m.eq(inf), V::c(f64::NAN), V::acc_round(sum));
@@ -238,18 +240,10 @@ where
     }
 }
 
-/// One wide row (C > ACROSS_ROWS_MAX_C) vectorised along the row: its loss before the item
-/// weight; the gradient into `grad` if given.
+/// One wide row (C > ACROSS_ROWS_MAX_C) vectorised along the row, first part: its max, first
+/// arg-max and S′; e^(z_c − max) left in `grad` if given (for [`wide_finish`]).
 #[inline(always)]
-fn wide_row<T: Real + SimdReal>(
-    z: &[T],
-    t: usize,
-    a_t: T,
-    focal_pow: FocalPow<T::V>,
-    poly: Option<(T, T)>,
-    grad_weight: T,
-    grad: Option<&mut [T]>,
-) -> T {
+fn wide_sums<T: Real + SimdReal>(z: &[T], grad: Option<&mut [T]>) -> (T, usize, T) {
     type V<T> = <T as SimdReal>::V;
     let lanes = V::<T>::LANES;
     let classes = z.len();
@@ -312,9 +306,29 @@ fn wide_row<T: Real + SimdReal>(
     } else {
         T::from_f64(V::<T>::acc_total(sum))
     };
-    let is_top = V::<T>::splat_bits(if t == k { u64::MAX } else { 0 });
-    let tt = terms(V::<T>::splat(z[t] - m), is_top, V::<T>::splat(s), focal_pow);
-    let lane0 = |v: V<T>| v.to_array().as_ref()[0];
+    (m, k, s)
+}
+
+/// One wide row, second part: its loss before the item weight from lane `lane` of the terms
+/// (`hard_targets` evaluates the terms of two rows in one call); the gradient into `grad` (holding
+/// e^(z_c − max) from [`wide_sums`]) if given.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn wide_finish<T: Real + SimdReal>(
+    classes: usize,
+    t: usize,
+    a_t: T,
+    tt: &Terms<T::V>,
+    lane: usize,
+    focal_pow: FocalPow<T::V>,
+    poly: Option<(T, T)>,
+    grad_weight: T,
+    grad: Option<&mut [T]>,
+) -> T {
+    type V<T> = <T as SimdReal>::V;
+    let lanes = V::<T>::LANES;
+    let full = classes - classes % lanes;
+    let lane0 = |v: V<T>| v.to_array().as_ref()[lane];
     let mut loss = a_t * lane0(tt.focal) * (-lane0(tt.log_p));
     if let Some((eps, _)) = poly {
         loss = loss + eps * (lane0(tt.focal) * lane0(tt.omp));
@@ -328,7 +342,7 @@ fn wide_row<T: Real + SimdReal>(
         };
         // −G·p_c with p_c = e_c·(1/(1 + S′)), rounded exactly as `group` does (a channels-first
         // slice of one position takes this path, and must give the same bits as the whole image).
-        let (big_gv, inv) = (V::<T>::splat(big_g), tt.inv);
+        let (big_gv, inv) = (V::<T>::splat(big_g), V::<T>::splat(lane0(tt.inv)));
         let grad_of = |e: V<T>| -(big_gv * (e * inv));
         let mut i = 0;
         while i < full {
@@ -357,7 +371,11 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
     out: &mut Outputs<T>,
 ) {
     type V<T> = <T as SimdReal>::V;
+    // Items in the lanes of V. (`SimdReal::W`, two vectors interleaved, makes the groups 10-30%
+    // faster but costs 3.4 KiB of gzipped .wasm that the package's size budget has not got.) S′
+    // partitions the classes into `parts` = V::LANES partial sums whatever the items' lanes are.
     let lanes = V::<T>::LANES;
+    let parts = V::<T>::LANES;
     let (classes, stride) = (layout.classes, layout.spatial);
     let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
     // (ε, ε·(γ + 1)) of Poly-1.
@@ -437,29 +455,79 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                 n,
                 classes,
             };
-            let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, poly_v, want_grad);
+            let loss = group(
+                &mut access,
+                classes,
+                t,
+                a_t,
+                gw,
+                live,
+                focal_pow,
+                poly_v,
+                want_grad,
+                parts,
+            );
             emit(r0, n, loss, w);
             r0 += n;
         }
     } else if stride == 1 {
-        for r in 0..layout.batch {
-            let row = &logits[r * classes..(r + 1) * classes];
-            let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
-            let w = opts.weights.map_or(T::ONE, |w| w[r]);
-            let ti = targets[r];
-            let loss = if ti == ignore {
-                if let Some(g) = grad {
-                    g.fill(T::ZERO);
+        // Two rows at a time: each row's max, S′ and gradient pass along the row, then the terms of
+        // both rows in one call (row j in lanes j·half..(j + 1)·half; lane-wise, so a row's result
+        // does not depend on its partner), then each row's gradient and loss in row order.
+        let half = lanes / 2;
+        let all = V::<T>::splat_bits(u64::MAX).to_array().as_ref()[0];
+        let mut r0 = 0;
+        while r0 < layout.batch {
+            let n = (layout.batch - r0).min(2);
+            let mut d = V::<T>::splat(T::ZERO).to_array();
+            let mut s_lanes = V::<T>::splat(T::ZERO).to_array();
+            let mut top = V::<T>::splat_bits(u64::MAX).to_array();
+            for j in 0..n {
+                let r = r0 + j;
+                let row = &logits[r * classes..(r + 1) * classes];
+                let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
+                let ti = targets[r];
+                if ti == ignore {
+                    if let Some(g) = grad {
+                        g.fill(T::ZERO);
+                    }
+                    continue;
                 }
-                T::ZERO
-            } else {
                 let t = ti as usize;
-                w * wide_row(row, t, alpha_of(t), focal_pow, poly, w * scale, grad)
-            };
-            sum += loss.to_f64();
-            if let Some(out) = loss_out.as_deref_mut() {
-                out[r] = loss;
+                let (m, k, sp) = wide_sums(row, grad);
+                for l in j * half..(j + 1) * half {
+                    d.as_mut()[l] = row[t] - m;
+                    s_lanes.as_mut()[l] = sp;
+                    top.as_mut()[l] = if t == k {
+                        all
+                    } else {
+                        V::<T>::splat_bits(0).to_array().as_ref()[0]
+                    };
+                }
             }
+            let tt = terms(
+                V::<T>::from_array(d),
+                V::<T>::from_array(top),
+                V::<T>::from_array(s_lanes),
+                focal_pow,
+            );
+            for j in 0..n {
+                let r = r0 + j;
+                let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
+                let w = opts.weights.map_or(T::ONE, |w| w[r]);
+                let ti = targets[r];
+                let loss = if ti == ignore {
+                    T::ZERO
+                } else {
+                    let t = ti as usize;
+                    w * wide_finish(classes, t, alpha_of(t), &tt, j * half, focal_pow, poly, w * scale, grad)
+                };
+                sum += loss.to_f64();
+                if let Some(out) = loss_out.as_deref_mut() {
+                    out[r] = loss;
+                }
+            }
+            r0 += n;
         }
     } else {
         for img in 0..layout.batch {
@@ -475,7 +543,18 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                     stride,
                     n,
                 };
-                let loss = group(&mut access, classes, t, a_t, gw, live, focal_pow, poly_v, want_grad);
+                let loss = group(
+                    &mut access,
+                    classes,
+                    t,
+                    a_t,
+                    gw,
+                    live,
+                    focal_pow,
+                    poly_v,
+                    want_grad,
+                    parts,
+                );
                 emit(first, n, loss, w);
                 s0 += n;
             }
