@@ -1,4 +1,4 @@
-// The demo page (`npm run demo:web`) in headless Chromium: it must show Figure 1 and the training results
+// The classifier page (`npm run demo:web`, at /classes) in headless Chromium: it must show Figure 1 and the training results
 // computed by the package in the browser, and those numbers must be the ones the package and the same
 // training code give in Node. Saves a screenshot to test/.artifacts/demo-web.png.
 import { mkdirSync } from 'node:fs';
@@ -32,7 +32,7 @@ beforeAll(async () => {
   page.on('console', (m) => {
     if (m.type() === 'error') pageErrors.push(m.text());
   });
-  await page.goto(`${url}?seed=${SEED}&epochs=${EPOCHS}`);
+  await page.goto(`${url}classes?seed=${SEED}&epochs=${EPOCHS}`);
   await page.waitForFunction(() => document.body.dataset.training === 'done' || document.body.dataset.training === 'error', null, { timeout: 60_000 });
   shown = JSON.parse((await page.textContent('#results-json')) ?? '{}');
   mkdirSync(new URL('./.artifacts/', import.meta.url), { recursive: true });

@@ -1,4 +1,4 @@
-// The main-job demo (`npm start`): the training module, the CSV loader and the CLI.
+// The three-cluster classifier demo (`npm run demo:classes`; `npm start` before the detector): the training module, the CSV loader and the CLI.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -179,16 +179,4 @@ describe('CLI', () => {
     expect(r.status).toBe(0);
     for (const flag of ['--gamma', '--alpha', '--epochs', '--seed', '--data', '--help']) expect(r.stdout).toContain(flag);
   });
-});
-
-test("the README's excerpt of `npm start` is what it prints", () => {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('<!-- section:main-job -->'), readme.indexOf('<!-- /section:main-job -->'));
-  const excerpt = section.match(/```text\n([\s\S]*?)```/)![1];
-  const r = run([]);
-  expect(r.status).toBe(0);
-  // Every line of the excerpt but the timing is printed as shown.
-  const strip = (s: string) => s.replace(/ \(\d+\.\d s\)/, '');
-  const printed = r.stdout.split('\n').map(strip);
-  for (const line of excerpt.trimEnd().split('\n').map(strip)) expect(printed).toContain(line);
 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // @ts-check
-// `npm start`: trains the same small classifier twice on an imbalanced data set, with cross-entropy and
+// `npm run demo:classes` (`npm start` before the detector of examples/detector/): trains the same small classifier twice on an imbalanced data set, with cross-entropy and
 // with focal loss, through focal-loss's softmaxFocalLossWithGrad, and prints per-class results.
 // Run `node examples/train/cli.js --help` for the options.
 import { readFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { DataError, parseCsv } from './csv.js';
 import { DEFAULTS, SYNTHETIC, alphaFor, trainBoth } from './train.js';
 
-const HELP = `Usage: npm start -- [options]     (or: node examples/train/cli.js [options])
+const HELP = `Usage: npm run demo:classes -- [options]     (or: node examples/train/cli.js [options])
 
 Trains a one-hidden-layer softmax classifier twice, with the same seed, initial weights, minibatches,
 optimizer (Adam) and learning rate: once with cross-entropy (gamma 0, no alpha), once with focal loss

@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 // @ts-check
-// `npm run demo:web`: serves the demo page on 127.0.0.1 (no dependencies). Routes:
-//   /            examples/train/web/index.html
-//   /web/…       examples/train/web/   (the page's script)
-//   /train/…     examples/train/       (train.js, csv.js: the same code `npm start` runs)
+// `npm run demo:web`: serves the demo pages on 127.0.0.1 (no dependencies). Routes:
+//   /            examples/detector/web/index.html  (the detector, trained live; Figures 1 and 4)
+//   /classes     examples/train/web/index.html     (the three-cluster classifier)
+//   /web/…       examples/train/web/   (the classifier page's script; figure1.js, shared by both pages)
+//   /train/…     examples/train/       (train.js, csv.js: the same code `npm run demo:classes` runs)
+//   /detector/…  examples/detector/    (detector.js, experiment.js, web/: the same code `npm start` runs)
 //   /dist/…      dist/                 (browser.js and focal_loss.wasm, built by `npm install`)
 // Options: --port <n> (default 5178, or PORT; 0 picks a free port).
 import { createServer } from 'node:http';
@@ -17,6 +19,7 @@ const root = join(here, '..', '..');
 const MOUNTS = /** @type {const} */ ([
   ['/web/', join(here, 'web')],
   ['/train/', here],
+  ['/detector/', join(here, '..', 'detector')],
   ['/dist/', join(root, 'dist')],
 ]);
 const TYPES = {
@@ -31,11 +34,13 @@ const TYPES = {
 
 /** The file a URL path maps to, or null (unknown route, or a path escaping its folder). */
 function resolve(pathname) {
-  if (pathname === '/' || pathname === '/index.html') return join(here, 'web', 'index.html');
+  if (pathname === '/' || pathname === '/index.html') return join(here, '..', 'detector', 'web', 'index.html');
+  if (pathname === '/classes' || pathname === '/classes/') return join(here, 'web', 'index.html');
   for (const [prefix, dir] of MOUNTS) {
     if (!pathname.startsWith(prefix)) continue;
-    const file = normalize(join(dir, decodeURIComponent(pathname.slice(prefix.length))));
-    return file.startsWith(dir + sep) ? file : null;
+    const base = normalize(dir);
+    const file = normalize(join(base, decodeURIComponent(pathname.slice(prefix.length))));
+    return file.startsWith(base + sep) ? file : null;
   }
   return null;
 }
@@ -82,7 +87,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(1);
   }
   startServer({ port }).then(
-    ({ url }) => console.log(`focal-loss demo: ${url}  (Ctrl+C to stop)`),
+    ({ url }) => console.log(`focal-loss demo: ${url}  (the detector; the three-cluster classifier: ${url}classes)  (Ctrl+C to stop)`),
     (error) => {
       console.error(`error: cannot listen on 127.0.0.1:${port}: ${error.message}${error.code === 'EADDRINUSE' ? ' (try --port 0)' : ''}`);
       process.exit(1);

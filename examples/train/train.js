@@ -1,5 +1,5 @@
 // @ts-check
-// The main-job demo: the same small softmax classifier trained twice on an imbalanced data set, once with
+// The three-cluster classifier demo (`npm run demo:classes`): the same small softmax classifier trained twice on an imbalanced data set, once with
 // cross-entropy (γ = 0) and once with focal loss (γ = 2, α from inverse class frequency), both through
 // focal-loss's softmaxFocalLossWithGrad. Plain modern JavaScript (no TS runtime needed), shared verbatim
 // by the Node CLI (cli.js) and the browser page (web/app.js): the loss function is passed in, so this

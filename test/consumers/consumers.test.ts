@@ -6,8 +6,8 @@
 // in edge-runtime, and a Jest + jsdom test suite. Each computes the same losses and gradients and
 // must return exactly what this process computes with the package. The published types are
 // type-checked standalone (lib ES2022, with and without @types/node; skipLibCheck false).
-// The bundlers come from this repository's devDependencies; the snippets here are the ones
-// test/consumers/README-section.md quotes.
+// The bundlers come from this repository's devDependencies; the snippets here are the ones the
+// README's "Bundlers and test runners" section quotes.
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
