@@ -4,7 +4,8 @@
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './helpers/chromium';
 import { sigmoidFocalLoss, softmaxFocalLossWithGrad } from 'focal-loss';
 // @ts-expect-error: plain JS module with JSDoc types
 import { startServer } from '../examples/train/serve.js';
@@ -23,10 +24,7 @@ const pageErrors: string[] = [];
 
 beforeAll(async () => {
   ({ server, url } = await startServer({ port: 0 }));
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 1250 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
   page.on('console', (m) => {

@@ -18,7 +18,8 @@ import { dirname, extname, join, normalize } from 'node:path';
 import { EdgeRuntime } from 'edge-runtime';
 import * as esbuild from 'esbuild';
 import nodeResolve from '@rollup/plugin-node-resolve';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium';
 import { rollup } from 'rollup';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import webpack, { type Stats } from 'webpack';
@@ -26,7 +27,6 @@ import * as api from 'focal-loss';
 import { binary, root, run } from '../runtimes/fixture';
 
 const require = createRequire(import.meta.url);
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 // ---------------------------------------------------------------- what every consumer computes
 
@@ -132,10 +132,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {

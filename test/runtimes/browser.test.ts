@@ -9,7 +9,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/chromium';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import * as api from 'focal-loss';
 import { focalLoss } from 'focal-loss/tfjs';
@@ -17,7 +18,6 @@ import * as tf from '@tensorflow/tfjs';
 import { bundleHarness, makeFixture, removeFixture, root, type Report } from './fixture';
 import { expectMatchesNode } from './reference';
 
-const executablePath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let dir = '';
 let server: Server;
 let base = '';
@@ -166,10 +166,7 @@ beforeAll(async () => {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  browser = await chromium.launch({
-    executablePath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 afterAll(async () => {
