@@ -19,7 +19,7 @@ import { expectMatchesNode } from './runtimes/reference';
  * files, the SIMD build once more inside focal-loss/inline in ESM and in CJS (deflated + base64,
  * which gzip brings back to about the gzipped .wasm each), the facade once for every ESM entry (one
  * shared chunk) and twice in CJS (node.cjs, inline.cjs), the types, the tfjs adapter and the README
- * (~52 KB): ~190 KiB.
+ * (~55 KB): ~193 KiB.
  */
 const WASM_GZIP_BUDGET = 32 * 1024;
 const PACKED_BUDGET = 200 * 1024;
