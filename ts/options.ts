@@ -472,13 +472,9 @@ function readIndices(
     const t = canonicalView(v, kind, 'targets') as IndexArray;
     if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}`);
     deferred.push(() => {
-      let ignored = 0;
-      for (let i = 0; i < t.length; i++) {
-        const x = t[i];
-        if (x === ignoreIndex) ignored++;
-        else if (!(x >= 0 && x < limit)) throw new RangeError(message(i, x));
-      }
-      counted(t.length - ignored);
+      const bad = firstBadIndex(t, limit, ignoreIndex);
+      if (bad >= 0) throw new RangeError(message(bad, t[bad]));
+      counted(-1 - bad);
     });
     return { kind: 'index', data: t };
   }
@@ -497,6 +493,21 @@ function readIndices(
   }
   counted(n);
   return { kind: 'index', data: t };
+}
+
+/**
+ * The first class index of `t` outside [0, limit) that is not `ignoreIndex`, else −1 − (the number not
+ * ignored). A plain top-level loop over millions of values: kept out of the per-call closures, where V8
+ * compiled it several times slower in a long-running process (the bench's 65536×10 validation: 1.4 ms).
+ */
+function firstBadIndex(t: IndexArray, limit: number, ignoreIndex: number): number {
+  let ignored = 0;
+  for (let i = 0; i < t.length; i++) {
+    const x = t[i];
+    if (x === ignoreIndex) ignored++;
+    else if (!(x >= 0 && x < limit)) return i;
+  }
+  return -1 - (t.length - ignored);
 }
 
 function itemCount(items: number, spatial: number): string {
