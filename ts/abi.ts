@@ -5,9 +5,6 @@
 /** Version of the boundary; a .wasm reporting another version is refused at load. */
 export const ABI_VERSION = 3;
 
-/** Address 0 means "absent" for the header's addresses. */
-export const NULL = 0;
-
 /** The fields of crate/src/ffi.rs's `#[repr(C)] CallHeader`, in declaration order, with their types. */
 export const HEADER_FIELDS = [
   ['batch', 'u32'], ['classes', 'u32'], ['spatial', 'u32'], ['ignore_index', 'i32'],
