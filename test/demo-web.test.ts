@@ -1,11 +1,10 @@
 // The classifier page (`npm run demo:web`, at /classes) in headless Chromium: it must show Figure 1 and the training results
 // computed by the package in the browser, and those numbers must be the ones the package and the same
 // training code give in Node. Saves a screenshot to test/.artifacts/demo-web.png.
-import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './helpers/chromium';
+import { launchChromium, openTrainedPage } from './helpers/chromium';
 import { sigmoidFocalLoss, softmaxFocalLossWithGrad } from 'focal-loss';
 // @ts-expect-error: plain JS module with JSDoc types
 import { startServer } from '../examples/train/serve.js';
@@ -20,21 +19,12 @@ let url: string;
 let browser: Browser;
 let page: Page;
 let shown: any;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 
 beforeAll(async () => {
   ({ server, url } = await startServer({ port: 0 }));
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1200, height: 1250 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(m.text());
-  });
-  await page.goto(`${url}classes?seed=${SEED}&epochs=${EPOCHS}`);
-  await page.waitForFunction(() => document.body.dataset.training === 'done' || document.body.dataset.training === 'error', null, { timeout: 60_000 });
-  shown = JSON.parse((await page.textContent('#results-json')) ?? '{}');
-  mkdirSync(new URL('./.artifacts/', import.meta.url), { recursive: true });
-  await page.screenshot({ path: new URL('./.artifacts/demo-web.png', import.meta.url).pathname, fullPage: true });
+  ({ page, shown, pageErrors } = await openTrainedPage(browser, `${url}classes?seed=${SEED}&epochs=${EPOCHS}`, 1250, 'demo-web', 60_000));
 });
 
 afterAll(async () => {

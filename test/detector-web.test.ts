@@ -1,11 +1,10 @@
 // The detector page (`npm run demo:web`, at /) in headless Chromium: Figure 1, the detector trained live
 // with AP per epoch per loss, and Figure 4 — all computed by the package in the browser, and equal to what
 // the same code gives in Node for the same seed. Saves a screenshot to test/.artifacts/detector-web.png.
-import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import type { Browser, Page } from 'playwright-core';
-import { launchChromium } from './helpers/chromium';
+import { launchChromium, openTrainedPage } from './helpers/chromium';
 import { sigmoidFocalLoss, sigmoidFocalLossWithGrad } from 'focal-loss';
 // @ts-expect-error: plain JS module with JSDoc types
 import { startServer } from '../examples/train/serve.js';
@@ -22,21 +21,12 @@ let url: string;
 let browser: Browser;
 let page: Page;
 let shown: any;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 
 beforeAll(async () => {
   ({ server, url } = await startServer({ port: 0 }));
   browser = await launchChromium();
-  page = await browser.newPage({ viewport: { width: 1200, height: 1400 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') pageErrors.push(m.text());
-  });
-  await page.goto(`${url}?seed=${SEED}&epochs=${EPOCHS}`);
-  await page.waitForFunction(() => document.body.dataset.training === 'done' || document.body.dataset.training === 'error', null, { timeout: 100_000 });
-  shown = JSON.parse((await page.textContent('#results-json')) ?? '{}');
-  mkdirSync(new URL('./.artifacts/', import.meta.url), { recursive: true });
-  await page.screenshot({ path: new URL('./.artifacts/detector-web.png', import.meta.url).pathname, fullPage: true });
+  ({ page, shown, pageErrors } = await openTrainedPage(browser, `${url}?seed=${SEED}&epochs=${EPOCHS}`, 1400, 'detector-web', 100_000));
 });
 
 afterAll(async () => {
