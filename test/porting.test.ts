@@ -1,6 +1,7 @@
 // The README's "Porting from PyTorch / Keras" examples: each other library's loss written out here in plain
 // TypeScript, following its source (torchvision/ops/focal_loss.py, kornia/losses/focal.py,
-// keras/src/losses/losses.py + loss.py), and our package called with the mapped options must reproduce
+// keras/src/losses/losses.py + loss.py, torch.nn.functional.cross_entropy as documented, and the hand-written
+// FocalLoss module built on it), and our package called with the mapped options must reproduce
 // it. The README shows the same numbers; the last test checks they are the ones printed there.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -193,6 +194,87 @@ describe('Keras BinaryFocalCrossentropy', () => {
     const ours = sigmoidFocalLoss(new Float64Array(logits.flat()), yTrue.flat(), { alpha: 0.25, gamma: 2, labelSmoothing: 0.1 });
     close(ours, theirs.sumOverBatchSize);
     show(theirs.sumOverBatchSize);
+  });
+});
+
+// torch.nn.functional.cross_entropy(input [N, C], target [N], weight=None, ignore_index=-100, reduction), class
+// indices, no label smoothing, as torch documents it: l_n = −w[y_n]·log_softmax(x_n)[y_n], 0 where y_n is
+// ignore_index; 'mean' is the weighted mean Σ l_n / Σ_{y_n ≠ ignore_index} w[y_n]; 'none' returns every l_n.
+function torchCrossEntropy(input: number[], target: number[], C: number, weight: number[] | null, reduction: 'none' | 'mean' | 'sum') {
+  const losses: number[] = [];
+  let weightSum = 0;
+  target.forEach((t, n) => {
+    if (t === -100) return void losses.push(0);
+    const z = input.slice(n * C, (n + 1) * C);
+    const m = Math.max(...z);
+    const logp = z[t] - m - Math.log(sum(z.map((v) => Math.exp(v - m))));
+    const w = weight ? weight[t] : 1;
+    weightSum += w;
+    losses.push(-w * logp);
+  });
+  return reduction === 'none' ? losses : reduction === 'sum' ? sum(losses) : sum(losses) / weightSum;
+}
+
+// The FocalLoss module most PyTorch code copies (not in any library):
+//   ce = F.cross_entropy(inputs, targets, reduction='none', weight=self.alpha); pt = torch.exp(-ce)
+//   loss = (1 - pt) ** self.gamma * ce;  return loss.mean() | loss.sum() | loss
+function handWrittenFocalModule(input: number[], target: number[], C: number, gamma: number, alpha: number[] | null, reduction: 'none' | 'mean' | 'sum') {
+  const ce = torchCrossEntropy(input, target, C, alpha, 'none') as number[];
+  const loss = ce.map((v) => (1 - Math.exp(-v)) ** gamma * v);
+  return reduction === 'none' ? loss : reduction === 'sum' ? sum(loss) : sum(loss) / loss.length; // Tensor.mean(): all N rows
+}
+
+describe('a hand-written PyTorch FocalLoss module, and F.cross_entropy(weight=…)', () => {
+  const C = 3;
+  const input = [1.2, -0.3, 0.5, 0.1, 2.0, -1.0, -0.5, 0.3, 0.8, 2.2, 0.4, -0.6]; // 4 rows × 3 classes
+  const x = new Float64Array(input);
+
+  test('FocalLoss(gamma=2, alpha=None) with no ignored target is ours, exactly', () => {
+    const target = [0, 2, 2, 1];
+    const theirs = handWrittenFocalModule(input, target, C, 2, null, 'mean') as number;
+    close(softmaxFocalLoss(x, target, { classes: 3, gamma: 2 }), theirs);
+    const each = handWrittenFocalModule(input, target, C, 2, null, 'none') as number[];
+    const ours = softmaxFocalLoss(x, target, { classes: 3, gamma: 2, reduction: 'none' });
+    each.forEach((v, i) => close(ours[i], v));
+    show(theirs);
+  });
+
+  test(".mean() counts a row whose target is -100 (its loss is 0); ours does not: its 'sum' / N is theirs", () => {
+    const target = [0, 2, -100, 1];
+    const theirs = handWrittenFocalModule(input, target, C, 2, null, 'mean') as number;
+    const ourSum = softmaxFocalLoss(x, target, { classes: 3, gamma: 2, reduction: 'sum' });
+    close(ourSum / 4, theirs);
+    const ourMean = softmaxFocalLoss(x, target, { classes: 3, gamma: 2 });
+    close(ourMean, ourSum / 3);
+    expect(Math.abs(ourMean - theirs)).toBeGreaterThan(0.01 * theirs); // 4/3 of theirs: not a rounding difference
+    show(theirs, ourMean);
+  });
+
+  test("F.cross_entropy(weight=w)'s 'mean' divides by Σ w[target]; ours with alpha: w divides by the count", () => {
+    const target = [0, 2, -100, 1];
+    const w = [0.25, 0.5, 2];
+    const theirs = torchCrossEntropy(input, target, C, w, 'mean') as number;
+    const ourSum = softmaxFocalLoss(x, target, { classes: 3, gamma: 0, alpha: w, reduction: 'sum' });
+    close(ourSum / (w[0] + w[2] + w[1]), theirs);
+    // 'sum' and 'none' are the same in both: the weight multiplies each row's loss like alpha does.
+    close(ourSum, torchCrossEntropy(input, target, C, w, 'sum') as number);
+    const ourMean = softmaxFocalLoss(x, target, { classes: 3, gamma: 0, alpha: w });
+    close(ourMean, ourSum / 3);
+    expect(Math.abs(ourMean - theirs)).toBeGreaterThan(0.01 * theirs);
+    show(theirs, ourMean);
+  });
+
+  test('weight=alpha inside that module is not alpha: pt = exp(−α·CE) = p^α, so its factor is (1 − p^α)^γ', () => {
+    const target = [0, 2, 2, 1];
+    const a = [0.25, 1, 2];
+    const theirs = handWrittenFocalModule(input, target, C, 2, a, 'none') as number[];
+    const ours = softmaxFocalLoss(x, target, { classes: 3, gamma: 2, alpha: a, reduction: 'none' });
+    expect(theirs).toHaveLength(4);
+    target.forEach((t, i) => {
+      if (a[t] === 1) close(ours[i], theirs[i]); // the row of class 1, whose α is 1: the same
+      else expect(Math.abs(ours[i] - theirs[i]), `row ${i}, α ${a[t]}`).toBeGreaterThan(0.05 * ours[i]);
+    });
+    show(...theirs, ...Array.from(ours));
   });
 });
 
