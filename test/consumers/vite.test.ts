@@ -3,7 +3,7 @@
 // each page opened in Chromium, computing exactly what this process computes with the package.
 // Vite 6 and 7 are installed from the registry into their own projects; Vite 8 is this repository's.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize } from 'node:path';
@@ -70,7 +70,13 @@ beforeAll(async () => {
   server = createServer((req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://127.0.0.1').pathname));
     const [, major, ...rest] = path.split('/');
-    const file = join(projects[major as Major] ?? '/nonexistent', 'dist', ...rest);
+    // /spa-html/… and /spa-octet/…: Vite 8's build without its .wasm files, on a host that answers a
+    // missing file with index.html (HTTP 200), as text/html or as application/octet-stream.
+    const spa = /^spa-(html|octet)$/.exec(major)?.[1];
+    const file = spa ? join(tmp, 'spa', ...rest) : join(projects[major as Major] ?? '/nonexistent', 'dist', ...rest);
+    if (spa && !existsSync(file)) {
+      return void res.writeHead(200, { 'Content-Type': spa === 'html' ? 'text/html; charset=utf-8' : 'application/octet-stream' }).end(readFileSync(join(tmp, 'spa', 'index.html')));
+    }
     if (path.includes('..') || !existsSync(file) || !statSync(file).isFile()) return void res.writeHead(404).end('not found');
     const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm' };
     res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
@@ -112,4 +118,14 @@ describe("Vite dev server and build, from the packed tarball, import 'focal-loss
       expect(errors).toEqual([]);
     });
   }
+
+  test("a host that answers the .wasm request with a page instead (HTTP 200): init() rejects with the package's error, saying what happened and what to do", async () => {
+    // Vite 8's build from the test above, without its .wasm files.
+    cpSync(join(projects['8'], 'dist'), join(tmp, 'spa'), { recursive: true, filter: (f) => !f.endsWith('.wasm') });
+    const html = await pageReport(browser, `${base}/spa-html/index.html`);
+    expect(html.report.error).toMatch(/^Error: focal-loss: fetching focal_loss\.wasm from http:\/\/127\.0\.0\.1:\d+\/spa-html\/assets\/focal_loss-[\w-]+\.wasm returned an HTML page \(HTTP 200, Content-Type text\/html; charset=utf-8\), not WebAssembly: .*In Vite, add `optimizeDeps: \{ exclude: \['focal-loss'\] \}` to vite\.config; elsewhere, serve node_modules\/focal-loss\/dist\/focal_loss\.wasm and pass its URL to init\(url\)/);
+    const octet = await pageReport(browser, `${base}/spa-octet/index.html`);
+    // "<!do": the page's first bytes, not WebAssembly's magic number 00 61 73 6d.
+    expect(octet.report.error).toMatch(/^Error: focal-loss: fetching focal_loss\.wasm from http:\/\/127\.0\.0\.1:\d+\/spa-octet\/assets\/focal_loss-[\w-]+\.wasm returned \d+ bytes starting 3c 21 64 6f \(Content-Type application\/octet-stream\), not WebAssembly/);
+  });
 });
