@@ -128,4 +128,17 @@ describe("Vite dev server and build, from the packed tarball, import 'focal-loss
     // "<!do": the page's first bytes, not WebAssembly's magic number 00 61 73 6d.
     expect(octet.report.error).toMatch(/^Error: focal-loss: fetching focal_loss\.wasm from http:\/\/127\.0\.0\.1:\d+\/spa-octet\/assets\/focal_loss-[\w-]+\.wasm returned \d+ bytes starting 3c 21 64 6f \(Content-Type application\/octet-stream\), not WebAssembly/);
   });
+
+  test("Vite 6 build of the README's top-level `await init()`: refused under Vite 6's default target (es2020 …), built with `--target es2022`", () => {
+    const dir = join(projects['6'], 'tla');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="./main.js"></script>');
+    writeFileSync(join(dir, 'main.js'), "import { init, sigmoidFocalLoss } from 'focal-loss';\nawait init();\nglobalThis.__report = sigmoidFocalLoss(new Float32Array([3, -1]), new Uint8Array([1, 0]));\n");
+    const build = (...args: string[]) => spawnSync(process.execPath, [viteBin('6'), 'build', dir, '--outDir', join(dir, 'dist'), '--emptyOutDir', ...args], { cwd: projects['6'], encoding: 'utf8', timeout: 120_000, env: { ...process.env, NO_COLOR: '1' } });
+    const byDefault = build();
+    expect(byDefault.status).not.toBe(0);
+    expect(byDefault.stdout + byDefault.stderr).toMatch(/Top-level await is not available in the configured target environment/);
+    const es2022 = build('--target', 'es2022');
+    expect(es2022.status, es2022.stdout + es2022.stderr).toBe(0);
+  });
 });
