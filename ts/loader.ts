@@ -77,13 +77,34 @@ export function initSyncWith(source: InitSyncInput): void {
 export function initWith(source: InitInput | undefined, defaultSource: () => InitInput | Promise<InitInput>): Promise<void> {
   if (current) return Promise.resolve();
   loading ??= (async () => {
-    const instance = await instantiate(source ?? (await defaultSource()));
+    // Every `await` here and below is a statement of its own, never inside a call's arguments:
+    // Next.js's dev transform wraps `WebAssembly.instantiate(...)` calls in a non-async function,
+    // where `f(await x)` is a SyntaxError (test/packaging.test.ts scans dist/ for the pattern).
+    const chosen = source ?? (await defaultSource());
+    const instance = await instantiate(chosen);
     current ??= new Engine(instance);
   })().catch((error: unknown) => {
     loading = null;
     throw error;
   });
   return loading;
+}
+
+/** The first four bytes of every WebAssembly module: "\0asm". */
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+/** A fetched answer that is not the module (a dev server's index.html, an error page): what happened, what to do. */
+export function notWasmError(url: string, what: string): Error {
+  return new Error(
+    `focal-loss: fetching focal_loss.wasm from ${url} returned ${what}, not WebAssembly: the server has no such file there ` +
+      "(a dev server answered with its page). In Vite, add `optimizeDeps: { exclude: ['focal-loss'] }` to vite.config; " +
+      'elsewhere, serve node_modules/focal-loss/dist/focal_loss.wasm and pass its URL to init(url)',
+  );
+}
+
+/** The first bytes of a fetched body, as hex, for an error message (`3c 21 64 6f` is "<!do"). */
+function leadingHex(bytes: Uint8Array): string {
+  return Array.from(bytes.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
 }
 
 async function instantiate(source: InitInput): Promise<WebAssembly.Instance> {
@@ -93,19 +114,32 @@ async function instantiate(source: InitInput): Promise<WebAssembly.Instance> {
   if (typeof source === 'string' || source instanceof URL) source = fetch(source);
   if (source instanceof Promise || (typeof Response === 'function' && source instanceof Response)) {
     const response = await source;
-    if (!response.ok) throw new Error(`focal-loss: fetching focal_loss.wasm failed: HTTP ${response.status} ${response.url}`);
-    if (typeof WebAssembly.instantiateStreaming === 'function') {
-      try {
-        return (await WebAssembly.instantiateStreaming(response, {})).instance;
-      } catch (error) {
-        // Servers that send the .wasm without `Content-Type: application/wasm` make streaming
-        // compilation refuse it before reading the body; compile from the bytes instead.
-        if (response.headers.get('Content-Type') === 'application/wasm' || response.bodyUsed) throw error;
-      }
-    }
-    return (await WebAssembly.instantiate(await response.arrayBuffer(), {})).instance;
+    return instantiateResponse(response);
   }
-  return (await WebAssembly.instantiate(source as BufferSource, {})).instance;
+  const result = await WebAssembly.instantiate(source as BufferSource, {});
+  return result.instance;
+}
+
+/** A fetched .wasm: streaming compilation when served as application/wasm, else from the bytes, once they are checked. */
+async function instantiateResponse(response: Response): Promise<WebAssembly.Instance> {
+  if (!response.ok) throw new Error(`focal-loss: fetching focal_loss.wasm failed: HTTP ${response.status} ${response.url}`);
+  const type = response.headers.get('Content-Type') ?? '';
+  // An SPA dev server (Vite's, when its dependency pre-bundling moved the code away from the .wasm)
+  // answers a missing file with its index.html and HTTP 200.
+  if (/^text\/html\b/i.test(type)) throw notWasmError(response.url, `an HTML page (HTTP ${response.status}, Content-Type ${type})`);
+  if (typeof WebAssembly.instantiateStreaming === 'function' && /^application\/wasm\b/i.test(type)) {
+    const streamed = await WebAssembly.instantiateStreaming(response, {});
+    return streamed.instance;
+  }
+  // Servers that send the .wasm without `Content-Type: application/wasm` make streaming compilation
+  // refuse it before reading the body: compile from the bytes, once they are known to be a module.
+  const buffer = await response.arrayBuffer();
+  const bytes = new Uint8Array(buffer);
+  if (bytes.length < 4 || WASM_MAGIC.some((b, i) => bytes[i] !== b)) {
+    throw notWasmError(response.url, `${bytes.length} bytes starting ${leadingHex(bytes) || '(empty)'} (Content-Type ${type || 'none'})`);
+  }
+  const result = await WebAssembly.instantiate(buffer, {});
+  return result.instance;
 }
 
 /** The `init` / `initSync` pair every entry exports. */
