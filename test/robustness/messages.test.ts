@@ -5,7 +5,7 @@
 // and the next valid call returns exact values.
 import { describe, expect, test } from 'vitest';
 import * as FL from 'focal-loss';
-import { compareResult, expectPackageErrorValue, refSigmoidCall, refSoftmaxCall, SENTINEL } from './helpers';
+import { compareResult, expectPackageErrorValue, packageErrorProblem, refSigmoidCall, refSoftmaxCall, SENTINEL } from './helpers';
 
 const api = FL as unknown as Record<string, (...args: unknown[]) => any>;
 const L = Float64Array.from([1, -2, 0.5, 3, 0, -1]);
@@ -137,5 +137,110 @@ describe('options objects that are not plain', () => {
       expectRefused('softmaxFocalLossPartial', [L, T, o], TypeError, /options/);
     }
     expectStillExact();
+  });
+});
+
+// Issue 17, finding 7: user code that runs during a call (a getter, a Proxy trap) may detach an input
+// read before it; a call made with the stack nearly exhausted may overflow inside the package. Each is
+// a package error naming what happened, never V8's raw message or a wrong one.
+describe('getters that detach an input, and calls near stack exhaustion', () => {
+  const detachLater = (a: Float64Array | Float32Array) => () => {
+    structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
+  };
+  const getterArray = (values: number[], at: number, effect: () => void) => {
+    const a: number[] = [];
+    values.forEach((v, i) => Object.defineProperty(a, i, { get: () => (i === at && effect(), v), enumerable: true }));
+    return a;
+  };
+
+  test("a weights[0] getter that detaches logits → TypeError naming logits as detached", () => {
+    for (const fn of [...SOFTMAX, ...SIGMOID]) {
+      const softmax = fn.startsWith('softmax');
+      const logits = Float64Array.from(softmax ? L : SL);
+      const out = new Float64Array(logits.length).fill(SENTINEL);
+      const weights = getterArray(softmax ? [1, 1] : [1, 1, 1, 1], 0, detachLater(logits));
+      const o = { ...(softmax ? { classes: 3 } : {}), weights, ...(fn.endsWith('WithGrad') ? { out } : {}) };
+      expectRefused(fn, [logits, softmax ? T : ST, o], TypeError, /^focal-loss: logits .*detached/, out);
+    }
+    expectStillExact();
+  });
+
+  test('a targets element getter that detaches logits (or the weights) → TypeError naming the detached array', () => {
+    for (const fn of [...SOFTMAX, ...SIGMOID]) {
+      const softmax = fn.startsWith('softmax');
+      const logits = Float64Array.from(softmax ? L : SL);
+      expectRefused(fn, [logits, getterArray(softmax ? T : ST, 1, detachLater(logits)), softmax ? { classes: 3 } : {}], TypeError, /^focal-loss: logits .*detached/);
+      const weights = new Float64Array(softmax ? 2 : 4).fill(1);
+      expectRefused(fn, [Float64Array.from(softmax ? L : SL), getterArray(softmax ? T : ST, 0, detachLater(weights)), softmax ? { classes: 3, weights } : { weights }], TypeError, /^focal-loss: options\.weights .*detached/);
+    }
+    expectStillExact();
+  });
+
+  test('a gamma getter that detaches logits → TypeError naming logits as detached (not a length mismatch)', () => {
+    for (const fn of [...SOFTMAX, ...SIGMOID]) {
+      const softmax = fn.startsWith('softmax');
+      const logits = Float64Array.from(softmax ? L : SL);
+      const o = Object.defineProperty(softmax ? { classes: 3 } : {}, 'gamma', { get: () => (detachLater(logits)(), 2), enumerable: true });
+      expectRefused(fn, [logits, softmax ? T : ST, o], TypeError, /^focal-loss: logits .*detached/);
+    }
+    // A per-class alpha typed array detached by a later getter is not silently zero.
+    const alpha = Float64Array.from([1, 2, 3]);
+    const o = Object.defineProperty({ classes: 3, alpha }, 'weights', { get: () => (detachLater(alpha)(), [1, 1]), enumerable: true });
+    expectRefused('softmaxFocalLoss', [L, T, o], TypeError, /^focal-loss: options\.alpha .*detached/);
+    expectStillExact();
+  });
+
+  test('a call made near stack exhaustion: exact, or a package RangeError about the stack (never "detached")', () => {
+    const want = FL.softmaxFocalLoss(L, T, { classes: 3 });
+    const outcomes: unknown[] = [];
+    const dive = (depth: number): void => {
+      try {
+        dive(depth + 1);
+      } catch {
+        // the deepest frame: the stack is exhausted below here
+      }
+      try {
+        outcomes.push(FL.softmaxFocalLoss(L, T, { classes: 3 }));
+      } catch (e) {
+        outcomes.push(e);
+      }
+    };
+    dive(0);
+    const errors = outcomes.filter((o) => typeof o !== 'number');
+    const wrong = outcomes.filter((o) => typeof o === 'number' && o !== want);
+    expect(wrong, 'wrong values').toEqual([]);
+    const problems = errors.map((e) => packageErrorProblem(e, [/stack/], RangeError)).filter((p) => p !== null);
+    expect(problems.slice(0, 5), problems.slice(0, 5).join('\n')).toEqual([]);
+    expect(errors.some((e) => /detached/.test((e as Error).message))).toBe(false);
+    // Near the limit some calls do fail (the test reached it); most of the depths succeed.
+    expect(outcomes.length).toBeGreaterThan(100);
+    expectStillExact();
+  });
+});
+
+describe('messages quote at most ~80 characters of any value', () => {
+  const long = 'x'.repeat(1_000_000);
+  test('a 1 MB reduction string, option key, ignoreIndex … : short messages', () => {
+    const cases: [string, unknown[]][] = [
+      ['softmaxFocalLoss', [L, T, { classes: 3, reduction: long }]],
+      ['sigmoidFocalLoss', [SL, ST, { reduction: long }]],
+      ['softmaxFocalLoss', [L, T, { classes: 3, [long]: 1 }]],
+      ['sigmoidFocalLossPartial', [SL, ST, { [long]: 1 }]],
+      ['softmaxFocalLoss', [L, T, { classes: 3, gamma: long }]],
+      ['softmaxFocalLoss', [L, [0, long], { classes: 3 }]],
+      ['combineFocalPartials', [[{ sum: long, residual: 0, count: 1 }]]],
+      ['combineFocalPartials', [{ [Symbol.iterator]: () => ({ next() { throw new Error(long); } }) }]],
+      ['softmaxFocalLoss', [L, T, Object.defineProperty({ classes: 3 }, 'gamma', { get() { throw new TypeError(long); }, enumerable: true })]],
+    ];
+    for (const [fn, args] of cases) {
+      let thrown: unknown;
+      try {
+        api[fn](...args);
+      } catch (e) {
+        thrown = e;
+      }
+      expectPackageErrorValue(thrown);
+      expect((thrown as Error).message.length, `${fn}: ${(thrown as Error).message.slice(0, 200)}`).toBeLessThan(400);
+    }
   });
 });
