@@ -172,6 +172,11 @@ function clip(s: string): string {
   return s.length > MAX_QUOTE ? `${s.slice(0, MAX_QUOTE)}…` : s;
 }
 
+/** A list of numbers (a shape) for a message: `[a, b, …]`, at most ~60 characters of it. */
+export function showList(values: readonly number[]): string {
+  return `[${clip(values.join(', '))}]`;
+}
+
 /** A string from the caller, quoted for a message: at most ~60 characters. */
 export function quote(s: string): string {
   return `'${clip(s)}'`;

@@ -9,7 +9,8 @@
 
 import { LossKind, Flag, type Header } from './abi.js';
 import {
-  canonicalView, checkAttached, describe, inputView, isArray, isFloatKind, quote, readOwn, readProperty, show, typedKind, type TypedKind,
+  canonicalView, checkAttached, describe, inputView, isArray, isFloatKind, quote, readOwn, readProperty, show, showList, typedKind,
+  type TypedKind,
 } from './arrays.js';
 import { aliasOf, NOT_PARTIAL, OPTION_KEYS, type LossName } from './option-keys.js';
 
@@ -332,7 +333,7 @@ function readLayout(o: Record<string, unknown>, length: number): { batch: number
     if (rank > MAX_DIMENSIONS) throw new RangeError(`focal-loss: options.shape has ${rank} dimensions, more than ${MAX_DIMENSIONS}`);
     const dims: number[] = [];
     for (let i = 0; i < rank; i++) dims.push(positiveInt(`options.shape[${i}]`, readOwn(o.shape, i, `options.shape[${i}]`), i === 1 ? 1 : 0));
-    if (rank < 2) throw new RangeError(`focal-loss: options.shape = [${dims.join(', ')}] must have at least 2 dimensions [N, C, ...spatial]`);
+    if (rank < 2) throw new RangeError(`focal-loss: options.shape = ${showList(dims)} must have at least 2 dimensions [N, C, ...spatial]`);
     if (o.classes !== undefined && o.classes !== dims[1]) {
       throw new RangeError(`focal-loss: options.classes = ${typeof o.classes === 'number' ? show(o.classes) : describe(o.classes)} disagrees with options.shape[1] = ${dims[1]}`);
     }
@@ -341,7 +342,7 @@ function readLayout(o: Record<string, unknown>, length: number): { batch: number
     for (const d of dims) if (elements > 0 && elements <= length) elements *= d;
     if (elements !== length) {
       const count = elements > length ? `more than ${length}` : String(elements);
-      throw new RangeError(`focal-loss: options.shape = [${dims.join(', ')}] has ${count} elements but logits.length = ${length}`);
+      throw new RangeError(`focal-loss: options.shape = ${showList(dims)} has ${count} elements but logits.length = ${length}`);
     }
     const spatial = dims.slice(2).reduce((a, d) => a * d, 1);
     // An empty batch (a zero dimension) has no items: [0, C, 0] rather than a dimension of 2^53 to loop over.

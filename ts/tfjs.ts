@@ -14,7 +14,7 @@ import {
 } from 'focal-loss';
 // The core's describer, reads and option keys (pure functions and data, bundled into this file): the
 // adapter refuses and describes values exactly as the core does.
-import { describe, describeError, isArray, quote, readProperty } from './arrays.js';
+import { describe, describeError, isArray, quote, readProperty, showList } from './arrays.js';
 import { aliasOf, OPTION_KEYS } from './option-keys.js';
 
 /** Which of the package's losses: softmax (classes on the last axis) or an element-wise one. */
@@ -294,10 +294,10 @@ function checkTensors(yTrue: unknown, yPred: unknown, softmax: boolean): { shape
     throw new TypeError(`focal-loss/tfjs: yTrue must be a float32, int32 or bool tensor (got ${quote(t.dtype)})`);
   }
   if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-    throw new RangeError(`focal-loss/tfjs: yTrue has shape [${t.shape.join(', ')}] but yPred has shape [${p.shape.join(', ')}]; they must be equal${softmax ? ' (one-hot or probability targets, classes on the last axis)' : ''}`);
+    throw new RangeError(`focal-loss/tfjs: yTrue has shape ${showList(t.shape)} but yPred has shape ${showList(p.shape)}; they must be equal${softmax ? ' (one-hot or probability targets, classes on the last axis)' : ''}`);
   }
   if (p.shape.length < (softmax ? 2 : 1)) {
-    throw new RangeError(`focal-loss/tfjs: yPred has shape [${p.shape.join(', ')}]; ${softmax ? "kind 'softmax' needs [batch, ..., classes]" : 'it needs a batch axis'}`);
+    throw new RangeError(`focal-loss/tfjs: yPred has shape ${showList(p.shape)}; ${softmax ? "kind 'softmax' needs [batch, ..., classes]" : 'it needs a batch axis'}`);
   }
   return { shape: p.shape, size: p.size };
 }

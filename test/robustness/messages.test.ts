@@ -231,6 +231,8 @@ describe('messages quote at most ~80 characters of any value', () => {
       ['combineFocalPartials', [[{ sum: long, residual: 0, count: 1 }]]],
       ['combineFocalPartials', [{ [Symbol.iterator]: () => ({ next() { throw new Error(long); } }) }]],
       ['softmaxFocalLoss', [L, T, Object.defineProperty({ classes: 3 }, 'gamma', { get() { throw new TypeError(long); }, enumerable: true })]],
+      ['softmaxFocalLoss', [L, T, { shape: Array(64).fill(2 ** 53 - 1) }]],
+      ['softmaxFocalLoss', [L, T, { shape: [2 ** 53 - 1] }]],
     ];
     for (const [fn, args] of cases) {
       let thrown: unknown;
