@@ -137,8 +137,6 @@ export function readProperty(obj: object, key: string | number, name: string): u
   }
 }
 
-const hasOwn = Object.prototype.hasOwnProperty;
-
 /**
  * `obj[key]` if it is `obj`'s own property, else undefined: an inherited property (one a
  * prototype-pollution bug put on Object.prototype or Array.prototype) is not an argument. An own
@@ -146,7 +144,7 @@ const hasOwn = Object.prototype.hasOwnProperty;
  */
 export function readOwn(obj: object, key: string | number, name: string): unknown {
   try {
-    return hasOwn.call(obj, key) ? (obj as Record<string | number, unknown>)[key] : undefined;
+    return Object.hasOwn(obj, key) ? (obj as Record<string | number, unknown>)[key] : undefined;
   } catch (error) {
     throw new TypeError(`focal-loss: ${name} could not be read (${describeError(error)})`);
   }
