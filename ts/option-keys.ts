@@ -3,7 +3,7 @@
 // Plain data with no imports, so the adapter's bundle carries only this (and one lookup).
 
 /** The options every element-wise loss takes besides its own. */
-const ELEMENT_KEYS = ['classes', 'shape', 'ignoreIndex', 'weights', 'reduction', 'normalizer', 'out'] as const;
+const ELEMENT_KEYS = ['classes', 'shape', 'targetForm', 'ignoreIndex', 'weights', 'reduction', 'normalizer', 'out'] as const;
 
 /** Every option of each loss, in the order messages list them. */
 export const OPTION_KEYS = {

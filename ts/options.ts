@@ -55,6 +55,12 @@ export interface ElementOptions<L extends FloatArray = FloatArray> extends Commo
   classes?: number;
   /** [N, C, ...spatial], channels-first; with it, integer targets are class indices per position. */
   shape?: readonly number[];
+  /**
+   * What integer targets are: 'indices' (one class index per item, t = C background; needs `classes` / `shape`)
+   * or 'dense' (one value in [0, 1] per logit). Without it, integer targets with `classes` / `shape` are class
+   * indices, and with one class (C = 1, where either reading is possible) they are refused.
+   */
+  targetForm?: 'indices' | 'dense';
   /** Class-index targets equal to it add 0 and are not counted (default -100). */
   ignoreIndex?: number;
   /** One non-negative weight per element (dense targets) or per item (class-index targets). */
@@ -410,6 +416,35 @@ function readPerClass(
   return [fallback, copy];
 }
 
+/**
+ * Whether an element-wise call's targets are class indices: `options.targetForm` when given ('indices'
+ * needs classes / shape and integer targets), else integer targets with classes / shape — except with one
+ * class, where 0/1 labels and class indices (1 = background) are the same arrays read oppositely.
+ */
+function readTargetForm(v: unknown, haveClasses: boolean, integers: boolean, classes: number, shape: boolean, targets: unknown): boolean {
+  if (v === 'dense') return false;
+  if (v === 'indices') {
+    if (!haveClasses) throw new TypeError("focal-loss: options.targetForm 'indices' needs options.classes or options.shape (the number of classes)");
+    if (!integers) throw new TypeError(`focal-loss: with options.targetForm 'indices', targets must be class indices: an integer typed array or number[] (got ${describe(targets)})`);
+    return true;
+  }
+  if (v !== undefined) {
+    const got = typeof v === 'string' ? quote(v) : describe(v);
+    throw new (typeof v === 'string' ? RangeError : TypeError)(`focal-loss: options.targetForm = ${got} must be 'indices' or 'dense'`);
+  }
+  if (!(haveClasses && integers)) return false;
+  if (classes === 1) {
+    // One class: as class indices 1 is background, the opposite of the 0/1 labels of [M, 1] logits in
+    // PyTorch or Keras. Neither reading is guessed (CONTRACT.md § Sigmoid options).
+    throw new TypeError(
+      `focal-loss: with one class (options.${shape ? 'shape[1]' : 'classes'} = 1), integer targets are ambiguous: ` +
+        "for 0/1 labels (1 = positive) pass targetForm: 'dense' (or a Float32Array / Float64Array); " +
+        "for class indices (0 = the class, 1 = background, as mmdet's num_classes = 1) pass targetForm: 'indices'",
+    );
+  }
+  return true;
+}
+
 /** The header scalars a loss does not set. */
 const NEUTRAL: HeaderParams = {
   ignore_index: -100, loss_kind: LossKind.Focal, flags: 0, alpha_scalar: 1, gamma: 0, gamma_neg: 0, beta: 0, clip: 0,
@@ -657,16 +692,8 @@ export function elementPlan(loss: ElementLoss, logitsArg: unknown, targetsArg: u
   // With classes / shape, integer targets are class indices; float arrays (and anything without
   // classes) are dense targets in the logits' layout.
   const tkind = typedKind(targetsArg);
-  const indices = haveClasses && !isFloatKind(tkind) && ((tkind && INDEX_KINDS.includes(tkind)) || isArray(targetsArg));
-  if (indices && classes === 1) {
-    // One class: index 0 would be the class and 1 background, the opposite of the 0/1 labels of [M, 1]
-    // logits in PyTorch or Keras. Neither is guessed (CONTRACT.md § Detection and multi-label).
-    throw new TypeError(
-      `focal-loss: with one class (options.${o.shape !== undefined ? 'shape[1]' : 'classes'} = 1), integer targets are ambiguous: ` +
-        'for 0/1 labels (1 = positive) pass them as a Float32Array or Float64Array (or leave out classes / shape); ' +
-        'class indices (0 = the class, 1 = background) are the labels 1 − t',
-    );
-  }
+  const integers = !isFloatKind(tkind) && ((tkind !== undefined && INDEX_KINDS.includes(tkind)) || isArray(targetsArg));
+  const indices = readTargetForm(o.targetForm, haveClasses, integers, classes, o.shape !== undefined, targetsArg);
   const weights = readWeights(o.weights, indices ? items : n, indices ? 'items' : 'elements', dtype, deferred);
   let targets: Plan['targets'];
   let count = n;

@@ -24,7 +24,7 @@ export type FocalLossKind = 'softmax' | 'sigmoid' | 'quality' | 'varifocal' | 'a
  * Options the adapter does not take: the result is always one loss per sample (TensorFlow.js reduces it),
  * the gradient is handed to tfjs, and the layout comes from the tensors' shape (classes on the last axis).
  */
-type NotAdapted = 'reduction' | 'out' | 'normalizer' | 'shape';
+type NotAdapted = 'reduction' | 'out' | 'normalizer' | 'shape' | 'targetForm';
 
 interface AdapterOptions {
   /**
@@ -66,6 +66,7 @@ const REFUSED: Record<NotAdapted, string> = {
   out: 'the gradient is handed to TensorFlow.js through tf.customGrad',
   normalizer: 'it only applies to a \'mean\' reduction, and the adapter returns one loss per sample; divide the result by your normalizer yourself',
   shape: 'the layout comes from the tensors: classes (or elements) on the last axis, samples on the first',
+  targetForm: 'yTrue has the shape of yPred, so its targets are always one value per element',
 };
 /** Spellings Keras users bring. */
 const KERAS_NAMES: Record<string, string> = {

@@ -26,7 +26,8 @@ describe('one class: integer targets are refused, not read as class indices', ()
           for (const layout of [{ classes: 1 }, { shape: [2, 1] }, { shape: [1, 1, 2] }]) {
             const e = expectPackageError(() => api[fn + variant](x, targets, layout), TypeError, 'targets');
             expect(e.message).toMatch(/one class/);
-            expect(e.message).toMatch(/Float32Array/);
+            expect(e.message).toMatch(/targetForm: 'dense'/);
+            expect(e.message).toMatch(/targetForm: 'indices'/);
             n++;
           }
         }
@@ -45,6 +46,34 @@ describe('one class: integer targets are refused, not read as class indices', ()
     expect(FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), [0, 2], { classes: 2 })).toBeCloseTo(
       refReduce(refSigmoid([3, -1, 0, 2], [1, 0, 0, 0], {}), 'mean').loss as number, 6,
     );
+  });
+
+  test("targetForm says which: 'dense' reads 0/1 integers as labels, 'indices' as class indices (1 = background)", () => {
+    const dense = FL.sigmoidFocalLossWithGrad(x, new Float32Array([1, 0]), { reduction: 'none' });
+    const flipped = FL.sigmoidFocalLossWithGrad(x, new Float32Array([0, 1]), { reduction: 'none' });
+    for (const fn of ['sigmoidFocalLossWithGrad']) {
+      for (const targets of [new Uint8Array([1, 0]), new Int32Array([1, 0]), [1, 0]]) {
+        const d = api[fn](x, targets, { classes: 1, targetForm: 'dense', reduction: 'none' });
+        expect(Array.from(d.loss)).toEqual(Array.from(dense.loss));
+        expect(Array.from(d.grad)).toEqual(Array.from(dense.grad));
+        // As class indices, t = 1 is background (label 0) and t = 0 the class (label 1): the labels 1 − t.
+        const i = api[fn](x, targets, { classes: 1, targetForm: 'indices', reduction: 'none' });
+        expect(Array.from(i.loss)).toEqual(Array.from(flipped.loss));
+        expect(Array.from(i.grad)).toEqual(Array.from(flipped.grad));
+      }
+    }
+    // 'indices' keeps ignoreIndex: an ignored item adds 0 and is not counted by 'mean'.
+    const ignored = FL.sigmoidFocalLoss(x, [0, -100], { classes: 1, targetForm: 'indices' });
+    expectClose(ignored as number, refReduce(refSigmoid([3], [1], {}), 'sum').loss as number, 3e-5, 0);
+    // 'dense' also lets multi-hot integer targets [M, C] through with classes C.
+    const multi = FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), new Uint8Array([1, 0, 0, 1]), { classes: 2, targetForm: 'dense' });
+    expect(multi).toBe(FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), new Float32Array([1, 0, 0, 1])));
+    // Wrong uses.
+    expectPackageError(() => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 'indices' }), TypeError, 'options.targetForm');
+    expectPackageError(() => FL.sigmoidFocalLoss(x, new Float32Array([1, 0]), { classes: 1, targetForm: 'indices' }), TypeError, 'targets');
+    expectPackageError(() => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 'index' as never }), RangeError, 'options.targetForm');
+    expectPackageError(() => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 1 as never }), TypeError, 'options.targetForm');
+    expectPackageError(() => FL.softmaxFocalLoss(x, [0], { classes: 2, targetForm: 'dense' } as never), TypeError, 'targetForm');
   });
 
   test('classes > 1 with an integer array of one entry per logit: the message says dense targets go in a float array', () => {
