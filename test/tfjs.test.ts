@@ -436,6 +436,7 @@ describe('errors', () => {
     expect(() => focalLoss({ kind: 'sigmoid', out: new Float32Array(4) } as never)).toThrow(/does not take option 'out': the gradient is handed to TensorFlow.js/);
     expect(() => focalLoss({ kind: 'quality', normalizer: 10 } as never)).toThrow(/does not take option 'normalizer'/);
     expect(() => focalLoss({ shape: [2, 3] } as never)).toThrow(/does not take option 'shape': the layout comes from the tensors/);
+    expect(() => focalLoss({ kind: 'sigmoid', targetForm: 'dense' } as never)).toThrow(/does not take option 'targetForm': yTrue has the shape of yPred/);
   });
 
   test('bad values are caught by focalLoss(), before any data', () => {

@@ -201,8 +201,9 @@ function readLogits(v: unknown): FloatArray {
 }
 
 /**
- * Reads each option of `keys` exactly once into a plain object, after refusing keys it does not know.
- * `fn` names the function in messages; `partial`: the options of a *Partial function.
+ * Reads each option the caller gave (an own enumerable key of `arg`) exactly once into a record that has
+ * every key of `keys` as its own property, after refusing keys it does not know. `fn` names the function
+ * in messages; `partial`: the options of a *Partial function; `need` (softmax) says options are required.
  */
 function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, need: string): Record<string, unknown> {
   if (arg === undefined && need === '') return keys.empty;
