@@ -174,6 +174,8 @@ export function caseArguments(c: VectorCase, dtype: Dtype): [FloatArray, any, Re
   }
   if (c.classes !== undefined) options.classes = c.classes;
   if (c.shape !== undefined) options.shape = c.shape;
+  // Element-wise class indices say so: with one class the package refuses to guess (CONTRACT.md § Sigmoid options).
+  if (c.kind !== 'softmax' && c.targetKind === 'indices') options.targetForm = 'indices';
   const targets =
     c.kind === 'softmax' ? (c.probs ? F.from(c.probs) : Int32Array.from(c.targets ?? []))
     : c.targetKind === 'indices' ? Int32Array.from(c.targets ?? []) : F.from(c.targets ?? []);
