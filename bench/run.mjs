@@ -19,7 +19,7 @@ import * as pkg from '../dist/node.js';
 import { plainAsymmetric, plainQualityFocal, plainSigmoidFocal, plainSigmoidFocalIndices, plainSoftmaxFocal, plainVarifocal } from './plain.mjs';
 import { expectNoTensorLeak, initTfjs, tfjsInfo, tfjsSigmoid, tfjsSoftmax, useBackend } from './tfjs.mjs';
 import { loadFloor } from './floor.mjs';
-import { rng } from '../examples/train/train.js'; // mulberry32: the demo's deterministic generator
+import { rng } from './rng.mjs'; // the bench's one seeded generator
 import { instrumentedEngines } from './instrument.mjs';
 
 const argv = process.argv.slice(2);
