@@ -39,6 +39,13 @@ function layout(): { offsets: Record<HeaderField, number>; size: number } {
 
 export const HEADER = layout();
 
+/**
+ * Each field's index in a view of wasm memory of its own type, relative to the header's index there:
+ * u32 / i32 fields in a Uint32Array or Int32Array (offset / 4), f64 fields in a Float64Array (offset / 8).
+ * The engine writes the header through such views, made once (header at `ptr`: `u32[ptr / 4 + SLOT.batch]`).
+ */
+export const SLOT = Object.fromEntries(HEADER_FIELDS.map(([name, type]) => [name, HEADER.offsets[name] / SIZE[type]])) as Record<HeaderField, number>;
+
 /** A call header's values; addresses are byte offsets into wasm memory (0: absent). */
 export type Header = Record<HeaderField, number>;
 

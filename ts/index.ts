@@ -2,6 +2,7 @@
 // obtains the WebAssembly module and re-exports this file with its own `init` / `initSync`.
 
 import { canonicalView, describe, isArray, readProperty, show, typedKind } from './arrays.js';
+import type { Engine } from './engine.js';
 import { getEngine } from './loader.js';
 import {
   ASYMMETRIC, elementPlan, QUALITY, SIGMOID, softmaxPlan, VARIFOCAL,
@@ -40,18 +41,18 @@ function lossCount(plan: Plan): number {
 }
 
 /** Runs a validated plan: the reduced loss (or one per item / element) and, `withGrad`, the gradient. */
-function compute(plan: Plan, withGrad: boolean) {
+function compute(engine: Engine, plan: Plan, withGrad: boolean) {
   const grad = withGrad ? (plan.out?.view ?? newLike(plan.logits, plan.logits.length)) : null;
   const each = plan.reduction === 'none' ? newLike(plan.logits, lossCount(plan)) : null;
-  const { sum } = getEngine().run(plan, grad, each);
+  const { sum } = engine.run(plan, grad, each);
   const divisor = plan.normalizer ?? plan.count;
   const loss = each ?? (plan.reduction === 'mean' ? (divisor > 0 ? sum / divisor : 0) : sum);
   return { loss, grad: plan.out?.caller ?? grad };
 }
 
 function softmax(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
-  getEngine();
-  return compute(softmaxPlan(logits, targets, options), withGrad);
+  const engine = getEngine(); // first: before init, that is the error, whatever the arguments
+  return compute(engine, softmaxPlan(logits, targets, options), withGrad);
 }
 
 /**
@@ -97,15 +98,15 @@ export type ElementPartialFn<O> = (logits: FloatArray, targets: SigmoidTargets, 
 /** The three functions of an element-wise loss. */
 function elementFunctions<O>(loss: typeof SIGMOID) {
   const run = (logits: unknown, targets: unknown, options: unknown, withGrad: boolean) => {
-    getEngine();
-    return compute(elementPlan(loss, logits, targets, options), withGrad);
+    const engine = getEngine();
+    return compute(engine, elementPlan(loss, logits, targets, options), withGrad);
   };
   return {
     value: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, false).loss) as ElementLossFn<O>,
     withGrad: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, true)) as ElementLossWithGradFn<O>,
     partial: ((logits: unknown, targets: unknown, options?: unknown) => {
-      getEngine();
-      return partial(elementPlan(loss, logits, targets, options, true));
+      const engine = getEngine();
+      return partial(engine, elementPlan(loss, logits, targets, options, true));
     }) as ElementPartialFn<O>,
   };
 }
@@ -251,9 +252,9 @@ function sum2(xs: ArrayLike<number>, hi0 = 0, lo0 = 0): { hi: number; lo: number
 }
 
 /** A plan's per-item losses (in the logits' precision: the terms the kernel sums for 'sum') as a partial. */
-function partial(plan: Plan): FocalPartial {
+function partial(engine: Engine, plan: Plan): FocalPartial {
   const loss = newLike(plan.logits, lossCount(plan));
-  const { positives } = getEngine().run(plan, null, loss);
+  const { positives } = engine.run(plan, null, loss);
   const { hi, lo } = sum2(loss);
   return plan.loss === 'softmax' ? { sum: hi, residual: lo, count: plan.count } : { sum: hi, residual: lo, count: plan.count, positives };
 }
@@ -268,8 +269,8 @@ function partial(plan: Plan): FocalPartial {
  * const { mean } = combineFocalPartials([a, b]); // the mean over both shards' counted items
  */
 export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxPartialOptions): FocalPartial {
-  getEngine();
-  return partial(softmaxPlan(logits, targets, options, true));
+  const engine = getEngine();
+  return partial(engine, softmaxPlan(logits, targets, options, true));
 }
 
 
