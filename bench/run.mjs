@@ -4,7 +4,11 @@
 // Prints the table and writes it, with the machine and the copy-cost breakdown, to BENCHMARKS.md.
 //
 //   node bench/run.mjs [--reps 9] [--warmup 2] [--quick] [--no-write] [--cpu-limit 1500] [--cases REGEX]
-//                      [--baseline DIR]
+//                      [--baseline DIR] [--no-small]
+//
+// After the large batches, the small calls (bench/small.mjs: softmax 1–1024 rows × 10 classes and
+// sigmoid 1–1000 elements against the plain loop, the fixed cost of a call against the floor call,
+// young-generation collections per 100,000 calls); --no-small skips them.
 //
 // --baseline DIR: DIR is another build's dist/ folder (a copy of a whole dist/, e.g. made before a
 // rewrite): its node.js is loaded as a second, separate module instance and timed as the contender
@@ -21,6 +25,7 @@ import { expectNoTensorLeak, initTfjs, tfjsInfo, tfjsSigmoid, tfjsSoftmax, useBa
 import { loadFloor } from './floor.mjs';
 import { rng } from './rng.mjs'; // the bench's one seeded generator
 import { instrumentedEngines } from './instrument.mjs';
+import { GC_CALLS, smallCalls, smallReport } from './small.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -362,6 +367,13 @@ for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) 
   else console.log(`    breakdown: package ${p.ms.toFixed(2)} ms = validation ${b['~plan'].ms.toFixed(2)} + engine ${b['~engine'].ms.toFixed(2)} (of which copies ${b['~copies'].ms.toFixed(2)}); in place without copies ${b['~resident'].ms.toFixed(2)}; wasm memory ${memBefore} → ${memAfter} bytes`);
   for (const c of list) if (c.skipped || c.shrunk) console.log(`    ${c.name}: ${c.skipped ?? c.shrunk}`);
 }
+// The small calls: per-call figures, best of many short interleaved rounds (bench/small.mjs).
+const SMALL_ROUNDS = QUICK ? 11 : 31;
+const small = argv.includes('--no-small') ? null : smallReport(await smallCalls({ pkg, base, rounds: SMALL_ROUNDS }), base);
+if (small) {
+  console.log(`\nsmall calls (µs per call, best of ${SMALL_ROUNDS} interleaved rounds):\n${small.table}\n${small.verdicts.join('\n')}`);
+  if (small.disagreements) disagreements += small.disagreements;
+}
 const loadAfter = loadavg();
 if (results.length === 0) {
   console.error('no case matched --cases');
@@ -515,7 +527,25 @@ ${skipped.length ? `\nShrunk or skipped:\n${skipped.join('\n')}\n` : ''}
 ## Targets
 
 ${verdicts.join('\n')}
+${small ? `
+## Small calls
 
+One call at a time, float32, \`out\` given, γ = ${GAMMA} (sigmoid: α = ${ALPHA}): what one request at the edge or one training
+step of a small classifier costs. \`bench/small.mjs\` times each contender in batches of calls (each batch ~2 ms),
+round-robin in this process, ${SMALL_ROUNDS} rounds; the figure is the best round's time per call (µs, lower is better):
+other jobs on a shared machine only ever add time, so the best of many short interleaved rounds is the steadiest
+figure. **plain JS** is \`bench/plain.mjs\` (the same loops as above; the softmax loop keeps its probability row between
+calls, as a careful user's would), checked against the package on every case (loss / gradient differences:
+${small.agree.join('; ')}). package / plain JS = plain JS time ÷ package time.
+
+${small.table}
+
+The **floor call** is the least a call into wasm can cost: copy 10 floats into wasm memory through a view made once,
+call an export that does nothing (a hand-assembled module, \`floorCall\` in bench/small.mjs), copy 10 floats back.
+Young-generation collections are counted with a \`gc\` PerformanceObserver over ${GC_CALLS.toLocaleString('en')} calls of one kind after a warm-up.
+
+${small.verdicts.join('\n')}
+` : ''}
 ## Same computation
 
 Every contender's loss (relative difference) and gradient (max |difference| / max |gradient|) against the package's on
