@@ -5,12 +5,57 @@
 //   node bench/profile.mjs [--dist DIR] [--calls 200000] [--top 20]
 //
 // --dist: another build's dist/ folder (e.g. a copy made before a change) instead of ./dist.
+//
+// Then the kernels alone on the small calls' sizes: one raw kernel call on data already in wasm
+// memory, the header written once (no validation, no copies, no header writes) — what a call of any
+// JavaScript path costs at least. Best of 30 rounds, µs per call.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { minorGCs } from './small.mjs';
+import { rng } from './rng.mjs';
+
+/** The header's fields in declaration order (crate/src/ffi.rs CallHeader; offsets from focal_header_layout()). */
+const FIELDS = ['batch', 'classes', 'spatial', 'ignore_index', 'logits', 'target_indices', 'target_values', 'alpha',
+  'pos_weight', 'weights', 'loss_out', 'grad_out', 'loss_kind', 'flags', 'error_index', 'reserved', 'alpha_scalar',
+  'gamma', 'gamma_neg', 'beta', 'clip', 'pos_weight_scalar', 'poly_epsilon', 'label_smoothing', 'grad_scale', 'sum',
+  'positives'];
+
+/** µs per raw kernel call (float32, gradient written) for `n` sigmoid elements or `n` softmax rows of C classes. */
+function rawKernel(file, kind, n, C = 1) {
+  const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}).exports;
+  const base = x.focal_scratch_ptr();
+  const layout = new Uint32Array(x.memory.buffer, x.focal_header_layout(), 28);
+  const softmax = kind === 'softmax';
+  const len = n * C;
+  const logits = base + 256, targets = logits + len * 4, grad = targets + len * 4;
+  const r = rng(99);
+  const f32 = new Float32Array(x.memory.buffer);
+  for (let i = 0; i < len; i++) f32[logits / 4 + i] = (r() * 2 - 1) * 4;
+  if (softmax) new Int32Array(x.memory.buffer, targets, n).forEach((_, i, a) => (a[i] = Math.floor(r() * C)));
+  else for (let i = 0; i < n; i++) f32[targets / 4 + i] = r() < 0.1 ? 1 : 0;
+  const h = {
+    batch: n, classes: C, spatial: 1, ignore_index: -100, logits, target_indices: softmax ? targets : 0, target_values: softmax ? 0 : targets,
+    grad_out: grad, alpha_scalar: softmax ? 1 : 0.25, gamma: 2, pos_weight_scalar: 1, grad_scale: 1 / len,
+  };
+  const dv = new DataView(x.memory.buffer);
+  FIELDS.forEach((f, i) => {
+    const at = base + layout[i + 1];
+    if (layout[i + 1] >= layout[1 + FIELDS.indexOf('alpha_scalar')]) dv.setFloat64(at, h[f] ?? 0, true);
+    else dv.setInt32(at, h[f] ?? 0, true);
+  });
+  const k = softmax ? x.focal_softmax_f32 : x.focal_elementwise_f32;
+  const reps = Math.max(50, Math.floor(100_000 / len));
+  let best = Infinity;
+  for (let round = 0; round < 30; round++) {
+    const t0 = performance.now();
+    for (let i = 0; i < reps; i++) if (k(base) !== 0) throw new Error(`${kind} ${n}: status ${k(base)}`);
+    best = Math.min(best, ((performance.now() - t0) * 1000) / reps);
+  }
+  return best;
+}
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -50,4 +95,10 @@ if (argv.includes('--child')) {
   console.log(`${dist}: ${calls} calls (softmax 1×10 and sigmoid 100, float32, out), ${us.toFixed(2)} µs per call on average (profiler on), ${gcs} young-generation collections (${((gcs * 100_000) / calls).toFixed(0)} per 100,000 calls)`);
   console.log('self time:');
   for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(opt('top', 20)))) console.log(`${((100 * v) / total).toFixed(1).padStart(6)}%  ${k}`);
+  const wasm = join(dist, 'focal_loss.wasm');
+  const raw = [
+    ...[1, 2, 8, 32, 128, 1024].map((n) => `softmax ${n}×10 ${rawKernel(wasm, 'softmax', n, 10).toFixed(2)}`),
+    ...[1, 16, 100, 1000].map((n) => `sigmoid ${n} ${rawKernel(wasm, 'sigmoid', n).toFixed(2)}`),
+  ];
+  console.log(`raw kernel calls (µs, best of 30 rounds; data in place, header written once): ${raw.join(', ')}`);
 }
