@@ -4,7 +4,7 @@
 // Prints the table and writes it, with the machine and the copy-cost breakdown, to BENCHMARKS.md.
 //
 //   node bench/run.mjs [--reps 9] [--warmup 2] [--quick] [--no-write] [--cpu-limit 1500] [--cases REGEX]
-//                      [--baseline DIR] [--no-small]
+//                      [--baseline DIR] [--no-small] [--contenders REGEX]
 //
 // After the large batches, the small calls (bench/small.mjs: softmax 1–1024 rows × 10 classes and
 // sigmoid 1–1000 elements against the plain loop, the fixed cost of a call against the floor call,
@@ -37,7 +37,7 @@ const REPS = arg('reps', QUICK ? 3 : 9);
 const WARMUP = arg('warmup', QUICK ? 1 : 2);
 /** A tfjs-cpu call slower than this (ms) in warm-up is timed on a slice of the batch instead (~1 s per call). */
 const CPU_LIMIT = arg('cpu-limit', 1500);
-const WRITE = !argv.includes('--no-write');
+const WRITE = !argv.includes('--no-write') && !argv.includes('--contenders');
 const GAMMA = 2;
 const ALPHA = 0.25;
 /**
@@ -47,6 +47,8 @@ const ALPHA = 0.25;
  */
 const AGREE = { f32: { loss: 1e-3, grad: 1e-5 }, f64: { loss: 1e-12, grad: 1e-12 } };
 
+/** --contenders REGEX: time only "package" and the contenders whose name matches (e.g. "baseline"); never writes BENCHMARKS.md. */
+const CONTENDERS = argv.includes('--contenders') ? new RegExp(argv[argv.indexOf('--contenders') + 1]) : null;
 const BASELINE_DIR = argv.includes('--baseline') ? resolve(argv[argv.indexOf('--baseline') + 1] ?? '') : null;
 /** The baseline build (a separate module instance, with its own .wasm), or null. */
 const base = await (async () => {
@@ -271,6 +273,11 @@ function contenders(cs) {
     list.push({ name: 'floor', before: f.before, run: () => (f.run(), null) });
   }
   list.push(...bd.list);
+  if (CONTENDERS) {
+    // "package" is every comparison's reference; the other contenders only if they match.
+    const kept = list.filter((c) => c.name === 'package' || CONTENDERS.test(c.name));
+    return { list: kept, logits, breakdownMissing: kept.some((c) => c.hidden) ? bd.reason : 'breakdown not timed (--contenders)' };
+  }
   return { list, logits, breakdownMissing: bd.reason };
 }
 
@@ -421,9 +428,9 @@ const sigmoidRef = get('sigmoid 1M', 'f32');
 for (const r of results.filter((r) => r.case.dtype === 'f32')) {
   const b = r.by;
   const fp = ratio(b.package.ms, b.floor?.ms);
-  const vsPlain = ratio(b['plain JS'].ms, b.package.ms);
+  const vsPlain = ratio(b['plain JS']?.ms, b.package.ms);
   const vsTf = ratio(b['tfjs-wasm']?.ms, b.package.ms);
-  const ceiling = ratio(b['plain JS'].ms, b.floor?.ms); // the best package / plain JS any kernel at the floor could reach
+  const ceiling = ratio(b['plain JS']?.ms, b.floor?.ms); // the best package / plain JS any kernel at the floor could reach
   const why = (vs, need) => (vs >= need || !Number.isFinite(ceiling) ? '' : ` — the floor itself is only ${ceiling.toFixed(1)}× faster than plain JS here${ceiling < need ? `, so ${need}× is out of reach on this machine` : ''}`);
   const floorTarget = r.case.kind === 'softmax' ? ((r.case.C ?? 0) >= 100 ? 1.5 : 2.0) : 3.0;
   const floorVerdict = `floor/package ${fr(fp)} (target ≤ ${floorTarget.toFixed(1)}: ${Number.isFinite(fp) ? (fp <= floorTarget ? 'met' : 'NOT met') : 'no floor'})`;
