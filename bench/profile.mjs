@@ -14,6 +14,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { instrumentedEngines } from './instrument.mjs';
 import { minorGCs } from './small.mjs';
 import { rng } from './rng.mjs';
 
@@ -101,4 +102,16 @@ if (argv.includes('--child')) {
     ...[1, 16, 100, 1000].map((n) => `sigmoid ${n} ${rawKernel(wasm, 'sigmoid', n).toFixed(2)}`),
   ];
   console.log(`raw kernel calls (µs, best of 30 rounds; data in place, header written once): ${raw.join(', ')}`);
+  // The engine alone (ts/engine.ts from source over dist/focal_loss.wasm): runs of plans validated once.
+  const eng = await instrumentedEngines();
+  const z = Float32Array.from({ length: 10 }, (_, i) => i * 0.3 - 1);
+  const out = new Float32Array(10);
+  const t = new Int32Array([3]);
+  const plan = eng.softmaxPlan(z, t, { classes: 10, gamma: 2, out });
+  const x = Float32Array.from({ length: 100 }, (_, i) => (i % 7) - 3);
+  const out2 = new Float32Array(100);
+  const plan2 = eng.elementPlans.sigmoid(x, Uint8Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? 1 : 0)), { out: out2 });
+  const engineGCs = await minorGCs(() => eng.real.run(plan, out, null).sum + eng.real.run(plan2, out2, null).sum, 50_000);
+  const validationGCs = await minorGCs(() => eng.softmaxPlan(z, t, { classes: 10, gamma: 2, out }).count, 100_000);
+  console.log(`young-generation collections per 100,000 calls: the engine alone (ts/engine.ts running plans made once, softmax 1×10 and sigmoid 100 alternating) ${engineGCs}; the softmax 1×10 validation alone (ts/options.ts softmaxPlan) ${validationGCs}`);
 }
