@@ -2,6 +2,7 @@
 // obtains the WebAssembly module and re-exports this file with its own `init` / `initSync`.
 
 import { describe, describeError, inputView, isArray, readOwn, readProperty, show, stackError, typedKind } from './arrays.js';
+import type { Engine } from './engine.js';
 import { getEngine } from './loader.js';
 import {
   ASYMMETRIC, elementPlan, QUALITY, SIGMOID, softmaxPlan, VARIFOCAL,
@@ -40,10 +41,10 @@ function lossCount(plan: Plan): number {
 }
 
 /** Runs a validated plan: the reduced loss (or one per item / element) and, `withGrad`, the gradient. */
-function compute(plan: Plan, withGrad: boolean) {
+function compute(engine: Engine, plan: Plan, withGrad: boolean) {
   const grad = withGrad ? (plan.out?.view ?? newLike(plan.logits, plan.logits.length)) : null;
   const each = plan.reduction === 'none' ? newLike(plan.logits, lossCount(plan)) : null;
-  const { sum } = getEngine().run(plan, grad, each);
+  const { sum } = engine.run(plan, grad, each);
   const divisor = plan.normalizer ?? plan.count;
   const loss = each ?? (plan.reduction === 'mean' ? (divisor > 0 ? sum / divisor : 0) : sum);
   return { loss, grad: plan.out?.caller ?? grad };
@@ -51,8 +52,8 @@ function compute(plan: Plan, withGrad: boolean) {
 
 function softmax(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
   try {
-    getEngine();
-    return compute(softmaxPlan(logits, targets, options), withGrad);
+    const engine = getEngine(); // first: before init, that is the error, whatever the arguments
+    return compute(engine, softmaxPlan(logits, targets, options), withGrad);
   } catch (error) {
     throw stackError(error, withGrad ? 'softmaxFocalLossWithGrad' : 'softmaxFocalLoss');
   }
@@ -102,8 +103,8 @@ export type ElementPartialFn<O> = (logits: FloatArray, targets: SigmoidTargets, 
 function elementFunctions<O>(loss: typeof SIGMOID) {
   const run = (logits: unknown, targets: unknown, options: unknown, withGrad: boolean) => {
     try {
-      getEngine();
-      return compute(elementPlan(loss, logits, targets, options), withGrad);
+      const engine = getEngine();
+      return compute(engine, elementPlan(loss, logits, targets, options), withGrad);
     } catch (error) {
       throw stackError(error, withGrad ? `${loss.name}WithGrad` : loss.name);
     }
@@ -113,8 +114,8 @@ function elementFunctions<O>(loss: typeof SIGMOID) {
     withGrad: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, true)) as ElementLossWithGradFn<O>,
     partial: ((logits: unknown, targets: unknown, options?: unknown) => {
       try {
-        getEngine();
-        return partial(elementPlan(loss, logits, targets, options, true));
+        const engine = getEngine();
+        return partial(engine, elementPlan(loss, logits, targets, options, true));
       } catch (error) {
         throw stackError(error, `${loss.name}Partial`);
       }
@@ -263,9 +264,9 @@ function sum2(xs: ArrayLike<number>, hi0 = 0, lo0 = 0): { hi: number; lo: number
 }
 
 /** A plan's per-item losses (in the logits' precision: the terms the kernel sums for 'sum') as a partial. */
-function partial(plan: Plan): FocalPartial {
+function partial(engine: Engine, plan: Plan): FocalPartial {
   const loss = newLike(plan.logits, lossCount(plan));
-  const { positives } = getEngine().run(plan, null, loss);
+  const { positives } = engine.run(plan, null, loss);
   const { hi, lo } = sum2(loss);
   return plan.loss === 'softmax' ? { sum: hi, residual: lo, count: plan.count } : { sum: hi, residual: lo, count: plan.count, positives };
 }
@@ -281,8 +282,8 @@ function partial(plan: Plan): FocalPartial {
  */
 export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxPartialOptions): FocalPartial {
   try {
-    getEngine();
-    return partial(softmaxPlan(logits, targets, options, true));
+    const engine = getEngine();
+    return partial(engine, softmaxPlan(logits, targets, options, true));
   } catch (error) {
     throw stackError(error, 'softmaxFocalLossPartial');
   }
