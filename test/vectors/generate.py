@@ -6,7 +6,6 @@ digits) from the EXACT binary values of the inputs (mpf(float) is exact), follow
 CONTRACT.md (the package's contract, in this repository), and writes test/vectors/vectors.json (one case per line).
 
     python3 test/vectors/generate.py            # needs Python >= 3.11 and mpmath 1.3; no other packages
-    python3 test/vectors/generate.py --merge    # the same cases, the planned ones appended to "cases" (see below)
 
 Deterministic: every random input comes from random.Random(seed) with fixed seeds.
 
@@ -15,7 +14,7 @@ Self-checks (assertions, the run fails if any is violated):
   * the analytic gradient agrees with mpmath numerical differentiation (mp.diff) on a set of cases;
   * gamma = 0 gives exactly the (weighted) cross-entropy; one-hot soft targets give the hard-target result;
   * grad_scale >= |grad| entry by entry; the gradient of each hard-target row sums to zero.
-  Planned cases (below), in addition:
+  Later cases (below), in addition:
   * the planned kernels with the new options at their neutral values reproduce every existing case (softmax:
     loss, grad and grad_scale bit for bit; sigmoid: the doubles of loss and grad);
   * identities: QFL with beta = 0 is BCE; QFL and ASL (gammaPos = gammaNeg = gamma, clip 0) on hard targets are the
@@ -27,17 +26,17 @@ Self-checks (assertions, the run fails if any is violated):
     against the derivative of the loss with the focal factors frozen at the point;
   * loss_scale >= |loss|; and the scales are checked against each dtype's rounding (see "Scales").
 
-JSON format: {"generated": "...", "cases": [case, ...], "planned_cases": [case, ...]}.  Expected numbers are
+JSON format: {"generated": "...", "cases": [case, ...]}: one array, the original cases first, then those built
+by the later families (below).  Expected numbers are
 the correctly rounded doubles of the 60-digit values (values below the double range become subnormals or 0.0);
 non-finite numbers are written as the strings "inf", "-inf", "nan".
 
-"cases" holds the softmax and sigmoid cases of the exported API; see the README-style comment above
+The original cases are the softmax and sigmoid cases of the first API; see the README-style comment above
 `softmax_case` and `sigmoid_case` for their keys.  Their expected: {"loss", "grad", "grad_scale", "count"}.
 
-"planned_cases" holds cases of CONTRACT.md § Planned (class-index sigmoid targets, posWeight, polyEpsilon,
-normalizer, positives, qualityFocalLoss, varifocalLoss, asymmetricLoss).  They are a separate array because
-the consumers of "cases" (test/helpers/vectors.ts, crate/tests/vectors.rs) reject unknown kinds and would
-ignore unknown options; --merge appends them to "cases" once the consumers handle them.  Keys:
+The later cases (PLANNED below, a historical name: the features were once planned) cover class-index sigmoid
+targets, posWeight, polyEpsilon, normalizer, positives, qualityFocalLoss, varifocalLoss and asymmetricLoss.
+Keys:
 
   name, kind, dtypes ("f32"/"f64": every input of an "f32" case is a float32 number), logits.
   kind "softmax": as in "cases" (classes | shape, targets (ints) | probs, options {gamma, [alpha], reduction,
@@ -1091,7 +1090,7 @@ def random_cases():
 
 
 # ==========================================================================================================
-# PLANNED API (CONTRACT.md § Planned): class-index sigmoid targets, posWeight, polyEpsilon, normalizer,
+# LATER API (the PLANNED list; once CONTRACT.md § Planned): class-index sigmoid targets, posWeight, polyEpsilon, normalizer,
 # positives, qualityFocalLoss, varifocalLoss, asymmetricLoss.  See the module docstring for the JSON shape.
 # Everything below is new; nothing above this line depends on it, so the "cases" array is unchanged.
 # ==========================================================================================================
@@ -2442,7 +2441,6 @@ def planned_cases():
 # ----------------------------------------------------------------------------------------------------------
 
 def main():
-    merge = "--merge" in sys.argv[1:]
     t0 = time.time()
     softmax_near_one()
     softmax_wrong()
@@ -2467,19 +2465,12 @@ def main():
     head = json.dumps({"generated": GENERATED}, ensure_ascii=False)[:-1]
     lines = [json.dumps(c, separators=(",", ":"), allow_nan=False) for c in CASES]
     planned = [json.dumps(c, separators=(",", ":"), allow_nan=False) for c in PLANNED]
-    with open(OUT, "w", encoding="utf-8") as f:
-        if merge:  # one array, the planned cases after the existing ones
-            f.write(head + ',"cases":[\n' + ",\n".join(lines + planned) + "\n]}\n")
-        else:
-            f.write(head + ',"cases":[\n' + ",\n".join(lines) + '\n],\n"planned_cases":[\n' + ",\n".join(planned)
-                    + "\n]}\n")
+    with open(OUT, "w", encoding="utf-8") as f:  # one array, the later cases after the original ones
+        f.write(head + ',"cases":[\n' + ",\n".join(lines + planned) + "\n]}\n")
     with open(OUT, encoding="utf-8") as f:  # round-trip sanity check
         data = json.load(f)
     assert list(data)[0] == "generated"
-    if merge:
-        assert len(data["cases"]) == len(CASES) + len(PLANNED)
-    else:
-        assert len(data["cases"]) == len(CASES) and len(data["planned_cases"]) == len(PLANNED)
+    assert len(data["cases"]) == len(CASES) + len(PLANNED) > 0
     n_sm = sum(c["kind"] == "softmax" for c in CASES)
     print(f"wrote {OUT}: {len(CASES)} cases ({n_sm} softmax, {len(CASES) - n_sm} sigmoid), "
           f"{os.path.getsize(OUT)} bytes, {STATS['diff_checked_entries']} gradient entries checked against mp.diff, "
@@ -2487,8 +2478,7 @@ def main():
     kinds = {}
     for c in PLANNED:
         kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
-    where = 'merged into "cases"' if merge else 'key "planned_cases"'
-    print(f"  planned cases ({where}): {len(PLANNED)} "
+    print(f"  later cases (after the original ones in \"cases\"): {len(PLANNED)} "
           f"({', '.join(f'{v} {k}' for k, v in kinds.items())}), {sum(len(s) + 2 for s in planned)} bytes, "
           f"{PSTATS['identities']} identity checks, {PSTATS['perturbation_checks']} perturbation checks, "
           f"{time.time() - t1:.1f} s of the total", file=sys.stderr)
