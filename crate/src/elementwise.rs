@@ -26,6 +26,7 @@
 //! (`focal_loss::scalar::elementwise_accumulate`).
 
 use crate::real::Real;
+use crate::simd::math::{poly_small, POLY_SERIES_MAX};
 use crate::{check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, FocalError, Layout, Outputs};
 use crate::{Reduced, Reduction};
 
@@ -438,8 +439,15 @@ pub(crate) fn focal<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T, p
         let mut grad = sign * a_t * focal * (g_pt_log_pt - m);
         if eps != T::ZERO {
             let fm = focal * m;
-            loss = loss + eps * fm;
-            grad = grad - sign * eps1 * (p_t * fm);
+            if eps < T::ZERO && m <= T::from_f64(POLY_SERIES_MAX) {
+                // m^γ·K and −s·m^(γ+1)·B from the series (`simd::math::POLY_SERIES_MAX`).
+                let (k_small, b_small) = poly_small(m, p_t, a_t, eps, gamma, gamma + T::ONE);
+                loss = focal * k_small;
+                grad = -(sign * (fm * b_small));
+            } else {
+                loss = loss + eps * fm;
+                grad = grad - sign * eps1 * (p_t * fm);
+            }
         }
         (loss, grad)
     } else {
@@ -447,7 +455,14 @@ pub(crate) fn focal<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T, p
         let py = pw.map_or(y, |pw| pw * y);
         let ce = py * s.sp_neg + y_bar * s.sp_pos;
         let m = y * q + y_bar * p;
-        let focal = power(gamma, m.ln());
+        // log m from 1 − m = y·p + (1 − y)·q (non-negative terms) where m > ½: the log of the
+        // rounded m would be off by u/|log m| relative, which γ multiplies (γ = 1e6, m = 1 − 1e-7).
+        let log_m = if m > T::from_f64(0.5) {
+            (-(y * p + y_bar * q)).ln_1p()
+        } else {
+            m.ln()
+        };
+        let focal = power(gamma, log_m);
         let mut loss = alpha_t * focal * ce;
         let ratio = if m > T::ZERO { p * q / m } else { T::ZERO };
         let first = if ratio == T::ZERO || gamma == T::ZERO {
@@ -456,8 +471,26 @@ pub(crate) fn focal<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T, p
             gamma * focal * ratio * (y_bar - y) * ce
         };
         let mut grad = alpha_t * (first + focal * (y_bar * p - py * q));
-        if eps != T::ZERO {
+        if eps < T::ZERO {
+            // α_t·CE + ε·m = y·[(α_t·pw + ε)·q + α_t·pw·φ(q)] + (1 − y)·[(α_t + ε)·p + α_t·φ(p)],
+            // φ(v) = −log(1 − v) − v: each bracket is the K of `simd::math::POLY_SERIES_MAX`
+            // (with m = q resp. p), by the series where its v ≤ 1/16.
+            let a_pos = pw.map_or(alpha_t, |pw| alpha_t * pw);
+            let k_pos = if q <= T::from_f64(POLY_SERIES_MAX) {
+                poly_small(q, p, a_pos, eps, gamma, gamma + T::ONE).0
+            } else {
+                a_pos * s.sp_neg + eps * q
+            };
+            let k_neg = if p <= T::from_f64(POLY_SERIES_MAX) {
+                poly_small(p, q, alpha_t, eps, gamma, gamma + T::ONE).0
+            } else {
+                alpha_t * s.sp_pos + eps * p
+            };
+            loss = focal * (y * k_pos + y_bar * k_neg);
+        } else if eps != T::ZERO {
             loss = loss + eps * (focal * m);
+        }
+        if eps != T::ZERO {
             grad = grad + eps1 * focal * (y_bar - y) * (p * q);
         }
         (loss, grad)

@@ -21,7 +21,7 @@
 //! Every lane is computed from its own element alone, so a result never depends on its lane, its
 //! block or the chunk it was passed in; element losses are added to the running sum in order.
 
-use super::math::{exp, ln, ln_1p, ln_1p_unit, FocalPow};
+use super::math::{exp, ln, ln_1p, ln_1p_unit, poly_small_v, FocalPow, POLY_SERIES_MAX};
 use super::{SimdReal, VMath, Vector};
 use crate::elementwise::{ElementLoss, ElementOptions, ElementTargets, PosWeight};
 use crate::real::Real;
@@ -177,6 +177,15 @@ fn focal<V: VMath>(
         let fm = focal * m;
         hard_loss = hard_loss + eps * fm;
         hard_grad = hard_grad - V::select(y1, eps1, -eps1) * (p_t * fm);
+        // ε < 0: lanes with m ≤ 1/16 take m^γ·K and −s·m^(γ+1)·B from the series
+        // (`math::POLY_SERIES_MAX`); computed only when some lane needs them.
+        let series = m.le(V::c(POLY_SERIES_MAX));
+        if eps.lt(zero).any() && series.any() {
+            let (k_small, b_small) = poly_small_v(m, p_t, a_t, eps, gamma, one + gamma);
+            let fmb = fm * b_small;
+            hard_loss = V::select(series, focal * k_small, hard_loss);
+            hard_grad = V::select(series, V::select(y1, -fmb, fmb), hard_grad);
+        }
     }
 
     let hard = y1.or(y.eq(zero));
@@ -195,7 +204,21 @@ fn focal<V: VMath>(
     };
     let ce = py * softplus_neg + y_bar * softplus_pos;
     let m = y * q + y_bar * p;
-    let focal = focal_pow.pow_with(m, || ln_o(m), exp_o);
+    // log m: from 1 − m = y·p + (1 − y)·q where m > ½ (see crate::elementwise::focal).
+    let log_m = || {
+        let near_one = m.gt(V::c(0.5));
+        let direct = if V::select(near_one, zero, one).any() {
+            ln_o(m)
+        } else {
+            zero
+        };
+        if near_one.any() {
+            V::select(near_one, ln_1p_o(-(y * p + y_bar * q)), direct)
+        } else {
+            direct
+        }
+    };
+    let focal = focal_pow.pow_with(m, log_m, exp_o);
     let mut soft_loss = alpha_t * focal * ce;
     let ratio = V::select(m.gt(zero), p * q / m, zero);
     let first = if focal_pow.is_zero() {
@@ -205,7 +228,27 @@ fn focal<V: VMath>(
     };
     let mut soft_grad = alpha_t * (first + focal * (y_bar * p - py * q));
     if let Some((eps, eps1)) = poly {
-        soft_loss = soft_loss + eps * (focal * m);
+        if eps.lt(zero).any() {
+            // y·K(q; α_t·pw) + (1 − y)·K(p; α_t), each K by the series where its argument ≤ 1/16
+            // (see crate::elementwise::focal).
+            let a_pos = match pw {
+                Some(pw) => alpha_t * pw,
+                None => alpha_t,
+            };
+            let cut = V::c(POLY_SERIES_MAX);
+            let (q_small, p_small) = (q.le(cut), p.le(cut));
+            let mut k_pos = a_pos * softplus_neg + eps * q;
+            if q_small.any() {
+                k_pos = V::select(q_small, poly_small_v(q, p, a_pos, eps, gamma, one + gamma).0, k_pos);
+            }
+            let mut k_neg = alpha_t * softplus_pos + eps * p;
+            if p_small.any() {
+                k_neg = V::select(p_small, poly_small_v(p, q, alpha_t, eps, gamma, one + gamma).0, k_neg);
+            }
+            soft_loss = focal * (y * k_pos + y_bar * k_neg);
+        } else {
+            soft_loss = soft_loss + eps * (focal * m);
+        }
         soft_grad = soft_grad + eps1 * focal * (y_bar - y) * (p * q);
     }
     (
