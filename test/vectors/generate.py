@@ -1167,7 +1167,51 @@ def sigmoid2_elem(x, y, alpha, pw, gamma, eps, pert=None, frozen=None):
     g = at * (t1 + mg * (sig_minus_y(x, y, dpos, dneg) if pw == 1 else dpos - dneg)) + t3
     ls = abs(focal) + abs(poly)
     gs = at * (abs(t1) + mg * (dpos + dneg)) + abs(t3)
+    if eps < 0 and y in (0, 1):
+        # Hard target (a = a_t pw_t, p_t, m = 1 - p_t, L = -log p_t): loss m^g K, gradient -s m^(g+1) B, K and B
+        # from poly_terms (exact at 60 digits where a L + eps m cancels); for -a <= eps the kernels' forms of K and B
+        # are sums of non-negative terms: the loss is held to its own size, the gradient to those terms.
+        a = at * (pw if y == 1 else 1)
+        p_t, mm = (p, om) if y == 1 else (om, p)
+        K, B, Bmag = poly_terms(a, eps, gamma, p_t, mm, spn if y == 1 else spp)
+        s_ = 1 if y == 1 else -1
+        focal, poly, g = mg * K, mpf(0), -s_ * mg * mm * B
+        if a + eps >= 0:
+            ls, gs = abs(focal), min(gs, mg * mm * Bmag)
+    elif eps < 0:
+        # Soft target: a_t CE + eps m = y K(q; a_t pw) + (1-y) K(p; a_t), K(v; a) = (a + eps) v + a phi(v): for
+        # a_t pw + eps >= 0 and a_t + eps >= 0 non-negative brackets, and the loss is held to its own size (its
+        # gradient keeps the scale of its terms above).
+        Kq = poly_terms(at * pw, eps, gamma, p, om, spn)[0]
+        Kp = poly_terms(at, eps, gamma, om, p, spp)[0]
+        focal, poly = mg * (y * Kq + (1 - y) * Kp), mpf(0)
+        if at * pw + eps >= 0 and at + eps >= 0:
+            ls = abs(focal)
     return (focal + poly, g, ls, gs), []
+
+
+def poly_terms(a, eps, gamma, p, m, L):
+    """Poly-1 of one target term with focal weight a, p = p_t, m = 1 - p_t (both accurate), L = -log p_t:
+    (K, B, |B|terms) with loss m^g K, K = a L + eps m, and d/dlog p factor -m^g B, B = a (1 + g p L/m) + eps (g+1) p.
+    Where m < 1/2 they are formed as in the kernels (simd/math.rs POLY_SERIES_MAX), K = (a + eps) m + a phi(m),
+    B = (a + eps)(g + 1) p + a ((g + 1) m - g chi(m)), with phi(m) = -log(1 - m) - m and chi(m) = 1 - p L/m
+    evaluated from m at a precision widened by the digits that cancel, so K and B keep 60 digits even where
+    m ~ 1e-300 (the direct forms from 60-digit L and p would not).  |B|terms: (a + eps)(g + 1) p + a (g + 1) m +
+    a g chi (the magnitude of B's terms; >= |B|)."""
+    if m == 0:
+        return a * L, (a + eps) * (gamma + 1), abs(a + eps) * (gamma + 1)
+    if m >= 0.5 or mp.isnan(m):
+        K = a * L + eps * m
+        B = a * (1 + gamma * p * L / m) + eps * (gamma + 1) * p
+        chi = 1 - p * L / m
+    else:
+        with mp.workdps(mp.dps + 20 + int(min(-mp.log10(m), 1700))):
+            Lm = -mp.log1p(-m)
+            phi, chi = Lm - m, 1 - (1 - m) * Lm / m
+        phi, chi = +phi, +chi
+        K = (a + eps) * m + a * phi
+        B = (a + eps) * (gamma + 1) * p + a * ((gamma + 1) * m - gamma * chi)
+    return K, B, abs(a + eps) * (gamma + 1) * p + abs(a) * ((gamma + 1) * m + gamma * chi)
 
 
 def quality_elem(x, y, beta, pert=None, frozen=None):
@@ -1305,7 +1349,7 @@ def softmax2_item(z, q, a, w, gamma, eps):
     logp = [-mp.inf if mp.isinf(z[c]) else (z[c] - zk) - log1p_s for c in range(C)]
     omp = [s_other / den if c == k else 1 - p[c] for c in range(C)]
     loss = lscale = mpf(0)
-    tf, tp = [], []
+    tf, tp, mags = [], [], []
     for c in range(C):
         pwc = powr(omp[c], gamma)
         if p[c] == 0:
@@ -1314,18 +1358,30 @@ def softmax2_item(z, q, a, w, gamma, eps):
             pr = mpf(1)
         else:
             pr = p[c] * (-logp[c]) / omp[c]
+        mag_c = None
         if q[c] != 0:
             focal = a[c] * q[c] * pwc * (-logp[c])
             poly = eps * q[c] * pwc * omp[c]
-            loss += focal + poly
-            lscale += abs(focal) + abs(poly)
+            terms = abs(focal) + abs(poly)
             tf.append(a[c] * q[c] * (-pwc * (1 + gamma * pr)))
             tp.append(-eps * (gamma + 1) * q[c] * pwc * p[c])
+            if eps < 0:
+                # q_c m^g K and -q_c m^g B from poly_terms (exact where they cancel); for -a_c <= eps the kernels'
+                # forms of K and B have no cancelling terms: the loss is held to its size, the gradient to B's terms.
+                K, B, Bmag = poly_terms(a[c], eps, gamma, p[c], omp[c], -logp[c])
+                mag_c = abs(tf[-1]) + abs(tp[-1])
+                focal, poly = q[c] * pwc * K, mpf(0)
+                tf[-1], tp[-1] = -q[c] * pwc * B, mpf(0)
+                if a[c] + eps >= 0:
+                    mag_c, terms = min(mag_c, q[c] * pwc * Bmag), abs(focal)
+            loss += focal + poly
+            lscale += terms
         else:
             tf.append(mpf(0))
             tp.append(mpf(0))
+        mags.append(mag_c)
     t = [tf[c] + tp[c] for c in range(C)]
-    mag = [abs(tf[c]) + abs(tp[c]) for c in range(C)]
+    mag = [abs(tf[c]) + abs(tp[c]) if mags[c] is None else mags[c] for c in range(C)]
     S, M = mp.fsum(t), mp.fsum(mag)
     grad, scale = [], []
     for j in range(C):
@@ -2426,6 +2482,71 @@ def random_planned():
                  check=(len(logits) <= 24 and i % 3 == 0))
 
 
+def accuracy_cases():
+    """Losses that are themselves small differences (issue 17): Poly-1 with -a <= eps < 0 where 1 - p_t is small
+    (softmax hard, probability rows, channels-first, wide rows; sigmoid hard, posWeight, soft), and the sigmoid focal
+    factor m^gamma of a soft target with m near 1 and a large gamma.  Held to the relative rule (scales of
+    poly_terms); every one of these failed before the series forms and the log m of 1 - m (crate/src/simd/math.rs)."""
+    # softmax, hard targets: rows [k, 0, 0] (1 - p_t = 2 e^-k), target 0
+    ks32 = [6, 8, 10, 12, 16, 20, 30, 40]
+    ks64 = [14, 18, 25, 30, 40, 60, 100, 300, 700]
+    for g in (0.0, 0.5, 2.0):
+        for ks, dts, tag in ((ks32, BOTH, ""), (ks64, F64, " f64")):
+            z = [v for k in ks for v in (float(k), 0.0, 0.0)]
+            sm2_case(f"acc/sm-poly rows [k,0,0]{tag} eps=-1 gamma={gname(g)} none", z, classes=3,
+                     targets=[0] * len(ks), gamma=g, poly=-1.0, reduction="none", dtypes=dts)
+    sm2_case("acc/sm-poly rows [k,0,0] alpha 0.25 eps=-0.25 gamma=2 none", [v for k in ks32 for v in (k, 0, 0)],
+             classes=3, targets=[0] * len(ks32), gamma=2.0, alpha=0.25, poly=-0.25, reduction="none")
+    # a + eps = 2^-12 > 0: the loss is ~2^-12 (1 - p_t)^(g+1), from terms 4096 times larger
+    sm2_case("acc/sm-poly rows [k,0,0] f32 eps=-(1-2^-12) gamma=1 sum", [v for k in ks32 for v in (k, 0, 0)],
+             classes=3, targets=[0] * len(ks32), gamma=1.0, poly=-(1 - 2.0 ** -12), reduction="sum", dtypes=F32)
+    sm2_case("acc/sm-poly rows [k,0,0] f64 eps=-(1-2^-30) gamma=1 sum", [v for k in ks64 for v in (k, 0, 0)],
+             classes=3, targets=[0] * len(ks64), gamma=1.0, poly=-(1 - 2.0 ** -30), reduction="sum", dtypes=F64)
+    sm2_case("acc/sm-poly probs one-hot rows [k,0,0] eps=-1 gamma=0.5 none", [v for k in ks32 for v in (k, 0, 0)],
+             classes=3, probs=[v for _ in ks32 for v in (1.0, 0.0, 0.0)], gamma=0.5, poly=-1.0, reduction="none")
+    sm2_case("acc/sm-poly probs [1,0,0] f64 eps=-1 gamma=2 none", [v for k in ks64 for v in (k, 0, 0)], classes=3,
+             probs=[v for _ in ks64 for v in (1.0, 0.0, 0.0)], gamma=2.0, poly=-1.0, reduction="none", dtypes=F64)
+    zcf = [0.0] * 12
+    for s_, (k, t_) in enumerate(zip((10, 16, 20, 30), (0, 1, 2, 0))):
+        zcf[t_ * 4 + s_] = float(k)  # class t_ of position s_ (element c S + s)
+    sm2_case("acc/sm-poly shape [1,3,4] eps=-1 gamma=0 none", zcf, shape=[1, 3, 4], targets=[0, 1, 2, 0],
+             gamma=0.0, poly=-1.0, reduction="none")
+    wide = [0.0] * 40
+    wide[3], wide[20 + 17] = 20.0, 12.0
+    sm2_case("acc/sm-poly wide rows C=20 eps=-1 gamma=2 none", wide, classes=20, targets=[3, 17], gamma=2.0,
+             poly=-1.0, reduction="none")
+    # sigmoid, hard targets (y = 1 at x, y = 0 at -x: the same m)
+    xs32 = [6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 30.0, 40.0]
+    xs64 = [15.0, 18.0, 25.0, 40.0, 100.0, 300.0, 700.0]
+    for g in (0.0, 0.5, 2.0):
+        for xs, dts, tag in ((xs32, BOTH, ""), (xs64, F64, " f64")):
+            sig2_case(f"acc/sig-poly hard{tag} alpha off eps=-1 gamma={gname(g)} none", xs + [-v for v in xs],
+                      [1.0] * len(xs) + [0.0] * len(xs), gamma=g, alpha=None, poly=-1.0, reduction="none", dtypes=dts)
+    sig2_case("acc/sig-poly hard alpha 0.25 eps=-0.25 gamma=2 none", xs32 + [-v for v in xs32],
+              [1.0] * len(xs32) + [0.0] * len(xs32), gamma=2.0, alpha=0.25, poly=-0.25, reduction="none")
+    sig2_case("acc/sig-poly hard posWeight 2 eps=-2 gamma=1 sum", xs32, [1.0] * len(xs32), gamma=1.0, alpha=None,
+              pos_weight=2.0, poly=-2.0, reduction="sum")
+    sig2_case("acc/sig-poly hard class indices eps=-1 gamma=2 none", [12.0, -12.0, -20.0, 20.0], [0, 1], classes=2,
+              indices=True, gamma=2.0, alpha=None, poly=-1.0, reduction="none")
+    # sigmoid, soft targets near 0 (and 1) with p ~ sqrt(2 y |x|): CE - m ~ y |x| + p^2/2 from terms ~ p
+    sy = [f32(1e-12), f32(1e-10), f32(1e-8)]
+    sx = [-13.0, -11.5, -9.0]
+    for g in (0.0, 2.0):
+        sig2_case(f"acc/sig-poly soft near 0 f32 alpha off eps=-1 gamma={gname(g)} none", sx, sy, gamma=g,
+                  alpha=None, poly=-1.0, reduction="none", dtypes=F32)
+    sig2_case("acc/sig-poly soft near 0 and 1 f64 alpha off eps=-1 gamma=0.5 none", [-22.0, -26.0, 19.0, 17.0],
+              [1e-20, 1e-22, 1 - 2.0 ** -53, 1 - 2.0 ** -50], gamma=0.5, alpha=None, poly=-1.0, reduction="none",
+              dtypes=F64)
+    # large gamma with a soft target: m = 1 - (y p + (1 - y)(1 - p)) near 1, m^gamma = exp(gamma log m)
+    gx = [88.0, 20.0, -30.0, 5.0, -88.0]
+    gy = [f32(1e-7), f32(1e-5), 1 - 2.0 ** -20, f32(1e-3), 1 - 2.0 ** -23]
+    for g in (1e5, 1e6):  # float32 (float64 rounds m to 1e-16: gamma u within its 1e-10 up to gamma ~ 1e6)
+        sig2_case(f"acc/sig soft large gamma={gname(g)} f32 none", gx, gy, gamma=g, reduction="none", dtypes=F32)
+    for g in (1e9, 1e12):
+        sig2_case(f"acc/sig soft large gamma={gname(g)} f64 none", [88.0, 700.0, -40.0, 30.0],
+                  [1e-9, 1e-10, 1 - 2.0 ** -33, 1e-12], gamma=g, reduction="none", dtypes=F64)
+
+
 def planned_cases():
     identities_existing()
     identities_elementwise()
@@ -2436,6 +2557,7 @@ def planned_cases():
     varifocal_cases()
     asymmetric_cases()
     random_planned()
+    accuracy_cases()
 
 
 # ----------------------------------------------------------------------------------------------------------
