@@ -415,6 +415,15 @@ pub(crate) fn target_minus_p<T: Real>(s: &Sigmoid<T>, y: T, y_bar: T) -> T {
 ///   p − y is formed as (1 − y)·p − y·(1 − p) (with pw: pw·y), which keeps the digits of the
 ///   stable 1 − p when p rounds near 1.
 /// - m^(γ+1) = m^γ·m: both factors are accurate, so is their product (posWeight does not scale it).
+/// - Poly-1 with ε < 0: a_t·CE + ε·m cancels where m is small and ε ≈ −a_t. For hard targets with
+///   m ≤ 1/16 the loss is m^γ·K and the gradient −s·m^(γ+1)·B with K and B from the series of
+///   `simd::math::POLY_SERIES_MAX` (the derivation there). For soft targets the loss is
+///   m^γ·(y·K(q; α_t·pw) + (1 − y)·K(p; α_t)), each K by its series where its argument ≤ 1/16,
+///   since α_t·CE + ε·m = y·(α_t·pw·(−log p) + ε·q) + (1 − y)·(α_t·(−log q) + ε·p) (p = σ(x),
+///   q = 1 − p). The soft gradient keeps its form; its error stays relative to the size of its terms.
+/// - Soft targets, log m for m > ½: log1p(−(y·p + (1 − y)·q)), from the non-negative terms of 1 − m.
+///   The log of the rounded m would be off by u/|log m| relative, and m^γ multiplies that by γ
+///   (γ = 1e6, y = 1e-7 at x = 88: 2% in float32).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub(crate) fn focal<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T, pw: Option<T>, eps: T) -> (T, T) {
