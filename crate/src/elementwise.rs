@@ -452,7 +452,7 @@ pub(crate) fn focal<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T, p
                 // m^γ·K and −s·m^(γ+1)·B from the series (`simd::math::POLY_SERIES_MAX`).
                 let (k_small, b_small) = poly_small(m, p_t, a_t, eps, gamma, gamma + T::ONE);
                 loss = focal * k_small;
-                grad = -(sign * (fm * b_small));
+                grad = -(sign * ((focal * b_small) * m));
             } else {
                 loss = loss + eps * fm;
                 grad = grad - sign * eps1 * (p_t * fm);

@@ -21,7 +21,7 @@
 //! Every lane is computed from its own element alone, so a result never depends on its lane, its
 //! block or the chunk it was passed in; element losses are added to the running sum in order.
 
-use super::math::{exp, ln, ln_1p, ln_1p_unit, poly_small_v, FocalPow, POLY_SERIES_MAX};
+use super::math::{exp, ln, ln_1p, ln_1p_unit, poly_series, FocalPow};
 use super::{SimdReal, VMath, Vector};
 use crate::elementwise::{ElementLoss, ElementOptions, ElementTargets, PosWeight};
 use crate::real::Real;
@@ -179,13 +179,10 @@ fn focal<V: VMath>(
         hard_grad = hard_grad - V::select(y1, eps1, -eps1) * (p_t * fm);
         // ε < 0: lanes with m ≤ 1/16 take m^γ·K and −s·m^(γ+1)·B from the series
         // (`math::POLY_SERIES_MAX`); computed only when some lane needs them.
-        let series = m.le(V::c(POLY_SERIES_MAX));
-        if eps.lt(zero).any() && series.any() {
-            let (k_small, b_small) = poly_small_v(m, p_t, a_t, eps, gamma, one + gamma);
-            let fmb = fm * b_small;
-            hard_loss = V::select(series, focal * k_small, hard_loss);
-            hard_grad = V::select(series, V::select(y1, -fmb, fmb), hard_grad);
-        }
+        let (series, fk, fb) = poly_series(m, p_t, a_t, eps, gamma, focal);
+        let fbm = fb * m;
+        hard_loss = V::select(series, fk, hard_loss);
+        hard_grad = V::select(series, V::select(y1, -fbm, fbm), hard_grad);
     }
 
     let hard = y1.or(y.eq(zero));
@@ -204,21 +201,7 @@ fn focal<V: VMath>(
     };
     let ce = py * softplus_neg + y_bar * softplus_pos;
     let m = y * q + y_bar * p;
-    // log m: from 1 − m = y·p + (1 − y)·q where m > ½ (see crate::elementwise::focal).
-    let log_m = || {
-        let near_one = m.gt(V::c(0.5));
-        let direct = if V::select(near_one, zero, one).any() {
-            ln_o(m)
-        } else {
-            zero
-        };
-        if near_one.any() {
-            V::select(near_one, ln_1p_o(-(y * p + y_bar * q)), direct)
-        } else {
-            direct
-        }
-    };
-    let focal = focal_pow.pow_with(m, log_m, exp_o);
+    let focal = focal_pow.pow_with(m, || soft_log_m(m, y, y_bar, p, q), exp_o);
     let mut soft_loss = alpha_t * focal * ce;
     let ratio = V::select(m.gt(zero), p * q / m, zero);
     let first = if focal_pow.is_zero() {
@@ -228,33 +211,41 @@ fn focal<V: VMath>(
     };
     let mut soft_grad = alpha_t * (first + focal * (y_bar * p - py * q));
     if let Some((eps, eps1)) = poly {
-        if eps.lt(zero).any() {
-            // y·K(q; α_t·pw) + (1 − y)·K(p; α_t), each K by the series where its argument ≤ 1/16
-            // (see crate::elementwise::focal).
-            let a_pos = match pw {
-                Some(pw) => alpha_t * pw,
-                None => alpha_t,
-            };
-            let cut = V::c(POLY_SERIES_MAX);
-            let (q_small, p_small) = (q.le(cut), p.le(cut));
-            let mut k_pos = a_pos * softplus_neg + eps * q;
-            if q_small.any() {
-                k_pos = V::select(q_small, poly_small_v(q, p, a_pos, eps, gamma, one + gamma).0, k_pos);
-            }
-            let mut k_neg = alpha_t * softplus_pos + eps * p;
-            if p_small.any() {
-                k_neg = V::select(p_small, poly_small_v(p, q, alpha_t, eps, gamma, one + gamma).0, k_neg);
-            }
-            soft_loss = focal * (y * k_pos + y_bar * k_neg);
-        } else {
-            soft_loss = soft_loss + eps * (focal * m);
-        }
+        // ε < 0: y·K(q; α_t·pw) + (1 − y)·K(p; α_t), each K by the series where its argument ≤ 1/16
+        // (see crate::elementwise::focal); ε > 0: the two terms as they are (no cancellation).
+        let a_pos = match pw {
+            Some(pw) => alpha_t * pw,
+            None => alpha_t,
+        };
+        let (q_small, k_pos_small, _) = poly_series(q, p, a_pos, eps, gamma, one);
+        let k_pos = V::select(q_small, k_pos_small, a_pos * softplus_neg + eps * q);
+        let (p_small, k_neg_small, _) = poly_series(p, q, alpha_t, eps, gamma, one);
+        let k_neg = V::select(p_small, k_neg_small, alpha_t * softplus_pos + eps * p);
+        let split = focal * (y * k_pos + y_bar * k_neg);
+        soft_loss = V::select(eps.lt(zero), split, soft_loss + eps * (focal * m));
         soft_grad = soft_grad + eps1 * focal * (y_bar - y) * (p * q);
     }
     (
         V::select(hard, hard_loss, soft_loss),
         V::select(hard, hard_grad, soft_grad),
     )
+}
+
+/// log m of a soft target: log1p(−(y·p + (1 − y)·q)) from the terms of 1 − m where m > ½, ln m
+/// elsewhere (see crate::elementwise::focal). Out of line, called only where the power needs logs.
+#[inline(never)]
+fn soft_log_m<V: VMath>(m: V, y: V, y_bar: V, p: V, q: V) -> V {
+    let near_one = m.gt(V::c(0.5));
+    let direct = if V::select(near_one, V::c(0.0), V::c(1.0)).any() {
+        ln_o(m)
+    } else {
+        m
+    };
+    if near_one.any() {
+        V::select(near_one, ln_1p_o(-(y * p + y_bar * q)), direct)
+    } else {
+        direct
+    }
 }
 
 /// QFL, VFL and ASL (`crate::elementwise::{quality, varifocal, asymmetric}`) per lane.

@@ -65,6 +65,40 @@ pub trait VMath: Vector {
     fn ln2_parts() -> (Self, Self);
     /// The smallest positive normal number.
     fn min_positive() -> Self;
+    /// [`poly_small`] lane by lane (K, B), with the scalar function itself: one copy of the series
+    /// per float type in the .wasm, the same bits in every build and in the scalar kernels.
+    fn poly_small_lanes(m: Self, p: Self, a: Self, eps: Self, gamma: Self) -> (Self, Self);
+}
+
+/// [`VMath::poly_small_lanes`] for a vector of `Real` lanes.
+macro_rules! poly_small_lanes {
+    () => {
+        #[inline(always)]
+        fn poly_small_lanes(m: Self, p: Self, a: Self, eps: Self, gamma: Self) -> (Self, Self) {
+            let (m, p, a, eps, gamma) = (
+                m.to_array(),
+                p.to_array(),
+                a.to_array(),
+                eps.to_array(),
+                gamma.to_array(),
+            );
+            let (mut k, mut b) = (m, m);
+            for i in 0..Self::LANES {
+                let g = gamma.as_ref()[i];
+                let (ki, bi) = poly_small(
+                    m.as_ref()[i],
+                    p.as_ref()[i],
+                    a.as_ref()[i],
+                    eps.as_ref()[i],
+                    g,
+                    g + 1.0,
+                );
+                k.as_mut()[i] = ki;
+                b.as_mut()[i] = bi;
+            }
+            (Self::from_array(k), Self::from_array(b))
+        }
+    };
 }
 
 impl VMath for super::F64x2 {
@@ -118,6 +152,7 @@ impl VMath for super::F64x2 {
     fn min_positive() -> Self {
         Self::c(f64::MIN_POSITIVE)
     }
+    poly_small_lanes!();
 }
 
 impl VMath for super::F32x4 {
@@ -166,6 +201,7 @@ impl VMath for super::F32x4 {
     fn min_positive() -> Self {
         Self::splat(f32::MIN_POSITIVE)
     }
+    poly_small_lanes!();
 }
 
 /// The focal factor m^γ of a kernel call, for m ∈ [0, 1] given with its logarithm.
@@ -248,8 +284,8 @@ impl<V: VMath> FocalPow<V> {
 }
 
 /// Poly-1 with ε < 0 where 1 − p is small: the forms of the loss and gradient brackets that do not
-/// subtract rounded values (the scalar [`poly_small`] and the lane [`poly_small_v`], the same
-/// sequence of operations).
+/// subtract rounded values ([`poly_small`]; the lanes call it lane by lane through
+/// [`VMath::poly_small_lanes`], so every build and the scalar kernels get the same bits).
 ///
 /// With m = 1 − p, L = −log p = −log(1 − m), a the weight of the focal term and ε the Poly-1
 /// coefficient, the loss of a class (or a hard sigmoid element) is m^γ·K and the ∂/∂log p factor of
@@ -312,8 +348,9 @@ const PR_DEFICIT: [f64; 12] = [
 ];
 
 /// (K, B) of [`POLY_SERIES_MAX`] by the series, for m ≤ 1/16: m = 1 − p and p both stable, a the
-/// focal term's weight, `eps` = ε, `g1` = γ + 1.
-#[inline(always)]
+/// focal term's weight, `eps` = ε, `g1` = γ + 1. Out of line: only Poly-1 with ε < 0 calls it, and
+/// a copy at each call site would cost .wasm size (the package's budget).
+#[inline(never)]
 pub(crate) fn poly_small<T: crate::real::Real>(m: T, p: T, a: T, eps: T, gamma: T, g1: T) -> (T, T) {
     let mut phi = T::from_f64(LOG_EXCESS[11]);
     let mut x = T::from_f64(PR_DEFICIT[11]);
@@ -327,19 +364,19 @@ pub(crate) fn poly_small<T: crate::real::Real>(m: T, p: T, a: T, eps: T, gamma: 
     (k, b)
 }
 
-/// [`poly_small`] per lane.
-#[inline(always)]
-pub(crate) fn poly_small_v<V: VMath>(m: V, p: V, a: V, eps: V, gamma: V, g1: V) -> (V, V) {
-    let mut phi = V::c(LOG_EXCESS[11]);
-    let mut x = V::c(PR_DEFICIT[11]);
-    for j in (0..11).rev() {
-        phi = phi * m + V::c(LOG_EXCESS[j]);
-        x = x * m + V::c(PR_DEFICIT[j]);
+/// The lanes of a Poly-1 term that take the series: (mask of the lanes with ε < 0 and
+/// m ≤ 1/16, focal·K, focal·B) from m = 1 − p, p, a, ε, γ and focal = m^γ; the mask is all false
+/// (and nothing else computed) when no lane needs it. Out of line and called without a branch of
+/// its own: the kernels that call it are inlined at many sites, where a copy of the series, or a
+/// loop specialised on one more condition, would cost .wasm size (the package's budget).
+#[inline(never)]
+pub(crate) fn poly_series<V: VMath>(m: V, p: V, a: V, eps: V, gamma: V, focal: V) -> (V, V, V) {
+    let series = m.le(V::c(POLY_SERIES_MAX)).and(eps.lt(V::c(0.0)));
+    if !series.any() {
+        return (series, m, m);
     }
-    let a_eps = a + eps;
-    let k = a_eps * m + a * (m * m * phi);
-    let b = a_eps * g1 * p + a * m * (g1 - gamma * x);
-    (k, b)
+    let (k, b) = V::poly_small_lanes(m, p, a, eps, gamma);
+    (series, focal * k, focal * b)
 }
 
 /// eˣ per lane.

@@ -19,7 +19,7 @@
 //! no lane reads another, so every item's result is the same whichever group — or chunk — it
 //! falls in. Item losses are added to the running sum in item order.
 
-use super::math::{exp, ln, ln_1p, poly_small, poly_small_v, FocalPow, POLY_SERIES_MAX};
+use super::math::{exp, ln, ln_1p, poly_series, poly_small, FocalPow, POLY_SERIES_MAX};
 use super::{load_partial, store_partial, SimdReal, Vector};
 use crate::real::Real;
 use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
@@ -157,12 +157,9 @@ fn group<V: super::VMath, A: Access<V>>(
     let mut small = None;
     if let Some((eps, _)) = poly {
         loss = loss + eps * (tt.focal * tt.omp);
-        let series = tt.omp.le(V::c(POLY_SERIES_MAX));
-        if eps.lt(zero).any() && series.any() {
-            let (k_small, b_small) = poly_small_v(tt.omp, tt.p, a_t, eps, gamma, V::c(1.0) + gamma);
-            loss = V::select(series, tt.focal * k_small, loss);
-            small = Some((series, b_small));
-        }
+        let (series, fk, fb) = poly_series(tt.omp, tt.p, a_t, eps, gamma, tt.focal);
+        loss = V::select(series, fk, loss);
+        small = Some((series, fb));
     }
     let loss = V::select(live, loss, zero);
     if want_grad {
@@ -172,8 +169,8 @@ fn group<V: super::VMath, A: Access<V>>(
             None => grad_weight * a_t * h,
             Some((_, eps1)) => grad_weight * (a_t * h - eps1 * (tt.focal * tt.p)),
         };
-        if let Some((series, b_small)) = small {
-            big_g = V::select(series, -(grad_weight * (tt.focal * b_small)), big_g);
+        if let Some((series, fb)) = small {
+            big_g = V::select(series, -(grad_weight * fb), big_g);
         }
         let g_t = big_g * tt.omp;
         for c in 0..classes {
