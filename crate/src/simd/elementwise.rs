@@ -7,8 +7,9 @@
 //! - The sigmoid focal loss is the hot path: hard (y ∈ {0, 1}) and soft targets are both evaluated
 //!   lane-wise and the right one selected per lane (the soft formulas only when some lane needs
 //!   them). With no positive weight and no Poly-1 term it is the same sequence of operations, bit for
-//!   bit, as the sigmoid kernel before the family existed. For integer γ its focal factor is a
-//!   product (`FocalPow`), so the default needs no further transcendental function.
+//!   bit, as the sigmoid kernel before the family existed, except the log m of a soft target with
+//!   m > ½ ([`soft_log_m`]). For integer γ its focal factor is a product (`FocalPow`), so the
+//!   default needs no further transcendental function.
 //! - The other powers and logarithms (non-integer γ or β, soft focal targets, QFL's log|y − p|,
 //!   ASL's clip) call out-of-line exp / ln / ln_1p: inlined copies at each of their call sites
 //!   would add more to the .wasm than the whole softmax kernel.
