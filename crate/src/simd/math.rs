@@ -65,7 +65,7 @@ pub trait VMath: Vector {
     fn ln2_parts() -> (Self, Self);
     /// The smallest positive normal number.
     fn min_positive() -> Self;
-    /// [`poly_small`] lane by lane (K, B), with the scalar function itself: one copy of the series
+    /// `poly_small` lane by lane (K, B), with the scalar function itself: one copy of the series
     /// per float type in the .wasm, the same bits in every build and in the scalar kernels.
     fn poly_small_lanes(m: Self, p: Self, a: Self, eps: Self, gamma: Self) -> (Self, Self);
 }
