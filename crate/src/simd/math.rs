@@ -65,40 +65,6 @@ pub trait VMath: Vector {
     fn ln2_parts() -> (Self, Self);
     /// The smallest positive normal number.
     fn min_positive() -> Self;
-    /// `poly_small` lane by lane (K, B), with the scalar function itself: one copy of the series
-    /// per float type in the .wasm, the same bits in every build and in the scalar kernels.
-    fn poly_small_lanes(m: Self, p: Self, a: Self, eps: Self, gamma: Self) -> (Self, Self);
-}
-
-/// [`VMath::poly_small_lanes`] for a vector of `Real` lanes.
-macro_rules! poly_small_lanes {
-    () => {
-        #[inline(always)]
-        fn poly_small_lanes(m: Self, p: Self, a: Self, eps: Self, gamma: Self) -> (Self, Self) {
-            let (m, p, a, eps, gamma) = (
-                m.to_array(),
-                p.to_array(),
-                a.to_array(),
-                eps.to_array(),
-                gamma.to_array(),
-            );
-            let (mut k, mut b) = (m, m);
-            for i in 0..Self::LANES {
-                let g = gamma.as_ref()[i];
-                let (ki, bi) = poly_small(
-                    m.as_ref()[i],
-                    p.as_ref()[i],
-                    a.as_ref()[i],
-                    eps.as_ref()[i],
-                    g,
-                    g + 1.0,
-                );
-                k.as_mut()[i] = ki;
-                b.as_mut()[i] = bi;
-            }
-            (Self::from_array(k), Self::from_array(b))
-        }
-    };
 }
 
 impl VMath for super::F64x2 {
@@ -152,7 +118,6 @@ impl VMath for super::F64x2 {
     fn min_positive() -> Self {
         Self::c(f64::MIN_POSITIVE)
     }
-    poly_small_lanes!();
 }
 
 impl VMath for super::F32x4 {
@@ -201,7 +166,6 @@ impl VMath for super::F32x4 {
     fn min_positive() -> Self {
         Self::splat(f32::MIN_POSITIVE)
     }
-    poly_small_lanes!();
 }
 
 /// The focal factor m^γ of a kernel call, for m ∈ [0, 1] given with its logarithm.
@@ -284,8 +248,8 @@ impl<V: VMath> FocalPow<V> {
 }
 
 /// Poly-1 with ε < 0 where 1 − p is small: the forms of the loss and gradient brackets that do not
-/// subtract rounded values ([`poly_small`]; the lanes call it lane by lane through
-/// [`VMath::poly_small_lanes`], so every build and the scalar kernels get the same bits).
+/// subtract rounded values (the scalar [`poly_small`] and the lane `poly_small_v`: the same
+/// sequence of operations, so the lanes of every build and the scalar code get the same bits).
 ///
 /// With m = 1 − p, L = −log p = −log(1 − m), a the weight of the focal term and ε the Poly-1
 /// coefficient, the loss of a class (or a hard sigmoid element) is m^γ·K and the ∂/∂log p factor of
@@ -309,8 +273,9 @@ impl<V: VMath> FocalPow<V> {
 /// accuracy of m, p and a + ε: no cancellation is left. (For a + ε < 0 the loss is negative for
 /// confident predictions and crosses 0; there the error is relative to the terms' size.)
 ///
-/// The series are used for m ≤ [`POLY_SERIES_MAX`] = 1/16, truncated after 12 terms: the first
-/// omitted term is below (1/16)^12/14 of the sum's first (relative 3e-16). Above 1/16 the direct
+/// The series are used for m ≤ [`POLY_SERIES_MAX`] = 1/16, truncated after 12 terms for float64 (the
+/// first omitted term is below (1/16)^12/14 of the sum's first, relative 3e-16) and 7 for float32
+/// (relative 8e-10). Above 1/16 the direct
 /// forms cancel at most by L/φ(m) ≤ 32 (K) and (γ + 1)/(m(1 + γ/2)) ≤ 32 (B with ε = −a): a few
 /// units of 32·u, within both dtypes' tolerance.
 pub(crate) const POLY_SERIES_MAX: f64 = 0.0625;
@@ -347,16 +312,44 @@ const PR_DEFICIT: [f64; 12] = [
     1.0 / 156.0,
 ];
 
+/// Terms of the series: 12 for float64, 7 for float32, whose first omitted term at m = 1/16 is
+/// below 2^-28/9 of the sum's first (the same count for a type's scalar and lane code).
+#[inline(always)]
+const fn series_terms(float32: bool) -> usize {
+    if float32 {
+        7
+    } else {
+        12
+    }
+}
+
 /// (K, B) of [`POLY_SERIES_MAX`] by the series, for m ≤ 1/16: m = 1 − p and p both stable, a the
 /// focal term's weight, `eps` = ε, `g1` = γ + 1. Out of line: only Poly-1 with ε < 0 calls it, and
 /// a copy at each call site would cost .wasm size (the package's budget).
 #[inline(never)]
 pub(crate) fn poly_small<T: crate::real::Real>(m: T, p: T, a: T, eps: T, gamma: T, g1: T) -> (T, T) {
-    let mut phi = T::from_f64(LOG_EXCESS[11]);
-    let mut x = T::from_f64(PR_DEFICIT[11]);
-    for j in (0..11).rev() {
+    let n = series_terms(core::mem::size_of::<T>() == 4);
+    let mut phi = T::from_f64(LOG_EXCESS[n - 1]);
+    let mut x = T::from_f64(PR_DEFICIT[n - 1]);
+    for j in (0..n - 1).rev() {
         phi = phi * m + T::from_f64(LOG_EXCESS[j]);
         x = x * m + T::from_f64(PR_DEFICIT[j]);
+    }
+    let a_eps = a + eps;
+    let k = a_eps * m + a * (m * m * phi);
+    let b = a_eps * g1 * p + a * m * (g1 - gamma * x);
+    (k, b)
+}
+
+/// [`poly_small`] per lane (the same operations in the same order).
+#[inline(always)]
+fn poly_small_v<V: VMath>(m: V, p: V, a: V, eps: V, gamma: V, g1: V) -> (V, V) {
+    let n = series_terms(V::MANT < 32);
+    let mut phi = V::c(LOG_EXCESS[n - 1]);
+    let mut x = V::c(PR_DEFICIT[n - 1]);
+    for j in (0..n - 1).rev() {
+        phi = phi * m + V::c(LOG_EXCESS[j]);
+        x = x * m + V::c(PR_DEFICIT[j]);
     }
     let a_eps = a + eps;
     let k = a_eps * m + a * (m * m * phi);
@@ -375,7 +368,7 @@ pub(crate) fn poly_series<V: VMath>(m: V, p: V, a: V, eps: V, gamma: V, focal: V
     if !series.any() {
         return (series, m, m);
     }
-    let (k, b) = V::poly_small_lanes(m, p, a, eps, gamma);
+    let (k, b) = poly_small_v(m, p, a, eps, gamma, V::c(1.0) + gamma);
     (series, focal * k, focal * b)
 }
 

@@ -194,12 +194,6 @@ macro_rules! pair {
                 Pair(<$v>::log_r(z.0, w.0), <$v>::log_r(z.1, w.1))
             }
             #[inline(always)]
-            fn poly_small_lanes(m: Self, p: Self, a: Self, eps: Self, gamma: Self) -> (Self, Self) {
-                let (k0, b0) = <$v>::poly_small_lanes(m.0, p.0, a.0, eps.0, gamma.0);
-                let (k1, b1) = <$v>::poly_small_lanes(m.1, p.1, a.1, eps.1, gamma.1);
-                (Pair(k0, k1), Pair(b0, b1))
-            }
-            #[inline(always)]
             fn ln2_parts() -> (Self, Self) {
                 let (h, l) = <$v>::ln2_parts();
                 (Pair(h, h), Pair(l, l))
