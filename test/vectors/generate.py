@@ -74,9 +74,12 @@ Keys:
 
 Scales (tolerance |got - exp| <= rtol max(|exp|, scale) + tiny, with scale = loss_scale for losses and
 grad_scale for gradient entries): the magnitude of the terms that make up the value - each term of a sum in
-absolute value (the Poly-1 term against the focal term for eps < 0; the terms (1-y)p and pw y (1-p) of
-dCE/dx = p - y; softmax, per class, the focal and Poly-1 parts), so values formed by cancellation keep a
-meaningful tolerance.  Where a factor is a power of a cancelling difference - QFL's |sigma(x) - y|^beta with
+absolute value (the Poly-1 term against the focal term for eps < -a, a the focal term's weight; the terms
+(1-y)p and pw y (1-p) of dCE/dx = p - y; softmax, per class, the focal and Poly-1 parts), so values formed by
+cancellation keep a meaningful tolerance.  Poly-1 with -a <= eps < 0 is written in the kernels' split form
+(poly_terms: (a + eps) m + a phi(m), non-negative terms), so its loss is held to |loss| and a hard target's
+gradient to the terms of B (at most (2 gamma + 1) |grad|); its references come from that form at a widened
+precision (a L + eps m from 60-digit L and m would lose the digits that cancel).  Where a factor is a power of a cancelling difference - QFL's |sigma(x) - y|^beta with
 sigma(x) - y = (1-y)p - y(1-p), ASL's p_m = p - clip - the scale adds the first-order effect of an error of the
 cancelled mass c in that difference (c = 2 min((1-y)p, y(1-p)), resp. 2 clip): c |dv/dD|.  Where the difference
 is so small that its rounding is not a first-order effect (|D| ~ 1e-30), the scale is raised to
