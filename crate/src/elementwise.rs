@@ -466,11 +466,15 @@ pub(crate) fn focal<T: Real>(x: T, y: T, y_bar: T, alpha: Option<T>, gamma: T, p
         let m = y * q + y_bar * p;
         // log m from 1 − m = y·p + (1 − y)·q (non-negative terms) where m > ½: the log of the
         // rounded m would be off by u/|log m| relative, which γ multiplies (γ = 1e6, m = 1 − 1e-7).
-        let log_m = if m > T::from_f64(0.5) {
-            (-(y * p + y_bar * q)).ln_1p()
+        // (As log1p computes it, with one ln for both cases: see `simd::elementwise::soft_log_m`.)
+        let (log_m_arg, log_m_fix) = if m > T::from_f64(0.5) {
+            let w = -(y * p + y_bar * q);
+            let u = T::ONE + w;
+            (u, (w - (u - T::ONE)) / u)
         } else {
-            m.ln()
+            (m, T::ZERO)
         };
+        let log_m = log_m_arg.ln() + log_m_fix;
         let focal = power(gamma, log_m);
         let mut loss = alpha_t * focal * ce;
         let ratio = if m > T::ZERO { p * q / m } else { T::ZERO };

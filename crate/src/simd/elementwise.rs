@@ -232,21 +232,18 @@ fn focal<V: VMath>(
     )
 }
 
-/// log m of a soft target: log1p(−(y·p + (1 − y)·q)) from the terms of 1 − m where m > ½, ln m
-/// elsewhere (see crate::elementwise::focal). Out of line, called only where the power needs logs.
+/// log m of a soft target (see crate::elementwise::focal): where m > ½, log1p(−v) with
+/// v = y·p + (1 − y)·q = 1 − m from its non-negative terms, else ln m; one ln for both, as
+/// log1p does it: u = 1 − v rounded (exact u − 1 for u ∈ [½, 1]), log(1 − v) = ln u + c/u with
+/// c = −v − (u − 1) the rounding error of u. Out of line, called only where the power needs logs.
 #[inline(never)]
 fn soft_log_m<V: VMath>(m: V, y: V, y_bar: V, p: V, q: V) -> V {
+    let one = V::c(1.0);
     let near_one = m.gt(V::c(0.5));
-    let direct = if V::select(near_one, V::c(0.0), V::c(1.0)).any() {
-        ln_o(m)
-    } else {
-        m
-    };
-    if near_one.any() {
-        V::select(near_one, ln_1p_o(-(y * p + y_bar * q)), direct)
-    } else {
-        direct
-    }
+    let w = -(y * p + y_bar * q);
+    let u = V::select(near_one, one + w, m);
+    let c = V::select(near_one, (w - (u - one)) / u, V::c(0.0));
+    ln_o(u) + c
 }
 
 /// QFL, VFL and ASL (`crate::elementwise::{quality, varifocal, asymmetric}`) per lane.
