@@ -36,7 +36,7 @@ export const IOU_THRESHOLDS = Object.freeze(Array.from({ length: 10 }, (_, i) =>
 export const DEFAULTS = Object.freeze({
   classes: 1,
   seed: 1,
-  seeds: 8,
+  seeds: 6,
   epochs: 60,
   train: 96,
   test: 300,
