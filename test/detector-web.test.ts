@@ -69,9 +69,25 @@ test('the page loads the wasm, draws Figure 1, trains in Web Workers and draws e
 test('every number of the experiment on the page is what the same code gives in Node', () => {
   const d = shown.detector;
   expect(d.params).toMatchObject({ ...OPTIONS, ceAlpha: null, workers: WORKERS });
-  // Each run is the same function of its task in a Web Worker as in a worker thread: every AP, loss,
-  // per-epoch curve point, per-step stability trace and Figure 4 share identical (toEqual: Object.is).
-  expect(d.result).toEqual(asShown(node));
+  // Each run is the same function of its task in a Web Worker as in a worker thread. Chromium's engine and
+  // Node's agree on every number to ~1e-15 relative but not always in the last bit (seen: the trunk-gradient
+  // ratio and Figure 4's shares, which sum many float64 products; the package's float64 kernels run in
+  // another engine's WebAssembly compiler), so numbers are compared to 1e-12 relative, the rest exactly.
+  let compared = 0;
+  const close = (a: any, b: any, path: string) => {
+    if (typeof b === 'number') {
+      expect(Math.abs(a - b), `${path}: ${a} vs ${b}`).toBeLessThanOrEqual(1e-12 * Math.abs(b));
+      compared++;
+    } else if (b && typeof b === 'object') {
+      expect(Object.keys(a).sort(), path).toEqual(Object.keys(b).sort());
+      for (const k of Object.keys(b)) close(a[k], b[k], `${path}.${k}`);
+    } else expect(a, path).toEqual(b);
+  };
+  close(d.result, asShown(node), 'result');
+  expect(compared).toBeGreaterThan(3000); // curves, tables, 2 × 720 steps of the stability trace, Figure 4
+  // The stability run's counts are integers: exactly the same.
+  expect(d.result.stability.textbook.firstNonFinite).toEqual(node.stability.textbook.firstNonFinite);
+  expect(d.result.stability.textbook.nonFiniteSteps).toBe(node.stability.textbook.nonFiniteSteps);
   expect(d.result.table.map((t: any) => t.perSeed.length)).toEqual([2, 2, 2]);
   expect(d.result.table[2].perSeed[0].curve).toHaveLength(OPTIONS.epochs);
   // The live chart saw every run's every epoch (evalEvery 1): 3 α-search runs, 5 more, 3 epochs each.
@@ -82,8 +98,11 @@ test('the stability pair on the page: the textbook loss breaks at a step, the pa
   const s = shown.detector.result.stability;
   expect(s.steps).toBe(PRESETS.default.stabilityEpochs * Math.ceil(PRESETS.default.train / 8));
   expect(s.textbook.firstNonFinite.step).toBeGreaterThan(1);
-  expect(s.textbook.trace.loss[s.textbook.firstNonFinite.step - 1]).toBeNull(); // NaN, through JSON
-  expect(s.textbook.trace.loss.slice(0, s.textbook.firstNonFinite.step - 1).every(Number.isFinite)).toBe(true);
+  // At that step the gradient was non-finite (the loss may still be finite: 0 · log 1); Adam put the NaN into
+  // the weights, so from the next step on the loss itself is NaN (null through JSON).
+  const at = s.textbook.firstNonFinite.step;
+  expect(s.textbook.trace.loss.slice(0, at - 1).every(Number.isFinite)).toBe(true);
+  expect(s.textbook.trace.loss.slice(at).every((v: any) => v === null)).toBe(true);
   expect(s.package.nonFiniteSteps).toBe(0);
   expect(s.package.trace.loss.every(Number.isFinite)).toBe(true);
   expect(await page.textContent('#stability-note')).toContain(`first non-finite gradient at step ${s.textbook.firstNonFinite.step} of ${s.steps}`);
