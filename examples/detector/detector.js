@@ -2,8 +2,9 @@
 // A small one-stage dense detector (RetinaNet in one dimension), in plain JavaScript with no imports: the
 // loss function is passed in, so Node (cli.js) and the browser page (web/app.js) run this very file.
 //
-//   data     1-D signals of 1024 samples: correlated noise + white noise, 0–2 objects of 3 classes
-//            (pulse, dip, wave), look-alike distractors (spikes, wide bumps, a level step).
+//   data     1-D signals of 1024 samples: correlated noise + white noise, 0–2 objects of C classes (C = 1:
+//            soft-edged pulses, the design notes' detector; C = 3: pulse, dip, wave), look-alike distractors
+//            (spikes, wide bumps, a level step).
 //   anchors  widths {6, 12, 24} at every 2nd sample (1,536 per signal); IoU ≥ 0.5 positive, < 0.4
 //            background (class index C), in between ignored (ignoreIndex); every object keeps its best anchor.
 //   model    shared trunk (one conv layer, 25 taps, 16 ReLU channels, stride 2), a classification head
@@ -23,19 +24,22 @@ export const STRIDE = 2;
 export const POSITIONS = LENGTH / STRIDE;
 export const WIDTHS = Object.freeze([6, 12, 24]);
 export const A = WIDTHS.length;
-export const CLASSES = 3;
+/** The object classes of the C = 3 variant; C = 1 has only the first (a pulse). */
 export const CLASS_NAMES = Object.freeze(['pulse', 'dip', 'wave']);
 export const IGNORE = -100;
 export const TAPS = 25;
 export const PRIOR = 0.01;
 export const IOU_THRESHOLDS = Object.freeze(Array.from({ length: 10 }, (_, i) => 0.5 + 0.05 * i));
 
+// The design notes' regime (shared/notes/main-job-detector.md): one class, 96 training and 300 test signals
+// per seed, 60 epochs. `seeds` is the CLI's default number of seeds (see experiment.js for how it was chosen).
 export const DEFAULTS = Object.freeze({
+  classes: 1,
   seed: 1,
-  seeds: 3,
-  epochs: 25,
+  seeds: 6,
+  epochs: 60,
   train: 96,
-  test: 200,
+  test: 300,
   val: 100,
   channels: 16,
   batch: 8,
@@ -82,7 +86,7 @@ function shuffle(idx, rand) {
 
 /**
  * @typedef {{ cls: number, lo: number, hi: number }} Box
- * @typedef {{ x: Float64Array[], boxes: Box[][], n: number }} Signals
+ * @typedef {{ x: Float64Array[], boxes: Box[][], n: number, classes: number }} Signals
  */
 
 const softStep = (v) => 1 / (1 + Math.exp(-v));
@@ -97,13 +101,16 @@ function objectValue(cls, s, c, w, h) {
 
 /**
  * `n` signals from `seed`: background (low-passed Gaussian noise, std 0.4, correlation ~8, plus white noise
- * 0.25), 0–2 non-overlapping objects (width U(5, 22), height U(0.8, 2), class uniform), distractors (3 spikes
- * ±U(1, 3), 2 wide Gaussian bumps σ = 12 of height ±U(0.8, 2), 1 level step ±U(0.5, 1.5)).
+ * 0.25), 0–2 non-overlapping objects (width U(5, 22), height U(0.8, 2), class uniform among `classes`),
+ * distractors (3 spikes ±U(1, 3), 2 wide Gaussian bumps σ = 12 of height ±U(0.8, 2), 1 level step
+ * ±U(0.5, 1.5)). The class draw is made for every C, so C = 1 and C = 3 place the same objects at the same
+ * positions with the same widths and heights; only their shapes differ.
  * @param {number} n
  * @param {number} seed
+ * @param {number} [classes]
  * @returns {Signals}
  */
-export function makeSignals(n, seed) {
+export function makeSignals(n, seed, classes = DEFAULTS.classes) {
   const rand = rng(seed);
   const xs = [];
   const boxes = [];
@@ -121,7 +128,7 @@ export function makeSignals(n, seed) {
     for (let tries = 0; objs.length < count && tries < 50; tries++) {
       const w = uniform(rand, 5, 22);
       const c = uniform(rand, 16, LENGTH - 16);
-      const cls = Math.floor(rand() * CLASSES);
+      const cls = Math.floor(rand() * classes);
       const h = uniform(rand, 0.8, 2);
       const lo = c - w / 2;
       const hi = c + w / 2;
@@ -144,7 +151,7 @@ export function makeSignals(n, seed) {
     xs.push(x);
     boxes.push(objs);
   }
-  return { x: xs, boxes, n };
+  return { x: xs, boxes, n, classes };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -165,9 +172,10 @@ export function iou1d(alo, ahi, blo, bhi) {
  * Class-index targets of every anchor of one signal (class, C = background, IGNORE) and box-regression
  * targets of the positives (Δcentre/width, log(width ratio)).
  * @param {Box[]} objs
+ * @param {number} classes   C: the background's class index
  */
-export function assign(objs) {
-  const target = new Int32Array(ANCHORS).fill(CLASSES);
+export function assign(objs, classes) {
+  const target = new Int32Array(ANCHORS).fill(classes);
   const box = new Float64Array(ANCHORS * 2);
   const best = new Float64Array(ANCHORS);
   const which = new Int32Array(ANCHORS).fill(-1);
@@ -195,7 +203,7 @@ export function assign(objs) {
     }
   });
   for (let a = 0; a < ANCHORS; a++) {
-    if (target[a] < 0 || target[a] >= CLASSES) continue;
+    if (target[a] < 0 || target[a] >= classes) continue;
     const o = objs[which[a]];
     const c = anchorCentre(a);
     const w = anchorWidth(a);
@@ -213,11 +221,11 @@ export function prepareSet(signals) {
   let background = 0;
   let ignored = 0;
   for (let k = 0; k < signals.n; k++) {
-    const t = assign(signals.boxes[k]);
+    const t = assign(signals.boxes[k], signals.classes);
     targets.push(t.target);
     boxes.push(t.box);
     for (const v of t.target) {
-      if (v === CLASSES) background++;
+      if (v === signals.classes) background++;
       else if (v === IGNORE) ignored++;
       else positive++;
     }
@@ -226,36 +234,41 @@ export function prepareSet(signals) {
   return { ...signals, targets, boxTargets: boxes, counts: { positive, background, ignored, objects } };
 }
 
-/** The data of one seed: training, validation (for choosing α) and test signals, from disjoint streams. */
-export function makeData(seed, sizes = {}) {
-  const train = prepareSet(makeSignals(sizes.train ?? DEFAULTS.train, (seed * 7919 + 1) >>> 0));
-  const test = prepareSet(makeSignals(sizes.test ?? DEFAULTS.test, (seed * 7919 + 2) >>> 0));
-  const val = prepareSet(makeSignals(sizes.val ?? DEFAULTS.val, (seed * 7919 + 3) >>> 0));
-  return { seed, train, test, val };
+/**
+ * The data of one seed: training, validation (for choosing α) and test signals, from disjoint streams.
+ * @param {number} seed
+ * @param {{ train?: number, test?: number, val?: number }} [sizes]
+ * @param {number} [classes]
+ */
+export function makeData(seed, sizes = {}, classes = DEFAULTS.classes) {
+  const train = prepareSet(makeSignals(sizes.train ?? DEFAULTS.train, (seed * 7919 + 1) >>> 0, classes));
+  const test = prepareSet(makeSignals(sizes.test ?? DEFAULTS.test, (seed * 7919 + 2) >>> 0, classes));
+  const val = prepareSet(makeSignals(sizes.val ?? DEFAULTS.val, (seed * 7919 + 3) >>> 0, classes));
+  return { seed, classes, train, test, val };
 }
 
 // ---------------------------------------------------------------------------------------------------------
 // Model
 
 /** Parameters in one Float64Array: W1 [H, TAPS], b1 [H], Wc [A·C, H], bc [A·C], Wb [A·2, H], bb [A·2]. */
-export function createModel(channels, seed) {
+export function createModel(channels, seed, classes = DEFAULTS.classes) {
   const H = channels;
-  const K = A * CLASSES;
+  const K = A * classes;
   const B = A * 2;
   const size = H * TAPS + H + K * H + K + B * H + B;
   const params = new Float64Array(size);
   const rand = rng((seed ^ 0x1417) >>> 0);
-  const v = views(H, params);
+  const v = views(H, classes, params);
   const he = Math.sqrt(2 / TAPS);
   for (let i = 0; i < v.W1.length; i++) v.W1[i] = he * gauss(rand);
   for (let i = 0; i < v.Wc.length; i++) v.Wc[i] = 0.01 * gauss(rand);
   v.bc.fill(-Math.log((1 - PRIOR) / PRIOR));
   for (let i = 0; i < v.Wb.length; i++) v.Wb[i] = 0.01 * gauss(rand);
-  return { channels: H, params };
+  return { channels: H, classes, params };
 }
 
-function views(H, buf) {
-  const K = A * CLASSES;
+function views(H, C, buf) {
+  const K = A * C;
   const B = A * 2;
   let o = 0;
   const W1 = buf.subarray(o, (o += H * TAPS));
@@ -273,19 +286,20 @@ function views(H, buf) {
  */
 function forward(model, x, feat, logits, boxOut, off) {
   const H = model.channels;
-  const { W1, b1, Wc, bc, Wb, bb } = views(H, model.params);
-  const K = A * CLASSES;
+  const { W1, b1, Wc, bc, Wb, bb } = views(H, model.classes, model.params);
+  const K = A * model.classes;
   const B = A * 2;
   const half = (TAPS - 1) >> 1;
   for (let i = 0; i < POSITIONS; i++) {
     const centre = STRIDE * i;
     const f0 = (off + i) * H;
+    const j0 = Math.max(0, half - centre);
+    const j1 = Math.min(TAPS, LENGTH - centre + half);
+    const xo = centre - half;
     for (let h = 0; h < H; h++) {
       let s = b1[h];
       const w = h * TAPS;
-      const j0 = Math.max(0, half - centre);
-      const j1 = Math.min(TAPS, LENGTH - centre + half);
-      for (let j = j0; j < j1; j++) s += W1[w + j] * x[centre + j - half];
+      for (let j = j0; j < j1; j++) s += W1[w + j] * x[xo + j];
       feat[f0 + h] = s > 0 ? s : 0;
     }
     const l0 = (off + i) * K;
@@ -311,7 +325,7 @@ export function infer(model, set) {
   const feat = new Float64Array(POSITIONS * H);
   const out = [];
   for (let k = 0; k < set.n; k++) {
-    const logits = new Float64Array(ANCHORS * CLASSES);
+    const logits = new Float64Array(ANCHORS * model.classes);
     const box = new Float64Array(ANCHORS * 2);
     forward(model, set.x[k], feat, logits, box, 0);
     out.push({ logits, box });
@@ -346,12 +360,14 @@ export function createRun(o) {
   const lr0 = o.learningRate ?? DEFAULTS.learningRate;
   const clsWeight = o.clsWeight ?? 1;
   const { train } = o.data;
-  const model = createModel(H, seed);
+  const CLASSES = train.classes;
+  const model = createModel(H, seed, CLASSES);
   const P = model.params.length;
   const grads = new Float64Array(P);
   const m = new Float64Array(P);
   const v = new Float64Array(P);
-  const g = views(H, grads);
+  // The gradient's parts as locals: the hot loops below index them directly.
+  const { W1: gW1, b1: gb1, Wc: gWc, bc: gbc, Wb: gWb, bb: gbb } = views(H, CLASSES, grads);
   const K = A * CLASSES;
   const B = A * 2;
   const feat = new Float64Array(batch * POSITIONS * H);
@@ -376,13 +392,17 @@ export function createRun(o) {
   const stability = { firstNonFinite: /** @type {null | { step: number, epoch: number }} */ (null), nonFiniteSteps: 0, worstGradError: 0, worstAt: /** @type {any} */ (null), paramsNonFinite: false, minLogit: Infinity, maxLogit: -Infinity };
   /** @type {{ epoch: number, clsLoss: number, boxLoss: number }[]} */
   const history = [];
+  // Per step: the classification loss the loss function returned and the most negative logit it was given
+  // (the stability chart: where float32 starts rounding p_t of easy negatives to 1).
+  /** @type {{ loss: number[], minLogit: number[] }} */
+  const trace = { loss: [], minLogit: [] };
 
   function runEpoch() {
     shuffle(order, rand);
     let clsSum = 0;
     let boxSum = 0;
     let batches = 0;
-    const { Wc, Wb } = views(H, model.params);
+    const { Wc, Wb } = views(H, CLASSES, model.params);
     for (let start = 0; start < train.n; start += batch) {
       const n = Math.min(batch, train.n - start);
       let npos = 0;
@@ -403,11 +423,15 @@ export function createRun(o) {
       const { loss } = o.lossWithGrad(lg, tg, options);
       // Every loss and gradient value is checked; with a reference loss, the worst difference is kept too.
       let bad = !Number.isFinite(loss);
+      let stepMin = Infinity;
       for (let i = 0; i < len; i++) {
         if (!Number.isFinite(dLogits[i])) bad = true;
-        if (logits[i] < stability.minLogit) stability.minLogit = logits[i];
+        if (logits[i] < stepMin) stepMin = logits[i];
         if (logits[i] > stability.maxLogit) stability.maxLogit = logits[i];
       }
+      if (stepMin < stability.minLogit) stability.minLogit = stepMin;
+      trace.loss.push(loss / clsWeight);
+      trace.minLogit.push(stepMin);
       if (bad) {
         stability.nonFiniteSteps++;
         stability.firstNonFinite ??= { step: step + 1, epoch: epoch + 1 };
@@ -447,10 +471,10 @@ export function createRun(o) {
           for (let k = 0; k < K; k++) {
             const d = dLogits[p * K + k];
             if (d === 0) continue;
-            g.bc[k] += d;
+            gbc[k] += d;
             const w = k * H;
             for (let h = 0; h < H; h++) {
-              g.Wc[w + h] += d * feat[f0 + h];
+              gWc[w + h] += d * feat[f0 + h];
               dFc[h] += d * Wc[w + h];
             }
           }
@@ -463,10 +487,10 @@ export function createRun(o) {
               const diff = boxOut[p * B + k] - bt[2 * a + c];
               boxLoss += smoothL1(diff, BETA) / norm;
               const d = smoothL1Grad(diff, BETA) / norm;
-              g.bb[k] += d;
+              gbb[k] += d;
               const w = k * H;
               for (let h = 0; h < H; h++) {
-                g.Wb[w + h] += d * feat[f0 + h];
+                gWb[w + h] += d * feat[f0 + h];
                 dFb[h] += d * Wb[w + h];
               }
             }
@@ -475,15 +499,16 @@ export function createRun(o) {
           const half = (TAPS - 1) >> 1;
           const j0 = Math.max(0, half - centre);
           const j1 = Math.min(TAPS, LENGTH - centre + half);
+          const xo = centre - half;
           for (let h = 0; h < H; h++) {
             if (feat[f0 + h] <= 0) continue;
             cn += dFc[h] * dFc[h];
             bn += dFb[h] * dFb[h];
             const d = dFc[h] + dFb[h];
             if (d === 0) continue;
-            g.b1[h] += d;
+            gb1[h] += d;
             const w = h * TAPS;
-            for (let j = j0; j < j1; j++) g.W1[w + j] += d * x[centre + j - half];
+            for (let j = j0; j < j1; j++) gW1[w + j] += d * x[xo + j];
           }
         }
       }
@@ -511,7 +536,7 @@ export function createRun(o) {
   }
 
   return {
-    model, runEpoch, history, stability,
+    model, runEpoch, history, stability, trace,
     get epoch() { return epoch; },
     /** √(Σ‖∂L_cls/∂trunk‖² / Σ‖∂L_box/∂trunk‖²) over all steps so far (gradients at the trunk's ReLU output). */
     get trunkRatio() { return Math.sqrt(clsNorm2 / boxNorm2); },
@@ -523,8 +548,8 @@ export function createRun(o) {
 
 const sigmoid = (z) => 1 / (1 + Math.exp(-z));
 
-/** Detections of one signal: score > 0.05 → top 200 → per-class NMS at IoU 0.5 → at most 100. */
-export function detect(logits, box) {
+/** Detections of one signal (C classes): score > 0.05 → top 200 → per-class NMS at IoU 0.5 → at most 100. */
+export function detect(logits, box, CLASSES) {
   const cand = [];
   for (let i = 0; i < logits.length; i++) {
     const s = sigmoid(logits[i]);
@@ -557,10 +582,11 @@ export function evaluate(model, set) {
 }
 
 export function evaluateOutputs(out, set) {
+  const CLASSES = set.classes;
   const dets = Array.from({ length: CLASSES }, () => /** @type {{ k: number, score: number, lo: number, hi: number }[]} */ ([]));
   out.forEach(({ logits, box }, k) => {
     if (!logits.every(Number.isFinite)) return; // a diverged model detects nothing
-    for (const d of detect(logits, box)) dets[d.cls].push({ k, score: d.score, lo: d.lo, hi: d.hi });
+    for (const d of detect(logits, box, CLASSES)) dets[d.cls].push({ k, score: d.score, lo: d.lo, hi: d.hi });
   });
   const perThreshold = IOU_THRESHOLDS.map(() => 0);
   let classesWithObjects = 0;
@@ -620,6 +646,7 @@ export const FIG4_GAMMAS = Object.freeze([0, 0.5, 1, 2]);
  * Positives: (anchor, its class). Negatives: every other (anchor, class) pair of a non-ignored anchor.
  */
 export function figure4(model, set, lossNone, gammas = FIG4_GAMMAS, points = 50) {
+  const CLASSES = set.classes;
   const out = infer(model, set);
   const result = {};
   for (const gamma of gammas) {
