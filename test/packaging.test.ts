@@ -13,16 +13,15 @@ import { allVectorsFile, bundleHarness, parseReport, root, run } from './runtime
 import { expectMatchesNode } from './runtimes/reference';
 
 /**
- * Budgets: the gzipped .wasm and the packed tarball. A .wasm holds softmax and the four element-wise
- * losses in two precisions; the SIMD build also runs the element-wise kernel on pairs of vectors
- * (23% faster, +14 KB): ~27 KiB gzipped, the scalar build ~31.6 KiB. The tarball holds both .wasm
- * files, the SIMD build once more inside focal-loss/inline in ESM and in CJS (deflated + base64,
- * which gzip brings back to about the gzipped .wasm each), the facade once for every ESM entry (one
- * shared chunk) and twice in CJS (node.cjs, inline.cjs), the types, the tfjs adapter, the README
- * (65.6 KB on 2026-12-06), CONTRACT.md (25.0 KB) and CHANGELOG.md: 208,566 bytes packed then.
+ * Budgets (issue 19): 40 KiB for each gzipped .wasm and 300 KiB for the packed tarball. A .wasm holds softmax and
+ * the four element-wise losses in two precisions, with the Poly-1 series and the soft-target log m; the SIMD build
+ * also runs kernels on pairs of vectors. The tarball holds both .wasm files, the SIMD build once more inside
+ * focal-loss/inline in ESM and in CJS (deflated + base64, which gzip brings back to about the gzipped .wasm each),
+ * the facade once for every ESM entry (one shared chunk) and twice in CJS (node.cjs, inline.cjs), the types, the
+ * tfjs adapter, the README, CONTRACT.md and CHANGELOG.md. The test prints the sizes it measured.
  */
-const WASM_GZIP_BUDGET = 32 * 1024;
-const PACKED_BUDGET = 216 * 1024;
+const WASM_GZIP_BUDGET = 40 * 1024;
+const PACKED_BUDGET = 300 * 1024;
 
 interface PackResult { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
 

@@ -17,7 +17,7 @@
 //
 // Everything is deterministic from the seed (mulberry32 + Box–Muller).
 
-/** @typedef {(logits: Float64Array | Float32Array, targets: Int32Array, options: { classes: number, gamma: number, alpha: number | null, ignoreIndex?: number, normalizer: number, out: Float64Array | Float32Array }) => { loss: number, grad: Float64Array | Float32Array }} LossWithGrad */
+/** @typedef {(logits: Float64Array | Float32Array, targets: Int32Array, options: { classes: number, targetForm: 'indices', gamma: number, alpha: number | null, ignoreIndex?: number, normalizer: number, out: Float64Array | Float32Array }) => { loss: number, grad: Float64Array | Float32Array }} LossWithGrad */
 
 export const LENGTH = 1024;
 export const STRIDE = 2;
@@ -383,7 +383,9 @@ export function createRun(o) {
   const order = Array.from({ length: train.n }, (_, i) => i);
   const rand = rng((seed ^ 0xba7c4) >>> 0);
   const steps = o.epochs * Math.ceil(train.n / batch);
-  const options = { classes: CLASSES, gamma: o.gamma, alpha: o.alpha, ignoreIndex: IGNORE, normalizer: 1, out: dLogits };
+  // Targets are class indices (C = background), also with one class: targetForm says so, since with C = 1 the
+  // package cannot tell indices from 0/1 labels.
+  const options = { classes: CLASSES, targetForm: 'indices', gamma: o.gamma, alpha: o.alpha, ignoreIndex: IGNORE, normalizer: 1, out: dLogits };
   const refOptions = o.reference ? { ...options, out: refOut } : null;
   let step = 0;
   let epoch = 0;
@@ -654,7 +656,7 @@ export function figure4(model, set, lossNone, gammas = FIG4_GAMMAS, points = 50)
     const neg = [];
     out.forEach(({ logits }, k) => {
       const t = set.targets[k];
-      const l = lossNone(logits, t, { classes: CLASSES, gamma, alpha: null, ignoreIndex: IGNORE, reduction: 'none' });
+      const l = lossNone(logits, t, { classes: CLASSES, targetForm: 'indices', gamma, alpha: null, ignoreIndex: IGNORE, reduction: 'none' });
       for (let a = 0; a < ANCHORS; a++) {
         if (t[a] === IGNORE) continue;
         for (let c = 0; c < CLASSES; c++) (t[a] === c ? pos : neg).push(l[a * CLASSES + c]);
