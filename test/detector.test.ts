@@ -128,7 +128,7 @@ describe('training', () => {
     const seen: number[] = [];
     const spy = (l: any, t: any, o: any) => {
       const r = sigmoidFocalLossWithGrad(l, t, o);
-      const part = sigmoidFocalLoss(l, t, { classes: o.classes, gamma: o.gamma, alpha: o.alpha, ignoreIndex: o.ignoreIndex, reduction: 'sum' });
+      const part = sigmoidFocalLoss(l, t, { classes: o.classes, targetForm: o.targetForm, gamma: o.gamma, alpha: o.alpha, ignoreIndex: o.ignoreIndex, reduction: 'sum' });
       let pos = 0;
       for (const v of t) if (v >= 0 && v < o.classes) pos++;
       seen.push(Math.abs(r.loss - part / Math.max(1, pos)) / r.loss);
