@@ -18,7 +18,9 @@ use core::ops::{Add, Div, Mul, Neg, Sub};
 
 pub(crate) mod elementwise;
 pub(crate) mod math;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod narrow;
+// Natively too under `cargo test`: narrow.rs's tests run the pairs against single vectors.
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod pair;
 pub(crate) mod softmax;
 
