@@ -22,41 +22,12 @@ use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
 /// Rows up to this many classes go one row per lane; wider rows are vectorised along the row.
 pub const ACROSS_ROWS_MAX_C: usize = 16;
 
-/// One group of channels-last rows (`n` of them real), logits gathered once.
-struct Rows<'a, U: Vector> {
-    z: [U; ACROSS_ROWS_MAX_C],
-    e: [U; ACROSS_ROWS_MAX_C],
-    grad: Option<&'a mut [U::Scalar]>,
-    first: usize,
-    n: usize,
-    classes: usize,
-}
+/// Room for one group of channels-last rows: C ≤ ACROSS_ROWS_MAX_C classes of at most 8 lanes
+/// (f32 on a pair of v128).
+const BLOCK: usize = ACROSS_ROWS_MAX_C * 8;
 
-impl<U: Vector> Access<U> for Rows<'_, U> {
-    #[inline(always)]
-    fn z(&self, c: usize) -> U {
-        self.z[c]
-    }
-    #[inline(always)]
-    fn stash(&mut self, c: usize, e: U) {
-        self.e[c] = e;
-    }
-    #[inline(always)]
-    fn stashed(&self, c: usize) -> U {
-        self.e[c]
-    }
-    #[inline(always)]
-    fn write(&mut self, c: usize, g: U) {
-        if let Some(grad) = self.grad.as_deref_mut() {
-            let lanes = g.to_array();
-            for (l, &v) in lanes.as_ref()[..self.n].iter().enumerate() {
-                grad[(self.first + l) * self.classes + c] = v;
-            }
-        }
-    }
-}
-
-/// A group of consecutive positions of one channels-first image (`n` of them real).
+/// A group of consecutive positions of one channels-first image (`n` of them real), or of a
+/// channels-last group of rows transposed into a block (class c of lane l at c·lanes + l).
 struct Positions<'a, U: Vector> {
     logits: &'a [U::Scalar],
     grad: Option<&'a mut [U::Scalar]>,
@@ -88,6 +59,39 @@ where
             store_partial(g, &mut grad[self.base + c * self.stride..], self.n);
         }
     }
+}
+
+/// `softmax::group` over one group of items: out of line, so that the rows and the channels-first
+/// images share one copy per float type (a third less .wasm than one inlined copy for each).
+#[allow(clippy::too_many_arguments)]
+#[inline(never)]
+fn one_group<U: VMath + Vector>(
+    access: &mut Positions<'_, U>,
+    classes: usize,
+    t: U,
+    a_t: U,
+    grad_weight: U,
+    live: U,
+    focal_pow: FocalPow<U>,
+    poly: Option<(U, U)>,
+    want_grad: bool,
+    parts: usize,
+) -> U
+where
+    U::Scalar: Real,
+{
+    group(
+        access,
+        classes,
+        t,
+        a_t,
+        grad_weight,
+        live,
+        focal_pow,
+        poly,
+        want_grad,
+        parts,
+    )
 }
 
 /// The hard-target kernel for channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`] and for
@@ -163,28 +167,31 @@ pub(crate) fn hard_targets<T: Real + SimdReal, U: VMath + Vector<Scalar = T>>(
     };
 
     if stride == 1 {
+        // Each group's rows transposed into `z_block` (class c of lane l at c·lanes + l), which
+        // the group then reads as a channels-first image of `lanes` positions: one `group` for
+        // both layouts (smaller .wasm than a copy for each, as fast within the noise); its
+        // gradient comes back through `g_block`.
         let rows = layout.batch;
+        let mut z_block = [T::ZERO; BLOCK];
+        let mut g_block = [T::ZERO; BLOCK];
         let mut r0 = 0;
         while r0 < rows {
             let n = (rows - r0).min(lanes);
-            let mut z = [U::splat(T::ZERO); ACROSS_ROWS_MAX_C];
-            for (c, zc) in z.iter_mut().enumerate().take(classes) {
-                let mut a = U::splat(T::ZERO).to_array();
-                for l in 0..n {
-                    a.as_mut()[l] = logits[(r0 + l) * classes + c];
+            let block = &logits[r0 * classes..(r0 + n) * classes];
+            for (l, row) in block.chunks_exact(classes).enumerate() {
+                for (c, &v) in row.iter().enumerate() {
+                    z_block[c * lanes + l] = v;
                 }
-                *zc = U::from_array(a);
             }
             let (t, a_t, gw, live, w) = lanes_of(r0, n);
-            let mut access = Rows {
-                z,
-                e: z,
-                grad: grad_out.as_deref_mut(),
-                first: r0,
+            let mut access = Positions::<U> {
+                logits: &z_block,
+                grad: want_grad.then_some(&mut g_block[..]),
+                base: 0,
+                stride: lanes,
                 n,
-                classes,
             };
-            let loss = group(
+            let loss = one_group(
                 &mut access,
                 classes,
                 t,
@@ -196,6 +203,14 @@ pub(crate) fn hard_targets<T: Real + SimdReal, U: VMath + Vector<Scalar = T>>(
                 want_grad,
                 parts,
             );
+            if let Some(grad) = grad_out.as_deref_mut() {
+                let block = &mut grad[r0 * classes..(r0 + n) * classes];
+                for (l, row) in block.chunks_exact_mut(classes).enumerate() {
+                    for (c, g) in row.iter_mut().enumerate() {
+                        *g = g_block[c * lanes + l];
+                    }
+                }
+            }
             emit(r0, n, loss, w);
             r0 += n;
         }
@@ -213,7 +228,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal, U: VMath + Vector<Scalar = T>>(
                     stride,
                     n,
                 };
-                let loss = group(
+                let loss = one_group(
                     &mut access,
                     classes,
                     t,
@@ -231,4 +246,245 @@ pub(crate) fn hard_targets<T: Real + SimdReal, U: VMath + Vector<Scalar = T>>(
         }
     }
     out.sum = sum;
+}
+
+#[cfg(test)]
+mod tests {
+    //! The pairs against the single vectors (today's kernel: `U = V`, the lanes the SIMD128
+    //! build used before), bit for bit, over the options that reach these paths; and the
+    //! channels-first groups against each position as a row of its own (for C > 16 the per-row
+    //! kernel vectorised along the row, `softmax::hard_targets`).
+    use super::super::pair::Pair;
+    use super::super::{SimdReal, VMath, Vector};
+    use crate::real::Real;
+    use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
+
+    /// xorshift64*.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        }
+        fn unit(&mut self) -> f64 {
+            (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    struct Case<T> {
+        layout: Layout,
+        logits: Vec<T>,
+        targets: Vec<i32>,
+        weights: Option<Vec<T>>,
+        alpha: Vec<T>,
+        alpha_kind: usize,
+        gamma: T,
+        poly: T,
+        want_loss: bool,
+        want_grad: bool,
+    }
+
+    fn case<T: Real>(rng: &mut Rng, layout: Layout) -> Case<T> {
+        let (items, len) = (layout.items().unwrap(), layout.logits().unwrap());
+        let (classes, s) = (layout.classes, layout.spatial);
+        let masked = rng.below(4) == 0;
+        let mut logits: Vec<T> = (0..len)
+            .map(|_| {
+                T::from_f64(match rng.below(20) {
+                    0 => (rng.unit() - 0.5) * 2e4,
+                    1 => (rng.unit() - 0.5) * 200.0,
+                    2 if masked => f64::NEG_INFINITY,
+                    3 => 30.0 + rng.unit(),
+                    4 if masked => f64::NAN,
+                    _ => (rng.unit() - 0.5) * 12.0,
+                })
+            })
+            .collect();
+        let targets: Vec<i32> = (0..items)
+            .map(|_| {
+                if rng.below(8) == 0 {
+                    -100
+                } else {
+                    rng.below(classes) as i32
+                }
+            })
+            .collect();
+        // Some targets the arg-max by a wide margin (p_t → 1: the stable 1 − p_t and Poly-1's
+        // small-(1 − p) forms), some tied with another class.
+        for (item, &t) in targets.iter().enumerate() {
+            if t >= 0 && rng.below(4) == 0 {
+                let i = (item / s) * classes * s + t as usize * s + item % s;
+                logits[i] = T::from_f64(60.0 + rng.unit() * 40.0);
+            }
+        }
+        Case {
+            layout,
+            logits,
+            targets,
+            weights: (rng.below(2) == 0).then(|| (0..items).map(|_| T::from_f64(rng.unit() * 3.0)).collect()),
+            alpha: (0..classes).map(|_| T::from_f64(rng.unit())).collect(),
+            alpha_kind: rng.below(3),
+            gamma: T::from_f64([0.0, 0.5, 1.0, 2.0, 3.0, 3.7, 5.0][rng.below(7)]),
+            poly: T::from_f64([0.0, 0.0, 1.0, -0.5, -1.0, 2.0][rng.below(6)]),
+            want_loss: rng.below(4) != 0,
+            want_grad: rng.below(6) != 0,
+        }
+    }
+
+    type Run<T> = (Vec<T>, Vec<T>, f64);
+
+    type Kernel<T> = fn(Layout, &[T], &[i32], &SoftmaxOptions<T>, &mut Outputs<T>);
+
+    /// `kernel` over the case, its running sum starting at 0.5.
+    fn run<T: Real>(c: &Case<T>, kernel: Kernel<T>) -> Run<T> {
+        run_from(c, kernel, 0.5)
+    }
+
+    /// `kernel` over the case, its running sum starting at `sum`.
+    fn run_from<T: Real>(c: &Case<T>, kernel: Kernel<T>, sum: f64) -> Run<T> {
+        let opts = SoftmaxOptions {
+            gamma: c.gamma,
+            alpha: match c.alpha_kind {
+                0 => Alpha::None,
+                1 => Alpha::Scalar(c.alpha[0]),
+                _ => Alpha::PerClass(&c.alpha),
+            },
+            weights: c.weights.as_deref(),
+            poly_epsilon: c.poly,
+            ..SoftmaxOptions::default()
+        };
+        let mut loss = vec![T::from_f64(7.0); c.layout.items().unwrap()];
+        let mut grad = vec![T::from_f64(7.0); c.logits.len()];
+        let mut out = Outputs {
+            grad_scale: 0.125,
+            sum,
+            ..Outputs::new(
+                c.want_loss.then_some(&mut loss[..]),
+                c.want_grad.then_some(&mut grad[..]),
+            )
+        };
+        kernel(c.layout, &c.logits, &c.targets, &opts, &mut out);
+        let sum = out.sum;
+        (loss, grad, sum)
+    }
+
+    fn bits<T: Real>(v: &[T]) -> Vec<u64> {
+        // NaN payloads are unspecified (WebAssembly): every NaN counts as one value.
+        v.iter()
+            .map(|x| if x.is_nan() { u64::MAX } else { x.to_f64().to_bits() })
+            .collect()
+    }
+
+    fn assert_same<T: Real>(a: &Run<T>, b: &Run<T>, what: &str) {
+        assert_eq!(bits(&a.0), bits(&b.0), "{what}: losses");
+        assert_eq!(bits(&a.1), bits(&b.1), "{what}: gradients");
+        assert_eq!(bits(&[a.2]), bits(&[b.2]), "{what}: sums");
+    }
+
+    fn layouts(rng: &mut Rng) -> Vec<Layout> {
+        let mut v = Vec::new();
+        for c in [1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16] {
+            // Batch sizes around the group sizes (1, 2, 4 and 8 lanes) and not multiples of them.
+            v.push(Layout::rows(rng.below(27) + 1, c));
+        }
+        for (c, s) in [(1, 5), (2, 3), (3, 9), (10, 13), (16, 33), (17, 7), (19, 2), (4, 8)] {
+            v.push(Layout::channels_first(rng.below(3) + 1, c, s));
+        }
+        v
+    }
+
+    fn pairs_match_single_vectors<T: Real + SimdReal>(seed: u64)
+    where
+        Pair<T::V>: VMath + Vector<Scalar = T>,
+    {
+        let mut rng = Rng(seed);
+        let mut count = 0;
+        for round in 0..60 {
+            for layout in layouts(&mut rng) {
+                let c = case::<T>(&mut rng, layout);
+                let single = run(&c, super::hard_targets::<T, T::V>);
+                let pair = run(&c, super::hard_targets::<T, Pair<T::V>>);
+                let what = format!(
+                    "round {round} {layout:?} gamma {:?} poly {:?}",
+                    c.gamma.to_f64(),
+                    c.poly.to_f64()
+                );
+                assert_same(&pair, &single, &what);
+                count += 1;
+            }
+        }
+        assert_eq!(count, 60 * 19);
+    }
+
+    #[test]
+    fn pairs_match_single_vectors_f32() {
+        pairs_match_single_vectors::<f32>(0x1919_0001);
+    }
+
+    #[test]
+    fn pairs_match_single_vectors_f64() {
+        pairs_match_single_vectors::<f64>(0x1919_0002);
+    }
+
+    /// Each position of a channels-first image as a one-row batch: C ≤ 16 the single-vector
+    /// group (one real lane), C > 16 the per-row kernel along the row (`softmax::hard_targets`).
+    fn positions_match_rows<T: Real + SimdReal>(seed: u64)
+    where
+        Pair<T::V>: VMath + Vector<Scalar = T>,
+    {
+        let mut rng = Rng(seed);
+        let mut count = 0;
+        for _ in 0..40 {
+            for (classes, s) in [(3, 11), (10, 9), (16, 5), (17, 9), (24, 3), (40, 6)] {
+                let layout = Layout::channels_first(rng.below(2) + 1, classes, s);
+                let mut c = case::<T>(&mut rng, layout);
+                (c.want_loss, c.want_grad) = (true, true);
+                let whole = run(&c, super::hard_targets::<T, Pair<T::V>>);
+                let mut loss = Vec::new();
+                let mut grad = vec![T::ZERO; c.logits.len()];
+                let mut sum = 0.5;
+                for n in 0..layout.batch {
+                    for sp in 0..s {
+                        let item = n * s + sp;
+                        let at = |k: usize| n * classes * s + k * s + sp;
+                        let one = Case {
+                            layout: Layout::rows(1, classes),
+                            logits: (0..classes).map(|k| c.logits[at(k)]).collect(),
+                            targets: vec![c.targets[item]],
+                            weights: c.weights.as_ref().map(|w| vec![w[item]]),
+                            alpha: c.alpha.clone(),
+                            ..c
+                        };
+                        let r = run_from(&one, super::super::softmax::hard_targets::<T>, sum);
+                        loss.push(r.0[0]);
+                        for (k, &g) in r.1.iter().enumerate() {
+                            grad[at(k)] = g;
+                        }
+                        sum = r.2;
+                        count += 1;
+                    }
+                }
+                let what = format!("{layout:?} gamma {:?} poly {:?}", c.gamma.to_f64(), c.poly.to_f64());
+                assert_eq!(bits(&whole.0), bits(&loss), "{what}: losses");
+                assert_eq!(bits(&whole.1), bits(&grad), "{what}: gradients");
+                assert_eq!(bits(&[whole.2]), bits(&[sum]), "{what}: sums");
+            }
+        }
+        assert!(count > 40 * 6 * 3, "{count} positions");
+    }
+
+    #[test]
+    fn channels_first_positions_match_rows_f32() {
+        positions_match_rows::<f32>(0x1919_0003);
+    }
+
+    #[test]
+    fn channels_first_positions_match_rows_f64() {
+        positions_match_rows::<f64>(0x1919_0004);
+    }
 }
