@@ -119,7 +119,7 @@ pub trait SimdReal: Copy {
     /// The element-wise kernels' vector: with SIMD128, two `V` interleaved
     /// (`pair::Pair<V>`, the same operations per lane); in the scalar build `V` itself (the
     /// interleaving buys nothing there and would add a third to the fallback .wasm).
-    type W: VMath + Vector<Scalar = Self>;
+    type W: VMath + Vector<Scalar = Self> + narrow::RowBlock;
     /// Adds the lanes of `w` to per-lane sums of `V`, in `V`'s lane order (element i to lane
     /// i mod V::LANES, elements in order): the same sums whichever `W` is.
     fn acc_add_w(acc: <Self::V as Vector>::Acc, w: Self::W) -> <Self::V as Vector>::Acc;
