@@ -9,6 +9,11 @@
 //     time per call (process.cpuUsage: on a shared, loaded machine the wall time also counts the
 //     time the process waited for a core; the CPU time does not), and new / old of each.
 //
+//   node bench/narrow.mjs --call old-dist,new-dist [--reps 31] [--cases REGEX]
+//     the same through the public call instead (`softmaxFocalLossWithGrad` with a reused `out`,
+//     γ = 2, 'mean': validation, the engine's copies through the scratch area and the kernel) of
+//     each dist/ folder's node.js, one module instance each, round-robin with the floor.
+//
 //   node bench/narrow.mjs --check --wasm old.wasm,new.wasm [--rounds 40]
 //     the same random inputs through every build, over every option the softmax kernel takes
 //     (class indices with the ignore index, weights, alpha scalar or per class, Poly-1, label
@@ -24,8 +29,11 @@ const opt = (name, dflt) => {
   const i = argv.indexOf(`--${name}`);
   return i >= 0 ? argv[i + 1] : dflt;
 };
-const files = opt('wasm', new URL('../dist/focal_loss.wasm', import.meta.url).pathname).split(',');
-const names = files.map((f) => f.split('/').slice(-2).join('/'));
+const CALL = argv.includes('--call');
+const files = CALL
+  ? opt('call', '').split(',')
+  : opt('wasm', new URL('../dist/focal_loss.wasm', import.meta.url).pathname).split(',');
+const names = files.map((f) => f.replace(/\/$/, '').split('/').slice(-2).join('/'));
 
 function rng(seed) {
   let a = seed >>> 0;
@@ -146,7 +154,18 @@ const halfIqr = (xs) => {
 };
 const fmt = (xs) => `${median(xs).toFixed(2)} ±${((halfIqr(xs) / median(xs)) * 100).toFixed(0)}% (min ${Math.min(...xs).toFixed(2)})`;
 
-function bench() {
+/** `instance` for the public call of a dist/ folder's node.js. */
+async function callInstance(dir) {
+  const api = await import(new URL(`file://${dir.replace(/\/$/, '')}/node.js`).href);
+  return (c) => {
+    const F = c.dtype === 'f32' ? Float32Array : Float64Array;
+    const out = new F(c.logits.length);
+    const opts = c.spatial > 1 ? { shape: [c.batch, c.classes, c.spatial], gamma: 2, out } : { classes: c.classes, gamma: 2, out };
+    return { run: () => api.softmaxFocalLossWithGrad(c.logits, c.indices, opts) };
+  };
+}
+
+async function bench() {
   const REPS = Number(opt('reps', 31));
   const CASES = new RegExp(opt('cases', '.'));
   const cases = [
@@ -158,17 +177,18 @@ function bench() {
     () => benchCase('f32', 4, 19, 16384),
     () => benchCase('f64', 4, 19, 16384),
   ];
-  const makers = files.map(instance);
+  const makers = CALL ? await Promise.all(files.map(callInstance)) : files.map(instance);
   const cols = names.flatMap((n) => [`${n} wall`, `${n} cpu`]);
   const ratio = names.length > 1 ? [`${names.at(-1)} / ${names[0]} (wall, cpu medians; minima)`] : [];
-  console.log(`| case | ${cols.join(' | ')} | floor wall | ${ratio.join(' | ')} |`);
-  console.log(`|---|${cols.map(() => '---|').join('')}---|${ratio.map(() => '---|').join('')}`);
+  const above = names.map((n) => `${n} / floor (cpu medians)`);
+  console.log(`| case | ${cols.join(' | ')} | floor wall | floor cpu | ${ratio.join(' | ')} | ${above.join(' | ')} |`);
+  console.log(`|---|${cols.map(() => '---|').join('')}---|---|${ratio.map(() => '---|').join('')}${above.map(() => '---|').join('')}`);
   for (const make of cases) {
     const c = make();
     if (!CASES.test(c.id)) continue;
     const runs = makers.map((m) => m(c));
     const floor = floorRunner(c);
-    const wall = runs.map(() => []), cpu = runs.map(() => []), fw = [];
+    const wall = runs.map(() => []), cpu = runs.map(() => []), fw = [], fu = [];
     for (let rep = 0; rep < REPS + 3; rep++) {
       runs.forEach((r, i) => {
         const [w, u] = timed(() => r.run());
@@ -176,8 +196,8 @@ function bench() {
       });
       if (floor) {
         floor.before();
-        const [w] = timed(floor.run);
-        if (rep >= 3) fw.push(w);
+        const [w, u] = timed(floor.run);
+        if (rep >= 3) (fw.push(w), fu.push(u));
       }
     }
     const cells = runs.flatMap((_, i) => [fmt(wall[i]), fmt(cpu[i])]);
@@ -186,7 +206,8 @@ function bench() {
     const rc = runs.length > 1
       ? [`${r(median(wall[last]), median(wall[0]))}, ${r(median(cpu[last]), median(cpu[0]))}; ${r(Math.min(...wall[last]), Math.min(...wall[0]))}, ${r(Math.min(...cpu[last]), Math.min(...cpu[0]))}`]
       : [];
-    console.log(`| ${c.id} | ${cells.join(' | ')} | ${floor ? fmt(fw) : 'n/a'} | ${rc.join(' | ')} |`);
+    const ab = cpu.map((u) => (floor ? `${(median(u) / median(fu)).toFixed(2)}×` : 'n/a'));
+    console.log(`| ${c.id} | ${cells.join(' | ')} | ${floor ? fmt(fw) : 'n/a'} | ${floor ? fmt(fu) : 'n/a'} | ${rc.join(' | ')} | ${ab.join(' | ')} |`);
   }
 }
 
@@ -279,4 +300,4 @@ function check() {
 }
 
 if (argv.includes('--check')) check();
-else bench();
+else await bench();
