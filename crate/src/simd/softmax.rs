@@ -1,15 +1,15 @@
 //! The vectorised softmax hard-target kernel (class indices, no label smoothing): the formulas of
 //! `crate::softmax` (see the derivation there), evaluated for several items at once.
 //!
-//! - Channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`]: LANES rows at a time, lane l holding row
-//!   r0 + l (gathered once into a small array); the row's max, arg-max, S′ (per lane, in f64,
-//!   classes in order — bit for bit the scalar path's summation), the target's terms and the
-//!   gradient are all lane-wise.
+//! - Channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`]: one row per lane (`narrow.rs`, on
+//!   `SimdReal::W`: 8 f32 or 4 f64 rows per group with SIMD128); the row's max, arg-max, S′ (per
+//!   lane, in f64, classes in order — bit for bit the scalar path's summation), the target's
+//!   terms and the gradient are all lane-wise (`group`).
 //! - Wider rows: vectorised along the row (max, exp, S′ as per-lane partial sums in f64, the
 //!   gradient pass), one row at a time; the few transcendental terms of two rows at once (half of
 //!   the lanes each).
-//! - Channels-first `[N, C, S]`: LANES consecutive positions of one image at a time — the C logits
-//!   of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
+//! - Channels-first `[N, C, S]` (`narrow.rs`): consecutive positions of one image in the lanes —
+//!   the C logits of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
 //!
 //! Poly-1 (ε ≠ 0) adds ε·(1 − p_t)^γ·(1 − p_t) to the loss and −ε(γ + 1)·(1 − p_t)^γ·p_t to G; ε = 0
 //! skips both (the results are those without Poly-1, bit for bit).
@@ -23,7 +23,7 @@ use super::{load_partial, store_partial, SimdReal, Vector};
 use crate::real::Real;
 use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
 
-pub use super::narrow::ACROSS_ROWS_MAX_C;
+use super::narrow::ACROSS_ROWS_MAX_C;
 
 /// The per-item quantities of the target class t (lane-wise), as `softmax::class_terms`.
 struct Terms<V> {
@@ -304,7 +304,7 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
     type V<T> = <T as SimdReal>::V;
     if layout.spatial != 1 || layout.classes <= ACROSS_ROWS_MAX_C {
         // One item per lane (`narrow.rs`), on the element-wise kernels' vector `W`: with SIMD128
-        // two vectors interleaved, 10-30% faster than one (BENCHMARKS.md), the same bits.
+        // two vectors interleaved: 7-30% less kernel time than one (BENCHMARKS.md), the same bits.
         super::narrow::hard_targets::<T, T::W>(layout, logits, targets, opts, out);
         return;
     }
