@@ -10,6 +10,10 @@
 //! classes into `V::LANES` partial sums, whatever `U`'s lane count — so an item's result is the
 //! same bits whichever `U`, group or chunk it falls in (tested below against `U = V`).
 //!
+//! A group of rows: with SIMD128 transposed into a small block (4 × 4 `v128` transpositions for
+//! f32) and read like a channels-first image, so that one out-of-line `group` serves both layouts;
+//! in the scalar build gathered into `Rows` and inlined (the block made its rows 7-12% slower there).
+//!
 //! A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored), and
 //! no lane reads another. Item losses are added to the running sum in item order.
 
@@ -183,6 +187,41 @@ impl RowBlock for Pair<super::F32x4> {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 impl RowBlock for Pair<super::F64x2> {}
 
+/// One group of channels-last rows (`n` of them real), logits gathered once: the scalar build's
+/// rows (see `hard_targets`).
+struct Rows<'a, U: Vector> {
+    z: [U; ACROSS_ROWS_MAX_C],
+    e: [U; ACROSS_ROWS_MAX_C],
+    grad: Option<&'a mut [U::Scalar]>,
+    first: usize,
+    n: usize,
+    classes: usize,
+}
+
+impl<U: Vector> Access<U> for Rows<'_, U> {
+    #[inline(always)]
+    fn z(&self, c: usize) -> U {
+        self.z[c]
+    }
+    #[inline(always)]
+    fn stash(&mut self, c: usize, e: U) {
+        self.e[c] = e;
+    }
+    #[inline(always)]
+    fn stashed(&self, c: usize) -> U {
+        self.e[c]
+    }
+    #[inline(always)]
+    fn write(&mut self, c: usize, g: U) {
+        if let Some(grad) = self.grad.as_deref_mut() {
+            let lanes = g.to_array();
+            for (l, &v) in lanes.as_ref()[..self.n].iter().enumerate() {
+                grad[(self.first + l) * self.classes + c] = v;
+            }
+        }
+    }
+}
+
 /// A group of consecutive positions of one channels-first image (`n` of them real), or of a
 /// channels-last group of rows transposed into a block (class c of lane l at c·lanes + l).
 struct Positions<'a, U: Vector> {
@@ -218,8 +257,9 @@ where
     }
 }
 
-/// `softmax::group` over one group of items: out of line, so that the rows and the channels-first
-/// images share one copy per float type (a third less .wasm than one inlined copy for each).
+/// `softmax::group` over one group of positions: out of line, so that the SIMD128 build's rows
+/// (through the block) and the channels-first images share one copy per float type (a third less
+/// .wasm than an inlined copy for each).
 #[allow(clippy::too_many_arguments)]
 #[inline(never)]
 fn one_group<U: VMath + Vector>(
@@ -262,6 +302,19 @@ pub(crate) fn hard_targets<T: Real + SimdReal, U: VMath + RowBlock + Vector<Scal
     targets: &[i32],
     opts: &SoftmaxOptions<T>,
     out: &mut Outputs<T>,
+) {
+    hard_targets_rows_by::<T, U>(layout, logits, targets, opts, out, super::HARDWARE_SIMD);
+}
+
+/// [`hard_targets`], the rows through the block (`via_block`, the SIMD128 build's way) or
+/// gathered into `Rows` (the scalar build's); both give the same bits (tested below).
+fn hard_targets_rows_by<T: Real + SimdReal, U: VMath + RowBlock + Vector<Scalar = T>>(
+    layout: Layout,
+    logits: &[T],
+    targets: &[i32],
+    opts: &SoftmaxOptions<T>,
+    out: &mut Outputs<T>,
+    via_block: bool,
 ) {
     let lanes = U::LANES;
     // S′'s partition of the classes, that of the single vector's lanes (see the module's comment).
@@ -323,7 +376,46 @@ pub(crate) fn hard_targets<T: Real + SimdReal, U: VMath + RowBlock + Vector<Scal
         }
     };
 
-    if stride == 1 {
+    if stride == 1 && !via_block {
+        // The scalar build: the rows gathered into `Rows` (main's code for it; through the block
+        // below its rows took 7-12% longer).
+        let rows = layout.batch;
+        let mut r0 = 0;
+        while r0 < rows {
+            let n = (rows - r0).min(lanes);
+            let mut z = [U::splat(T::ZERO); ACROSS_ROWS_MAX_C];
+            for (c, zc) in z.iter_mut().enumerate().take(classes) {
+                let mut a = U::splat(T::ZERO).to_array();
+                for l in 0..n {
+                    a.as_mut()[l] = logits[(r0 + l) * classes + c];
+                }
+                *zc = U::from_array(a);
+            }
+            let (t, a_t, gw, live, w) = lanes_of(r0, n);
+            let mut access = Rows {
+                z,
+                e: z,
+                grad: grad_out.as_deref_mut(),
+                first: r0,
+                n,
+                classes,
+            };
+            let loss = group(
+                &mut access,
+                classes,
+                t,
+                a_t,
+                gw,
+                live,
+                focal_pow,
+                poly,
+                want_grad,
+                parts,
+            );
+            emit(r0, n, loss, w);
+            r0 += n;
+        }
+    } else if stride == 1 {
         // Each group's rows transposed into `z_block` (class c of lane l at c·lanes + l), which
         // the group then reads as a channels-first image of `lanes` positions: one `group` for
         // both layouts (smaller .wasm than a copy for each, as fast within the noise); its
@@ -521,6 +613,26 @@ mod tests {
         (loss, grad, sum)
     }
 
+    fn gathered<T: Real + SimdReal, U: VMath + RowBlock + Vector<Scalar = T>>(
+        layout: Layout,
+        logits: &[T],
+        targets: &[i32],
+        opts: &SoftmaxOptions<T>,
+        out: &mut Outputs<T>,
+    ) {
+        super::hard_targets_rows_by::<T, U>(layout, logits, targets, opts, out, false);
+    }
+
+    fn blocked<T: Real + SimdReal, U: VMath + RowBlock + Vector<Scalar = T>>(
+        layout: Layout,
+        logits: &[T],
+        targets: &[i32],
+        opts: &SoftmaxOptions<T>,
+        out: &mut Outputs<T>,
+    ) {
+        super::hard_targets_rows_by::<T, U>(layout, logits, targets, opts, out, true);
+    }
+
     fn bits<T: Real>(v: &[T]) -> Vec<u64> {
         // NaN payloads are unspecified (WebAssembly): every NaN counts as one value.
         v.iter()
@@ -556,14 +668,21 @@ mod tests {
         for round in 0..60 {
             for layout in layouts(&mut rng) {
                 let c = case::<T>(&mut rng, layout);
-                let single = run(&c, super::hard_targets::<T, T::V>);
-                let pair = run(&c, super::hard_targets::<T, Pair<T::V>>);
+                let single = run(&c, gathered::<T, T::V>);
                 let what = format!(
                     "round {round} {layout:?} gamma {:?} poly {:?}",
                     c.gamma.to_f64(),
                     c.poly.to_f64()
                 );
-                assert_same(&pair, &single, &what);
+                // Pairs and single vectors, the rows gathered (the scalar build) and through the
+                // block (the SIMD128 build).
+                assert_same(&run(&c, gathered::<T, Pair<T::V>>), &single, &format!("{what}: pairs"));
+                assert_same(
+                    &run(&c, blocked::<T, Pair<T::V>>),
+                    &single,
+                    &format!("{what}: pairs, block"),
+                );
+                assert_same(&run(&c, blocked::<T, T::V>), &single, &format!("{what}: block"));
                 count += 1;
             }
         }
@@ -594,7 +713,7 @@ mod tests {
                 let layout = Layout::channels_first(rng.below(2) + 1, classes, s);
                 let mut c = case::<T>(&mut rng, layout);
                 (c.want_loss, c.want_grad) = (true, true);
-                let whole = run(&c, super::hard_targets::<T, Pair<T::V>>);
+                let whole = run(&c, blocked::<T, Pair<T::V>>);
                 let mut loss = Vec::new();
                 let mut grad = vec![T::ZERO; c.logits.len()];
                 let mut sum = 0.5;
