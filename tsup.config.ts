@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { deflateRawSync } from 'node:zlib';
 import { defineConfig, type Options } from 'tsup';
 
@@ -92,5 +92,9 @@ export default defineConfig([
     dts: { compilerOptions: { paths: { 'focal-loss': ['./ts/index.ts'] } } },
     shims: false,
     splitting: false,
+    // The types of the two raw-module subpaths of the exports map (ts/entries/wasm-file.d.cts).
+    onSuccess: async () => {
+      for (const name of ['focal_loss', 'focal_loss.scalar']) copyFileSync('ts/entries/wasm-file.d.cts', `dist/${name}.wasm.d.cts`);
+    },
   },
 ]);

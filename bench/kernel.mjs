@@ -10,6 +10,7 @@
 // minimum — the steadier figure when other jobs share the machine) and ns per element.
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { rng } from './rng.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -19,17 +20,6 @@ const opt = (name, dflt) => {
 const REPS = Number(opt('reps', 15));
 const CASES = new RegExp(opt('cases', '.'));
 const files = opt('wasm', new URL('../dist/focal_loss.wasm', import.meta.url).pathname).split(',');
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const FIELDS = ['batch', 'classes', 'spatial', 'ignore_index', 'logits', 'target_indices', 'target_values', 'alpha',
   'pos_weight', 'weights', 'loss_out', 'grad_out', 'loss_kind', 'flags', 'error_index', 'reserved', 'alpha_scalar',

@@ -4,13 +4,20 @@
 // survive); nothing here is tuned beyond what a careful user would do.
 
 /**
+ * One item's probabilities, kept between calls and grown when an item has more classes: a careful
+ * user's loop allocates nothing per call, which matters for the small calls (1 row × 10 classes).
+ */
+let probabilities = new Float64Array(16);
+
+/**
  * Softmax focal loss, hard targets, reduction 'mean', loss and gradient.
  * Layout [N, C, S] (S = 1: rows of C classes, channels-last; S > 1: channels-first).
  * Returns the mean loss; writes ∂mean/∂z into `grad`.
  */
 export function plainSoftmaxFocal(z, targets, N, C, S, gamma, grad) {
   const items = N * S;
-  const p = new Float64Array(C);
+  if (probabilities.length < C) probabilities = new Float64Array(C);
+  const p = probabilities;
   let total = 0;
   const scale = 1 / items;
   for (let n = 0; n < N; n++) {

@@ -4,7 +4,11 @@
 // Prints the table and writes it, with the machine and the copy-cost breakdown, to BENCHMARKS.md.
 //
 //   node bench/run.mjs [--reps 9] [--warmup 2] [--quick] [--no-write] [--cpu-limit 1500] [--cases REGEX]
-//                      [--baseline DIR]
+//                      [--baseline DIR] [--no-small] [--contenders REGEX]
+//
+// After the large batches, the small calls (bench/small.mjs: softmax 1–1024 rows × 10 classes and
+// sigmoid 1–1000 elements against the plain loop, the fixed cost of a call against the floor call,
+// young-generation collections per 100,000 calls); --no-small skips them.
 //
 // --baseline DIR: DIR is another build's dist/ folder (a copy of a whole dist/, e.g. made before a
 // rewrite): its node.js is loaded as a second, separate module instance and timed as the contender
@@ -19,8 +23,9 @@ import * as pkg from '../dist/node.js';
 import { plainAsymmetric, plainQualityFocal, plainSigmoidFocal, plainSigmoidFocalIndices, plainSoftmaxFocal, plainVarifocal } from './plain.mjs';
 import { expectNoTensorLeak, initTfjs, tfjsInfo, tfjsSigmoid, tfjsSoftmax, useBackend } from './tfjs.mjs';
 import { loadFloor } from './floor.mjs';
-import { rng } from '../examples/train/train.js'; // mulberry32: the demo's deterministic generator
+import { rng } from './rng.mjs'; // the bench's one seeded generator
 import { instrumentedEngines } from './instrument.mjs';
+import { GC_CALLS, smallCalls, smallReport } from './small.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -32,7 +37,7 @@ const REPS = arg('reps', QUICK ? 3 : 9);
 const WARMUP = arg('warmup', QUICK ? 1 : 2);
 /** A tfjs-cpu call slower than this (ms) in warm-up is timed on a slice of the batch instead (~1 s per call). */
 const CPU_LIMIT = arg('cpu-limit', 1500);
-const WRITE = !argv.includes('--no-write');
+const WRITE = !argv.includes('--no-write') && !argv.includes('--contenders');
 const GAMMA = 2;
 const ALPHA = 0.25;
 /**
@@ -42,6 +47,8 @@ const ALPHA = 0.25;
  */
 const AGREE = { f32: { loss: 1e-3, grad: 1e-5 }, f64: { loss: 1e-12, grad: 1e-12 } };
 
+/** --contenders REGEX: time only "package" and the contenders whose name matches (e.g. "baseline"); never writes BENCHMARKS.md. */
+const CONTENDERS = argv.includes('--contenders') ? new RegExp(argv[argv.indexOf('--contenders') + 1]) : null;
 const BASELINE_DIR = argv.includes('--baseline') ? resolve(argv[argv.indexOf('--baseline') + 1] ?? '') : null;
 /** The baseline build (a separate module instance, with its own .wasm), or null. */
 const base = await (async () => {
@@ -266,6 +273,11 @@ function contenders(cs) {
     list.push({ name: 'floor', before: f.before, run: () => (f.run(), null) });
   }
   list.push(...bd.list);
+  if (CONTENDERS) {
+    // "package" is every comparison's reference; the other contenders only if they match.
+    const kept = list.filter((c) => c.name === 'package' || CONTENDERS.test(c.name));
+    return { list: kept, logits, breakdownMissing: kept.some((c) => c.hidden) ? bd.reason : 'breakdown not timed (--contenders)' };
+  }
   return { list, logits, breakdownMissing: bd.reason };
 }
 
@@ -362,6 +374,13 @@ for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) 
   else console.log(`    breakdown: package ${p.ms.toFixed(2)} ms = validation ${b['~plan'].ms.toFixed(2)} + engine ${b['~engine'].ms.toFixed(2)} (of which copies ${b['~copies'].ms.toFixed(2)}); in place without copies ${b['~resident'].ms.toFixed(2)}; wasm memory ${memBefore} → ${memAfter} bytes`);
   for (const c of list) if (c.skipped || c.shrunk) console.log(`    ${c.name}: ${c.skipped ?? c.shrunk}`);
 }
+// The small calls: per-call figures, best of many short interleaved rounds (bench/small.mjs).
+const SMALL_ROUNDS = QUICK ? 11 : 31;
+const small = argv.includes('--no-small') ? null : smallReport(await smallCalls({ pkg, base, rounds: SMALL_ROUNDS }), base);
+if (small) {
+  console.log(`\nsmall calls (µs per call, best of ${SMALL_ROUNDS} interleaved rounds):\n${small.table}\n${small.verdicts.join('\n')}`);
+  if (small.disagreements) disagreements += small.disagreements;
+}
 const loadAfter = loadavg();
 if (results.length === 0) {
   console.error('no case matched --cases');
@@ -409,9 +428,9 @@ const sigmoidRef = get('sigmoid 1M', 'f32');
 for (const r of results.filter((r) => r.case.dtype === 'f32')) {
   const b = r.by;
   const fp = ratio(b.package.ms, b.floor?.ms);
-  const vsPlain = ratio(b['plain JS'].ms, b.package.ms);
+  const vsPlain = ratio(b['plain JS']?.ms, b.package.ms);
   const vsTf = ratio(b['tfjs-wasm']?.ms, b.package.ms);
-  const ceiling = ratio(b['plain JS'].ms, b.floor?.ms); // the best package / plain JS any kernel at the floor could reach
+  const ceiling = ratio(b['plain JS']?.ms, b.floor?.ms); // the best package / plain JS any kernel at the floor could reach
   const why = (vs, need) => (vs >= need || !Number.isFinite(ceiling) ? '' : ` — the floor itself is only ${ceiling.toFixed(1)}× faster than plain JS here${ceiling < need ? `, so ${need}× is out of reach on this machine` : ''}`);
   const floorTarget = r.case.kind === 'softmax' ? ((r.case.C ?? 0) >= 100 ? 1.5 : 2.0) : 3.0;
   const floorVerdict = `floor/package ${fr(fp)} (target ≤ ${floorTarget.toFixed(1)}: ${Number.isFinite(fp) ? (fp <= floorTarget ? 'met' : 'NOT met') : 'no floor'})`;
@@ -515,7 +534,25 @@ ${skipped.length ? `\nShrunk or skipped:\n${skipped.join('\n')}\n` : ''}
 ## Targets
 
 ${verdicts.join('\n')}
+${small ? `
+## Small calls
 
+One call at a time, float32, \`out\` given, γ = ${GAMMA} (sigmoid: α = ${ALPHA}): what one request at the edge or one training
+step of a small classifier costs. \`bench/small.mjs\` times each contender in batches of calls (each batch ~2 ms),
+round-robin in this process, ${SMALL_ROUNDS} rounds; the figure is the best round's time per call (µs, lower is better):
+other jobs on a shared machine only ever add time, so the best of many short interleaved rounds is the steadiest
+figure. **plain JS** is \`bench/plain.mjs\` (the same loops as above; the softmax loop keeps its probability row between
+calls, as a careful user's would), checked against the package on every case (loss / gradient differences:
+${small.agree.join('; ')}). package / plain JS = plain JS time ÷ package time.
+
+${small.table}
+
+The **floor call** is the least a call into wasm can cost: copy 10 floats into wasm memory through a view made once,
+call an export that does nothing (a hand-assembled module, \`floorCall\` in bench/small.mjs), copy 10 floats back.
+Young-generation collections are counted with a \`gc\` PerformanceObserver over ${GC_CALLS.toLocaleString('en')} calls of one kind after a warm-up.
+
+${small.verdicts.join('\n')}
+` : ''}
 ## Same computation
 
 Every contender's loss (relative difference) and gradient (max |difference| / max |gradient|) against the package's on

@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { initTfjs, tfjsSigmoid, tfjsSoftmax, useBackend } from './tfjs.mjs';
-import { rng } from '../examples/train/train.js';
+import { rng } from './rng.mjs'; // the bench's one seeded generator
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);

@@ -62,7 +62,7 @@ test('the documented defaults are the defaults: gamma 2, softmax alpha none, sig
 
 test('the family table names exactly the own options of qualityFocalLoss, varifocalLoss and asymmetricLoss', () => {
   const table = section('### Quality focal, varifocal and asymmetric options');
-  const common = ['classes', 'shape', 'ignoreIndex', 'weights', 'reduction', 'normalizer', 'out'];
+  const common = ['classes', 'shape', 'targetForm', 'ignoreIndex', 'weights', 'reduction', 'normalizer', 'out'];
   for (const fn of ['qualityFocalLoss', 'varifocalLoss', 'asymmetricLoss'] as const) {
     const own = [...table.matchAll(/^\| `(\w+)` \| [^|]+ \| `(\w+)`:/gm)].filter((m) => m[2] === fn).map((m) => m[1]);
     const call = api[fn] as (l: Float32Array, t: number[], o: unknown) => unknown;

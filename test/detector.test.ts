@@ -139,7 +139,7 @@ describe('training', () => {
     const opts = { classes: 1, gamma: 0.5, alpha: 0.25, normalizer: 1 };
     const tb = D.textbookFocalLossWithGrad(logits, targets, { ...opts, out: new Float32Array(5) });
     expect(Array.from(tb.grad.subarray(0, 4)).every(Number.isNaN)).toBe(true);
-    const pkg = sigmoidFocalLossWithGrad(logits, targets, { ...opts, ignoreIndex: D.IGNORE, out: new Float32Array(5) });
+    const pkg = sigmoidFocalLossWithGrad(logits, targets, { ...opts, targetForm: 'indices', ignoreIndex: D.IGNORE, out: new Float32Array(5) });
     expect(Array.from(pkg.grad).every(Number.isFinite)).toBe(true);
     // Where both are finite they agree (float32 rounding apart).
     expect(Math.abs(tb.grad[4] - pkg.grad[4]) / Math.abs(pkg.grad[4])).toBeLessThan(1e-5);

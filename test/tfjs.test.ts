@@ -436,6 +436,7 @@ describe('errors', () => {
     expect(() => focalLoss({ kind: 'sigmoid', out: new Float32Array(4) } as never)).toThrow(/does not take option 'out': the gradient is handed to TensorFlow.js/);
     expect(() => focalLoss({ kind: 'quality', normalizer: 10 } as never)).toThrow(/does not take option 'normalizer'/);
     expect(() => focalLoss({ shape: [2, 3] } as never)).toThrow(/does not take option 'shape': the layout comes from the tensors/);
+    expect(() => focalLoss({ kind: 'sigmoid', targetForm: 'dense' } as never)).toThrow(/does not take option 'targetForm': yTrue has the shape of yPred/);
   });
 
   test('bad values are caught by focalLoss(), before any data', () => {
@@ -453,8 +454,8 @@ describe('errors', () => {
       expect(() => f(tf.tensor2d([[1, 0, 0]]), p)).toThrow(new RangeError(
         'focal-loss/tfjs: yTrue has shape [1, 3] but yPred has shape [2, 2]; they must be equal (one-hot or probability targets, classes on the last axis)',
       ));
-      expect(() => f([[1, 0]] as never, p)).toThrow(new TypeError('focal-loss/tfjs: yTrue must be a tf.Tensor (got an array)'));
-      expect(() => f(p, tf.tensor2d([[1, 0], [0, 1]], undefined, 'int32'))).toThrow(new TypeError('focal-loss/tfjs: yPred must be a float32 tensor (got int32)'));
+      expect(() => f([[1, 0]] as never, p)).toThrow(new TypeError('focal-loss/tfjs: yTrue must be a tf.Tensor (got Array)'));
+      expect(() => f(p, tf.tensor2d([[1, 0], [0, 1]], undefined, 'int32'))).toThrow(new TypeError("focal-loss/tfjs: yPred must be a float32 tensor (got 'int32')"));
       expect(() => f(tf.tensor1d([1, 0]), tf.tensor1d([0.5, 0.5]))).toThrow(/kind 'softmax' needs \[batch, \.\.\., classes\]/);
       expect(() => f(p, tf.tensor2d([[-0.5, 1.5], [0.25, 0.75]]))).toThrow(new RangeError(
         'focal-loss/tfjs: yPred[0] = -0.5 is not a probability (fromLogits is false; pass fromLogits: true for logits)',
@@ -466,6 +467,108 @@ describe('errors', () => {
       // The function still works after each error.
       expect(f(p, p).shape).toEqual([2]);
     });
+  });
+});
+
+// Issue 17, finding 7 (and issue 18: option names from the core's data, not its messages): whatever the
+// adapter is handed, a throw is a TypeError / RangeError 'focal-loss/tfjs: …' naming the argument.
+describe('hostile arguments are package errors', () => {
+  /** Runs `call`, expecting a TypeError or RangeError whose message starts with 'focal-loss/tfjs: ' and matches `name`. */
+  function expectAdapterError(call: () => unknown, name: RegExp, kind: typeof TypeError | typeof RangeError = TypeError): Error {
+    let thrown: unknown = 'nothing';
+    try {
+      call();
+    } catch (e) {
+      thrown = e;
+    }
+    expect(thrown, 'the call returned').not.toBe('nothing');
+    const e = thrown as Error;
+    expect(e?.constructor, `${(e as Error)?.constructor?.name}: ${(e as Error)?.message}`).toBe(kind);
+    expect(e.message).toMatch(/^focal-loss\/tfjs: /);
+    expect(e.message).toMatch(name);
+    expect(e.message.length).toBeLessThan(400);
+    return e;
+  }
+  const revoked = () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    return proxy;
+  };
+
+  test('focalLoss(revoked Proxy), throwing option getters, a throwing constructor getter, huge strings', () => {
+    expectAdapterError(() => focalLoss(revoked() as never), /options/);
+    const throwing = Object.defineProperty({}, 'gamma', { get() { throw new Error('getter'); }, enumerable: true });
+    expectAdapterError(() => focalLoss(throwing as never), /options\.gamma could not be read/);
+    const kindGetter = Object.defineProperty({}, 'kind', { get() { throw revoked(); }, enumerable: true });
+    expectAdapterError(() => focalLoss(kindGetter as never), /options\.kind could not be read/);
+    const ctor = Object.defineProperty({}, 'constructor', { get() { throw new Error('constructor getter'); } });
+    expectAdapterError(() => focalLoss({ kind: ctor } as never), /options\.kind must be a string \(got object\)/);
+    expectAdapterError(() => focalLoss({ fromLogits: ctor } as never), /options\.fromLogits must be a boolean/);
+    const long = 'k'.repeat(1_000_000);
+    expectAdapterError(() => focalLoss({ kind: long } as never), /options\.kind = 'k+…' must be one of/, RangeError);
+    expectAdapterError(() => focalLoss({ [long]: 1 } as never), /has no option 'k+…'; options are kind, fromLogits, classes, gamma/);
+    expectAdapterError(() => focalLoss({ kind: 'sigmoid', gamma: long } as never), /options\.gamma must be a number/);
+    // The core's aliases, from its data: hints and the list without the refused options.
+    expect(() => focalLoss({ ignore_index: 1 } as never)).toThrow(new TypeError(
+      "focal-loss/tfjs: focalLoss({ kind: 'softmax' }) has no option 'ignore_index' (did you mean ignoreIndex?); options are kind, fromLogits, classes, gamma, alpha, ignoreIndex, labelSmoothing, polyEpsilon, weights",
+    ));
+    expect(() => focalLoss({ kind: 'quality', toString: 1 } as never)).toThrow(new TypeError(
+      "focal-loss/tfjs: focalLoss({ kind: 'quality' }) has no option 'toString'; options are kind, fromLogits, beta, classes, ignoreIndex, weights",
+    ));
+  });
+
+  test('options on Object.prototype are not options', () => {
+    const p = tf.tensor2d([[0.25, 0.75], [0.5, 0.5]]);
+    const y = tf.tensor2d([[0, 1], [1, 0]]);
+    const clean = Array.from(focalLoss()(y, p).dataSync());
+    for (const [key, value] of [['kind', 'sigmoid'], ['fromLogits', true], ['gamma', 7], ['reduction', 'sum'], ['bogus', 1]] as const) {
+      Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: true });
+      try {
+        expect(Array.from(focalLoss()(y, p).dataSync()), `Object.prototype.${key}`).toEqual(clean);
+      } finally {
+        delete (Object.prototype as Record<string, unknown>)[key];
+      }
+    }
+    tf.dispose([p, y]);
+  });
+
+  test('revoked proxies, throwing shape getters, disposed tensors and duck-typed non-tensors as yTrue / yPred', () => {
+    const f = focalLoss();
+    const g = focalLoss({ kind: 'sigmoid' });
+    const p = tf.tensor2d([[0.25, 0.75], [0.5, 0.5]]);
+    const y = tf.tensor2d([[0, 1], [1, 0]]);
+    for (const h of [f, g]) {
+      expectAdapterError(() => h(revoked() as never, p), /yTrue must be a tf\.Tensor \(got object\)/);
+      expectAdapterError(() => h(y, revoked() as never), /yPred must be a tf\.Tensor/);
+      // A real tensor whose shape getter throws.
+      const badShape = tf.tensor2d([[0.25, 0.75], [0.5, 0.5]]);
+      Object.defineProperty(badShape, 'shape', { get() { throw new Error('shape getter'); } });
+      expectAdapterError(() => h(y, badShape), /yPred\.shape could not be read/);
+      badShape.dispose();
+      // A throwing constructor getter is never read.
+      const ctor = Object.defineProperty({}, 'constructor', { get() { throw new Error('constructor getter'); } });
+      expectAdapterError(() => h(ctor as never, p), /yTrue must be a tf\.Tensor \(got object\)/);
+      // Disposed.
+      const gone = tf.tensor2d([[0, 1], [1, 0]]);
+      gone.dispose();
+      expectAdapterError(() => h(gone, p), /yTrue is a disposed tf\.Tensor/);
+      expectAdapterError(() => h(y, gone), /yPred is a disposed tf\.Tensor/);
+      // Duck-typed: enough for tfjs's instanceof, not a tensor.
+      const duck = { data: () => 0, throwIfDisposed: () => undefined, dataSync: () => new Float32Array(4), shape: [2, 2], dtype: 'float32', size: 4, isDisposed: false };
+      // tfjs itself takes it for a tensor (its instanceof is duck-typed): a result, or a package error.
+      const fakeResult = (() => { try { return h(y, duck as never); } catch (e) { return e; } })();
+      if (fakeResult instanceof Error) expectAdapterError(() => { throw fakeResult; }, /yPred/);
+      else expect((fakeResult as tf.Tensor).shape).toEqual([2]);
+      expectAdapterError(() => h(y, { ...duck, dataSync: () => [1, 2, 3, 4] } as never), /yPred\.dataSync\(\) returned Array/);
+      expectAdapterError(() => h(y, { ...duck, size: 5 } as never), /yPred has an invalid shape or size/);
+      expectAdapterError(() => h(y, { ...duck, throwIfDisposed: undefined } as never), /yPred must be a tf\.Tensor \(got object\)/);
+      expectAdapterError(() => h({ ...duck, dataSync() { throw new Error('dataSync'); } } as never, p), /yTrue could not be read \(Error: dataSync\)/);
+      expectAdapterError(() => h({ ...duck, shape: [2, -2] } as never, p), /yTrue has an invalid shape/);
+      expectAdapterError(() => h({ ...duck, shape: 'abc' } as never, p), /yTrue\.shape must be an array/);
+      // Still works.
+      expect(h(y, p).shape).toEqual([2]);
+    }
+    tf.dispose([p, y]);
   });
 });
 

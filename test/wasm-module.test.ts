@@ -1,12 +1,14 @@
 // The built dist/focal_loss.wasm as a module: what it imports (nothing) and exports, its ABI
 // version and size, the call header's layout on both sides, its raw kernels' status codes for bad
-// addresses and values, recovery from a forced trap, and the loader refusing a module of another
-// ABI version.
+// addresses and values, recovery from a forced trap, the loader refusing a module of another
+// ABI version, and the engine's views of memory across growth.
 import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
 import { ABI_VERSION, HEADER, HEADER_FIELDS, readHeaderField, Status, writeHeader, type FocalExports, type Header } from '../ts/abi';
 import { Engine } from '../ts/engine';
 import { getEngine, initSyncWith, isInitialized } from '../ts/loader';
+import { softmaxPlan } from '../ts/options';
+import { refReduce, refSoftmax } from './reference';
 
 const wasmUrl = new URL('../dist/focal_loss.wasm', import.meta.url);
 const bytes = readFileSync(wasmUrl);
@@ -224,5 +226,56 @@ describe('the loader refuses a module of another ABI version', () => {
     initSyncWith(bytes);
     expect(isInitialized()).toBe(true);
     expect(getEngine().exports.focal_abi_version()).toBe(ABI_VERSION);
+  });
+});
+
+describe('the engine keeps its views of wasm memory, and remakes them when the memory grows', () => {
+  // The engine makes its views of the whole memory once and checks per call whether the memory grew
+  // (which detaches them): growth by anyone between calls, and its own growth for an item wider than
+  // the scratch area, must both leave the results exact.
+  const check = (grad: Float64Array, sum: number, logits: Float64Array, targets: number[], classes: number) => {
+    const ref = refSoftmax(logits, targets, { classes, gamma: 2 });
+    const want = refReduce(ref, 'sum');
+    expect(Math.abs(sum - (want.loss as number))).toBeLessThanOrEqual(1e-12 * Math.abs(want.loss as number));
+    let worst = 0;
+    for (let i = 0; i < grad.length; i++) worst = Math.max(worst, Math.abs(grad[i] - want.grad[i]) / (want.gradScale[i] + 1e-300));
+    expect(worst).toBeLessThanOrEqual(1e-12);
+  };
+
+  test('memory grown by someone else between two calls: the next call is the same bits', () => {
+    const engine = new Engine(new WebAssembly.Instance(module, {}));
+    const logits = Float64Array.from({ length: 6 * 4 }, (_, i) => Math.sin(i * 0.7) * 3);
+    const targets = [0, 3, 1, 2, 2, 0];
+    const plan = softmaxPlan(logits, targets, { classes: 4, reduction: 'sum' });
+    const first = new Float64Array(logits.length);
+    const sum1 = engine.run(plan, first, null).sum;
+    check(first, sum1, logits, targets, 4);
+    const before = engine.memoryBytes;
+    engine.exports.memory.grow(1); // detaches every view the engine holds
+    expect(engine.memoryBytes).toBe(before + 65536);
+    const second = new Float64Array(logits.length);
+    expect(engine.run(plan, second, null).sum).toBe(sum1);
+    expect(second).toEqual(first);
+  });
+
+  test('an item wider than the scratch area grows the memory once; calls before and after it stay exact', () => {
+    const engine = new Engine(new WebAssembly.Instance(module, {}));
+    const small = Float64Array.from({ length: 3 * 5 }, (_, i) => Math.cos(i) * 2);
+    const smallPlan = softmaxPlan(small, [4, 0, 2], { classes: 5, reduction: 'sum' });
+    const g0 = new Float64Array(small.length);
+    const s0 = engine.run(smallPlan, g0, null).sum;
+    const C = 40_000; // 320 KB of float64 logits in one row: more than the 256 KiB scratch area
+    const wide = Float64Array.from({ length: C }, (_, i) => Math.sin(i * 0.013) * 4);
+    const before = engine.memoryBytes;
+    const g1 = new Float64Array(C);
+    const s1 = engine.run(softmaxPlan(wide, [12_345], { classes: C, reduction: 'sum' }), g1, null).sum;
+    expect(engine.memoryBytes).toBeGreaterThan(before);
+    check(g1, s1, wide, [12_345], C);
+    const grown = engine.memoryBytes;
+    const g2 = new Float64Array(small.length);
+    expect(engine.run(smallPlan, g2, null).sum).toBe(s0);
+    expect(g2).toEqual(g0);
+    check(g2, s0, small, [4, 0, 2], 5);
+    expect(engine.memoryBytes).toBe(grown);
   });
 });

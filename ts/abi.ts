@@ -1,6 +1,9 @@
-// The wasm boundary as TypeScript sees it. Must match crate/src/ffi.rs (CallHeader, the exports)
-// and FocalError::code in crate/src/lib.rs; test/wasm-module.test.ts compares the header layout
-// with the one the .wasm reports.
+// The wasm boundary as TypeScript sees it: the one TypeScript source of the header layout, the ABI
+// version, the loss kinds, the flags and the status codes with their messages. The Rust side has one
+// source of each too (crate/src/ffi.rs CallHeader, ABI_VERSION, KIND_*, FLAG_*; FocalError::code in
+// crate/src/lib.rs). test/wasm-module.test.ts compares the header layout with the one the .wasm
+// reports; test/boundary.test.ts compares the rest with the crate's sources and triggers every
+// status through a raw kernel call.
 
 /** Version of the boundary; a .wasm reporting another version is refused at load. */
 export const ABI_VERSION = 3;
@@ -38,6 +41,13 @@ function layout(): { offsets: Record<HeaderField, number>; size: number } {
 }
 
 export const HEADER = layout();
+
+/**
+ * Each field's index in a view of wasm memory of its own type, relative to the header's index there:
+ * u32 / i32 fields in a Uint32Array or Int32Array (offset / 4), f64 fields in a Float64Array (offset / 8).
+ * The engine writes the header through such views, made once (header at `ptr`: `u32[ptr / 4 + SLOT.batch]`).
+ */
+export const SLOT = Object.fromEntries(HEADER_FIELDS.map(([name, type]) => [name, HEADER.offsets[name] / SIZE[type]])) as Record<HeaderField, number>;
 
 /** A call header's values; addresses are byte offsets into wasm memory (0: absent). */
 export type Header = Record<HeaderField, number>;
@@ -88,9 +98,14 @@ export const Status = {
   TargetOutOfRange: 7,
   InvalidProbability: 8,
   InvalidArgument: 9,
+  InvalidBeta: 10,
+  InvalidClip: 11,
+  InvalidPosWeight: 12,
+  InvalidPolyEpsilon: 13,
 } as const;
 
-const MESSAGES: Record<number, string> = {
+/** What each failing status means, in the words of the option it names (test/boundary.test.ts triggers each one). */
+export const STATUS_MESSAGES: Readonly<Record<Exclude<(typeof Status)[keyof typeof Status], 0>, string>> = {
   [Status.LengthMismatch]: 'an array has the wrong length for the layout',
   [Status.InvalidShape]: 'the shape is not valid',
   [Status.InvalidGamma]: 'gamma is not valid',
@@ -100,6 +115,10 @@ const MESSAGES: Record<number, string> = {
   [Status.TargetOutOfRange]: 'targets[i] is not a class index',
   [Status.InvalidProbability]: 'targets[i] is not a probability',
   [Status.InvalidArgument]: 'invalid argument at the wasm boundary',
+  [Status.InvalidBeta]: 'beta is not finite and >= 0',
+  [Status.InvalidClip]: 'clip is not in [0, 1)',
+  [Status.InvalidPosWeight]: 'posWeight is not finite and >= 0, or was given to a loss that has none',
+  [Status.InvalidPolyEpsilon]: 'polyEpsilon is not finite, or was given to a loss that has none',
 };
 
 /**
@@ -109,7 +128,7 @@ const MESSAGES: Record<number, string> = {
  * says which check fired and where.
  */
 export function statusError(status: number, errorIndex: number): Error {
-  const what = (MESSAGES[status] ?? `unknown status ${status}`).replace('[i]', `[${errorIndex}]`);
+  const what = ((STATUS_MESSAGES as Record<number, string>)[status] ?? `unknown status ${status}`).replace('[i]', `[${errorIndex}]`);
   const message = `focal-loss: ${what} (kernel status ${status}: validation let this through; please report it)`;
   return status === Status.InvalidArgument ? new TypeError(message) : new RangeError(message);
 }

@@ -32,20 +32,75 @@ export function typedKind(v: unknown): TypedKind | undefined {
   return tag !== undefined && Object.prototype.hasOwnProperty.call(CONSTRUCTORS, tag) ? (tag as TypedKind) : undefined;
 }
 
+const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get! as (this: unknown) => number;
+
+/**
+ * True if `buffer` (a typed array's [[ViewedArrayBuffer]]) is a SharedArrayBuffer: ArrayBuffer's own
+ * byteLength getter refuses one (in every realm; it never runs user code), and never throws otherwise.
+ */
+function isShared(buffer: unknown): boolean {
+  try {
+    arrayBufferByteLength.call(buffer);
+    return false;
+  } catch {
+    return true;
+  }
+}
+
+type View<K extends TypedKind> = InstanceType<(typeof CONSTRUCTORS)[K]>;
+
 /**
  * A fresh view of this realm over the same memory as the typed array `v` (which `typedKind` has
  * recognised): its kind, offset and length read from internal slots. The view has no own
  * properties, so nothing the caller set on `v` reaches the engine. A detached buffer is a TypeError
- * naming `name`.
+ * naming `name`. For the gradient's destination (`out`), which the engine writes.
  */
-export function canonicalView<K extends TypedKind>(v: unknown, kind: K, name: string): InstanceType<(typeof CONSTRUCTORS)[K]> {
+export function canonicalView<K extends TypedKind>(v: unknown, kind: K, name: string): View<K> {
   const buffer = getBuffer.call(v) as ArrayBufferLike;
   const offset = getByteOffset.call(v) as number;
   const length = getLength.call(v) as number;
+  // A detached buffer reads as length 0 at offset 0; only then can constructing the view fail for it.
+  // (Catching every error would also call an exhausted stack "detached".)
+  if (length === 0 && isDetached(buffer)) throw detachedError(name, kind);
+  return new CONSTRUCTORS[kind](buffer as ArrayBuffer, offset, length) as View<K>;
+}
+
+/**
+ * An input's view (see canonicalView), copied once if its memory is a SharedArrayBuffer: another
+ * thread can write shared memory at any time, and another SharedArrayBuffer object (a shared
+ * WebAssembly.Memory after grow(), structuredClone, postMessage) can reach the same bytes, so only a
+ * private copy is what validation checked and cannot overlap `out` (CONTRACT.md § Aliasing).
+ */
+export function inputView<K extends TypedKind>(v: unknown, kind: K, name: string): View<K> {
+  const view = canonicalView(v, kind, name);
+  if (!isShared(getBuffer.call(view))) return view;
+  const copy = new CONSTRUCTORS[kind](view.length) as View<K>;
+  copy.set(view as never);
+  return copy;
+}
+
+function isDetached(buffer: ArrayBufferLike): boolean {
+  if (isShared(buffer) || arrayBufferByteLength.call(buffer) !== 0) return false; // a SharedArrayBuffer never detaches
   try {
-    return new CONSTRUCTORS[kind](buffer as ArrayBuffer, offset, length) as InstanceType<(typeof CONSTRUCTORS)[K]>;
-  } catch {
-    throw new TypeError(`focal-loss: ${name} is a ${kind} whose ArrayBuffer is detached (transferred or freed)`);
+    new Uint8Array(buffer as ArrayBuffer, 0, 0);
+    return false;
+  } catch (error) {
+    if (error instanceof TypeError) return true;
+    throw error; // a RangeError: the stack ran out (see stackError)
+  }
+}
+
+function detachedError(name: string, kind: string): TypeError {
+  return new TypeError(`focal-loss: ${name} is a ${kind} whose ArrayBuffer is detached (transferred or freed)`);
+}
+
+/**
+ * Throws unless the view `a` (made by canonicalView / inputView) still has `length` elements: code of
+ * the caller that ran after it was made (a getter, a Proxy trap) may have detached its buffer.
+ */
+export function checkAttached(a: ArrayBufferView, length: number, name: string): void {
+  if ((getLength.call(a) as number) !== length) {
+    throw new TypeError(`focal-loss: ${name} was detached (transferred or freed) during the call, by code the call ran (a getter or a Proxy trap)`);
   }
 }
 
@@ -82,12 +137,47 @@ export function readProperty(obj: object, key: string | number, name: string): u
   }
 }
 
-function describeError(error: unknown): string {
+/**
+ * `obj[key]` if it is `obj`'s own property, else undefined: an inherited property (one a
+ * prototype-pollution bug put on Object.prototype or Array.prototype) is not an argument. An own
+ * getter runs once. Errors as readProperty.
+ */
+export function readOwn(obj: object, key: string | number, name: string): unknown {
   try {
-    return error instanceof Error ? `${error.name}: ${error.message}` : describe(error);
-  } catch {
-    return 'an exception';
+    return Object.hasOwn(obj, key) ? (obj as Record<string | number, unknown>)[key] : undefined;
+  } catch (error) {
+    throw new TypeError(`focal-loss: ${name} could not be read (${describeError(error)})`);
   }
+}
+
+/** What a thrown value says, for a message: never throws, never long. */
+export function describeError(error: unknown): string {
+  try {
+    if (error instanceof Error) {
+      const name = error.name;
+      const message = error.message;
+      return `${typeof name === 'string' ? clip(name) : 'Error'}: ${typeof message === 'string' ? clip(message) : describe(message)}`;
+    }
+  } catch {
+    return 'an exception that could not be described';
+  }
+  return describe(error);
+}
+
+/** At most MAX_QUOTE characters of `s`, marked with … when cut. */
+const MAX_QUOTE = 60;
+function clip(s: string): string {
+  return s.length > MAX_QUOTE ? `${s.slice(0, MAX_QUOTE)}…` : s;
+}
+
+/** A list of numbers (a shape) for a message: `[a, b, …]`, at most ~60 characters of it. */
+export function showList(values: readonly number[]): string {
+  return `[${clip(values.join(', '))}]`;
+}
+
+/** A string from the caller, quoted for a message: at most ~60 characters. */
+export function quote(s: string): string {
+  return `'${clip(s)}'`;
 }
 
 /** A short description of any value for an error message: never throws, never runs user code. */
@@ -96,9 +186,11 @@ export function describe(v: unknown): string {
     case 'number':
       return `number ${show(v)}`;
     case 'string':
-      return `string '${v.length > 40 ? `${v.slice(0, 40)}…` : v}'`;
-    case 'bigint':
-      return `bigint ${v}`;
+      return `string ${quote(v)}`;
+    case 'bigint': {
+      const s = String(v);
+      return `bigint ${s.length > 30 ? `${s.slice(0, 30)}…` : s}`;
+    }
     case 'boolean':
     case 'undefined':
     case 'symbol':
@@ -106,12 +198,31 @@ export function describe(v: unknown): string {
       return typeof v === 'boolean' ? String(v) : typeof v;
   }
   if (v === null) return 'null';
-  // The kind of a typed array comes from its internal slot; anything else is only 'Array' or
-  // 'object' (a constructor name or Symbol.toStringTag would be read through a getter or Proxy).
-  return typedKind(v) ?? (isArray(v) ? 'Array' : 'object');
+  // The kind of a typed array comes from its internal slot (any kind: BigInt64Array, Float16Array
+  // where it exists, too); anything else is only 'Array' or 'object' (a constructor name or
+  // Symbol.toStringTag would be read through a getter or Proxy).
+  const tag = getTag.call(v) as string | undefined;
+  return tag ?? (isArray(v) ? 'Array' : 'object');
 }
 
 /** A number as text (−0 kept), for messages that quote a value already known to be a number. */
 export function show(v: number): string {
   return Object.is(v, -0) ? '-0' : String(v);
+}
+
+/**
+ * The package's error for an exhausted stack (a call made deep in a recursion), or `error` itself if it
+ * is not that: V8 and JavaScriptCore throw a RangeError "Maximum call stack size exceeded",
+ * SpiderMonkey an InternalError "too much recursion".
+ */
+export function stackError(error: unknown, fn: string): unknown {
+  // No regular expression here: compiling one with the stack exhausted is a fatal out-of-memory in V8.
+  try {
+    if (!(error instanceof Error)) return error;
+    const message = error.message;
+    if (message.startsWith('focal-loss') || !(message.includes('call stack') || message.includes('too much recursion'))) return error;
+  } catch {
+    return error;
+  }
+  return new RangeError(`focal-loss: ${fn} ran out of JavaScript stack (it was called with the stack nearly exhausted)`);
 }

@@ -1,7 +1,8 @@
 // The public API and its types. No loading happens here: each runtime's entry (ts/entries/)
 // obtains the WebAssembly module and re-exports this file with its own `init` / `initSync`.
 
-import { canonicalView, describe, isArray, readProperty, show, typedKind } from './arrays.js';
+import { describe, describeError, inputView, isArray, readOwn, readProperty, show, stackError, typedKind } from './arrays.js';
+import type { Engine } from './engine.js';
 import { getEngine } from './loader.js';
 import {
   ASYMMETRIC, elementPlan, QUALITY, SIGMOID, softmaxPlan, VARIFOCAL,
@@ -40,18 +41,22 @@ function lossCount(plan: Plan): number {
 }
 
 /** Runs a validated plan: the reduced loss (or one per item / element) and, `withGrad`, the gradient. */
-function compute(plan: Plan, withGrad: boolean) {
+function compute(engine: Engine, plan: Plan, withGrad: boolean) {
   const grad = withGrad ? (plan.out?.view ?? newLike(plan.logits, plan.logits.length)) : null;
   const each = plan.reduction === 'none' ? newLike(plan.logits, lossCount(plan)) : null;
-  const { sum } = getEngine().run(plan, grad, each);
+  const { sum } = engine.run(plan, grad, each);
   const divisor = plan.normalizer ?? plan.count;
   const loss = each ?? (plan.reduction === 'mean' ? (divisor > 0 ? sum / divisor : 0) : sum);
   return { loss, grad: plan.out?.caller ?? grad };
 }
 
 function softmax(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
-  getEngine();
-  return compute(softmaxPlan(logits, targets, options), withGrad);
+  try {
+    const engine = getEngine(); // first: before init, that is the error, whatever the arguments
+    return compute(engine, softmaxPlan(logits, targets, options), withGrad);
+  } catch (error) {
+    throw stackError(error, withGrad ? 'softmaxFocalLossWithGrad' : 'softmaxFocalLoss');
+  }
 }
 
 /**
@@ -97,15 +102,23 @@ export type ElementPartialFn<O> = (logits: FloatArray, targets: SigmoidTargets, 
 /** The three functions of an element-wise loss. */
 function elementFunctions<O>(loss: typeof SIGMOID) {
   const run = (logits: unknown, targets: unknown, options: unknown, withGrad: boolean) => {
-    getEngine();
-    return compute(elementPlan(loss, logits, targets, options), withGrad);
+    try {
+      const engine = getEngine();
+      return compute(engine, elementPlan(loss, logits, targets, options), withGrad);
+    } catch (error) {
+      throw stackError(error, withGrad ? `${loss.name}WithGrad` : loss.name);
+    }
   };
   return {
     value: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, false).loss) as ElementLossFn<O>,
     withGrad: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, true)) as ElementLossWithGradFn<O>,
     partial: ((logits: unknown, targets: unknown, options?: unknown) => {
-      getEngine();
-      return partial(elementPlan(loss, logits, targets, options, true));
+      try {
+        const engine = getEngine();
+        return partial(engine, elementPlan(loss, logits, targets, options, true));
+      } catch (error) {
+        throw stackError(error, `${loss.name}Partial`);
+      }
     }) as ElementPartialFn<O>,
   };
 }
@@ -184,11 +197,11 @@ export function classBalancedAlpha(counts: ArrayLike<number>, beta = 0.9999): Fl
 function readCounts(counts: unknown): number[] {
   const kind = typedKind(counts);
   if (!(kind || isArray(counts))) throw new TypeError(`focal-loss: counts must be an array of per-class sample counts (got ${describe(counts)})`);
-  const view = kind ? canonicalView(counts, kind, 'counts') : null;
+  const view = kind ? inputView(counts, kind, 'counts') : null;
   const length = view ? view.length : readProperty(counts as object, 'length', 'counts.length');
   if (typeof length !== 'number' || length < 1) throw new RangeError('focal-loss: counts must hold at least one class');
   return Array.from({ length }, (_, i) => {
-    const c = view ? view[i] : readProperty(counts as object, i, `counts[${i}]`);
+    const c = view ? view[i] : readOwn(counts as object, i, `counts[${i}]`);
     if (typeof c !== 'number') throw new TypeError(`focal-loss: counts[${i}] must be a number (got ${describe(c)})`);
     if (!(Number.isSafeInteger(c) && c >= 1)) throw new RangeError(`focal-loss: counts[${i}] = ${show(c)} must be a positive integer`);
     return c;
@@ -251,9 +264,9 @@ function sum2(xs: ArrayLike<number>, hi0 = 0, lo0 = 0): { hi: number; lo: number
 }
 
 /** A plan's per-item losses (in the logits' precision: the terms the kernel sums for 'sum') as a partial. */
-function partial(plan: Plan): FocalPartial {
+function partial(engine: Engine, plan: Plan): FocalPartial {
   const loss = newLike(plan.logits, lossCount(plan));
-  const { positives } = getEngine().run(plan, null, loss);
+  const { positives } = engine.run(plan, null, loss);
   const { hi, lo } = sum2(loss);
   return plan.loss === 'softmax' ? { sum: hi, residual: lo, count: plan.count } : { sum: hi, residual: lo, count: plan.count, positives };
 }
@@ -268,8 +281,12 @@ function partial(plan: Plan): FocalPartial {
  * const { mean } = combineFocalPartials([a, b]); // the mean over both shards' counted items
  */
 export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxPartialOptions): FocalPartial {
-  getEngine();
-  return partial(softmaxPlan(logits, targets, options, true));
+  try {
+    const engine = getEngine();
+    return partial(engine, softmaxPlan(logits, targets, options, true));
+  } catch (error) {
+    throw stackError(error, 'softmaxFocalLossPartial');
+  }
 }
 
 
@@ -280,56 +297,105 @@ export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTarg
  * `'mean'`); divide `sum` by `positives` for RetinaNet's normalization.
  */
 export function combineFocalPartials(parts: Iterable<FocalPartial>): FocalPartial & { mean: number } {
-  let hi = 0;
-  let lo = 0;
-  let count = 0;
-  const list = readPartials(parts);
-  let positives: number | undefined = list.length > 0 ? 0 : undefined;
-  list.forEach((p) => {
-    ({ hi, lo } = sum2([p.sum, p.residual], hi, lo));
-    count += p.count;
-    positives = positives === undefined || p.positives === undefined ? undefined : positives + p.positives;
-  });
+  try {
+    return combine(parts);
+  } catch (error) {
+    throw stackError(error, 'combineFocalPartials');
+  }
+}
+
+/** The running total of combineFocalPartials. */
+interface Total {
+  hi: number;
+  lo: number;
+  count: number;
+  /** Σ positives while every part had them; undefined once one did not (or before the first part). */
+  positives: number | undefined;
+  parts: number;
+}
+
+function combine(parts: unknown): FocalPartial & { mean: number } {
+  const total: Total = { hi: 0, lo: 0, count: 0, positives: 0, parts: 0 };
+  // Each part is read and checked as it comes, before the next is looked at: a list is never copied
+  // first (a holey array of length 2^32 − 1 fails at its first hole, not after building 4 billion entries).
+  if (isArray(parts)) {
+    const n = readProperty(parts, 'length', 'parts.length') as number;
+    for (let i = 0; i < n; i++) add(total, readOwn(parts, i, `parts[${i}]`), i);
+  } else if (typeof parts === 'object' && parts !== null) {
+    const iteratorFn = readProperty(parts, Symbol.iterator as unknown as string, 'parts');
+    if (typeof iteratorFn !== 'function') throw notParts(parts);
+    const iterated = (what: string, error?: unknown) =>
+      new TypeError(`focal-loss: parts could not be iterated (${error === undefined ? what : describeError(error)})`);
+    let iterator: unknown;
+    let next: unknown;
+    try {
+      iterator = iteratorFn.call(parts);
+      next = typeof iterator === 'object' && iterator !== null ? (iterator as Iterator<unknown>).next : undefined;
+    } catch (error) {
+      throw iterated('', error);
+    }
+    if (typeof next !== 'function') throw iterated('its iterator has no next method');
+    for (let i = 0; ; i++) {
+      let r: unknown;
+      let done: unknown;
+      let value: unknown;
+      try {
+        r = next.call(iterator);
+        if (typeof r === 'object' && r !== null) {
+          done = (r as IteratorResult<unknown>).done;
+          if (!done) value = (r as IteratorResult<unknown>).value;
+        }
+      } catch (error) {
+        throw iterated('', error);
+      }
+      if (typeof r !== 'object' || r === null) throw iterated(`its iterator returned ${describe(r)}`);
+      if (done) break;
+      add(total, value, i);
+    }
+  } else {
+    throw notParts(parts);
+  }
+  const { hi, lo, count } = total;
+  const positives = total.parts > 0 ? total.positives : undefined;
   const combined = { sum: hi, residual: lo, count, mean: count > 0 ? hi / count : 0 };
   return positives === undefined ? combined : { ...combined, positives };
 }
 
+function notParts(parts: unknown): TypeError {
+  return new TypeError(`focal-loss: parts must be an array (or iterable) of partials { sum, residual, count } (got ${describe(parts)})`);
+}
+
 /**
- * The partials, each field read once and checked: `sum` a number (NaN or ±Infinity when a shard's
- * logits held NaN or +Infinity, as the partial functions return them), `residual` a finite number,
- * `count` a non-negative safe integer.
+ * Adds part `i` to the total after checking it, each field read once (own properties only): `sum` a
+ * number (NaN or ±Infinity when a shard's logits held NaN or +Infinity, as the partial functions return
+ * them), `residual` a finite number, `count` a non-negative safe integer (and the running count one too:
+ * a count past 2^53 − 1 could not be represented, or fed back), `positives` absent or finite and >= 0.
  */
-function readPartials(parts: unknown): FocalPartial[] {
-  let list: unknown[];
-  if (isArray(parts)) {
-    const n = readProperty(parts, 'length', 'parts.length') as number;
-    list = Array.from({ length: n }, (_, i) => readProperty(parts, i, `parts[${i}]`));
-  } else if (typeof parts === 'object' && parts !== null && typeof readProperty(parts, Symbol.iterator as unknown as string, 'parts') === 'function') {
-    try {
-      list = [...(parts as Iterable<unknown>)];
-    } catch (error) {
-      throw new TypeError(`focal-loss: parts could not be iterated (${error instanceof Error ? error.message : describe(error)})`);
-    }
-  } else {
-    throw new TypeError(`focal-loss: parts must be an array (or iterable) of partials { sum, residual, count } (got ${describe(parts)})`);
+function add(total: Total, p: unknown, i: number): void {
+  const name = `parts[${i}]`;
+  if (typeof p !== 'object' || p === null) throw new TypeError(`focal-loss: ${name} must be a partial { sum, residual, count } (got ${describe(p)})`);
+  const sum = partField(p, 'sum', name);
+  const residual = partField(p, 'residual', name);
+  const count = partField(p, 'count', name);
+  const positives = readOwn(p, 'positives', `${name}.positives`);
+  if (!Number.isFinite(residual)) throw new RangeError(`focal-loss: ${name}.residual = ${show(residual)} must be finite`);
+  if (!(Number.isSafeInteger(count) && count >= 0)) throw new RangeError(`focal-loss: ${name}.count = ${show(count)} must be an integer >= 0`);
+  if (positives !== undefined) {
+    if (typeof positives !== 'number') throw new TypeError(`focal-loss: ${name}.positives must be a number (got ${describe(positives)})`);
+    if (!(positives >= 0 && positives < Infinity)) throw new RangeError(`focal-loss: ${name}.positives = ${show(positives)} must be a finite number >= 0`);
   }
-  return list.map((p, i) => {
-    const name = `parts[${i}]`;
-    if (typeof p !== 'object' || p === null) throw new TypeError(`focal-loss: ${name} must be a partial { sum, residual, count } (got ${describe(p)})`);
-    const field = (key: keyof FocalPartial) => {
-      const v = readProperty(p, key, `${name}.${key}`);
-      if (typeof v !== 'number') throw new TypeError(`focal-loss: ${name}.${key} must be a number (got ${describe(v)})`);
-      return v;
-    };
-    const sum = field('sum');
-    const residual = field('residual');
-    const count = field('count');
-    const positivesValue = readProperty(p, 'positives', `${name}.positives`);
-    if (!Number.isFinite(residual)) throw new RangeError(`focal-loss: ${name}.residual = ${show(residual)} must be finite`);
-    if (!(Number.isSafeInteger(count) && count >= 0)) throw new RangeError(`focal-loss: ${name}.count = ${show(count)} must be an integer >= 0`);
-    if (positivesValue === undefined) return { sum, residual, count };
-    if (typeof positivesValue !== 'number') throw new TypeError(`focal-loss: ${name}.positives must be a number (got ${describe(positivesValue)})`);
-    if (!(positivesValue >= 0 && positivesValue < Infinity)) throw new RangeError(`focal-loss: ${name}.positives = ${show(positivesValue)} must be a finite number >= 0`);
-    return { sum, residual, count, positives: positivesValue };
-  });
+  const newCount = total.count + count;
+  if (!Number.isSafeInteger(newCount)) {
+    throw new RangeError(`focal-loss: the counts of parts[0..${i}] add up to more than 2^53 - 1 (${name}.count = ${show(count)}), which a count cannot represent exactly`);
+  }
+  ({ hi: total.hi, lo: total.lo } = sum2([sum, residual], total.hi, total.lo));
+  total.count = newCount;
+  total.positives = total.positives === undefined || positives === undefined ? undefined : total.positives + (positives as number);
+  total.parts++;
+}
+
+function partField(p: object, key: 'sum' | 'residual' | 'count', name: string): number {
+  const v = readOwn(p, key, `${name}.${key}`);
+  if (typeof v !== 'number') throw new TypeError(`focal-loss: ${name}.${key} must be a number (got ${describe(v)})`);
+  return v;
 }

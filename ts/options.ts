@@ -8,7 +8,11 @@
 // names the argument.
 
 import { LossKind, Flag, type Header } from './abi.js';
-import { canonicalView, describe, isArray, isFloatKind, readProperty, show, typedKind, type TypedKind } from './arrays.js';
+import {
+  canonicalView, checkAttached, describe, inputView, isArray, isFloatKind, quote, readOwn, readProperty, show, showList, typedKind,
+  type TypedKind,
+} from './arrays.js';
+import { aliasOf, NOT_PARTIAL, OPTION_KEYS, type LossName } from './option-keys.js';
 
 export type FloatArray = Float32Array | Float64Array;
 export type ClassIndices =
@@ -51,6 +55,12 @@ export interface ElementOptions<L extends FloatArray = FloatArray> extends Commo
   classes?: number;
   /** [N, C, ...spatial], channels-first; with it, integer targets are class indices per position. */
   shape?: readonly number[];
+  /**
+   * What integer targets are: 'indices' (one class index per item, t = C background; needs `classes` / `shape`)
+   * or 'dense' (one value in [0, 1] per logit). Without it, integer targets with `classes` / `shape` are class
+   * indices, and with one class (C = 1, where either reading is possible) they are refused.
+   */
+  targetForm?: 'indices' | 'dense';
   /** Class-index targets equal to it add 0 and are not counted (default -100). */
   ignoreIndex?: number;
   /** One non-negative weight per element (dense targets) or per item (class-index targets). */
@@ -145,18 +155,23 @@ export const PROBABILITY_SUM_TOLERANCE = 1e-3;
 /** More dimensions than any framework allows (NumPy's and PyTorch's limit is 64). */
 const MAX_DIMENSIONS = 64;
 
-const SOFTMAX_KEYS = [
-  'classes', 'shape', 'gamma', 'alpha', 'reduction', 'ignoreIndex', 'labelSmoothing', 'polyEpsilon', 'normalizer', 'weights', 'out',
-] as const;
-/** The options every element-wise loss takes besides its own. */
-const ELEMENT_KEYS = ['classes', 'shape', 'ignoreIndex', 'weights', 'reduction', 'normalizer', 'out'] as const;
-/** Options a partial function does not take (it is always the sum of item losses, with no gradient). */
-const NOT_PARTIAL = ['reduction', 'out', 'normalizer'];
-/** Spellings users bring from PyTorch / Keras, and ours. */
-const ALIASES: Record<string, string> = {
-  ignore_index: 'ignoreIndex', label_smoothing: 'labelSmoothing', num_classes: 'classes', weight: 'weights',
-  sample_weight: 'weights', from_logits: '(nothing: logits are always expected)', reduce: 'reduction',
-};
+/**
+ * A loss's option keys (a full function's, a partial's) and an options record with each of them an
+ * own property set to undefined: the record a call fills, so reading an option the caller did not give
+ * never reaches Object.prototype.
+ */
+interface KeySet {
+  readonly full: readonly string[];
+  readonly partial: readonly string[];
+  readonly empty: Readonly<Record<string, unknown>>;
+}
+function keySet(loss: LossName): KeySet {
+  const full = OPTION_KEYS[loss];
+  const empty: Record<string, unknown> = {};
+  for (const key of full) empty[key] = undefined;
+  return { full, partial: full.filter((k) => !NOT_PARTIAL.includes(k)), empty: Object.freeze(empty) };
+}
+const SOFTMAX_KEYS = keySet('softmax');
 const PARTIAL_HINT =
   ': a partial is always { sum, residual, count } (and positives for the element-wise losses); combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction \'sum\' and scale by 1 / Σ count';
 const INDEX_KINDS: readonly TypedKind[] = ['Int32Array', 'Uint32Array', 'Int16Array', 'Uint16Array', 'Int8Array', 'Uint8Array'];
@@ -182,29 +197,33 @@ function newFloat(dtype: Dtype, length: number): FloatArray {
 function readLogits(v: unknown): FloatArray {
   const kind = typedKind(v);
   if (!isFloatKind(kind)) throw new TypeError(`focal-loss: logits must be a Float32Array or Float64Array (got ${describe(v)})`);
-  return canonicalView(v, kind, 'logits');
+  return inputView(v, kind, 'logits');
 }
 
 /**
- * Reads each option of `keys` exactly once into a plain object, after refusing keys it does not know.
- * `fn` names the function in messages; `partial`: the options of a *Partial function.
+ * Reads each option the caller gave (an own enumerable key of `arg`) exactly once into a record that has
+ * every key of `keys` as its own property, after refusing keys it does not know. `fn` names the function
+ * in messages; `partial`: the options of a *Partial function; `need` (softmax) says options are required.
  */
-function readOptions(arg: unknown, keys: readonly string[], fn: string, partial: boolean, need: string): Record<string, unknown> {
+function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, need: string): Record<string, unknown> {
+  if (arg === undefined && need === '') return keys.empty;
   if (typeof arg !== 'object' || arg === null) throw new TypeError(`focal-loss: options must be an object${need} (got ${describe(arg)})`);
+  // Only own (enumerable) keys are options, as for {...options}: a key inherited from a prototype is not.
   let own: string[];
   try {
     own = Object.keys(arg);
   } catch {
     throw new TypeError('focal-loss: options could not be read (its keys could not be listed)');
   }
-  const allowed = partial ? keys.filter((k) => !NOT_PARTIAL.includes(k)) : keys;
+  const allowed = partial ? keys.partial : keys.full;
   for (const key of own) {
     if (allowed.includes(key)) continue;
-    const hint = partial && NOT_PARTIAL.includes(key) ? PARTIAL_HINT : ALIASES[key] ? ` (did you mean ${ALIASES[key]}?)` : '';
-    throw new TypeError(`focal-loss: ${fn} has no option '${key}'${hint}${hint.startsWith(':') ? '' : `; options are ${allowed.join(', ')}`}`);
+    const alias = aliasOf(key);
+    const hint = partial && NOT_PARTIAL.includes(key) ? PARTIAL_HINT : alias ? ` (did you mean ${alias}?)` : '';
+    throw new TypeError(`focal-loss: ${fn} has no option ${quote(key)}${hint}${hint.startsWith(':') ? '' : `; options are ${allowed.join(', ')}`}`);
   }
-  const o: Record<string, unknown> = {};
-  for (const key of allowed) o[key] = readProperty(arg, key, `options.${key}`);
+  const o = { ...keys.empty };
+  for (const key of own) o[key] = readProperty(arg, key, `options.${key}`);
   return o;
 }
 
@@ -235,7 +254,7 @@ function readReduction(v: unknown, partial: boolean): Reduction {
   if (v === undefined) return 'mean';
   if (typeof v !== 'string') throw new TypeError(`focal-loss: options.reduction must be a string (got ${describe(v)})`);
   if (v !== 'mean' && v !== 'sum' && v !== 'none') {
-    throw new RangeError(`focal-loss: options.reduction = '${v}' must be 'mean', 'sum' or 'none'`);
+    throw new RangeError(`focal-loss: options.reduction = ${quote(v)} must be 'mean', 'sum' or 'none'`);
   }
   return v;
 }
@@ -265,9 +284,10 @@ function readNumbers(
   const kind = typedKind(v);
   const round = inKernel(dtype);
   if (kind && NUMERIC_KINDS.includes(kind)) {
-    const a = canonicalView(v, kind, name) as NumericArray;
+    const a = inputView(v, kind, name) as NumericArray;
     if (a.length !== length) throw new RangeError(`focal-loss: ${name}.length = ${a.length} must equal ${lengthText}`);
     deferred.push(() => {
+      checkAttached(a, length, name);
       for (let i = 0; i < a.length; i++) {
         const x = a[i];
         if (!ok(round(x))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
@@ -279,7 +299,7 @@ function readNumbers(
   listLength(v, name, length, lengthText);
   const a = newFloat(dtype, length);
   for (let i = 0; i < length; i++) {
-    const x = readProperty(v, i, `${name}[${i}]`);
+    const x = readOwn(v, i, `${name}[${i}]`);
     if (typeof x !== 'number') throw new TypeError(`focal-loss: ${name}[${i}] must be a number (got ${describe(x)})`);
     if (!ok(round(x))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
     a[i] = x;
@@ -294,13 +314,13 @@ function readWeights(v: unknown, items: number, what: string, dtype: Dtype, defe
   return readNumbers(v, 'options.weights', items, `the number of ${what} ${items}`, dtype, finiteNonNegative, 'a finite number >= 0', deferred);
 }
 
-function readOut(v: unknown, logits: FloatArray, dtype: Dtype): Plan['out'] {
+function readOut(v: unknown, length: number, dtype: Dtype): Plan['out'] {
   if (v === undefined || v === null) return null;
   const kind = typedKind(v);
   if (kind !== dtype) throw new TypeError(`focal-loss: options.out must be a ${dtype} like logits (got ${describe(v)})`);
   const view = canonicalView(v, kind, 'options.out');
-  if (view.length !== logits.length) {
-    throw new RangeError(`focal-loss: options.out.length = ${view.length} must equal logits.length = ${logits.length}`);
+  if (view.length !== length) {
+    throw new RangeError(`focal-loss: options.out.length = ${view.length} must equal logits.length = ${length}`);
   }
   return { caller: v as FloatArray, view };
 }
@@ -319,8 +339,8 @@ function readLayout(o: Record<string, unknown>, length: number): { batch: number
     if (typeof rank !== 'number') throw new TypeError(`focal-loss: options.shape.length must be a number (got ${describe(rank)})`);
     if (rank > MAX_DIMENSIONS) throw new RangeError(`focal-loss: options.shape has ${rank} dimensions, more than ${MAX_DIMENSIONS}`);
     const dims: number[] = [];
-    for (let i = 0; i < rank; i++) dims.push(positiveInt(`options.shape[${i}]`, readProperty(o.shape, i, `options.shape[${i}]`), i === 1 ? 1 : 0));
-    if (rank < 2) throw new RangeError(`focal-loss: options.shape = [${dims.join(', ')}] must have at least 2 dimensions [N, C, ...spatial]`);
+    for (let i = 0; i < rank; i++) dims.push(positiveInt(`options.shape[${i}]`, readOwn(o.shape, i, `options.shape[${i}]`), i === 1 ? 1 : 0));
+    if (rank < 2) throw new RangeError(`focal-loss: options.shape = ${showList(dims)} must have at least 2 dimensions [N, C, ...spatial]`);
     if (o.classes !== undefined && o.classes !== dims[1]) {
       throw new RangeError(`focal-loss: options.classes = ${typeof o.classes === 'number' ? show(o.classes) : describe(o.classes)} disagrees with options.shape[1] = ${dims[1]}`);
     }
@@ -329,7 +349,7 @@ function readLayout(o: Record<string, unknown>, length: number): { batch: number
     for (const d of dims) if (elements > 0 && elements <= length) elements *= d;
     if (elements !== length) {
       const count = elements > length ? `more than ${length}` : String(elements);
-      throw new RangeError(`focal-loss: options.shape = [${dims.join(', ')}] has ${count} elements but logits.length = ${length}`);
+      throw new RangeError(`focal-loss: options.shape = ${showList(dims)} has ${count} elements but logits.length = ${length}`);
     }
     const spatial = dims.slice(2).reduce((a, d) => a * d, 1);
     // An empty batch (a zero dimension) has no items: [0, C, 0] rather than a dimension of 2^53 to loop over.
@@ -375,8 +395,8 @@ function readBoolean(name: string, v: unknown, fallback: boolean): boolean {
 function readNormalizer(v: unknown, reduction: Reduction, dtype: Dtype): number | null {
   if (v === undefined || v === null) return null;
   const x = num('options.normalizer', v);
-  if (!(x > 0 && Number.isFinite(inKernel(dtype)(1 / x)))) {
-    throw new RangeError(`focal-loss: options.normalizer = ${show(x)} must be a positive number (whose reciprocal is finite${dtype === 'Float32Array' ? ' in float32' : ''})`);
+  if (!(x > 0 && x < Infinity && Number.isFinite(inKernel(dtype)(1 / x)))) {
+    throw new RangeError(`focal-loss: options.normalizer = ${show(x)} must be a positive finite number (whose reciprocal is finite${dtype === 'Float32Array' ? ' in float32' : ''})`);
   }
   if (reduction !== 'mean') throw new RangeError(`focal-loss: options.normalizer replaces the 'mean' divisor; it cannot be used with reduction '${reduction}'`);
   return x;
@@ -397,6 +417,35 @@ function readPerClass(
   return [fallback, copy];
 }
 
+/**
+ * Whether an element-wise call's targets are class indices: `options.targetForm` when given ('indices'
+ * needs classes / shape and integer targets), else integer targets with classes / shape — except with one
+ * class, where 0/1 labels and class indices (1 = background) are the same arrays read oppositely.
+ */
+function readTargetForm(v: unknown, haveClasses: boolean, integers: boolean, classes: number, shape: boolean, targets: unknown): boolean {
+  if (v === 'dense') return false;
+  if (v === 'indices') {
+    if (!haveClasses) throw new TypeError("focal-loss: options.targetForm 'indices' needs options.classes or options.shape (the number of classes)");
+    if (!integers) throw new TypeError(`focal-loss: with options.targetForm 'indices', targets must be class indices: an integer typed array or number[] (got ${describe(targets)})`);
+    return true;
+  }
+  if (v !== undefined) {
+    const got = typeof v === 'string' ? quote(v) : describe(v);
+    throw new (typeof v === 'string' ? RangeError : TypeError)(`focal-loss: options.targetForm = ${got} must be 'indices' or 'dense'`);
+  }
+  if (!(haveClasses && integers)) return false;
+  if (classes === 1) {
+    // One class: as class indices 1 is background, the opposite of the 0/1 labels of [M, 1] logits in
+    // PyTorch or Keras. Neither reading is guessed (CONTRACT.md § Sigmoid options).
+    throw new TypeError(
+      `focal-loss: with one class (options.${shape ? 'shape[1]' : 'classes'} = 1), integer targets are ambiguous: ` +
+        "for 0/1 labels (1 = positive) pass targetForm: 'dense' (or a Float32Array / Float64Array); " +
+        "for class indices (0 = the class, 1 = background, as mmdet's num_classes = 1) pass targetForm: 'indices'",
+    );
+  }
+  return true;
+}
+
 /** The header scalars a loss does not set. */
 const NEUTRAL: HeaderParams = {
   ignore_index: -100, loss_kind: LossKind.Focal, flags: 0, alpha_scalar: 1, gamma: 0, gamma_neg: 0, beta: 0, clip: 0,
@@ -407,13 +456,15 @@ const NEUTRAL: HeaderParams = {
 export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false): Plan {
   const fn = partial ? 'softmaxFocalLossPartial' : 'softmaxFocalLoss';
   const logits = readLogits(logitsArg);
+  // Its length now: a getter run below may detach the caller's buffer (checked once they have all run).
+  const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
   const deferred: Deferred = [];
   const o = readOptions(optionsArg, SOFTMAX_KEYS, fn, partial, " with 'classes' or 'shape'");
   if (o.shape === undefined && o.classes === undefined) {
     throw new TypeError(`focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`);
   }
-  const { batch, classes, spatial } = readLayout(o, logits.length);
+  const { batch, classes, spatial } = readLayout(o, n);
   const items = batch * spatial;
   const reduction = readReduction(o.reduction, partial);
   const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
@@ -434,22 +485,27 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
   const tkind = typedKind(targetsArg);
   if (isFloatKind(tkind)) {
     // Probabilities (Keras's categorical form): the logits' layout, each item's values in [0, 1] summing to 1.
-    const q = canonicalView(targetsArg, tkind, 'targets');
-    if (q.length !== logits.length) {
+    const q = inputView(targetsArg, tkind, 'targets');
+    if (q.length !== n) {
       throw new RangeError(
-        `focal-loss: targets.length = ${q.length}: a ${tkind} of targets holds probabilities and must have logits.length = ${logits.length}` +
+        `focal-loss: targets.length = ${q.length}: a ${tkind} of targets holds probabilities and must have logits.length = ${n}` +
           (q.length === items ? '; for class indices pass an Int32Array or number[]' : ''),
       );
     }
-    deferred.push(() => checkProbabilityRows(q, batch, classes, spatial, dtype));
+    deferred.push(() => {
+      checkAttached(q, n, 'targets');
+      checkProbabilityRows(q, batch, classes, spatial, dtype);
+    });
     targets = { kind: 'value', data: q };
   } else if ((tkind && INDEX_KINDS.includes(tkind)) || isArray(targetsArg)) {
     targets = readIndices(targetsArg, tkind, items, spatial, classes, '', ignoreIndex, deferred, (n) => (count = n));
   } else {
     throw new TypeError(`focal-loss: targets must be class indices (an integer typed array or number[]) or probabilities (Float32Array/Float64Array) (got ${describe(targetsArg)})`);
   }
+  // Every getter and trap of the caller has run: from here on nothing can change the arrays.
+  checkAttached(logits, n, 'logits');
   for (const check of deferred) check();
-  const out = readOut(o.out, logits, dtype);
+  const out = readOut(o.out, n, dtype);
   return Object.freeze<Plan>({
     loss: 'softmax', logits, batch, classes, spatial, items, targets, params, alpha, posWeight: null, weights,
     weightsPerElement: false, reduction, count, normalizer, out,
@@ -469,21 +525,26 @@ function readIndices(
   const message = (i: number, x: number) =>
     `focal-loss: targets[${i}] = ${show(x)} is not a class index in [0, ${classes}${background ? `] (${classes} = background)` : ')'} or ignoreIndex ${ignoreIndex}`;
   if (kind && INDEX_KINDS.includes(kind)) {
-    const t = canonicalView(v, kind, 'targets') as IndexArray;
-    if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}`);
+    const t = inputView(v, kind, 'targets') as IndexArray;
+    if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}${denseHint(background, t.length, items, classes)}`);
     deferred.push(() => {
+      checkAttached(t, items, 'targets');
       const bad = firstBadIndex(t, limit, ignoreIndex);
       if (bad >= 0) throw new RangeError(message(bad, t[bad]));
       counted(-1 - bad);
     });
     return { kind: 'index', data: t };
   }
-  listLength(v as object, 'targets', items, itemCount(items, spatial));
+  const length = readProperty(v as object, 'length', 'targets.length');
+  if (length !== items) {
+    const got = typeof length === 'number' ? show(length) : describe(length);
+    throw new RangeError(`focal-loss: targets.length = ${got} must equal ${itemCount(items, spatial)}${denseHint(background, length, items, classes)}`);
+  }
   // Copied once: what was checked is what the kernel gets.
   const t = new Int32Array(items);
   let n = 0;
   for (let i = 0; i < items; i++) {
-    const x = readProperty(v as object, i, `targets[${i}]`);
+    const x = readOwn(v as object, i, `targets[${i}]`);
     if (typeof x !== 'number') throw new TypeError(`focal-loss: targets[${i}] must be a number, a class index (got ${describe(x)})`);
     if (x !== ignoreIndex) {
       if (!(Number.isInteger(x) && x >= 0 && x < limit)) throw new RangeError(message(i, x));
@@ -508,6 +569,11 @@ function firstBadIndex(t: IndexArray, limit: number, ignoreIndex: number): numbe
     else if (!(x >= 0 && x < limit)) return i;
   }
   return -1 - (t.length - ignored);
+}
+
+/** An element-wise loss given one integer per logit: dense targets were meant. */
+function denseHint(background: '' | 'background', length: unknown, items: number, classes: number): string {
+  return background && length === items * classes ? '; dense targets (one per logit) go in a Float32Array or Float64Array' : '';
 }
 
 function itemCount(items: number, spatial: number): string {
@@ -546,19 +612,24 @@ function checkProbabilityRows(q: FloatArray, batch: number, classes: number, spa
 /** An element-wise loss: its name, its own options (beside ELEMENT_KEYS) and how they set the header. */
 interface ElementLoss {
   readonly name: string;
-  readonly keys: readonly string[];
+  readonly keys: KeySet;
   readonly params: (o: Record<string, unknown>, dtype: Dtype) => Partial<HeaderParams>;
 }
 
 export const SIGMOID: ElementLoss = {
   name: 'sigmoidFocalLoss',
-  keys: ['gamma', 'alpha', 'labelSmoothing', 'posWeight', 'polyEpsilon'],
+  keys: keySet('sigmoid'),
   params: (o, dtype) => {
     let alpha = 0.25;
     if (o.alpha === null || o.alpha === -1) alpha = -1;
     else if (o.alpha !== undefined) {
       alpha = num('options.alpha', o.alpha);
-      if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off`);
+      // As the kernel sees it (like weights): 1 + 1e-12 is 1 in float32.
+      const r = inKernel(dtype)(alpha);
+      if (!(r >= 0 && r <= 1)) {
+        throw new RangeError(`focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off${roundingNote(alpha, dtype)}`);
+      }
+      alpha = r; // −1e-50 is −0 in float32, not a negative α (which the kernel reads as "off")
     }
     return {
       loss_kind: LossKind.Focal, gamma: readGamma(o.gamma, dtype), alpha_scalar: alpha,
@@ -569,13 +640,13 @@ export const SIGMOID: ElementLoss = {
 
 export const QUALITY: ElementLoss = {
   name: 'qualityFocalLoss',
-  keys: ['beta'],
+  keys: keySet('quality'),
   params: (o, dtype) => ({ loss_kind: LossKind.Quality, beta: readNonNegative('beta', o.beta, 2, dtype) }),
 };
 
 export const VARIFOCAL: ElementLoss = {
   name: 'varifocalLoss',
-  keys: ['alpha', 'gamma', 'iouWeighted'],
+  keys: keySet('varifocal'),
   params: (o, dtype) => ({
     loss_kind: LossKind.Varifocal, alpha_scalar: readNonNegative('alpha', o.alpha, 0.75, dtype), gamma: readGamma(o.gamma, dtype),
     flags: readBoolean('iouWeighted', o.iouWeighted, true) ? Flag.IouWeighted : 0,
@@ -584,7 +655,7 @@ export const VARIFOCAL: ElementLoss = {
 
 export const ASYMMETRIC: ElementLoss = {
   name: 'asymmetricLoss',
-  keys: ['gammaPos', 'gammaNeg', 'clip', 'detachFocalWeight'],
+  keys: keySet('asymmetric'),
   params: (o, dtype) => {
     const clip = o.clip === undefined ? 0.05 : num('options.clip', o.clip);
     const r = inKernel(dtype)(clip);
@@ -604,11 +675,13 @@ export const ASYMMETRIC: ElementLoss = {
 export function elementPlan(loss: ElementLoss, logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false): Plan {
   const fn = partial ? `${loss.name}Partial` : loss.name;
   const logits = readLogits(logitsArg);
+  // Its length now: a getter run below may detach the caller's buffer (checked once they have all run).
+  const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
   const deferred: Deferred = [];
-  const o = optionsArg === undefined ? {} : readOptions(optionsArg, [...loss.keys, ...ELEMENT_KEYS], fn, partial, '');
+  const o = readOptions(optionsArg, loss.keys, fn, partial, '');
   const haveClasses = o.classes !== undefined || o.shape !== undefined;
-  const { batch, classes, spatial } = haveClasses ? readLayout(o, logits.length) : { batch: logits.length, classes: 1, spatial: 1 };
+  const { batch, classes, spatial } = haveClasses ? readLayout(o, n) : { batch: n, classes: 1, spatial: 1 };
   const items = batch * spatial;
   const reduction = readReduction(o.reduction, partial);
   const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
@@ -620,30 +693,33 @@ export function elementPlan(loss: ElementLoss, logitsArg: unknown, targetsArg: u
   // With classes / shape, integer targets are class indices; float arrays (and anything without
   // classes) are dense targets in the logits' layout.
   const tkind = typedKind(targetsArg);
-  const indices = haveClasses && !isFloatKind(tkind) && ((tkind && INDEX_KINDS.includes(tkind)) || isArray(targetsArg));
-  const weights = readWeights(o.weights, indices ? items : logits.length, indices ? 'items' : 'elements', dtype, deferred);
+  const integers = !isFloatKind(tkind) && ((tkind !== undefined && INDEX_KINDS.includes(tkind)) || isArray(targetsArg));
+  const indices = readTargetForm(o.targetForm, haveClasses, integers, classes, o.shape !== undefined, targetsArg);
+  const weights = readWeights(o.weights, indices ? items : n, indices ? 'items' : 'elements', dtype, deferred);
   let targets: Plan['targets'];
-  let count = logits.length;
+  let count = n;
   if (indices) {
-    targets = readIndices(targetsArg, tkind, items, spatial, classes, 'background', ignoreIndex, deferred, (n) => (count = n * classes));
+    targets = readIndices(targetsArg, tkind, items, spatial, classes, 'background', ignoreIndex, deferred, (k) => (count = k * classes));
   } else if (tkind && NUMERIC_KINDS.includes(tkind)) {
-    const y = canonicalView(targetsArg, tkind, 'targets') as NumericArray;
-    if (y.length !== logits.length) throw new RangeError(`focal-loss: targets.length = ${y.length} must equal logits.length = ${logits.length} (one target per logit)`);
-    // Rounding to float32 maps [0, 1] onto [0, 1] and nothing else into it: the check needs no rounding.
+    const y = inputView(targetsArg, tkind, 'targets') as NumericArray;
+    if (y.length !== n) throw new RangeError(`focal-loss: targets.length = ${y.length} must equal logits.length = ${n} (one target per logit)`);
     deferred.push(() => {
-      const bad = firstNotProbability(y);
-      if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]`);
+      checkAttached(y, n, 'targets');
+      const bad = firstNotProbability(y, dtype);
+      if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]${roundingNote(y[bad], dtype)}`);
     });
     targets = { kind: 'value', data: y };
   } else if (isArray(targetsArg)) {
-    const y = readNumbers(targetsArg, 'targets', logits.length, `logits.length = ${logits.length} (one target per logit)`, dtype, (v) => v >= 0 && v <= 1, 'in [0, 1]', deferred);
+    const y = readNumbers(targetsArg, 'targets', n, `logits.length = ${n} (one target per logit)`, dtype, (v) => v >= 0 && v <= 1, 'in [0, 1]', deferred);
     targets = { kind: 'value', data: y };
   } else {
     const what = haveClasses ? 'class indices (an integer typed array or number[]) or a Float32Array/Float64Array of targets in [0, 1]' : 'a Float32Array, Float64Array or number[] of values in [0, 1]';
     throw new TypeError(`focal-loss: targets must be ${what} (got ${describe(targetsArg)})`);
   }
+  // Every getter and trap of the caller has run: from here on nothing can change the arrays.
+  checkAttached(logits, n, 'logits');
   for (const check of deferred) check();
-  const out = readOut(o.out, logits, dtype);
+  const out = readOut(o.out, n, dtype);
   return Object.freeze<Plan>({
     loss: 'elementwise', logits, batch, classes, spatial, items, targets, params, alpha: null, posWeight, weights,
     weightsPerElement: targets.kind === 'value', reduction, count, normalizer, out,
@@ -654,8 +730,19 @@ export function elementPlan(loss: ElementLoss, logitsArg: unknown, targetsArg: u
 // typed array's elements are always numbers (integers for the integer kinds), so its loop needs only
 // the comparisons its kind can fail.
 
-/** The first target not in [0, 1] (−1 if none). */
-function firstNotProbability(y: NumericArray): number {
+/**
+ * The first target not in [0, 1] as the kernel sees it (−1 if none). Rounding to float32 maps [0, 1]
+ * onto [0, 1], but also values just outside into it (1 + 1e-12 is 1, −1e-50 is −0): a Float64Array of
+ * targets for Float32Array logits is checked rounded, like a number[].
+ */
+function firstNotProbability(y: NumericArray, dtype: Dtype): number {
+  if (y instanceof Float64Array && dtype === 'Float32Array') {
+    for (let i = 0; i < y.length; i++) {
+      const v = Math.fround(y[i]);
+      if (!(v >= 0 && v <= 1)) return i;
+    }
+    return -1;
+  }
   if (y instanceof Uint8Array && !anyByteAbove1(y)) return -1;
   if (y instanceof Uint8Array || y instanceof Uint16Array || y instanceof Uint32Array) {
     for (let i = 0; i < y.length; i++) if (y[i] > 1) return i;

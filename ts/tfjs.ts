@@ -7,11 +7,15 @@
 // The loss functions are imported from 'focal-loss' itself (a self-reference, kept external by the
 // build): the adapter uses the module instance the application's runtime entry loaded — in a browser,
 // the one `await init()` initialized — never a second copy of the facade or of the .wasm.
-import { customGrad, getBackend, mul, reshape, tensor, type Tensor } from '@tensorflow/tfjs-core';
+import { customGrad, getBackend, mul, reshape, Tensor, tensor } from '@tensorflow/tfjs-core';
 import {
   asymmetricLossWithGrad, qualityFocalLossWithGrad, sigmoidFocalLossWithGrad, softmaxFocalLossWithGrad, varifocalLossWithGrad,
   type AsymmetricOptions, type QualityFocalOptions, type SigmoidFocalOptions, type SoftmaxFocalOptions, type VarifocalOptions,
 } from 'focal-loss';
+// The core's describer, reads and option keys (pure functions and data, bundled into this file): the
+// adapter refuses and describes values exactly as the core does.
+import { describe, describeError, isArray, quote, readProperty, showList } from './arrays.js';
+import { aliasOf, OPTION_KEYS } from './option-keys.js';
 
 /** Which of the package's losses: softmax (classes on the last axis) or an element-wise one. */
 export type FocalLossKind = 'softmax' | 'sigmoid' | 'quality' | 'varifocal' | 'asymmetric';
@@ -20,7 +24,7 @@ export type FocalLossKind = 'softmax' | 'sigmoid' | 'quality' | 'varifocal' | 'a
  * Options the adapter does not take: the result is always one loss per sample (TensorFlow.js reduces it),
  * the gradient is handed to tfjs, and the layout comes from the tensors' shape (classes on the last axis).
  */
-type NotAdapted = 'reduction' | 'out' | 'normalizer' | 'shape';
+type NotAdapted = 'reduction' | 'out' | 'normalizer' | 'shape' | 'targetForm';
 
 interface AdapterOptions {
   /**
@@ -62,6 +66,7 @@ const REFUSED: Record<NotAdapted, string> = {
   out: 'the gradient is handed to TensorFlow.js through tf.customGrad',
   normalizer: 'it only applies to a \'mean\' reduction, and the adapter returns one loss per sample; divide the result by your normalizer yourself',
   shape: 'the layout comes from the tensors: classes (or elements) on the last axis, samples on the first',
+  targetForm: 'yTrue has the shape of yPred, so its targets are always one value per element',
 };
 /** Spellings Keras users bring. */
 const KERAS_NAMES: Record<string, string> = {
@@ -76,11 +81,29 @@ const LOG_FLT_MIN = Math.log(FLT_MIN);
 const LOGIT_FLT_MIN = Math.log(FLT_MIN) - Math.log1p(-FLT_MIN);
 const LOGIT_ONE_BELOW = Math.log(ONE_BELOW) - Math.log1p(-ONE_BELOW);
 
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return (v as object).constructor?.name ?? 'an object';
-  return typeof v === 'string' ? `the string '${v}'` : `${typeof v} ${String(v)}`;
+/** The core's error (a TypeError or RangeError 'focal-loss: …') in the adapter's voice. */
+function retagged(error: unknown): unknown {
+  if (!isPackageError(error)) return error;
+  const Ctor = error instanceof TypeError ? TypeError : RangeError;
+  return new Ctor((error as Error).message.replace(/^focal-loss: /, 'focal-loss/tfjs: '));
+}
+
+/** True for an error this package made (never throws: the value may be a revoked Proxy). */
+function isPackageError(error: unknown): error is TypeError | RangeError {
+  try {
+    return (error instanceof TypeError || error instanceof RangeError) && error.message.startsWith('focal-loss');
+  } catch {
+    return false;
+  }
+}
+
+/** `obj[key]` as the core reads it (a throwing getter or trap: a TypeError naming `name`), in the adapter's voice. */
+function read(obj: object, key: string, name: string): unknown {
+  try {
+    return readProperty(obj, key, name);
+  } catch (error) {
+    throw retagged(error);
+  }
 }
 
 /**
@@ -103,27 +126,43 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
   if (typeof options !== 'object' || options === null) {
     throw new TypeError(`focal-loss/tfjs: focalLoss options must be an object (got ${describe(options)})`);
   }
-  // Every option read once, into a copy the calls share.
-  const rest: Record<string, unknown> = { ...options };
+  // Every option read once, own properties only (an inherited one is not an option), into a record
+  // without a prototype that the calls share.
+  let own: string[];
+  try {
+    own = Object.keys(options);
+  } catch {
+    throw new TypeError('focal-loss/tfjs: focalLoss options could not be read (its keys could not be listed)');
+  }
+  const rest: Record<string, unknown> = Object.create(null);
+  for (const key of own) rest[key] = read(options, key, `options.${key}`);
   const kind = rest.kind === undefined ? 'softmax' : rest.kind;
   const fromLogits = rest.fromLogits === undefined ? false : rest.fromLogits;
   delete rest.kind;
   delete rest.fromLogits;
   if (typeof kind !== 'string') throw new TypeError(`focal-loss/tfjs: options.kind must be a string (got ${describe(kind)})`);
   if (!Object.hasOwn(FUNCTIONS, kind)) {
-    throw new RangeError(`focal-loss/tfjs: options.kind = '${kind}' must be one of ${Object.keys(FUNCTIONS).map((k) => `'${k}'`).join(', ')}`);
+    throw new RangeError(`focal-loss/tfjs: options.kind = ${quote(kind)} must be one of ${Object.keys(FUNCTIONS).map((k) => `'${k}'`).join(', ')}`);
   }
   if (typeof fromLogits !== 'boolean') throw new TypeError(`focal-loss/tfjs: options.fromLogits must be a boolean (got ${describe(fromLogits)})`);
+  // The loss's options, from the core's list of them, without those the adapter refuses.
+  const accepted = OPTION_KEYS[kind as FocalLossKind].filter((k) => !Object.hasOwn(REFUSED, k));
   for (const key of Object.keys(rest)) {
     if (Object.hasOwn(REFUSED, key)) throw new TypeError(`focal-loss/tfjs: focalLoss does not take option '${key}': ${REFUSED[key as NotAdapted]}`);
     if (Object.hasOwn(KERAS_NAMES, key)) throw new TypeError(`focal-loss/tfjs: focalLoss has no option '${key}' (did you mean ${KERAS_NAMES[key]}?)`);
+    if (!(accepted as readonly string[]).includes(key)) {
+      const alias = aliasOf(key);
+      throw new TypeError(
+        `focal-loss/tfjs: focalLoss({ kind: '${kind}' }) has no option ${quote(key)}${alias ? ` (did you mean ${alias}?)` : ''}; options are kind, fromLogits, ${accepted.join(', ')}`,
+      );
+    }
   }
   const fn = FUNCTIONS[kind as FocalLossKind];
   const call = (logits: Float32Array, targets: Float32Array, classes: number, given: Record<string, unknown>) => {
     try {
       return fn(logits, targets, { ...given, classes, reduction: 'none' });
     } catch (error) {
-      throw adapted(error, kind, fromLogits);
+      throw adapted(error, fromLogits);
     }
   };
   // Validate the options now (unknown keys, values out of range) on an empty batch, so that a mistake shows
@@ -132,7 +171,7 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
   // is loaded (browsers, before `await init()`) this call cannot run; the options are then checked at the
   // first call.
   const classesGiven = rest.classes;
-  const early = { ...rest };
+  const early: Record<string, unknown> = { ...rest };
   delete early.weights;
   for (const key of ['alpha', 'posWeight']) {
     if (typeof classesGiven !== 'number' && typeof early[key] === 'object' && early[key] !== null) delete early[key];
@@ -145,18 +184,17 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
 
   const softmax = kind === 'softmax';
   const loss = (yTrue: Tensor, yPred: Tensor): Tensor => {
-    checkTensors(yTrue, yPred, softmax);
-    const shape = yPred.shape;
+    const { shape, size } = checkTensors(yTrue, yPred, softmax);
     const batch = shape[0];
-    const size = yPred.size;
     const classes = shape.length >= 2 ? shape[shape.length - 1] : 1;
     // What a sample's loss averages: its items (softmax) or its elements (element-wise kinds).
     const perSample = size === 0 ? 0 : (softmax ? size / classes : size) / batch;
     if (classesGiven !== undefined && classesGiven !== classes) {
-      throw new RangeError(`focal-loss/tfjs: options.classes = ${String(classesGiven)} but yPred's last axis has ${classes} (classes are on the last axis)`);
+      const given = typeof classesGiven === 'number' ? String(classesGiven) : describe(classesGiven);
+      throw new RangeError(`focal-loss/tfjs: options.classes = ${given} but yPred's last axis has ${classes} (classes are on the last axis)`);
     }
-    const trueData = yTrue.dataSync();
-    const targets = trueData instanceof Float32Array ? trueData : Float32Array.from(trueData as ArrayLike<number>);
+    const trueData = dataOf(yTrue, 'yTrue');
+    const targets = trueData instanceof Float32Array ? trueData : Float32Array.from(trueData);
     const broadcast = [batch, ...shape.slice(1).map(() => 1)];
 
     /** Fills `values` (one loss per sample) and returns ∂(loss of the sample)/∂yPred for every element. */
@@ -190,7 +228,7 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
 
     const forward = (pred: Tensor) => {
       const values = new Float32Array(batch);
-      const grad = perSample === 0 ? new Float32Array(size) : lossAndGrad(pred.dataSync() as Float32Array, values);
+      const grad = perSample === 0 ? new Float32Array(size) : lossAndGrad(dataOf(pred, 'yPred') as Float32Array, values);
       // dy: the upstream gradient, one value per sample, broadcast over the sample's elements. No gradient
       // flows to yTrue: it is not an input of this op.
       const gradFunc = (dy: Tensor) => {
@@ -208,30 +246,73 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
       };
       return { value: tensor(values, [batch], 'float32'), gradFunc };
     };
-    return customGrad(forward as unknown as Parameters<typeof customGrad>[0])(yPred);
+    try {
+      return customGrad(forward as unknown as Parameters<typeof customGrad>[0])(yPred);
+    } catch (error) {
+      // A package error from the forward pass passes through; anything else came from tfjs handling
+      // something that only looked like a tensor.
+      if (isPackageError(error)) throw error;
+      throw new TypeError(`focal-loss/tfjs: yPred could not be used as a tf.Tensor (${describeError(error)})`);
+    }
   };
   return loss;
 }
 
-/** yTrue and yPred: tensors of one shape, yPred float32 with a batch axis (and a class axis for softmax). */
-function checkTensors(yTrue: unknown, yPred: unknown, softmax: boolean): void {
-  for (const [name, t] of [['yTrue', yTrue], ['yPred', yPred]] as const) {
-    if (typeof t !== 'object' || t === null || !Array.isArray((t as Tensor).shape) || typeof (t as Tensor).dataSync !== 'function') {
-      throw new TypeError(`focal-loss/tfjs: ${name} must be a tf.Tensor (got ${describe(t)})`);
+/**
+ * yTrue and yPred: tensors of one shape, not disposed, yPred float32 with a batch axis (and a class axis
+ * for softmax); returns yPred's shape and size. Every property is read once, through the core's reads
+ * (a throwing getter, a revoked Proxy: a TypeError naming the tensor).
+ */
+function checkTensors(yTrue: unknown, yPred: unknown, softmax: boolean): { shape: number[]; size: number } {
+  const read1 = (name: 'yTrue' | 'yPred', t: unknown) => {
+    let tensorLike = false;
+    try {
+      tensorLike = t instanceof Tensor; // tfjs's own test (duck-typed across copies of tfjs); may run getters
+    } catch {
+      tensorLike = false;
     }
-  }
-  const p = yPred as Tensor;
-  const t = yTrue as Tensor;
-  if (p.dtype !== 'float32') throw new TypeError(`focal-loss/tfjs: yPred must be a float32 tensor (got ${p.dtype})`);
+    if (!tensorLike || typeof t !== 'object' || t === null) throw new TypeError(`focal-loss/tfjs: ${name} must be a tf.Tensor (got ${describe(t)})`);
+    if (read(t, 'isDisposed', `${name}.isDisposed`) === true) throw new TypeError(`focal-loss/tfjs: ${name} is a disposed tf.Tensor`);
+    const shapeValue = read(t, 'shape', `${name}.shape`);
+    const dtype = read(t, 'dtype', `${name}.dtype`);
+    const size = read(t, 'size', `${name}.size`);
+    if (!isArray(shapeValue)) throw new TypeError(`focal-loss/tfjs: ${name}.shape must be an array (got ${describe(shapeValue)}); is ${name} a tf.Tensor?`);
+    const rank = read(shapeValue, 'length', `${name}.shape.length`);
+    const shape: number[] = [];
+    for (let i = 0; typeof rank === 'number' && i < rank && i <= 64; i++) shape.push(read(shapeValue, String(i), `${name}.shape[${i}]`) as number);
+    let elements = 1;
+    for (const d of shape) elements *= d;
+    if (typeof rank !== 'number' || rank > 64 || shape.some((d) => !(Number.isSafeInteger(d) && d >= 0)) || elements !== size) {
+      throw new TypeError(`focal-loss/tfjs: ${name} has an invalid shape or size; is it a tf.Tensor?`);
+    }
+    if (typeof dtype !== 'string') throw new TypeError(`focal-loss/tfjs: ${name}.dtype must be a string (got ${describe(dtype)})`);
+    return { shape, dtype, size: size as number };
+  };
+  const t = read1('yTrue', yTrue);
+  const p = read1('yPred', yPred);
+  if (p.dtype !== 'float32') throw new TypeError(`focal-loss/tfjs: yPred must be a float32 tensor (got ${quote(p.dtype)})`);
   if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
-    throw new TypeError(`focal-loss/tfjs: yTrue must be a float32, int32 or bool tensor (got ${t.dtype})`);
+    throw new TypeError(`focal-loss/tfjs: yTrue must be a float32, int32 or bool tensor (got ${quote(t.dtype)})`);
   }
   if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-    throw new RangeError(`focal-loss/tfjs: yTrue has shape [${t.shape.join(', ')}] but yPred has shape [${p.shape.join(', ')}]; they must be equal${softmax ? ' (one-hot or probability targets, classes on the last axis)' : ''}`);
+    throw new RangeError(`focal-loss/tfjs: yTrue has shape ${showList(t.shape)} but yPred has shape ${showList(p.shape)}; they must be equal${softmax ? ' (one-hot or probability targets, classes on the last axis)' : ''}`);
   }
   if (p.shape.length < (softmax ? 2 : 1)) {
-    throw new RangeError(`focal-loss/tfjs: yPred has shape [${p.shape.join(', ')}]; ${softmax ? "kind 'softmax' needs [batch, ..., classes]" : 'it needs a batch axis'}`);
+    throw new RangeError(`focal-loss/tfjs: yPred has shape ${showList(p.shape)}; ${softmax ? "kind 'softmax' needs [batch, ..., classes]" : 'it needs a batch axis'}`);
   }
+  return { shape: p.shape, size: p.size };
+}
+
+/** A tensor's values (dataSync): whatever goes wrong reading them is a TypeError naming the tensor. */
+function dataOf(t: Tensor, name: 'yTrue' | 'yPred'): ArrayLike<number> {
+  let data: unknown;
+  try {
+    data = t.dataSync();
+  } catch (error) {
+    throw new TypeError(`focal-loss/tfjs: ${name} could not be read (${describeError(error)})`);
+  }
+  if (data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint8Array) return data;
+  throw new TypeError(`focal-loss/tfjs: ${name}.dataSync() returned ${describe(data)}, not a tensor's values; is ${name} a tf.Tensor?`);
 }
 
 /** log p for softmax; probabilities below 2^-126 (0, subnormals) are raised to it. NaN stays NaN. */
@@ -257,19 +338,13 @@ function logitOf(p: Float32Array): Float32Array {
 }
 
 /**
- * The package's error in the adapter's terms: an unknown option is focalLoss's (its list of options without
- * those the adapter refuses, with kind and fromLogits); other messages name the package's arguments, which
- * are yPred (logits, or the logits its probabilities map to) and yTrue (targets), flattened row-major.
+ * The package's error in the adapter's terms: its messages name the package's arguments, which are yPred
+ * (logits, or the logits its probabilities map to) and yTrue (targets), flattened row-major. (Unknown
+ * options never reach the package: focalLoss checks them against the core's OPTION_KEYS.)
  */
-function adapted(error: unknown, kind: string, fromLogits: boolean): unknown {
-  if (!(error instanceof TypeError || error instanceof RangeError)) return error;
+function adapted(error: unknown, fromLogits: boolean): unknown {
+  if (!isPackageError(error)) return error;
   const Ctor = error instanceof TypeError ? TypeError : RangeError;
-  const unknown = /^focal-loss: \w+ has no option '([^']*)'(.*?)(?:; options are (.*))?$/.exec(error.message);
-  if (unknown) {
-    const [, key, hint, list] = unknown;
-    const options = list ? `; options are kind, fromLogits, ${list.split(', ').filter((k) => !Object.hasOwn(REFUSED, k)).join(', ')}` : '';
-    return new Ctor(`focal-loss/tfjs: focalLoss({ kind: '${kind}' }) has no option '${key}'${hint}${options}`);
-  }
   const message = error.message.replace(/^focal-loss: /, '');
   if (!/\b(logits|targets)\b/.test(message)) return new Ctor(`focal-loss/tfjs: ${message}`);
   return new Ctor(`focal-loss/tfjs: ${message} (logits = yPred${fromLogits ? '' : ' mapped to logits'}, targets = yTrue, both flattened row-major)`);

@@ -18,6 +18,10 @@
 //!
 //! whose ε term adds −ε q_c (γ + 1)(1 − p_c)^γ p_c to u_c — the sign of the focal term's for ε > 0,
 //! so the two never cancel. For a hard target G = w [a_t h_t − ε (γ + 1)(1 − p_t)^γ p_t].
+//! For ε < 0 they do cancel where 1 − p_c is small (ε = −a_c: the loss is ≈ (1 − p)^(γ+2)/2 from
+//! terms ≈ (1 − p)^(γ+1)); there, for 1 − p_c ≤ 1/16, the bracket of the loss and of u_c come
+//! from their Taylor series in 1 − p_c, a sum of non-negative terms when a_c + ε ≥ 0
+//! (`simd::math::POLY_SERIES_MAX`, with the derivation).
 //! (1 − p)^(γ+1) = (1 − p)^γ · (1 − p), both factors from the stable forms below (for the top class
 //! (S′/(1 + S′))^γ · S′/(1 + S′)); ε = 0 skips the term (the results are those without Poly-1, bit
 //! for bit).
@@ -39,6 +43,7 @@
 //! - Any NaN in a row, or a +∞ logit, makes that item's loss NaN (S′ is poisoned).
 
 use crate::real::Real;
+use crate::simd::math::{poly_small, POLY_SERIES_MAX};
 use crate::{
     check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, Alpha, FocalError, Layout, Outputs, Reduced,
     Reduction, SoftmaxOptions, SoftmaxTargets, PROBABILITY_SUM_TOLERANCE,
@@ -151,13 +156,20 @@ fn hard_item<T: Real>(
     let inv = T::ONE / (T::ONE + s);
     let tt = class_terms(z[base + t * stride] - m, t == k, s, log1p_s, inv, gamma);
     let mut loss = a_t * tt.focal * (-tt.log_p);
-    if eps != T::ZERO {
+    // ε < 0 with a small 1 − p_t: the series forms (K, B) of `simd::math::POLY_SERIES_MAX`.
+    let small = (eps < T::ZERO && tt.one_minus_p <= T::from_f64(POLY_SERIES_MAX))
+        .then(|| poly_small(tt.one_minus_p, tt.p, a_t, eps, gamma, gamma + T::ONE));
+    if let Some((k_small, _)) = small {
+        loss = tt.focal * k_small;
+    } else if eps != T::ZERO {
         loss = loss + eps * (tt.focal * tt.one_minus_p);
     }
     if want_grad {
         let g = grad.unwrap();
         let h = -tt.focal * (T::ONE + gamma * tt.p_r);
-        let big_g = if eps == T::ZERO {
+        let big_g = if let Some((_, b_small)) = small {
+            -(grad_weight * (tt.focal * b_small))
+        } else if eps == T::ZERO {
             grad_weight * a_t * h
         } else {
             grad_weight * (a_t * h - eps * (gamma + T::ONE) * (tt.focal * tt.p))
@@ -209,10 +221,16 @@ fn soft_item<T: Real, Q: Fn(usize) -> T, A: Fn(usize) -> T>(
             T::ZERO
         } else {
             let tc = class_terms(z[base + c * stride] - m, c == k, s, log1p_s, inv, gamma);
-            let aq = a(c) * qc;
+            let ac = a(c);
+            let aq = ac * qc;
             let mut lc = aq * tc.focal * (-tc.log_p);
             let mut u = -(aq * tc.focal * (T::ONE + gamma * tc.p_r));
-            if eps != T::ZERO {
+            if eps < T::ZERO && tc.one_minus_p <= T::from_f64(POLY_SERIES_MAX) {
+                // As in `hard_item`: q_c·m^γ·K and −q_c·m^γ·B from the series.
+                let (k_small, b_small) = poly_small(tc.one_minus_p, tc.p, ac, eps, gamma, gamma + T::ONE);
+                lc = qc * (tc.focal * k_small);
+                u = -(qc * (tc.focal * b_small));
+            } else if eps != T::ZERO {
                 lc = lc + eps * qc * (tc.focal * tc.one_minus_p);
                 u = u - eps1 * qc * (tc.focal * tc.p);
             }

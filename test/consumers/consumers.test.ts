@@ -9,11 +9,10 @@
 // The bundlers come from this repository's devDependencies; the snippets here are the ones the
 // README's "Bundlers and test runners" section quotes.
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { dirname, extname, join, normalize } from 'node:path';
 import { EdgeRuntime } from 'edge-runtime';
 import * as esbuild from 'esbuild';
@@ -23,21 +22,12 @@ import { launchChromium } from '../helpers/chromium';
 import { rollup } from 'rollup';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import webpack, { type Stats } from 'webpack';
-import * as api from 'focal-loss';
 import { binary, root, run } from '../runtimes/fixture';
+import { COMPUTE, expected, expectExact, packTarball } from './shared';
 
 const require = createRequire(import.meta.url);
 
 // ---------------------------------------------------------------- what every consumer computes
-
-/** The body every consumer runs (`api` is the package's namespace), returning JSON-safe numbers. */
-const COMPUTE = `
-  const soft = api.softmaxFocalLossWithGrad(new Float64Array([2, 0.5, -1, 0, 3, 0.1, 30, 0, 0]), [0, 1, 0], { classes: 3, gamma: 0.5, alpha: [0.25, 0.5, 1] });
-  const sig = api.sigmoidFocalLossWithGrad(new Float32Array([3, -1, 0.5, 30, -7.5]), new Float32Array([1, 0, 0.5, 1, 0]), { gamma: 2, reduction: 'none' });
-  return { softLoss: soft.loss, softGrad: Array.from(soft.grad), sigLoss: Array.from(sig.loss), sigGrad: Array.from(sig.grad) };`;
-
-// eslint-disable-next-line @typescript-eslint/no-implied-eval
-const expected = new Function('api', COMPUTE)(api) as Record<string, unknown>;
 
 /**
  * A consumer's source: imports `specifier` (ESM or CJS), records whether the functions worked
@@ -63,6 +53,33 @@ const readyAtImport = (() => { try { api.wasmMemoryBytes(); return true; } catch
 `;
 }
 
+/**
+ * A consumer that imports only the two losses COMPUTE calls (no `init`, nothing else): what a
+ * bundler trusting package.json's `sideEffects` keeps of the package is all it has.
+ */
+function lossesSource(specifier: string, opts: { browser?: boolean }): string {
+  return `import { softmaxFocalLossWithGrad, sigmoidFocalLossWithGrad } from ${JSON.stringify(specifier)};
+const api = { softmaxFocalLossWithGrad, sigmoidFocalLossWithGrad };
+let report;
+try {
+  report = (() => {${COMPUTE}
+  })();
+} catch (error) {
+  report = { error: String((error && error.stack) || error) };
+}
+${opts.browser ? 'globalThis.__report = report;' : 'console.log(JSON.stringify(report));'}
+`;
+}
+
+/** Runs a webpack build; fails the test on errors. */
+async function webpackBuild(config: webpack.Configuration): Promise<Stats> {
+  const stats = await new Promise<Stats>((resolve, reject) =>
+    webpack({ context: project, devtool: false, performance: { hints: false }, ...config }).run((error, result) => (error || !result ? reject(error) : resolve(result))),
+  );
+  expect(stats.hasErrors(), stats.toString('errors-only')).toBe(false);
+  return stats;
+}
+
 // ---------------------------------------------------------------- the consumer project
 
 let tmp = '';
@@ -71,9 +88,7 @@ let tarball = '';
 const out = (name: string) => join(project, 'out', name);
 
 beforeAll(() => {
-  tmp = mkdtempSync(join(tmpdir(), 'focal-loss-consumers-'));
-  const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], root).stdout) as { filename: string }[];
-  tarball = join(tmp, packed[0].filename);
+  ({ tmp, tarball } = packTarball('focal-loss-consumers-'));
   project = join(tmp, 'consumer');
   mkdirSync(join(project, 'src'), { recursive: true });
   writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'consumer', private: true, type: 'module' }));
@@ -86,6 +101,9 @@ beforeAll(() => {
     'node-inline.mjs': appSource('focal-loss/inline', { init: false }),
     'node-inline.cjs': appSource('focal-loss/inline', { cjs: true, init: false }),
     'node-default.cjs': appSource('focal-loss', { cjs: true, init: false }),
+    'node-losses.mjs': lossesSource('focal-loss', {}),
+    'node-losses-inline.mjs': lossesSource('focal-loss/inline', {}),
+    'web-losses-inline.js': lossesSource('focal-loss/inline', { browser: true }),
   };
   for (const [name, text] of Object.entries(sources)) writeFileSync(join(project, 'src', name), text);
 }, 120_000);
@@ -98,13 +116,6 @@ function nodeReport(file: string): Record<string, unknown> {
   const line = r.stdout.trim().split('\n').pop() ?? '';
   if (!line.startsWith('{')) throw new Error(`no report from ${file}:\n${r.stdout}\n${r.stderr}`);
   return JSON.parse(line) as Record<string, unknown>;
-}
-
-/** The result, without the readiness flag, must be exactly this process's (bit for bit: JSON numbers round-trip). */
-function expectExact(report: Record<string, unknown>): void {
-  expect(report.error).toBeUndefined();
-  const { readyAtImport: _ready, ...values } = report;
-  expect(values).toEqual(expected);
 }
 
 /** Every file under a folder (relative paths). */
@@ -309,6 +320,63 @@ addEventListener('fetch', (event) => {
     writeFileSync(join(project, 'src', 'edge-default.js'), "import { sigmoidFocalLoss } from 'focal-loss'; console.log(sigmoidFocalLoss);");
     await expect(esbuild.build({ entryPoints: [join(project, 'src', 'edge-default.js')], bundle: true, platform: 'browser', conditions, write: false, logLevel: 'silent' }))
       .rejects.toThrow(/No loader is configured for "\.wasm" files: .*focal_loss\.wasm\?module/);
+  });
+
+  // package.json's `sideEffects` must keep each entry's top-level loading (syncEntry / inlineEntry)
+  // when a bundler keeps only the imported functions of the package.
+  for (const specifier of ['focal-loss', 'focal-loss/inline']) {
+    for (const mode of ['production', 'development'] as const) {
+      test(`webpack 5 (target node, ${mode}), importing only two losses from '${specifier}': ready at load, exact`, async () => {
+        const name = `webpack-node-${mode}-${specifier.replace('/', '-')}`;
+        const src = specifier === 'focal-loss' ? 'node-losses.mjs' : 'node-losses-inline.mjs';
+        await webpackBuild({ mode, target: 'node', entry: `./src/${src}`, output: { path: out(name), filename: 'main.cjs', clean: true } });
+        expectExact(nodeReport(out(`${name}/main.cjs`)));
+      });
+    }
+  }
+
+  test("webpack 5 (target web, production), importing only two losses from 'focal-loss/inline', no init: exact in Chromium", async () => {
+    await webpackBuild({ mode: 'production', target: 'web', entry: './src/web-losses-inline.js', output: { path: out('webpack-web-inline'), filename: 'main.js', clean: true } });
+    expect(filesUnder(out('webpack-web-inline'))).toEqual(['main.js']);
+    expectExact(await runPage(`webpack-web-inline/${writePage(out('webpack-web-inline'), 'main.js', { module: false })}`));
+  });
+
+  test("Vite 8 (vite build), importing only two losses from 'focal-loss/inline', no init: exact in Chromium", async () => {
+    const { build } = await import('vite');
+    const dir = join(project, 'vite-inline');
+    mkdirSync(dir, { recursive: true });
+    cpSync(join(project, 'src', 'web-losses-inline.js'), join(dir, 'main.js'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/main.js"></script>');
+    await build({ root: dir, configFile: false, logLevel: 'silent', base: './', build: { outDir: out('vite-inline'), emptyOutDir: true } });
+    expect(filesUnder(out('vite-inline')).filter((f) => f.endsWith('.wasm'))).toEqual([]);
+    expectExact(await runPage('vite-inline/index.html'));
+  });
+
+  test("Jest 30 native ESM (node --experimental-vm-modules) + jsdom, import 'focal-loss' + await init(): exact", () => {
+    const dir = join(project, 'jest-esm');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'expected.json'), JSON.stringify(expected));
+    // Jest's documented native-ESM setup: no transform, `node --experimental-vm-modules`; the test
+    // file is an ES module (.mjs). Under jsdom the `browser` + `import` conditions pick the browser entry.
+    writeFileSync(join(dir, 'jest.config.cjs'), `module.exports = { testEnvironment: ${JSON.stringify(require.resolve('jest-environment-jsdom'))}, transform: {}, testMatch: ['**/*.test.mjs'] };`);
+    writeFileSync(join(dir, 'focal.test.mjs'), `import * as api from 'focal-loss';
+import { readFileSync, writeFileSync } from 'node:fs';
+test('focal-loss under jsdom, native ESM', async () => {
+  expect(typeof window).toBe('object');
+  await api.init();
+  const compute = () => {${COMPUTE}
+  };
+  const result = compute();
+  expect(result).toEqual(JSON.parse(readFileSync(new URL('./expected.json', import.meta.url), 'utf8')));
+  writeFileSync(new URL('./report.json', import.meta.url), JSON.stringify(result));
+});
+`);
+    const jestPkg = require.resolve('jest/package.json');
+    const jest = join(dirname(jestPkg), (JSON.parse(readFileSync(jestPkg, 'utf8')) as { bin: string }).bin);
+    const r = spawnSync(process.execPath, ['--experimental-vm-modules', jest, '--ci', '--rootDir', dir, '--config', join(dir, 'jest.config.cjs'), '--cacheDirectory', join(tmp, 'jest-cache'), '--watchman=false'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+    expect(r.stderr).toMatch(/Tests:\s+1 passed, 1 total/);
+    expectExact(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, unknown>);
   });
 
   test("Jest 30 + jest-environment-jsdom (testEnvironment: 'jsdom', require('focal-loss')): no other setup, exact", () => {

@@ -120,12 +120,16 @@ const decodeList = (v: unknown): number[] => {
   return v.map(decode);
 };
 
-/** Parses the object of test/vectors/vectors.json (already JSON.parse'd) into typed cases. */
+/**
+ * Parses the object of test/vectors/vectors.json (already JSON.parse'd) into typed cases. An empty
+ * `cases` array throws: every suite built on this loader would otherwise pass with zero cases.
+ */
 export function parseVectors(json: unknown): VectorCase[] {
   const root = json as { generated?: unknown; cases?: unknown };
   if (typeof root !== 'object' || root === null || !Array.isArray(root.cases)) {
     throw new TypeError('vectors.json: expected { generated, cases: [...] }');
   }
+  if (root.cases.length === 0) throw new RangeError('vectors.json: "cases" is empty');
   return root.cases.map((raw: any): VectorCase => {
     const options: VectorCase['options'] = {};
     for (const [key, v] of Object.entries(raw.options ?? {})) {
@@ -174,6 +178,8 @@ export function caseArguments(c: VectorCase, dtype: Dtype): [FloatArray, any, Re
   }
   if (c.classes !== undefined) options.classes = c.classes;
   if (c.shape !== undefined) options.shape = c.shape;
+  // Element-wise class indices say so: with one class the package refuses to guess (CONTRACT.md § Sigmoid options).
+  if (c.kind !== 'softmax' && c.targetKind === 'indices') options.targetForm = 'indices';
   const targets =
     c.kind === 'softmax' ? (c.probs ? F.from(c.probs) : Int32Array.from(c.targets ?? []))
     : c.targetKind === 'indices' ? Int32Array.from(c.targets ?? []) : F.from(c.targets ?? []);

@@ -136,3 +136,55 @@ describe('valid parts combine exactly', () => {
     expect(c.count).toBe(3);
   });
 });
+
+// Issue 17, findings 3, 7 and 9.
+describe('huge or hostile lists of parts', () => {
+  test('a holey array of length 2^32 − 1, or new Array(3e7): a TypeError naming parts[0], without copying the list first', () => {
+    const p: unknown[] = [];
+    p.length = 2 ** 32 - 1;
+    const dense = new Array(3e7);
+    const q: unknown[] = [ok, ok];
+    q.length = 1e9;
+    // The arrays above exist (new Array(3e7) is ~240 MB itself); the calls must add no list of their own.
+    const before = process.memoryUsage().heapUsed;
+    expectPackageError(() => combineFocalPartials(p as FocalPartial[]), TypeError, 'parts[0]');
+    expectPackageError(() => combineFocalPartials(dense), TypeError, 'parts[0]');
+    // A hole after valid parts is named where it is.
+    expectPackageError(() => combineFocalPartials(q as FocalPartial[]), TypeError, 'parts[2]');
+    // No list of 3e7 (or 2^32) entries was built: the heap grew by far less than one such list (≥ 240 MB).
+    expect(process.memoryUsage().heapUsed - before).toBeLessThan(64 * 2 ** 20);
+  });
+
+  test('an iterator that throws a revoked Proxy, an Error whose message getter throws, or a long message: a TypeError naming parts', () => {
+    const { proxy, revoke } = Proxy.revocable({}, {});
+    revoke();
+    const badMessage = Object.defineProperty(new Error('x'), 'message', { get() { throw new Error('message getter'); } });
+    const throwing = (value: unknown) => ({ [Symbol.iterator]: () => ({ next() { throw value; } }) });
+    for (const value of [proxy, badMessage, new Error('y'.repeat(100_000)), Symbol('s'), undefined]) {
+      const e = expectPackageError(() => combineFocalPartials(throwing(value) as never), TypeError, 'parts');
+      expect(e.message.length).toBeLessThan(300);
+    }
+    // A Symbol.iterator that is a revoked Proxy's getter, a next that is not a function, a result that is not an object.
+    expectPackageError(() => combineFocalPartials({ [Symbol.iterator]: () => ({ next: 1 }) } as never), TypeError, 'parts');
+    expectPackageError(() => combineFocalPartials({ [Symbol.iterator]: () => ({ next: () => 1 }) } as never), TypeError, 'parts');
+    expectPackageError(() => combineFocalPartials({ [Symbol.iterator]: () => proxy } as never), TypeError, 'parts');
+    // Parts from a generator are still read one by one, and a bad one is named by its position.
+    function* gen() {
+      yield ok;
+      yield ok;
+      yield { sum: 1, residual: 0, count: -1 };
+    }
+    expectPackageError(() => combineFocalPartials(gen()), RangeError, 'parts[2].count');
+    expect(combineFocalPartials((function* () { yield ok; yield ok; })()).count).toBe(6);
+  });
+
+  test('counts that add up past 2^53 − 1: a RangeError, not an imprecise count', () => {
+    const big = { sum: 1, residual: 0, count: Number.MAX_SAFE_INTEGER };
+    expectPackageError(() => combineFocalPartials([big, { sum: 1, residual: 0, count: 2 }]), RangeError, 'count');
+    expectPackageError(() => combineFocalPartials([{ sum: 1, residual: 0, count: 2 ** 52 }, { sum: 1, residual: 0, count: 2 ** 52 }]), RangeError, 'count');
+    // Right at the limit is fine, and can be fed back.
+    const edge = combineFocalPartials([{ sum: 1, residual: 0, count: Number.MAX_SAFE_INTEGER - 1 }, { sum: 1, residual: 0, count: 1 }]);
+    expect(edge.count).toBe(Number.MAX_SAFE_INTEGER);
+    expect(combineFocalPartials([edge]).count).toBe(Number.MAX_SAFE_INTEGER);
+  });
+});

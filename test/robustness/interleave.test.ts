@@ -281,5 +281,5 @@ describe('a long interleaving of malformed and valid calls', () => {
     if (failed > failures.length) failures.push(`… ${failed} failures in all`);
     expect(validCalls + badCalls).toBe(CALLS);
     expect(failures.length, failures.join('\n')).toBe(0);
-  });
+  }, 600_000); // 102-204 s measured on a shared, loaded 2-core machine: a generous limit, not a timing check
 });

@@ -6,7 +6,6 @@ digits) from the EXACT binary values of the inputs (mpf(float) is exact), follow
 CONTRACT.md (the package's contract, in this repository), and writes test/vectors/vectors.json (one case per line).
 
     python3 test/vectors/generate.py            # needs Python >= 3.11 and mpmath 1.3; no other packages
-    python3 test/vectors/generate.py --merge    # the same cases, the planned ones appended to "cases" (see below)
 
 Deterministic: every random input comes from random.Random(seed) with fixed seeds.
 
@@ -15,7 +14,7 @@ Self-checks (assertions, the run fails if any is violated):
   * the analytic gradient agrees with mpmath numerical differentiation (mp.diff) on a set of cases;
   * gamma = 0 gives exactly the (weighted) cross-entropy; one-hot soft targets give the hard-target result;
   * grad_scale >= |grad| entry by entry; the gradient of each hard-target row sums to zero.
-  Planned cases (below), in addition:
+  Later cases (below), in addition:
   * the planned kernels with the new options at their neutral values reproduce every existing case (softmax:
     loss, grad and grad_scale bit for bit; sigmoid: the doubles of loss and grad);
   * identities: QFL with beta = 0 is BCE; QFL and ASL (gammaPos = gammaNeg = gamma, clip 0) on hard targets are the
@@ -27,17 +26,17 @@ Self-checks (assertions, the run fails if any is violated):
     against the derivative of the loss with the focal factors frozen at the point;
   * loss_scale >= |loss|; and the scales are checked against each dtype's rounding (see "Scales").
 
-JSON format: {"generated": "...", "cases": [case, ...], "planned_cases": [case, ...]}.  Expected numbers are
+JSON format: {"generated": "...", "cases": [case, ...]}: one array, the original cases first, then those built
+by the later families (below).  Expected numbers are
 the correctly rounded doubles of the 60-digit values (values below the double range become subnormals or 0.0);
 non-finite numbers are written as the strings "inf", "-inf", "nan".
 
-"cases" holds the softmax and sigmoid cases of the exported API; see the README-style comment above
+The original cases are the softmax and sigmoid cases of the first API; see the README-style comment above
 `softmax_case` and `sigmoid_case` for their keys.  Their expected: {"loss", "grad", "grad_scale", "count"}.
 
-"planned_cases" holds cases of CONTRACT.md § Planned (class-index sigmoid targets, posWeight, polyEpsilon,
-normalizer, positives, qualityFocalLoss, varifocalLoss, asymmetricLoss).  They are a separate array because
-the consumers of "cases" (test/helpers/vectors.ts, crate/tests/vectors.rs) reject unknown kinds and would
-ignore unknown options; --merge appends them to "cases" once the consumers handle them.  Keys:
+The later cases (PLANNED below, a historical name: the features were once planned) cover class-index sigmoid
+targets, posWeight, polyEpsilon, normalizer, positives, qualityFocalLoss, varifocalLoss and asymmetricLoss.
+Keys:
 
   name, kind, dtypes ("f32"/"f64": every input of an "f32" case is a float32 number), logits.
   kind "softmax": as in "cases" (classes | shape, targets (ints) | probs, options {gamma, [alpha], reduction,
@@ -75,9 +74,12 @@ ignore unknown options; --merge appends them to "cases" once the consumers handl
 
 Scales (tolerance |got - exp| <= rtol max(|exp|, scale) + tiny, with scale = loss_scale for losses and
 grad_scale for gradient entries): the magnitude of the terms that make up the value - each term of a sum in
-absolute value (the Poly-1 term against the focal term for eps < 0; the terms (1-y)p and pw y (1-p) of
-dCE/dx = p - y; softmax, per class, the focal and Poly-1 parts), so values formed by cancellation keep a
-meaningful tolerance.  Where a factor is a power of a cancelling difference - QFL's |sigma(x) - y|^beta with
+absolute value (the Poly-1 term against the focal term for eps < -a, a the focal term's weight; the terms
+(1-y)p and pw y (1-p) of dCE/dx = p - y; softmax, per class, the focal and Poly-1 parts), so values formed by
+cancellation keep a meaningful tolerance.  Poly-1 with -a <= eps < 0 is written in the kernels' split form
+(poly_terms: (a + eps) m + a phi(m), non-negative terms), so its loss is held to |loss| and a hard target's
+gradient to the terms of B (at most (2 gamma + 1) |grad|); its references come from that form at a widened
+precision (a L + eps m from 60-digit L and m would lose the digits that cancel).  Where a factor is a power of a cancelling difference - QFL's |sigma(x) - y|^beta with
 sigma(x) - y = (1-y)p - y(1-p), ASL's p_m = p - clip - the scale adds the first-order effect of an error of the
 cancelled mass c in that difference (c = 2 min((1-y)p, y(1-p)), resp. 2 clip): c |dv/dD|.  Where the difference
 is so small that its rounding is not a first-order effect (|D| ~ 1e-30), the scale is raised to
@@ -1091,7 +1093,7 @@ def random_cases():
 
 
 # ==========================================================================================================
-# PLANNED API (CONTRACT.md § Planned): class-index sigmoid targets, posWeight, polyEpsilon, normalizer,
+# LATER API (the PLANNED list; once CONTRACT.md § Planned): class-index sigmoid targets, posWeight, polyEpsilon, normalizer,
 # positives, qualityFocalLoss, varifocalLoss, asymmetricLoss.  See the module docstring for the JSON shape.
 # Everything below is new; nothing above this line depends on it, so the "cases" array is unchanged.
 # ==========================================================================================================
@@ -1168,7 +1170,51 @@ def sigmoid2_elem(x, y, alpha, pw, gamma, eps, pert=None, frozen=None):
     g = at * (t1 + mg * (sig_minus_y(x, y, dpos, dneg) if pw == 1 else dpos - dneg)) + t3
     ls = abs(focal) + abs(poly)
     gs = at * (abs(t1) + mg * (dpos + dneg)) + abs(t3)
+    if eps < 0 and y in (0, 1):
+        # Hard target (a = a_t pw_t, p_t, m = 1 - p_t, L = -log p_t): loss m^g K, gradient -s m^(g+1) B, K and B
+        # from poly_terms (exact at 60 digits where a L + eps m cancels); for -a <= eps the kernels' forms of K and B
+        # are sums of non-negative terms: the loss is held to its own size, the gradient to those terms.
+        a = at * (pw if y == 1 else 1)
+        p_t, mm = (p, om) if y == 1 else (om, p)
+        K, B, Bmag = poly_terms(a, eps, gamma, p_t, mm, spn if y == 1 else spp)
+        s_ = 1 if y == 1 else -1
+        focal, poly, g = mg * K, mpf(0), -s_ * mg * mm * B
+        if a + eps >= 0:
+            ls, gs = abs(focal), min(gs, mg * mm * Bmag)
+    elif eps < 0:
+        # Soft target: a_t CE + eps m = y K(q; a_t pw) + (1-y) K(p; a_t), K(v; a) = (a + eps) v + a phi(v): for
+        # a_t pw + eps >= 0 and a_t + eps >= 0 non-negative brackets, and the loss is held to its own size (its
+        # gradient keeps the scale of its terms above).
+        Kq = poly_terms(at * pw, eps, gamma, p, om, spn)[0]
+        Kp = poly_terms(at, eps, gamma, om, p, spp)[0]
+        focal, poly = mg * (y * Kq + (1 - y) * Kp), mpf(0)
+        if at * pw + eps >= 0 and at + eps >= 0:
+            ls = abs(focal)
     return (focal + poly, g, ls, gs), []
+
+
+def poly_terms(a, eps, gamma, p, m, L):
+    """Poly-1 of one target term with focal weight a, p = p_t, m = 1 - p_t (both accurate), L = -log p_t:
+    (K, B, |B|terms) with loss m^g K, K = a L + eps m, and d/dlog p factor -m^g B, B = a (1 + g p L/m) + eps (g+1) p.
+    Where m < 1/2 they are formed as in the kernels (simd/math.rs POLY_SERIES_MAX), K = (a + eps) m + a phi(m),
+    B = (a + eps)(g + 1) p + a ((g + 1) m - g chi(m)), with phi(m) = -log(1 - m) - m and chi(m) = 1 - p L/m
+    evaluated from m at a precision widened by the digits that cancel, so K and B keep 60 digits even where
+    m ~ 1e-300 (the direct forms from 60-digit L and p would not).  |B|terms: (a + eps)(g + 1) p + a (g + 1) m +
+    a g chi (the magnitude of B's terms; >= |B|)."""
+    if m == 0:
+        return a * L, (a + eps) * (gamma + 1), abs(a + eps) * (gamma + 1)
+    if m >= 0.5 or mp.isnan(m):
+        K = a * L + eps * m
+        B = a * (1 + gamma * p * L / m) + eps * (gamma + 1) * p
+        chi = 1 - p * L / m
+    else:
+        with mp.workdps(mp.dps + 20 + int(min(-mp.log10(m), 1700))):
+            Lm = -mp.log1p(-m)
+            phi, chi = Lm - m, 1 - (1 - m) * Lm / m
+        phi, chi = +phi, +chi
+        K = (a + eps) * m + a * phi
+        B = (a + eps) * (gamma + 1) * p + a * ((gamma + 1) * m - gamma * chi)
+    return K, B, abs(a + eps) * (gamma + 1) * p + abs(a) * ((gamma + 1) * m + gamma * chi)
 
 
 def quality_elem(x, y, beta, pert=None, frozen=None):
@@ -1306,7 +1352,7 @@ def softmax2_item(z, q, a, w, gamma, eps):
     logp = [-mp.inf if mp.isinf(z[c]) else (z[c] - zk) - log1p_s for c in range(C)]
     omp = [s_other / den if c == k else 1 - p[c] for c in range(C)]
     loss = lscale = mpf(0)
-    tf, tp = [], []
+    tf, tp, mags = [], [], []
     for c in range(C):
         pwc = powr(omp[c], gamma)
         if p[c] == 0:
@@ -1315,18 +1361,30 @@ def softmax2_item(z, q, a, w, gamma, eps):
             pr = mpf(1)
         else:
             pr = p[c] * (-logp[c]) / omp[c]
+        mag_c = None
         if q[c] != 0:
             focal = a[c] * q[c] * pwc * (-logp[c])
             poly = eps * q[c] * pwc * omp[c]
-            loss += focal + poly
-            lscale += abs(focal) + abs(poly)
+            terms = abs(focal) + abs(poly)
             tf.append(a[c] * q[c] * (-pwc * (1 + gamma * pr)))
             tp.append(-eps * (gamma + 1) * q[c] * pwc * p[c])
+            if eps < 0:
+                # q_c m^g K and -q_c m^g B from poly_terms (exact where they cancel); for -a_c <= eps the kernels'
+                # forms of K and B have no cancelling terms: the loss is held to its size, the gradient to B's terms.
+                K, B, Bmag = poly_terms(a[c], eps, gamma, p[c], omp[c], -logp[c])
+                mag_c = abs(tf[-1]) + abs(tp[-1])
+                focal, poly = q[c] * pwc * K, mpf(0)
+                tf[-1], tp[-1] = -q[c] * pwc * B, mpf(0)
+                if a[c] + eps >= 0:
+                    mag_c, terms = min(mag_c, q[c] * pwc * Bmag), abs(focal)
+            loss += focal + poly
+            lscale += terms
         else:
             tf.append(mpf(0))
             tp.append(mpf(0))
+        mags.append(mag_c)
     t = [tf[c] + tp[c] for c in range(C)]
-    mag = [abs(tf[c]) + abs(tp[c]) for c in range(C)]
+    mag = [abs(tf[c]) + abs(tp[c]) if mags[c] is None else mags[c] for c in range(C)]
     S, M = mp.fsum(t), mp.fsum(mag)
     grad, scale = [], []
     for j in range(C):
@@ -2427,6 +2485,71 @@ def random_planned():
                  check=(len(logits) <= 24 and i % 3 == 0))
 
 
+def accuracy_cases():
+    """Losses that are themselves small differences (issue 17): Poly-1 with -a <= eps < 0 where 1 - p_t is small
+    (softmax hard, probability rows, channels-first, wide rows; sigmoid hard, posWeight, soft), and the sigmoid focal
+    factor m^gamma of a soft target with m near 1 and a large gamma.  Held to the relative rule (scales of
+    poly_terms); every one of these failed before the series forms and the log m of 1 - m (crate/src/simd/math.rs)."""
+    # softmax, hard targets: rows [k, 0, 0] (1 - p_t = 2 e^-k), target 0
+    ks32 = [6, 8, 10, 12, 16, 20, 30, 40]
+    ks64 = [14, 18, 25, 30, 40, 60, 100, 300, 700]
+    for g in (0.0, 0.5, 2.0):
+        for ks, dts, tag in ((ks32, BOTH, ""), (ks64, F64, " f64")):
+            z = [v for k in ks for v in (float(k), 0.0, 0.0)]
+            sm2_case(f"acc/sm-poly rows [k,0,0]{tag} eps=-1 gamma={gname(g)} none", z, classes=3,
+                     targets=[0] * len(ks), gamma=g, poly=-1.0, reduction="none", dtypes=dts)
+    sm2_case("acc/sm-poly rows [k,0,0] alpha 0.25 eps=-0.25 gamma=2 none", [v for k in ks32 for v in (k, 0, 0)],
+             classes=3, targets=[0] * len(ks32), gamma=2.0, alpha=0.25, poly=-0.25, reduction="none")
+    # a + eps = 2^-12 > 0: the loss is ~2^-12 (1 - p_t)^(g+1), from terms 4096 times larger
+    sm2_case("acc/sm-poly rows [k,0,0] f32 eps=-(1-2^-12) gamma=1 sum", [v for k in ks32 for v in (k, 0, 0)],
+             classes=3, targets=[0] * len(ks32), gamma=1.0, poly=-(1 - 2.0 ** -12), reduction="sum", dtypes=F32)
+    sm2_case("acc/sm-poly rows [k,0,0] f64 eps=-(1-2^-30) gamma=1 sum", [v for k in ks64 for v in (k, 0, 0)],
+             classes=3, targets=[0] * len(ks64), gamma=1.0, poly=-(1 - 2.0 ** -30), reduction="sum", dtypes=F64)
+    sm2_case("acc/sm-poly probs one-hot rows [k,0,0] eps=-1 gamma=0.5 none", [v for k in ks32 for v in (k, 0, 0)],
+             classes=3, probs=[v for _ in ks32 for v in (1.0, 0.0, 0.0)], gamma=0.5, poly=-1.0, reduction="none")
+    sm2_case("acc/sm-poly probs [1,0,0] f64 eps=-1 gamma=2 none", [v for k in ks64 for v in (k, 0, 0)], classes=3,
+             probs=[v for _ in ks64 for v in (1.0, 0.0, 0.0)], gamma=2.0, poly=-1.0, reduction="none", dtypes=F64)
+    zcf = [0.0] * 12
+    for s_, (k, t_) in enumerate(zip((10, 16, 20, 30), (0, 1, 2, 0))):
+        zcf[t_ * 4 + s_] = float(k)  # class t_ of position s_ (element c S + s)
+    sm2_case("acc/sm-poly shape [1,3,4] eps=-1 gamma=0 none", zcf, shape=[1, 3, 4], targets=[0, 1, 2, 0],
+             gamma=0.0, poly=-1.0, reduction="none")
+    wide = [0.0] * 40
+    wide[3], wide[20 + 17] = 20.0, 12.0
+    sm2_case("acc/sm-poly wide rows C=20 eps=-1 gamma=2 none", wide, classes=20, targets=[3, 17], gamma=2.0,
+             poly=-1.0, reduction="none")
+    # sigmoid, hard targets (y = 1 at x, y = 0 at -x: the same m)
+    xs32 = [6.0, 8.0, 10.0, 12.0, 16.0, 20.0, 30.0, 40.0]
+    xs64 = [15.0, 18.0, 25.0, 40.0, 100.0, 300.0, 700.0]
+    for g in (0.0, 0.5, 2.0):
+        for xs, dts, tag in ((xs32, BOTH, ""), (xs64, F64, " f64")):
+            sig2_case(f"acc/sig-poly hard{tag} alpha off eps=-1 gamma={gname(g)} none", xs + [-v for v in xs],
+                      [1.0] * len(xs) + [0.0] * len(xs), gamma=g, alpha=None, poly=-1.0, reduction="none", dtypes=dts)
+    sig2_case("acc/sig-poly hard alpha 0.25 eps=-0.25 gamma=2 none", xs32 + [-v for v in xs32],
+              [1.0] * len(xs32) + [0.0] * len(xs32), gamma=2.0, alpha=0.25, poly=-0.25, reduction="none")
+    sig2_case("acc/sig-poly hard posWeight 2 eps=-2 gamma=1 sum", xs32, [1.0] * len(xs32), gamma=1.0, alpha=None,
+              pos_weight=2.0, poly=-2.0, reduction="sum")
+    sig2_case("acc/sig-poly hard class indices eps=-1 gamma=2 none", [12.0, -12.0, -20.0, 20.0], [0, 1], classes=2,
+              indices=True, gamma=2.0, alpha=None, poly=-1.0, reduction="none")
+    # sigmoid, soft targets near 0 (and 1) with p ~ sqrt(2 y |x|): CE - m ~ y |x| + p^2/2 from terms ~ p
+    sy = [f32(1e-12), f32(1e-10), f32(1e-8)]
+    sx = [-13.0, -11.5, -9.0]
+    for g in (0.0, 2.0):
+        sig2_case(f"acc/sig-poly soft near 0 f32 alpha off eps=-1 gamma={gname(g)} none", sx, sy, gamma=g,
+                  alpha=None, poly=-1.0, reduction="none", dtypes=F32)
+    sig2_case("acc/sig-poly soft near 0 and 1 f64 alpha off eps=-1 gamma=0.5 none", [-22.0, -26.0, 19.0, 17.0],
+              [1e-20, 1e-22, 1 - 2.0 ** -53, 1 - 2.0 ** -50], gamma=0.5, alpha=None, poly=-1.0, reduction="none",
+              dtypes=F64)
+    # large gamma with a soft target: m = 1 - (y p + (1 - y)(1 - p)) near 1, m^gamma = exp(gamma log m)
+    gx = [88.0, 20.0, -30.0, 5.0, -88.0]
+    gy = [f32(1e-7), f32(1e-5), 1 - 2.0 ** -20, f32(1e-3), 1 - 2.0 ** -23]
+    for g in (1e5, 1e6):  # float32 (float64 rounds m to 1e-16: gamma u within its 1e-10 up to gamma ~ 1e6)
+        sig2_case(f"acc/sig soft large gamma={gname(g)} f32 none", gx, gy, gamma=g, reduction="none", dtypes=F32)
+    for g in (1e9, 1e12):
+        sig2_case(f"acc/sig soft large gamma={gname(g)} f64 none", [88.0, 700.0, -40.0, 30.0],
+                  [1e-9, 1e-10, 1 - 2.0 ** -33, 1e-12], gamma=g, reduction="none", dtypes=F64)
+
+
 def planned_cases():
     identities_existing()
     identities_elementwise()
@@ -2437,12 +2560,12 @@ def planned_cases():
     varifocal_cases()
     asymmetric_cases()
     random_planned()
+    accuracy_cases()
 
 
 # ----------------------------------------------------------------------------------------------------------
 
 def main():
-    merge = "--merge" in sys.argv[1:]
     t0 = time.time()
     softmax_near_one()
     softmax_wrong()
@@ -2467,19 +2590,12 @@ def main():
     head = json.dumps({"generated": GENERATED}, ensure_ascii=False)[:-1]
     lines = [json.dumps(c, separators=(",", ":"), allow_nan=False) for c in CASES]
     planned = [json.dumps(c, separators=(",", ":"), allow_nan=False) for c in PLANNED]
-    with open(OUT, "w", encoding="utf-8") as f:
-        if merge:  # one array, the planned cases after the existing ones
-            f.write(head + ',"cases":[\n' + ",\n".join(lines + planned) + "\n]}\n")
-        else:
-            f.write(head + ',"cases":[\n' + ",\n".join(lines) + '\n],\n"planned_cases":[\n' + ",\n".join(planned)
-                    + "\n]}\n")
+    with open(OUT, "w", encoding="utf-8") as f:  # one array, the later cases after the original ones
+        f.write(head + ',"cases":[\n' + ",\n".join(lines + planned) + "\n]}\n")
     with open(OUT, encoding="utf-8") as f:  # round-trip sanity check
         data = json.load(f)
     assert list(data)[0] == "generated"
-    if merge:
-        assert len(data["cases"]) == len(CASES) + len(PLANNED)
-    else:
-        assert len(data["cases"]) == len(CASES) and len(data["planned_cases"]) == len(PLANNED)
+    assert len(data["cases"]) == len(CASES) + len(PLANNED) > 0
     n_sm = sum(c["kind"] == "softmax" for c in CASES)
     print(f"wrote {OUT}: {len(CASES)} cases ({n_sm} softmax, {len(CASES) - n_sm} sigmoid), "
           f"{os.path.getsize(OUT)} bytes, {STATS['diff_checked_entries']} gradient entries checked against mp.diff, "
@@ -2487,8 +2603,7 @@ def main():
     kinds = {}
     for c in PLANNED:
         kinds[c["kind"]] = kinds.get(c["kind"], 0) + 1
-    where = 'merged into "cases"' if merge else 'key "planned_cases"'
-    print(f"  planned cases ({where}): {len(PLANNED)} "
+    print(f"  later cases (after the original ones in \"cases\"): {len(PLANNED)} "
           f"({', '.join(f'{v} {k}' for k, v in kinds.items())}), {sum(len(s) + 2 for s in planned)} bytes, "
           f"{PSTATS['identities']} identity checks, {PSTATS['perturbation_checks']} perturbation checks, "
           f"{time.time() - t1:.1f} s of the total", file=sys.stderr)

@@ -7,8 +7,9 @@
 //! - The sigmoid focal loss is the hot path: hard (y ∈ {0, 1}) and soft targets are both evaluated
 //!   lane-wise and the right one selected per lane (the soft formulas only when some lane needs
 //!   them). With no positive weight and no Poly-1 term it is the same sequence of operations, bit for
-//!   bit, as the sigmoid kernel before the family existed. For integer γ its focal factor is a
-//!   product (`FocalPow`), so the default needs no further transcendental function.
+//!   bit, as the sigmoid kernel before the family existed, except the log m of a soft target with
+//!   m > ½ ([`soft_log_m`]). For integer γ its focal factor is a product (`FocalPow`), so the
+//!   default needs no further transcendental function.
 //! - The other powers and logarithms (non-integer γ or β, soft focal targets, QFL's log|y − p|,
 //!   ASL's clip) call out-of-line exp / ln / ln_1p: inlined copies at each of their call sites
 //!   would add more to the .wasm than the whole softmax kernel.
@@ -21,7 +22,7 @@
 //! Every lane is computed from its own element alone, so a result never depends on its lane, its
 //! block or the chunk it was passed in; element losses are added to the running sum in order.
 
-use super::math::{exp, ln, ln_1p, ln_1p_unit, FocalPow};
+use super::math::{exp, ln, ln_1p, ln_1p_unit, poly_series, FocalPow};
 use super::{SimdReal, VMath, Vector};
 use crate::elementwise::{ElementLoss, ElementOptions, ElementTargets, PosWeight};
 use crate::real::Real;
@@ -177,6 +178,12 @@ fn focal<V: VMath>(
         let fm = focal * m;
         hard_loss = hard_loss + eps * fm;
         hard_grad = hard_grad - V::select(y1, eps1, -eps1) * (p_t * fm);
+        // ε < 0: lanes with m ≤ 1/16 take m^γ·K and −s·m^(γ+1)·B from the series
+        // (`math::POLY_SERIES_MAX`); computed only when some lane needs them.
+        let (series, fk, fb) = poly_series(m, p_t, a_t, eps, gamma, focal);
+        let fbm = fb * m;
+        hard_loss = V::select(series, fk, hard_loss);
+        hard_grad = V::select(series, V::select(y1, -fbm, fbm), hard_grad);
     }
 
     let hard = y1.or(y.eq(zero));
@@ -195,7 +202,7 @@ fn focal<V: VMath>(
     };
     let ce = py * softplus_neg + y_bar * softplus_pos;
     let m = y * q + y_bar * p;
-    let focal = focal_pow.pow_with(m, || ln_o(m), exp_o);
+    let focal = focal_pow.pow_with(m, || soft_log_m(m, y, y_bar, p, q), exp_o);
     let mut soft_loss = alpha_t * focal * ce;
     let ratio = V::select(m.gt(zero), p * q / m, zero);
     let first = if focal_pow.is_zero() {
@@ -205,13 +212,38 @@ fn focal<V: VMath>(
     };
     let mut soft_grad = alpha_t * (first + focal * (y_bar * p - py * q));
     if let Some((eps, eps1)) = poly {
-        soft_loss = soft_loss + eps * (focal * m);
+        // ε < 0: y·K(q; α_t·pw) + (1 − y)·K(p; α_t), each K by the series where its argument ≤ 1/16
+        // (see crate::elementwise::focal); ε > 0: the two terms as they are (no cancellation).
+        let a_pos = match pw {
+            Some(pw) => alpha_t * pw,
+            None => alpha_t,
+        };
+        let (q_small, k_pos_small, _) = poly_series(q, p, a_pos, eps, gamma, one);
+        let k_pos = V::select(q_small, k_pos_small, a_pos * softplus_neg + eps * q);
+        let (p_small, k_neg_small, _) = poly_series(p, q, alpha_t, eps, gamma, one);
+        let k_neg = V::select(p_small, k_neg_small, alpha_t * softplus_pos + eps * p);
+        let split = focal * (y * k_pos + y_bar * k_neg);
+        soft_loss = V::select(eps.lt(zero), split, soft_loss + eps * (focal * m));
         soft_grad = soft_grad + eps1 * focal * (y_bar - y) * (p * q);
     }
     (
         V::select(hard, hard_loss, soft_loss),
         V::select(hard, hard_grad, soft_grad),
     )
+}
+
+/// log m of a soft target (see crate::elementwise::focal): where m > ½, log1p(−v) with
+/// v = y·p + (1 − y)·q = 1 − m from its non-negative terms, else ln m; one ln for both, as
+/// log1p does it: u = 1 − v rounded (exact u − 1 for u ∈ [½, 1]), log(1 − v) = ln u + c/u with
+/// c = −v − (u − 1) the rounding error of u. Out of line, called only where the power needs logs.
+#[inline(never)]
+fn soft_log_m<V: VMath>(m: V, y: V, y_bar: V, p: V, q: V) -> V {
+    let one = V::c(1.0);
+    let near_one = m.gt(V::c(0.5));
+    let w = -(y * p + y_bar * q);
+    let u = V::select(near_one, one + w, m);
+    let c = V::select(near_one, (w - (u - one)) / u, V::c(0.0));
+    ln_o(u) + c
 }
 
 /// QFL, VFL and ASL (`crate::elementwise::{quality, varifocal, asymmetric}`) per lane.

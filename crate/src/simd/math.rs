@@ -247,6 +247,131 @@ impl<V: VMath> FocalPow<V> {
     }
 }
 
+/// Poly-1 with ε < 0 where 1 − p is small: the forms of the loss and gradient brackets that do not
+/// subtract rounded values (the scalar [`poly_small`] and the lane `poly_small_v`: the same
+/// sequence of operations, so the lanes of every build and the scalar code get the same bits).
+///
+/// With m = 1 − p, L = −log p = −log(1 − m), a the weight of the focal term and ε the Poly-1
+/// coefficient, the loss of a class (or a hard sigmoid element) is m^γ·K and the ∂/∂log p factor of
+/// its gradient is −m^γ·B, where
+///
+///   K = a·L + ε·m,                  B = a·(1 + γ·p·r) + ε·(γ + 1)·p,   p·r = p·L/m.
+///
+/// For ε ≈ −a and small m both cancel: K ≈ (a + ε)·m + a·m²/2, B → (a + ε)(γ + 1) + O(m), and with
+/// a rounded L the leading m of a·L and ε·m does not cancel exactly (Poly-1 ε = −1 at p = 1 − 2e-9:
+/// K = m²/2 ≈ 2e-18 from terms ≈ 2e-9 in float32). The Taylor series of L in m,
+///
+///   L = Σ_{n≥1} mⁿ/n,   so   φ(m) = L − m = Σ_{n≥2} mⁿ/n = m²·Φ(m),   Φ(m) = Σ_{j≥0} m^j/(j + 2),
+///   p·r = (1 − m)·L/m = 1 − Σ_{n≥1} mⁿ/(n(n + 1)) = 1 − m·X(m),   X(m) = Σ_{j≥0} m^j/((j + 1)(j + 2))
+///
+/// (the coefficient of mⁿ in (1 − m)·L/m is 1/(n + 1) − 1/n = −1/(n(n + 1))), give
+///
+///   K = (a + ε)·m + a·m²·Φ(m),
+///   B = (a + ε)(γ + 1)·p + a·m·((γ + 1) − γ·X(m))      (p = 1 − m),
+///
+/// where for a + ε ≥ 0 every term is non-negative (X ≤ 1 for m ≤ 1), so K and B keep the relative
+/// accuracy of m, p and a + ε: no cancellation is left. (For a + ε < 0 the loss is negative for
+/// confident predictions and crosses 0; there the error is relative to the terms' size.)
+///
+/// The series are used for m ≤ [`POLY_SERIES_MAX`] = 1/16, truncated after 12 terms for float64 (the
+/// first omitted term is below (1/16)^12/14 of the sum's first, relative 3e-16) and 7 for float32
+/// (relative 8e-10). Above 1/16 the direct
+/// forms cancel at most by L/φ(m) ≤ 32 (K) and (γ + 1)/(m(1 + γ/2)) ≤ 32 (B with ε = −a): a few
+/// units of 32·u, within both dtypes' tolerance.
+pub(crate) const POLY_SERIES_MAX: f64 = 0.0625;
+
+/// Φ(m) = Σ m^j/(j + 2), j = 0..12 (see [`POLY_SERIES_MAX`]).
+const LOG_EXCESS: [f64; 12] = [
+    1.0 / 2.0,
+    1.0 / 3.0,
+    1.0 / 4.0,
+    1.0 / 5.0,
+    1.0 / 6.0,
+    1.0 / 7.0,
+    1.0 / 8.0,
+    1.0 / 9.0,
+    1.0 / 10.0,
+    1.0 / 11.0,
+    1.0 / 12.0,
+    1.0 / 13.0,
+];
+
+/// X(m) = Σ m^j/((j + 1)(j + 2)), j = 0..12 (see [`POLY_SERIES_MAX`]).
+const PR_DEFICIT: [f64; 12] = [
+    1.0 / 2.0,
+    1.0 / 6.0,
+    1.0 / 12.0,
+    1.0 / 20.0,
+    1.0 / 30.0,
+    1.0 / 42.0,
+    1.0 / 56.0,
+    1.0 / 72.0,
+    1.0 / 90.0,
+    1.0 / 110.0,
+    1.0 / 132.0,
+    1.0 / 156.0,
+];
+
+/// Terms of the series: 12 for float64, 7 for float32, whose first omitted term at m = 1/16 is
+/// below 2^-28/9 of the sum's first (the same count for a type's scalar and lane code).
+#[inline(always)]
+const fn series_terms(float32: bool) -> usize {
+    if float32 {
+        7
+    } else {
+        12
+    }
+}
+
+/// (K, B) of [`POLY_SERIES_MAX`] by the series, for m ≤ 1/16: m = 1 − p and p both stable, a the
+/// focal term's weight, `eps` = ε, `g1` = γ + 1. Out of line: only Poly-1 with ε < 0 calls it, and
+/// a copy at each call site would cost .wasm size (the package's budget).
+#[inline(never)]
+pub(crate) fn poly_small<T: crate::real::Real>(m: T, p: T, a: T, eps: T, gamma: T, g1: T) -> (T, T) {
+    let n = series_terms(core::mem::size_of::<T>() == 4);
+    let mut phi = T::from_f64(LOG_EXCESS[n - 1]);
+    let mut x = T::from_f64(PR_DEFICIT[n - 1]);
+    for j in (0..n - 1).rev() {
+        phi = phi * m + T::from_f64(LOG_EXCESS[j]);
+        x = x * m + T::from_f64(PR_DEFICIT[j]);
+    }
+    let a_eps = a + eps;
+    let k = a_eps * m + a * (m * m * phi);
+    let b = a_eps * g1 * p + a * m * (g1 - gamma * x);
+    (k, b)
+}
+
+/// [`poly_small`] per lane (the same operations in the same order).
+#[inline(always)]
+fn poly_small_v<V: VMath>(m: V, p: V, a: V, eps: V, gamma: V, g1: V) -> (V, V) {
+    let n = series_terms(V::MANT < 32);
+    let mut phi = V::c(LOG_EXCESS[n - 1]);
+    let mut x = V::c(PR_DEFICIT[n - 1]);
+    for j in (0..n - 1).rev() {
+        phi = phi * m + V::c(LOG_EXCESS[j]);
+        x = x * m + V::c(PR_DEFICIT[j]);
+    }
+    let a_eps = a + eps;
+    let k = a_eps * m + a * (m * m * phi);
+    let b = a_eps * g1 * p + a * m * (g1 - gamma * x);
+    (k, b)
+}
+
+/// The lanes of a Poly-1 term that take the series: (mask of the lanes with ε < 0 and
+/// m ≤ 1/16, focal·K, focal·B) from m = 1 − p, p, a, ε, γ and focal = m^γ; the mask is all false
+/// (and nothing else computed) when no lane needs it. Out of line and called without a branch of
+/// its own: the kernels that call it are inlined at many sites, where a copy of the series, or a
+/// loop specialised on one more condition, would cost .wasm size (the package's budget).
+#[inline(never)]
+pub(crate) fn poly_series<V: VMath>(m: V, p: V, a: V, eps: V, gamma: V, focal: V) -> (V, V, V) {
+    let series = m.le(V::c(POLY_SERIES_MAX)).and(eps.lt(V::c(0.0)));
+    if !series.any() {
+        return (series, m, m);
+    }
+    let (k, b) = poly_small_v(m, p, a, eps, gamma, V::c(1.0) + gamma);
+    (series, focal * k, focal * b)
+}
+
 /// eˣ per lane.
 #[inline(always)]
 pub fn exp<V: VMath>(x: V) -> V {

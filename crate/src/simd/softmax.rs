@@ -12,13 +12,14 @@
 //!   the C logits of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
 //!
 //! Poly-1 (ε ≠ 0) adds ε·(1 − p_t)^γ·(1 − p_t) to the loss and −ε(γ + 1)·(1 − p_t)^γ·p_t to G; ε = 0
-//! skips both (the results are those without Poly-1, bit for bit).
+//! skips both (the results are those without Poly-1, bit for bit). For ε < 0 and 1 − p_t ≤ 1/16 the
+//! loss and G come from the series forms of `math::POLY_SERIES_MAX` instead (no cancellation).
 //!
 //! A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored), and
 //! no lane reads another, so every item's result is the same whichever group — or chunk — it
 //! falls in. Item losses are added to the running sum in item order.
 
-use super::math::{exp, ln, ln_1p, FocalPow};
+use super::math::{exp, ln, ln_1p, poly_series, poly_small, FocalPow, POLY_SERIES_MAX};
 use super::{load_partial, store_partial, SimdReal, Vector};
 use crate::real::Real;
 use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
@@ -150,17 +151,26 @@ pub(super) fn group<V: super::VMath, A: Access<V>>(
     let s = V::select(m.eq(inf), V::c(f64::NAN), V::acc_round(sum));
     let tt = terms(z_t - m, t.ieq(k), s, focal_pow);
     let mut loss = a_t * tt.focal * (-tt.log_p);
+    // For ε < 0, the lanes with 1 − p_t ≤ 1/16 take the series forms (K, B) (see
+    // `math::POLY_SERIES_MAX`); computed only when some lane needs them.
+    let mut small = None;
     if let Some((eps, _)) = poly {
         loss = loss + eps * (tt.focal * tt.omp);
+        let (series, fk, fb) = poly_series(tt.omp, tt.p, a_t, eps, gamma, tt.focal);
+        loss = V::select(series, fk, loss);
+        small = Some((series, fb));
     }
     let loss = V::select(live, loss, zero);
     if want_grad {
         // G·(δ_ct − p_c): the target's entry is G·(1 − p_t) with the stable 1 − p_t.
         let h = -tt.focal * (V::c(1.0) + gamma * tt.p_r);
-        let big_g = match poly {
+        let mut big_g = match poly {
             None => grad_weight * a_t * h,
             Some((_, eps1)) => grad_weight * (a_t * h - eps1 * (tt.focal * tt.p)),
         };
+        if let Some((series, fb)) = small {
+            big_g = V::select(series, -(grad_weight * fb), big_g);
+        }
         let g_t = big_g * tt.omp;
         for c in 0..classes {
             let e = acc.stashed(c);
@@ -260,16 +270,24 @@ fn wide_finish<T: Real + SimdReal>(
     let lanes = V::<T>::LANES;
     let full = classes - classes % lanes;
     let lane0 = |v: V<T>| v.to_array().as_ref()[lane];
+    let gm = lane0(focal_pow.gamma());
     let mut loss = a_t * lane0(tt.focal) * (-lane0(tt.log_p));
+    // The operations of `group`, on one lane (the same bits).
+    let mut small = None;
     if let Some((eps, _)) = poly {
         loss = loss + eps * (lane0(tt.focal) * lane0(tt.omp));
+        if eps < T::ZERO && lane0(tt.omp) <= T::from_f64(POLY_SERIES_MAX) {
+            let (k_small, b_small) = poly_small(lane0(tt.omp), lane0(tt.p), a_t, eps, gm, T::ONE + gm);
+            loss = lane0(tt.focal) * k_small;
+            small = Some(b_small);
+        }
     }
     if let Some(g) = grad {
-        let gm = lane0(focal_pow.gamma());
         let h = -lane0(tt.focal) * (T::ONE + gm * lane0(tt.p_r));
-        let big_g = match poly {
-            None => grad_weight * a_t * h,
-            Some((_, eps1)) => grad_weight * (a_t * h - eps1 * (lane0(tt.focal) * lane0(tt.p))),
+        let big_g = match (small, poly) {
+            (Some(b_small), _) => -(grad_weight * (lane0(tt.focal) * b_small)),
+            (None, None) => grad_weight * a_t * h,
+            (None, Some((_, eps1))) => grad_weight * (a_t * h - eps1 * (lane0(tt.focal) * lane0(tt.p))),
         };
         // −G·p_c with p_c = e_c·(1/(1 + S′)), rounded exactly as `group` does (a channels-first
         // slice of one position takes this path, and must give the same bits as the whole image).
