@@ -6,7 +6,7 @@
 //! - `portable.rs`: plain arrays, used natively (`cargo test`) and by the scalar wasm build
 //!   (`focal_loss.scalar.wasm`), where LLVM turns the lane loops into scalar code;
 //! - `pair.rs`: two vectors as one, their operations interleaved ([`SimdReal::W`] with SIMD128,
-//!   used by the element-wise kernels).
+//!   used by the element-wise kernels and the softmax items-in-lanes groups, `narrow.rs`).
 //!
 //! Both expose the same [`Vector`] operations, and the elementary functions (`math.rs`: exp, ln,
 //! ln_1p) and kernels (`softmax.rs`, `elementwise.rs`) are written once over that trait, so the exact
@@ -18,7 +18,9 @@ use core::ops::{Add, Div, Mul, Neg, Sub};
 
 pub(crate) mod elementwise;
 pub(crate) mod math;
-#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub(crate) mod narrow;
+// Natively too under `cargo test`: narrow.rs's tests run the pairs against single vectors.
+#[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 pub(crate) mod pair;
 pub(crate) mod softmax;
 
@@ -114,10 +116,10 @@ pub trait Vector:
 pub trait SimdReal: Copy {
     /// The vector of this scalar.
     type V: VMath + Vector<Scalar = Self>;
-    /// The element-wise kernels' vector: with SIMD128, two `V` interleaved
+    /// The element-wise kernels' (and `narrow.rs`'s) vector: with SIMD128, two `V` interleaved
     /// (`pair::Pair<V>`, the same operations per lane); in the scalar build `V` itself (the
     /// interleaving buys nothing there and would add a third to the fallback .wasm).
-    type W: VMath + Vector<Scalar = Self>;
+    type W: VMath + Vector<Scalar = Self> + narrow::RowBlock;
     /// Adds the lanes of `w` to per-lane sums of `V`, in `V`'s lane order (element i to lane
     /// i mod V::LANES, elements in order): the same sums whichever `W` is.
     fn acc_add_w(acc: <Self::V as Vector>::Acc, w: Self::W) -> <Self::V as Vector>::Acc;

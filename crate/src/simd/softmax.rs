@@ -1,15 +1,15 @@
 //! The vectorised softmax hard-target kernel (class indices, no label smoothing): the formulas of
 //! `crate::softmax` (see the derivation there), evaluated for several items at once.
 //!
-//! - Channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`]: LANES rows at a time, lane l holding row
-//!   r0 + l (gathered once into a small array); the row's max, arg-max, S′ (per lane, in f64,
-//!   classes in order — bit for bit the scalar path's summation), the target's terms and the
-//!   gradient are all lane-wise.
+//! - Channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`]: one row per lane (`narrow.rs`, on
+//!   `SimdReal::W`: 8 f32 or 4 f64 rows per group with SIMD128); the row's max, arg-max, S′ (per
+//!   lane, in f64, classes in order — bit for bit the scalar path's summation), the target's
+//!   terms and the gradient are all lane-wise (`group`).
 //! - Wider rows: vectorised along the row (max, exp, S′ as per-lane partial sums in f64, the
 //!   gradient pass), one row at a time; the few transcendental terms of two rows at once (half of
 //!   the lanes each).
-//! - Channels-first `[N, C, S]`: LANES consecutive positions of one image at a time — the C logits
-//!   of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
+//! - Channels-first `[N, C, S]` (`narrow.rs`): consecutive positions of one image in the lanes —
+//!   the C logits of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
 //!
 //! Poly-1 (ε ≠ 0) adds ε·(1 − p_t)^γ·(1 − p_t) to the loss and −ε(γ + 1)·(1 − p_t)^γ·p_t to G; ε = 0
 //! skips both (the results are those without Poly-1, bit for bit). For ε < 0 and 1 − p_t ≤ 1/16 the
@@ -24,8 +24,7 @@ use super::{load_partial, store_partial, SimdReal, Vector};
 use crate::real::Real;
 use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
 
-/// Rows up to this many classes go LANES rows at a time; wider rows are vectorised along the row.
-pub const ACROSS_ROWS_MAX_C: usize = 16;
+use super::narrow::ACROSS_ROWS_MAX_C;
 
 /// The per-item quantities of the target class t (lane-wise), as `softmax::class_terms`.
 struct Terms<V> {
@@ -75,7 +74,7 @@ fn terms<V: super::VMath>(d: V, is_top: V, s: V, focal_pow: FocalPow<V>) -> Term
 }
 
 /// Where one group's logits come from and its gradient goes.
-trait Access<V> {
+pub(super) trait Access<V> {
     /// The logits of class c (one per lane).
     fn z(&self, c: usize) -> V;
     /// Keeps e^(z_c − max) until the gradient pass.
@@ -90,7 +89,7 @@ trait Access<V> {
 /// `t` holds each lane's class index as lane bits, `live` the lanes that are not ignored.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn group<V: super::VMath, A: Access<V>>(
+pub(super) fn group<V: super::VMath, A: Access<V>>(
     acc: &mut A,
     classes: usize,
     t: V,
@@ -180,74 +179,6 @@ fn group<V: super::VMath, A: Access<V>>(
         }
     }
     loss
-}
-
-/// LANES rows of a channels-last batch (`n` of them real), logits gathered once.
-struct Rows<'a, V: Vector> {
-    z: [V; ACROSS_ROWS_MAX_C],
-    e: [V; ACROSS_ROWS_MAX_C],
-    grad: Option<&'a mut [V::Scalar]>,
-    first: usize,
-    n: usize,
-    classes: usize,
-}
-
-impl<V: Vector> Access<V> for Rows<'_, V> {
-    #[inline(always)]
-    fn z(&self, c: usize) -> V {
-        self.z[c]
-    }
-    #[inline(always)]
-    fn stash(&mut self, c: usize, e: V) {
-        self.e[c] = e;
-    }
-    #[inline(always)]
-    fn stashed(&self, c: usize) -> V {
-        self.e[c]
-    }
-    #[inline(always)]
-    fn write(&mut self, c: usize, g: V) {
-        if let Some(grad) = self.grad.as_deref_mut() {
-            let lanes = g.to_array();
-            for (l, &v) in lanes.as_ref()[..self.n].iter().enumerate() {
-                grad[(self.first + l) * self.classes + c] = v;
-            }
-        }
-    }
-}
-
-/// LANES consecutive positions of one channels-first image (`n` of them real).
-struct Positions<'a, V: Vector> {
-    logits: &'a [V::Scalar],
-    grad: Option<&'a mut [V::Scalar]>,
-    base: usize,
-    stride: usize,
-    n: usize,
-}
-
-impl<V: Vector> Access<V> for Positions<'_, V>
-where
-    V::Scalar: Real,
-{
-    #[inline(always)]
-    fn z(&self, c: usize) -> V {
-        load_partial(&self.logits[self.base + c * self.stride..], self.n, V::Scalar::ZERO)
-    }
-    #[inline(always)]
-    fn stash(&mut self, c: usize, e: V) {
-        self.write(c, e);
-    }
-    #[inline(always)]
-    fn stashed(&self, c: usize) -> V {
-        let g = self.grad.as_deref().expect("stash before stashed");
-        load_partial(&g[self.base + c * self.stride..], self.n, V::Scalar::ZERO)
-    }
-    #[inline(always)]
-    fn write(&mut self, c: usize, g: V) {
-        if let Some(grad) = self.grad.as_deref_mut() {
-            store_partial(g, &mut grad[self.base + c * self.stride..], self.n);
-        }
-    }
 }
 
 /// One wide row (C > ACROSS_ROWS_MAX_C) vectorised along the row, first part: its max, first
@@ -389,20 +320,20 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
     out: &mut Outputs<T>,
 ) {
     type V<T> = <T as SimdReal>::V;
-    // Items in the lanes of V. (`SimdReal::W`, two vectors interleaved, makes the groups 10-30%
-    // faster but costs 3.4 KiB of gzipped .wasm that the package's size budget has not got.) S′
-    // partitions the classes into `parts` = V::LANES partial sums whatever the items' lanes are.
+    if layout.spatial != 1 || layout.classes <= ACROSS_ROWS_MAX_C {
+        // One item per lane (`narrow.rs`), on the element-wise kernels' vector `W`: with SIMD128
+        // two vectors interleaved: 7-30% less kernel time than one (BENCHMARKS.md), the same bits.
+        super::narrow::hard_targets::<T, T::W>(layout, logits, targets, opts, out);
+        return;
+    }
     let lanes = V::<T>::LANES;
-    let parts = V::<T>::LANES;
-    let (classes, stride) = (layout.classes, layout.spatial);
+    let classes = layout.classes;
     let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
     // (ε, ε·(γ + 1)) of Poly-1.
     let eps = opts.poly_epsilon;
     let poly = (eps != T::ZERO).then(|| (eps, eps * (opts.gamma + T::ONE)));
-    let poly_v = poly.map(|(a, b)| (V::<T>::splat(a), V::<T>::splat(b)));
     let scale = T::from_f64(out.grad_scale);
     let ignore = opts.ignore_index;
-    let want_grad = out.grad.is_some();
     let mut loss_out = out.loss.as_deref_mut();
     let mut grad_out = out.grad.as_deref_mut();
     let mut sum = out.sum;
@@ -411,84 +342,8 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
         Alpha::Scalar(a) => a,
         Alpha::PerClass(a) => a[c],
     };
-    // Per-lane item data of items first..first+n: (t bits, α_t, w·scale, live mask, w).
-    let lanes_of = |first: usize, n: usize| {
-        let mut t = V::<T>::splat_bits(0).to_array();
-        let mut a = V::<T>::splat(T::ONE).to_array();
-        let mut gw = V::<T>::splat(T::ZERO).to_array();
-        let mut w = V::<T>::splat(T::ZERO).to_array();
-        let mut live = V::<T>::splat_bits(0).to_array();
-        let all = V::<T>::splat_bits(u64::MAX).to_array().as_ref()[0];
-        for l in 0..n {
-            let item = first + l;
-            let ti = targets[item];
-            let wi = opts.weights.map_or(T::ONE, |w| w[item]);
-            w.as_mut()[l] = wi;
-            if ti != ignore {
-                let c = ti as usize;
-                t.as_mut()[l] = V::<T>::splat_bits(c as u64).to_array().as_ref()[0];
-                a.as_mut()[l] = alpha_of(c);
-                gw.as_mut()[l] = wi * scale;
-                live.as_mut()[l] = all;
-            }
-        }
-        (
-            V::<T>::from_array(t),
-            V::<T>::from_array(a),
-            V::<T>::from_array(gw),
-            V::<T>::from_array(live),
-            w,
-        )
-    };
-    let mut emit = |first: usize, n: usize, loss: V<T>, w: <V<T> as Vector>::Array| {
-        let loss = loss.to_array();
-        for l in 0..n {
-            let v = w.as_ref()[l] * loss.as_ref()[l];
-            sum += v.to_f64();
-            if let Some(out) = loss_out.as_deref_mut() {
-                out[first + l] = v;
-            }
-        }
-    };
-
-    if stride == 1 && classes <= ACROSS_ROWS_MAX_C {
-        let rows = layout.batch;
-        let mut r0 = 0;
-        while r0 < rows {
-            let n = (rows - r0).min(lanes);
-            let mut z = [V::<T>::splat(T::ZERO); ACROSS_ROWS_MAX_C];
-            for (c, zc) in z.iter_mut().enumerate().take(classes) {
-                let mut a = V::<T>::splat(T::ZERO).to_array();
-                for l in 0..n {
-                    a.as_mut()[l] = logits[(r0 + l) * classes + c];
-                }
-                *zc = V::<T>::from_array(a);
-            }
-            let (t, a_t, gw, live, w) = lanes_of(r0, n);
-            let mut access = Rows {
-                z,
-                e: z,
-                grad: grad_out.as_deref_mut(),
-                first: r0,
-                n,
-                classes,
-            };
-            let loss = group(
-                &mut access,
-                classes,
-                t,
-                a_t,
-                gw,
-                live,
-                focal_pow,
-                poly_v,
-                want_grad,
-                parts,
-            );
-            emit(r0, n, loss, w);
-            r0 += n;
-        }
-    } else if stride == 1 {
+    // Channels-last rows wider than ACROSS_ROWS_MAX_C.
+    {
         // Two rows at a time: each row's max, S′ and gradient pass along the row, then the terms of
         // both rows in one call (row j in lanes j·half..(j + 1)·half; lane-wise, so a row's result
         // does not depend on its partner), then each row's gradient and loss in row order.
@@ -546,36 +401,6 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
                 }
             }
             r0 += n;
-        }
-    } else {
-        for img in 0..layout.batch {
-            let mut s0 = 0;
-            while s0 < stride {
-                let n = (stride - s0).min(lanes);
-                let first = img * stride + s0;
-                let (t, a_t, gw, live, w) = lanes_of(first, n);
-                let mut access = Positions::<V<T>> {
-                    logits,
-                    grad: grad_out.as_deref_mut(),
-                    base: img * classes * stride + s0,
-                    stride,
-                    n,
-                };
-                let loss = group(
-                    &mut access,
-                    classes,
-                    t,
-                    a_t,
-                    gw,
-                    live,
-                    focal_pow,
-                    poly_v,
-                    want_grad,
-                    parts,
-                );
-                emit(first, n, loss, w);
-                s0 += n;
-            }
         }
     }
     out.sum = sum;
