@@ -84,9 +84,11 @@ sigma(x) - y = (1-y)p - y(1-p), ASL's p_m = p - clip - the scale adds the first-
 cancelled mass c in that difference (c = 2 min((1-y)p, y(1-p)), resp. 2 clip): c |dv/dD|.  Where the difference
 is so small that its rounding is not a first-order effect (|D| ~ 1e-30), the scale is raised to
 |v| + |v(D + d) - v(D)| / 2^-20 over d = +-2^-20 c (and d = -D), so a kernel that rounds D (to 0) still passes;
-such elements are in effect checked only for being finite.  Scales beyond the double range are written as the
-largest finite double.  Self-check: moving each cancelling quantity by +-8 u c (u the unit roundoff of each
-dtype of the case; for ASL also -log(1 - p_m) by +-8 u) changes no value by more than half its tolerance.
+such elements are in effect checked only for being finite (not so the acc/qfl and acc/asl cases: acc_subtract_cases
+keep |D| above a few u c and hold them to the rule as CONTRACT.md words it, own terms + c |dv/dD|).  Scales beyond
+the double range are written as the largest finite double.  Self-check: moving each cancelling quantity by
++-8 u c (u the unit roundoff of each dtype of the case; for ASL also -log(1 - p_m) by +-8 u) changes no value by
+more than half its tolerance.
 """
 
 import json
@@ -2687,8 +2689,8 @@ def acc_subtract_cases():
     qfl_case("acc/qfl f64 y a few ulps from sigma(x) beta=2 sum", dx, dy, beta=2.0, reduction="sum", dtypes=F64,
              weak=True)
 
-    # ASL: the first 6 logits above the one nearest logit(clip) with p_m >= 5 u c (float32 steps: x = -2.9444379806518555
-    # at clip float32(0.05) is 0.20 relative off, issue 17)
+    # ASL: the first 6 logits above the one nearest logit(clip) with p_m >= 5 u c (float32 steps: at clip
+    # float32(0.05), x = -2.9444379806518555 is 0.20 relative off, issue 17)
     def above_clip(clips, step, u):
         xs = []
         for cl in clips:
