@@ -29,7 +29,19 @@ const getLength = intrinsicGetter('length');
 export function typedKind(v: unknown): TypedKind | undefined {
   // The getter returns undefined for anything without a [[TypedArrayName]] slot; it never throws.
   const tag = getTag.call(v) as string | undefined;
-  return tag !== undefined && Object.prototype.hasOwnProperty.call(CONSTRUCTORS, tag) ? (tag as TypedKind) : undefined;
+  switch (tag) {
+    case 'Float32Array':
+    case 'Float64Array':
+    case 'Int32Array':
+    case 'Uint32Array':
+    case 'Int16Array':
+    case 'Uint16Array':
+    case 'Int8Array':
+    case 'Uint8Array':
+    case 'Uint8ClampedArray':
+      return tag;
+  }
+  return undefined; // BigInt64Array, Float16Array, …: kinds the package does not take
 }
 
 const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get! as (this: unknown) => number;

@@ -163,16 +163,23 @@ export const PROBABILITY_SUM_TOLERANCE = 1e-3;
 /** More dimensions than any framework allows (NumPy's and PyTorch's limit is 64). */
 const MAX_DIMENSIONS = 64;
 
-/** A loss's option keys: a full function's, and a partial's. */
+/** A loss's option keys: a full function's, and a partial's, as lists (for messages) and as masks of optionIndex bits. */
 interface KeySet {
   readonly full: readonly string[];
   readonly partial: readonly string[];
+  readonly fullMask: number;
+  readonly partialMask: number;
 }
 function keySet(loss: LossName): KeySet {
   const full = OPTION_KEYS[loss];
-  return { full, partial: full.filter((k) => !NOT_PARTIAL.includes(k)) };
+  const partial = full.filter((k) => !NOT_PARTIAL.includes(k));
+  const mask = (keys: readonly string[]) =>
+    keys.reduce((m, k) => {
+      if (optionIndex(k) < 0) throw new Error(`focal-loss: option-keys.ts has a key (${k}) that options.ts's optionIndex does not know`);
+      return m | (1 << optionIndex(k));
+    }, 0);
+  return { full, partial, fullMask: mask(full), partialMask: mask(partial) };
 }
-const SOFTMAX_KEYS = keySet('softmax');
 const PARTIAL_HINT =
   ': a partial is always { sum, residual, count } (and positives for the element-wise losses); combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction \'sum\' and scale by 1 / Σ count';
 const INDEX_KINDS: readonly TypedKind[] = ['Int32Array', 'Uint32Array', 'Int16Array', 'Uint16Array', 'Int8Array', 'Uint8Array'];
@@ -230,6 +237,59 @@ class OptionValues implements Record<OptionKey, unknown> {
   }
 }
 
+/** Each option key's index (its bit in a KeySet's masks, its field in OptionValues by setOption), or −1 for any other key. */
+function optionIndex(key: string): number {
+  switch (key) {
+    case 'classes': return 0;
+    case 'shape': return 1;
+    case 'gamma': return 2;
+    case 'alpha': return 3;
+    case 'reduction': return 4;
+    case 'ignoreIndex': return 5;
+    case 'labelSmoothing': return 6;
+    case 'polyEpsilon': return 7;
+    case 'normalizer': return 8;
+    case 'weights': return 9;
+    case 'out': return 10;
+    case 'posWeight': return 11;
+    case 'targetForm': return 12;
+    case 'beta': return 13;
+    case 'iouWeighted': return 14;
+    case 'gammaPos': return 15;
+    case 'gammaNeg': return 16;
+    case 'clip': return 17;
+    case 'detachFocalWeight': return 18;
+  }
+  return -1;
+}
+
+/** Stores option `index` (optionIndex) in `o`: one named store per key, so every store is monomorphic. */
+function setOption(o: OptionValues, index: number, v: unknown): void {
+  switch (index) {
+    case 0: o.classes = v; return;
+    case 1: o.shape = v; return;
+    case 2: o.gamma = v; return;
+    case 3: o.alpha = v; return;
+    case 4: o.reduction = v; return;
+    case 5: o.ignoreIndex = v; return;
+    case 6: o.labelSmoothing = v; return;
+    case 7: o.polyEpsilon = v; return;
+    case 8: o.normalizer = v; return;
+    case 9: o.weights = v; return;
+    case 10: o.out = v; return;
+    case 11: o.posWeight = v; return;
+    case 12: o.targetForm = v; return;
+    case 13: o.beta = v; return;
+    case 14: o.iouWeighted = v; return;
+    case 15: o.gammaPos = v; return;
+    case 16: o.gammaNeg = v; return;
+    case 17: o.clip = v; return;
+    case 18: o.detachFocalWeight = v; return;
+  }
+}
+
+const SOFTMAX_KEYS = keySet('softmax');
+
 function readLogits(v: unknown): FloatArray {
   const kind = typedKind(v);
   if (!isFloatKind(kind)) throw new TypeError(`focal-loss: logits must be a Float32Array or Float64Array (got ${describe(v)})`);
@@ -257,10 +317,12 @@ function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, n
   } catch {
     throw new TypeError('focal-loss: options could not be read (its keys could not be listed)');
   }
-  const allowed = partial ? keys.partial : keys.full;
-  for (let i = 0; i < own.length; i++) if (!allowed.includes(own[i])) throw unknownOption(own[i], fn, partial, allowed);
-  // Every key is one of OptionValues' fields: the store never changes the record's shape.
-  for (let i = 0; i < own.length; i++) (o as unknown as Record<string, unknown>)[own[i]] = readOption(arg, own[i]);
+  const allowed = partial ? keys.partialMask : keys.fullMask;
+  for (let i = 0; i < own.length; i++) {
+    const index = optionIndex(own[i]);
+    if (index < 0 || ((allowed >>> index) & 1) === 0) throw unknownOption(own[i], fn, partial, partial ? keys.partial : keys.full);
+  }
+  for (let i = 0; i < own.length; i++) setOption(o, optionIndex(own[i]), readOption(arg, own[i]));
 }
 
 function unknownOption(key: string, fn: string, partial: boolean, allowed: readonly string[]): TypeError {
