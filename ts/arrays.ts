@@ -93,7 +93,9 @@ export function canonicalView<K extends TypedKind>(v: unknown, kind: K, name: st
   const length = getLength.call(v) as number;
   // The cached view has `length` too: were it detached or out of bounds (a resizable buffer shrunk),
   // `v`, over the same bytes, would have length 0, which is never cached.
-  if (cache !== null && cache.buffer === buffer && cache.offset === offset && cache.length === length && cache.kind === kind) return cache.view as View<K>;
+  if (cache !== null && cache.buffer === buffer && cache.offset === offset && cache.length === length && cache.kind === kind) {
+    return cache.view as View<K>;
+  }
   // A detached buffer reads as length 0 at offset 0; only then can constructing the view fail for it.
   // (Catching every error would also call an exhausted stack "detached".)
   if (length === 0 && isDetached(buffer)) throw detachedError(name, kind);

@@ -983,7 +983,9 @@ export function elementPlan(
     checkNumbers(posWeight, 'options.posWeight', dtype, finiteNonNegative, NON_NEGATIVE, classes);
     posWeight = perClassCopy(posWeight, dtype);
   }
-  if (weights !== null && isTyped(o.weights)) checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, indices ? items : n);
+  if (weights !== null && isTyped(o.weights)) {
+    checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, indices ? items : n);
+  }
   if (tkind !== undefined) {
     if (indices) plan.count = checkIndices(target.data as IndexArray, items, classes, 'background', ignoreIndex) * classes;
     else {
