@@ -21,6 +21,7 @@ const getTag = intrinsicGetter(Symbol.toStringTag);
 const getBuffer = intrinsicGetter('buffer');
 const getByteOffset = intrinsicGetter('byteOffset');
 const getLength = intrinsicGetter('length');
+const getByteLength = intrinsicGetter('byteLength');
 
 /**
  * The kind of a typed array, from its internal slot (the same answer in every realm; a Proxy, a
@@ -29,7 +30,19 @@ const getLength = intrinsicGetter('length');
 export function typedKind(v: unknown): TypedKind | undefined {
   // The getter returns undefined for anything without a [[TypedArrayName]] slot; it never throws.
   const tag = getTag.call(v) as string | undefined;
-  return tag !== undefined && Object.prototype.hasOwnProperty.call(CONSTRUCTORS, tag) ? (tag as TypedKind) : undefined;
+  switch (tag) {
+    case 'Float32Array':
+    case 'Float64Array':
+    case 'Int32Array':
+    case 'Uint32Array':
+    case 'Int16Array':
+    case 'Uint16Array':
+    case 'Int8Array':
+    case 'Uint8Array':
+    case 'Uint8ClampedArray':
+      return tag;
+  }
+  return undefined; // BigInt64Array, Float16Array, …: kinds the package does not take
 }
 
 const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get! as (this: unknown) => number;
@@ -50,29 +63,63 @@ function isShared(buffer: unknown): boolean {
 type View<K extends TypedKind> = InstanceType<(typeof CONSTRUCTORS)[K]>;
 
 /**
- * A fresh view of this realm over the same memory as the typed array `v` (which `typedKind` has
+ * The view of the last array seen in one argument position (see canonicalView), kept so that a call
+ * given the same small array again makes no new view: a view is an object per array per call, and
+ * small calls are made in loops over the same few arrays. Only views of unshared buffers of at most
+ * VIEW_CACHE_BYTES are kept, so at most that much memory per position outlives the call that used it;
+ * the caller's typed array itself (and whatever it holds) is not kept.
+ */
+export class ViewCache {
+  buffer: unknown = null;
+  offset = 0;
+  length = 0;
+  kind: TypedKind | '' = '';
+  view: AnyTypedArray | null = null;
+}
+const VIEW_CACHE_BYTES = 65536;
+
+/**
+ * A view of this realm over the same memory as the typed array `v` (which `typedKind` has
  * recognised): its kind, offset and length read from internal slots. The view has no own
  * properties, so nothing the caller set on `v` reaches the engine. A detached buffer is a TypeError
- * naming `name`. For the gradient's destination (`out`), which the engine writes.
+ * naming `name`. For the gradient's destination (`out`), which the engine writes. With `cache`: the
+ * cached view when `v` has the same buffer, offset, length and kind as the array it was made for (a
+ * typed array's buffer and offset never change; its length does when its buffer is detached or
+ * resized), else a new one, then cached if small.
  */
-export function canonicalView<K extends TypedKind>(v: unknown, kind: K, name: string): View<K> {
+export function canonicalView<K extends TypedKind>(v: unknown, kind: K, name: string, cache: ViewCache | null = null): View<K> {
   const buffer = getBuffer.call(v) as ArrayBufferLike;
   const offset = getByteOffset.call(v) as number;
   const length = getLength.call(v) as number;
+  // The cached view has `length` too: were it detached or out of bounds (a resizable buffer shrunk),
+  // `v`, over the same bytes, would have length 0, which is never cached.
+  if (cache !== null && cache.buffer === buffer && cache.offset === offset && cache.length === length && cache.kind === kind) {
+    return cache.view as View<K>;
+  }
   // A detached buffer reads as length 0 at offset 0; only then can constructing the view fail for it.
   // (Catching every error would also call an exhausted stack "detached".)
   if (length === 0 && isDetached(buffer)) throw detachedError(name, kind);
-  return new CONSTRUCTORS[kind](buffer as ArrayBuffer, offset, length) as View<K>;
+  const view = new CONSTRUCTORS[kind](buffer as ArrayBuffer, offset, length) as View<K>;
+  if (cache !== null && length > 0 && !isShared(buffer) && arrayBufferByteLength.call(buffer) <= VIEW_CACHE_BYTES) {
+    cache.buffer = buffer;
+    cache.offset = offset;
+    cache.length = length;
+    cache.kind = kind;
+    cache.view = view;
+  }
+  return view;
 }
 
 /**
  * An input's view (see canonicalView), copied once if its memory is a SharedArrayBuffer: another
  * thread can write shared memory at any time, and another SharedArrayBuffer object (a shared
  * WebAssembly.Memory after grow(), structuredClone, postMessage) can reach the same bytes, so only a
- * private copy is what validation checked and cannot overlap `out` (CONTRACT.md § Aliasing).
+ * private copy is what validation checked and cannot overlap `out` (CONTRACT.md § Aliasing). A cached
+ * view is never of shared memory.
  */
-export function inputView<K extends TypedKind>(v: unknown, kind: K, name: string): View<K> {
-  const view = canonicalView(v, kind, name);
+export function inputView<K extends TypedKind>(v: unknown, kind: K, name: string, cache: ViewCache | null = null): View<K> {
+  const view = canonicalView(v, kind, name, cache);
+  if (cache !== null && cache.view === view) return view;
   if (!isShared(getBuffer.call(view))) return view;
   const copy = new CONSTRUCTORS[kind](view.length) as View<K>;
   copy.set(view as never);
@@ -108,15 +155,18 @@ export function isFloatKind(kind: TypedKind | undefined): kind is 'Float32Array'
   return kind === 'Float32Array' || kind === 'Float64Array';
 }
 
-/** True if the two views share bytes of one buffer. */
+/**
+ * True if the two views share bytes of one buffer. Read through the intrinsics (for views made here
+ * the same values as the properties, which are prototype getters): the engine asks this of every
+ * input of every call, and six property reads through the prototype cost more than a small call's copies.
+ */
 export function overlaps(a: AnyTypedArray, b: AnyTypedArray): boolean {
-  return (
-    a.buffer === b.buffer &&
-    a.byteLength > 0 &&
-    b.byteLength > 0 &&
-    a.byteOffset < b.byteOffset + b.byteLength &&
-    b.byteOffset < a.byteOffset + a.byteLength
-  );
+  if (getBuffer.call(a) !== getBuffer.call(b)) return false;
+  const aLength = getByteLength.call(a) as number;
+  const bLength = getByteLength.call(b) as number;
+  const aOffset = getByteOffset.call(a) as number;
+  const bOffset = getByteOffset.call(b) as number;
+  return aLength > 0 && bLength > 0 && aOffset < bOffset + bLength && bOffset < aOffset + aLength;
 }
 
 /** Array.isArray, for a value that may be a revoked Proxy (where it throws). */
@@ -147,6 +197,15 @@ export function readOwn(obj: object, key: string | number, name: string): unknow
     return Object.hasOwn(obj, key) ? (obj as Record<string | number, unknown>)[key] : undefined;
   } catch (error) {
     throw new TypeError(`focal-loss: ${name} could not be read (${describeError(error)})`);
+  }
+}
+
+/** Element `i` of the array `obj` named `name`, as readOwn, with the element's name made only if the read throws. */
+export function readElement(obj: object, i: number, name: string): unknown {
+  try {
+    return Object.hasOwn(obj, i) ? (obj as Record<number, unknown>)[i] : undefined;
+  } catch (error) {
+    throw new TypeError(`focal-loss: ${name}[${i}] could not be read (${describeError(error)})`);
   }
 }
 

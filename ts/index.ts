@@ -5,7 +5,7 @@ import { describe, describeError, inputView, isArray, readOwn, readProperty, sho
 import type { Engine } from './engine.js';
 import { getEngine } from './loader.js';
 import {
-  ASYMMETRIC, elementPlan, QUALITY, SIGMOID, softmaxPlan, VARIFOCAL,
+  ASYMMETRIC, elementPlan, QUALITY, releasePlan, SIGMOID, softmaxPlan, takePlan, VARIFOCAL,
   type AsymmetricOptions, type ClassIndices, type FloatArray, type Plan, type QualityFocalOptions, type Reduction,
   type SigmoidFocalOptions, type SoftmaxFocalOptions, type VarifocalOptions,
 } from './options.js';
@@ -50,10 +50,16 @@ function compute(engine: Engine, plan: Plan, withGrad: boolean) {
   return { loss, grad: plan.out?.caller ?? grad };
 }
 
+// Each public function validates into a plan from options.ts's pool and gives it back once the engine
+// has run it (a call that throws drops its plan): no plan is made per call.
+
 function softmax(logits: unknown, targets: unknown, options: unknown, withGrad: boolean) {
   try {
     const engine = getEngine(); // first: before init, that is the error, whatever the arguments
-    return compute(engine, softmaxPlan(logits, targets, options), withGrad);
+    const plan = takePlan();
+    const result = compute(engine, softmaxPlan(logits, targets, options, false, plan), withGrad);
+    releasePlan(plan);
+    return result;
   } catch (error) {
     throw stackError(error, withGrad ? 'softmaxFocalLossWithGrad' : 'softmaxFocalLoss');
   }
@@ -104,7 +110,10 @@ function elementFunctions<O>(loss: typeof SIGMOID) {
   const run = (logits: unknown, targets: unknown, options: unknown, withGrad: boolean) => {
     try {
       const engine = getEngine();
-      return compute(engine, elementPlan(loss, logits, targets, options), withGrad);
+      const plan = takePlan();
+      const result = compute(engine, elementPlan(loss, logits, targets, options, false, plan), withGrad);
+      releasePlan(plan);
+      return result;
     } catch (error) {
       throw stackError(error, withGrad ? `${loss.name}WithGrad` : loss.name);
     }
@@ -115,7 +124,10 @@ function elementFunctions<O>(loss: typeof SIGMOID) {
     partial: ((logits: unknown, targets: unknown, options?: unknown) => {
       try {
         const engine = getEngine();
-        return partial(engine, elementPlan(loss, logits, targets, options, true));
+        const plan = takePlan();
+        const result = partial(engine, elementPlan(loss, logits, targets, options, true, plan));
+        releasePlan(plan);
+        return result;
       } catch (error) {
         throw stackError(error, `${loss.name}Partial`);
       }
@@ -283,7 +295,10 @@ function partial(engine: Engine, plan: Plan): FocalPartial {
 export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxPartialOptions): FocalPartial {
   try {
     const engine = getEngine();
-    return partial(engine, softmaxPlan(logits, targets, options, true));
+    const plan = takePlan();
+    const result = partial(engine, softmaxPlan(logits, targets, options, true, plan));
+    releasePlan(plan);
+    return result;
   } catch (error) {
     throw stackError(error, 'softmaxFocalLossPartial');
   }

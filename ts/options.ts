@@ -1,16 +1,24 @@
 // Defaults and validation (CONTRACT.md § Inputs that are not valid, § Call guarantees). A call's
-// arguments are read exactly once, into a frozen plan that the engine runs: every option key is
-// read once, every number[] is copied once into a typed array, typed arrays are recognised by their
-// internal brand and replaced by fresh views of their memory. Every value is checked in the
+// arguments are read exactly once, into a plan that the engine runs: every option key is read once,
+// every number[] is copied once into a typed array, typed arrays are recognised by their internal
+// brand and replaced by views of this realm over their memory (arrays.ts). Every value is checked in the
 // precision the kernel will compute in (float32 logits: after rounding to float32), so the kernel's
 // own checks never fire and a call that passes here never fails part-way. Errors: a TypeError for
 // the wrong kind of argument, a RangeError for a wrong value, length or shape, with a message that
 // names the argument.
+//
+// A small call's validation costs about as much as the kernel (BENCHMARKS.md § Small calls), so the
+// common path makes no object per call: the public functions validate into a plan taken from a
+// pool (`takePlan` / `releasePlan`, one plan per call in flight, so a getter that calls the package
+// again gets its own), whose options record and header parameters are reused; the checks that must
+// wait for the caller's last getter are local variables, not closures; messages are built only
+// when they are thrown.
 
 import { LossKind, Flag, type Header } from './abi.js';
 import {
-  canonicalView, checkAttached, describe, inputView, isArray, isFloatKind, quote, readOwn, readProperty, show, showList, typedKind,
-  type TypedKind,
+  canonicalView, checkAttached, describe, describeError, inputView, isArray, isFloatKind, quote, readElement, readOwn, readProperty, show,
+  showList,
+  typedKind, ViewCache, type TypedKind,
 } from './arrays.js';
 import { aliasOf, NOT_PARTIAL, OPTION_KEYS, type LossName } from './option-keys.js';
 
@@ -155,23 +163,23 @@ export const PROBABILITY_SUM_TOLERANCE = 1e-3;
 /** More dimensions than any framework allows (NumPy's and PyTorch's limit is 64). */
 const MAX_DIMENSIONS = 64;
 
-/**
- * A loss's option keys (a full function's, a partial's) and an options record with each of them an
- * own property set to undefined: the record a call fills, so reading an option the caller did not give
- * never reaches Object.prototype.
- */
+/** A loss's option keys: a full function's, and a partial's, as lists (for messages) and as masks of optionIndex bits. */
 interface KeySet {
   readonly full: readonly string[];
   readonly partial: readonly string[];
-  readonly empty: Readonly<Record<string, unknown>>;
+  readonly fullMask: number;
+  readonly partialMask: number;
 }
 function keySet(loss: LossName): KeySet {
   const full = OPTION_KEYS[loss];
-  const empty: Record<string, unknown> = {};
-  for (const key of full) empty[key] = undefined;
-  return { full, partial: full.filter((k) => !NOT_PARTIAL.includes(k)), empty: Object.freeze(empty) };
+  const partial = full.filter((k) => !NOT_PARTIAL.includes(k));
+  const mask = (keys: readonly string[]) =>
+    keys.reduce((m, k) => {
+      if (optionIndex(k) < 0) throw new Error(`focal-loss: option-keys.ts has a key (${k}) that options.ts's optionIndex does not know`);
+      return m | (1 << optionIndex(k));
+    }, 0);
+  return { full, partial, fullMask: mask(full), partialMask: mask(partial) };
 }
-const SOFTMAX_KEYS = keySet('softmax');
 const PARTIAL_HINT =
   ': a partial is always { sum, residual, count } (and positives for the element-wise losses); combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction \'sum\' and scale by 1 / Σ count';
 const INDEX_KINDS: readonly TypedKind[] = ['Int32Array', 'Uint32Array', 'Int16Array', 'Uint16Array', 'Int8Array', 'Uint8Array'];
@@ -180,13 +188,13 @@ const NUMERIC_KINDS: readonly TypedKind[] = ['Float32Array', 'Float64Array', ...
 type Dtype = 'Float32Array' | 'Float64Array';
 
 /** The value the kernel will see: float32 logits round every float they are given. */
-function inKernel(dtype: Dtype): (x: number) => number {
-  return dtype === 'Float32Array' ? Math.fround : (x) => x;
+function inKernel(x: number, dtype: Dtype): number {
+  return dtype === 'Float32Array' ? Math.fround(x) : x;
 }
 
 /** ' (Infinity in float32, …)' when rounding to the kernel's precision is what made `x` fail. */
 function roundingNote(x: number, dtype: Dtype): string {
-  const r = inKernel(dtype)(x);
+  const r = inKernel(x, dtype);
   return r === x || Number.isNaN(x) ? '' : ` (it is ${show(r)} in float32, the precision of Float32Array logits)`;
 }
 
@@ -194,19 +202,113 @@ function newFloat(dtype: Dtype, length: number): FloatArray {
   return dtype === 'Float32Array' ? new Float32Array(length) : new Float64Array(length);
 }
 
+type OptionKey = (typeof OPTION_KEYS)[LossName][number];
+
+/**
+ * The options a call gave, each read once: every key of every loss is an own property (undefined when
+ * not given), so reading an option the caller did not give never reaches Object.prototype, and every
+ * record has one shape. Part of a pooled plan; `clear` drops the caller's values after the call.
+ */
+class OptionValues implements Record<OptionKey, unknown> {
+  classes: unknown = undefined;
+  shape: unknown = undefined;
+  gamma: unknown = undefined;
+  alpha: unknown = undefined;
+  reduction: unknown = undefined;
+  ignoreIndex: unknown = undefined;
+  labelSmoothing: unknown = undefined;
+  polyEpsilon: unknown = undefined;
+  normalizer: unknown = undefined;
+  weights: unknown = undefined;
+  out: unknown = undefined;
+  posWeight: unknown = undefined;
+  targetForm: unknown = undefined;
+  beta: unknown = undefined;
+  iouWeighted: unknown = undefined;
+  gammaPos: unknown = undefined;
+  gammaNeg: unknown = undefined;
+  clip: unknown = undefined;
+  detachFocalWeight: unknown = undefined;
+
+  clear(): void {
+    this.classes = this.shape = this.gamma = this.alpha = this.reduction = this.ignoreIndex = undefined;
+    this.labelSmoothing = this.polyEpsilon = this.normalizer = this.weights = this.out = this.posWeight = undefined;
+    this.targetForm = this.beta = this.iouWeighted = this.gammaPos = this.gammaNeg = this.clip = this.detachFocalWeight = undefined;
+  }
+}
+
+/** Each option key's index (its bit in a KeySet's masks, its field in OptionValues by setOption), or −1 for any other key. */
+function optionIndex(key: string): number {
+  switch (key) {
+    case 'classes': return 0;
+    case 'shape': return 1;
+    case 'gamma': return 2;
+    case 'alpha': return 3;
+    case 'reduction': return 4;
+    case 'ignoreIndex': return 5;
+    case 'labelSmoothing': return 6;
+    case 'polyEpsilon': return 7;
+    case 'normalizer': return 8;
+    case 'weights': return 9;
+    case 'out': return 10;
+    case 'posWeight': return 11;
+    case 'targetForm': return 12;
+    case 'beta': return 13;
+    case 'iouWeighted': return 14;
+    case 'gammaPos': return 15;
+    case 'gammaNeg': return 16;
+    case 'clip': return 17;
+    case 'detachFocalWeight': return 18;
+  }
+  return -1;
+}
+
+/** Stores option `index` (optionIndex) in `o`: one named store per key, so every store is monomorphic. */
+function setOption(o: OptionValues, index: number, v: unknown): void {
+  switch (index) {
+    case 0: o.classes = v; return;
+    case 1: o.shape = v; return;
+    case 2: o.gamma = v; return;
+    case 3: o.alpha = v; return;
+    case 4: o.reduction = v; return;
+    case 5: o.ignoreIndex = v; return;
+    case 6: o.labelSmoothing = v; return;
+    case 7: o.polyEpsilon = v; return;
+    case 8: o.normalizer = v; return;
+    case 9: o.weights = v; return;
+    case 10: o.out = v; return;
+    case 11: o.posWeight = v; return;
+    case 12: o.targetForm = v; return;
+    case 13: o.beta = v; return;
+    case 14: o.iouWeighted = v; return;
+    case 15: o.gammaPos = v; return;
+    case 16: o.gammaNeg = v; return;
+    case 17: o.clip = v; return;
+    case 18: o.detachFocalWeight = v; return;
+  }
+}
+
+const SOFTMAX_KEYS = keySet('softmax');
+
 function readLogits(v: unknown): FloatArray {
   const kind = typedKind(v);
   if (!isFloatKind(kind)) throw new TypeError(`focal-loss: logits must be a Float32Array or Float64Array (got ${describe(v)})`);
-  return inputView(v, kind, 'logits');
+  return inputView(v, kind, 'logits', LOGITS_VIEW);
 }
 
+/** The last small array seen in each argument position, so that a call given the same arrays again makes no new view. */
+const LOGITS_VIEW = new ViewCache();
+const TARGETS_VIEW = new ViewCache();
+const WEIGHTS_VIEW = new ViewCache();
+const OUT_VIEW = new ViewCache();
+
 /**
- * Reads each option the caller gave (an own enumerable key of `arg`) exactly once into a record that has
- * every key of `keys` as its own property, after refusing keys it does not know. `fn` names the function
- * in messages; `partial`: the options of a *Partial function; `need` (softmax) says options are required.
+ * Reads each option the caller gave (an own enumerable key of `arg`) exactly once into `o`, after
+ * refusing keys it does not know. `fn` names the function in messages; `partial`: the options of a
+ * *Partial function; `need` (softmax) says options are required.
  */
-function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, need: string): Record<string, unknown> {
-  if (arg === undefined && need === '') return keys.empty;
+function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, need: string, o: OptionValues): void {
+  if (arg === undefined && need === '') return;
   if (typeof arg !== 'object' || arg === null) throw new TypeError(`focal-loss: options must be an object${need} (got ${describe(arg)})`);
   // Only own (enumerable) keys are options, as for {...options}: a key inherited from a prototype is not.
   let own: string[];
@@ -215,16 +317,27 @@ function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, n
   } catch {
     throw new TypeError('focal-loss: options could not be read (its keys could not be listed)');
   }
-  const allowed = partial ? keys.partial : keys.full;
-  for (const key of own) {
-    if (allowed.includes(key)) continue;
-    const alias = aliasOf(key);
-    const hint = partial && NOT_PARTIAL.includes(key) ? PARTIAL_HINT : alias ? ` (did you mean ${alias}?)` : '';
-    throw new TypeError(`focal-loss: ${fn} has no option ${quote(key)}${hint}${hint.startsWith(':') ? '' : `; options are ${allowed.join(', ')}`}`);
+  const allowed = partial ? keys.partialMask : keys.fullMask;
+  for (let i = 0; i < own.length; i++) {
+    const index = optionIndex(own[i]);
+    if (index < 0 || ((allowed >>> index) & 1) === 0) throw unknownOption(own[i], fn, partial, partial ? keys.partial : keys.full);
   }
-  const o = { ...keys.empty };
-  for (const key of own) o[key] = readProperty(arg, key, `options.${key}`);
-  return o;
+  for (let i = 0; i < own.length; i++) setOption(o, optionIndex(own[i]), readOption(arg, own[i]));
+}
+
+function unknownOption(key: string, fn: string, partial: boolean, allowed: readonly string[]): TypeError {
+  const alias = aliasOf(key);
+  const hint = partial && NOT_PARTIAL.includes(key) ? PARTIAL_HINT : alias ? ` (did you mean ${alias}?)` : '';
+  return new TypeError(`focal-loss: ${fn} has no option ${quote(key)}${hint}${hint.startsWith(':') ? '' : `; options are ${allowed.join(', ')}`}`);
+}
+
+/** `options[key]` (a known key), as readProperty, with the argument's name made only if the read throws. */
+function readOption(arg: object, key: string): unknown {
+  try {
+    return (arg as Record<string, unknown>)[key];
+  } catch (error) {
+    throw new TypeError(`focal-loss: options.${key} could not be read (${describeError(error)})`);
+  }
 }
 
 function num(name: string, v: unknown): number {
@@ -235,7 +348,7 @@ function num(name: string, v: unknown): number {
 function readGamma(v: unknown, dtype: Dtype): number {
   if (v === undefined) return 2;
   const g = num('options.gamma', v);
-  if (!(Number.isFinite(inKernel(dtype)(g)) && g >= 0)) {
+  if (!(Number.isFinite(inKernel(g, dtype)) && g >= 0)) {
     throw new RangeError(`focal-loss: options.gamma = ${show(g)} must be a finite number >= 0${roundingNote(g, dtype)}`);
   }
   return g;
@@ -244,7 +357,7 @@ function readGamma(v: unknown, dtype: Dtype): number {
 function readSmoothing(v: unknown, dtype: Dtype): number {
   if (v === undefined) return 0;
   const e = num('options.labelSmoothing', v);
-  const r = inKernel(dtype)(e);
+  const r = inKernel(e, dtype);
   if (!(r >= 0 && r < 1)) throw new RangeError(`focal-loss: options.labelSmoothing = ${show(e)} must be in [0, 1)${roundingNote(e, dtype)}`);
   return e;
 }
@@ -266,63 +379,79 @@ function listLength(v: object, name: string, length: number, expected: string): 
 }
 
 /**
- * Checks of typed arrays' contents, run after every read that can run the caller's code (option
+ * Typed arrays' contents are checked only after every read that can run the caller's code (option
  * getters, Proxy traps, number[] elements): such code could otherwise change a typed array after
- * it was checked. Typed arrays themselves have no getters, so once these pass nothing changes.
+ * it was checked. Typed arrays themselves have no getters, so once these pass nothing changes. The
+ * plan functions keep such arrays in local variables and check them last (`checkNumbers`, the
+ * target checks), in the order they were read.
  */
-type Deferred = (() => void)[];
 
 /**
  * A numeric array option (a typed array of a numeric kind, or a number[] copied once), `length`
- * long, whose values, as the kernel will see them, pass `ok`. Typed arrays are used in place (their
- * values checked in `deferred`); a number[] becomes a typed array of the kernel's type (`dtype`).
+ * long, whose values, as the kernel will see them, pass `ok`. A typed array is used in place, its
+ * values still to be checked (`checkNumbers`, once every getter has run; `isTyped` says which it
+ * was); a number[] becomes a typed array of the kernel's type (`dtype`), checked as it is copied.
  */
 function readNumbers(
   v: unknown, name: string, length: number, lengthText: string, dtype: Dtype, ok: (x: number) => boolean, expected: string,
-  deferred: Deferred,
+  cache: ViewCache | null,
 ): NumericArray {
   const kind = typedKind(v);
-  const round = inKernel(dtype);
   if (kind && NUMERIC_KINDS.includes(kind)) {
-    const a = inputView(v, kind, name) as NumericArray;
+    const a = inputView(v, kind, name, cache) as NumericArray;
     if (a.length !== length) throw new RangeError(`focal-loss: ${name}.length = ${a.length} must equal ${lengthText}`);
-    deferred.push(() => {
-      checkAttached(a, length, name);
-      for (let i = 0; i < a.length; i++) {
-        const x = a[i];
-        if (!ok(round(x))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
-      }
-    });
     return a;
   }
   if (!isArray(v)) throw new TypeError(`focal-loss: ${name} must be a Float32Array, Float64Array or number[] (got ${describe(v)})`);
   listLength(v, name, length, lengthText);
   const a = newFloat(dtype, length);
   for (let i = 0; i < length; i++) {
-    const x = readOwn(v, i, `${name}[${i}]`);
+    const x = readElement(v, i, name);
     if (typeof x !== 'number') throw new TypeError(`focal-loss: ${name}[${i}] must be a number (got ${describe(x)})`);
-    if (!ok(round(x))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
+    if (!ok(inKernel(x, dtype))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
     a[i] = x;
   }
   return a;
 }
 
-const finiteNonNegative = (x: number) => x >= 0 && x < Infinity;
-
-function readWeights(v: unknown, items: number, what: string, dtype: Dtype, deferred: Deferred): NumericArray | null {
-  if (v === undefined || v === null) return null;
-  return readNumbers(v, 'options.weights', items, `the number of ${what} ${items}`, dtype, finiteNonNegative, 'a finite number >= 0', deferred);
+/** True for a typed array: what readNumbers returned for it is still to be checked by checkNumbers. */
+function isTyped(v: unknown): boolean {
+  return typedKind(v) !== undefined;
 }
 
-function readOut(v: unknown, length: number, dtype: Dtype): Plan['out'] {
+/** The deferred check of a typed array readNumbers returned (see there): still attached, every value passing `ok`. */
+function checkNumbers(a: NumericArray, name: string, dtype: Dtype, ok: (x: number) => boolean, expected: string, length: number): void {
+  checkAttached(a, length, name);
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (!ok(inKernel(x, dtype))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
+  }
+}
+
+const finiteNonNegative = (x: number) => x >= 0 && x < Infinity;
+
+const NON_NEGATIVE = 'a finite number >= 0';
+
+/** options.weights (null if not given), a typed array of them still to be checked by checkNumbers. */
+function readWeights(v: unknown, items: number, what: string, dtype: Dtype): NumericArray | null {
   if (v === undefined || v === null) return null;
+  return readNumbers(v, 'options.weights', items, `the number of ${what} ${items}`, dtype, finiteNonNegative, NON_NEGATIVE, WEIGHTS_VIEW);
+}
+
+/** options.out: `plan.out` is then the caller's array and a view of its memory (which the engine writes), else null. */
+function readOut(v: unknown, length: number, dtype: Dtype, plan: PlanRecord): void {
+  plan.out = null;
+  if (v === undefined || v === null) return;
   const kind = typedKind(v);
   if (kind !== dtype) throw new TypeError(`focal-loss: options.out must be a ${dtype} like logits (got ${describe(v)})`);
-  const view = canonicalView(v, kind, 'options.out');
+  const view = canonicalView(v, kind, 'options.out', OUT_VIEW);
   if (view.length !== length) {
     throw new RangeError(`focal-loss: options.out.length = ${view.length} must equal logits.length = ${length}`);
   }
-  return { caller: v as FloatArray, view };
+  const out = plan.outSlot;
+  out.caller = v as FloatArray;
+  out.view = view;
+  plan.out = out;
 }
 
 function positiveInt(name: string, v: unknown, min: number): number {
@@ -331,8 +460,8 @@ function positiveInt(name: string, v: unknown, min: number): number {
   return n;
 }
 
-/** [batch, classes, spatial] from `shape` or `classes`, checked against the logits' length without forming huge products. */
-function readLayout(o: Record<string, unknown>, length: number): { batch: number; classes: number; spatial: number } {
+/** `plan`'s [batch, classes, spatial] from `shape` or `classes`, checked against the logits' length without forming huge products. */
+function readLayout(o: OptionValues, length: number, plan: PlanRecord): void {
   if (o.shape !== undefined) {
     if (!isArray(o.shape)) throw new TypeError(`focal-loss: options.shape must be an array [N, C, ...spatial] (got ${describe(o.shape)})`);
     const rank = readProperty(o.shape, 'length', 'options.shape.length');
@@ -353,12 +482,18 @@ function readLayout(o: Record<string, unknown>, length: number): { batch: number
     }
     const spatial = dims.slice(2).reduce((a, d) => a * d, 1);
     // An empty batch (a zero dimension) has no items: [0, C, 0] rather than a dimension of 2^53 to loop over.
-    return length === 0 ? { batch: 0, classes: dims[1], spatial: 0 } : { batch: dims[0], classes: dims[1], spatial };
+    plan.batch = length === 0 ? 0 : dims[0];
+    plan.classes = dims[1];
+    plan.spatial = length === 0 ? 0 : spatial;
+    return;
   }
   if (o.classes !== undefined) {
     const classes = positiveInt('options.classes', o.classes, 1);
     if (length % classes !== 0) throw new RangeError(`focal-loss: logits.length = ${length} is not a multiple of options.classes = ${classes}`);
-    return { batch: length / classes, classes, spatial: 1 };
+    plan.batch = length / classes;
+    plan.classes = classes;
+    plan.spatial = 1;
+    return;
   }
   throw new TypeError(`focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`);
 }
@@ -374,14 +509,14 @@ function readIgnoreIndex(v: unknown): number {
 function readNonNegative(name: string, v: unknown, fallback: number, dtype: Dtype): number {
   if (v === undefined) return fallback;
   const x = num(`options.${name}`, v);
-  if (!finiteNonNegative(inKernel(dtype)(x))) throw new RangeError(`focal-loss: options.${name} = ${show(x)} must be a finite number >= 0${roundingNote(x, dtype)}`);
+  if (!finiteNonNegative(inKernel(x, dtype))) throw new RangeError(`focal-loss: options.${name} = ${show(x)} must be a finite number >= 0${roundingNote(x, dtype)}`);
   return x;
 }
 
 function readPolyEpsilon(v: unknown, dtype: Dtype): number {
   if (v === undefined) return 0;
   const e = num('options.polyEpsilon', v);
-  if (!Number.isFinite(inKernel(dtype)(e))) throw new RangeError(`focal-loss: options.polyEpsilon = ${show(e)} must be a finite number${roundingNote(e, dtype)}`);
+  if (!Number.isFinite(inKernel(e, dtype))) throw new RangeError(`focal-loss: options.polyEpsilon = ${show(e)} must be a finite number${roundingNote(e, dtype)}`);
   return e;
 }
 
@@ -395,26 +530,32 @@ function readBoolean(name: string, v: unknown, fallback: boolean): boolean {
 function readNormalizer(v: unknown, reduction: Reduction, dtype: Dtype): number | null {
   if (v === undefined || v === null) return null;
   const x = num('options.normalizer', v);
-  if (!(x > 0 && x < Infinity && Number.isFinite(inKernel(dtype)(1 / x)))) {
+  if (!(x > 0 && x < Infinity && Number.isFinite(inKernel(1 / x, dtype)))) {
     throw new RangeError(`focal-loss: options.normalizer = ${show(x)} must be a positive finite number (whose reciprocal is finite${dtype === 'Float32Array' ? ' in float32' : ''})`);
   }
   if (reduction !== 'mean') throw new RangeError(`focal-loss: options.normalizer replaces the 'mean' divisor; it cannot be used with reduction '${reduction}'`);
   return x;
 }
 
+/** A per-class option given as a number for every class (or not at all): readNonNegative reads it; else readPerClass. */
+function isScalarOption(v: unknown): v is number | null | undefined {
+  return v === undefined || v === null || typeof v === 'number';
+}
+
 /**
- * A per-class option: a number (every class), or one value per class copied once into the kernel's
- * type. Returns [scalar, per-class array or null].
+ * A per-class option given as one value per class: a number[] copied (and checked) once into the
+ * kernel's type, or a typed array still to be checked by checkNumbers and then copied by perClassCopy.
  */
-function readPerClass(
-  name: string, v: unknown, fallback: number, classes: number, haveClasses: boolean, dtype: Dtype, deferred: Deferred,
-): [number, FloatArray | null] {
-  if (v === undefined || v === null || typeof v === 'number') return [readNonNegative(name, v ?? undefined, fallback, dtype), null];
+function readPerClass(name: string, v: unknown, classes: number, haveClasses: boolean, dtype: Dtype): NumericArray {
   if (!haveClasses) throw new TypeError(`focal-loss: options.${name} per class needs options.classes or options.shape (got ${describe(v)} without them)`);
-  const a = readNumbers(v, `options.${name}`, classes, `the number of classes ${classes}`, dtype, finiteNonNegative, 'a finite number >= 0', deferred);
-  const copy = newFloat(dtype, classes);
-  deferred.push(() => copy.set(a));
-  return [fallback, copy];
+  return readNumbers(v, `options.${name}`, classes, `the number of classes ${classes}`, dtype, finiteNonNegative, NON_NEGATIVE, null);
+}
+
+/** A checked typed array of per-class values, copied into the kernel's type (the caller's array is not kept). */
+function perClassCopy(a: NumericArray, dtype: Dtype): FloatArray {
+  const copy = newFloat(dtype, a.length);
+  copy.set(a);
+  return copy;
 }
 
 /**
@@ -452,88 +593,168 @@ const NEUTRAL: HeaderParams = {
   pos_weight_scalar: 1, poly_epsilon: 0, label_smoothing: 0,
 };
 
-/** Validates a softmax call completely (`partial`: a *Partial function's options); returns its plan or throws. */
-export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false): Plan {
+/** Set on the header parameters before a loss sets its own. */
+function setNeutral(p: HeaderParams): void {
+  p.ignore_index = -100;
+  p.loss_kind = LossKind.Focal;
+  p.flags = 0;
+  p.alpha_scalar = 1;
+  p.gamma = 0;
+  p.gamma_neg = 0;
+  p.beta = 0;
+  p.clip = 0;
+  p.pos_weight_scalar = 1;
+  p.poly_epsilon = 0;
+  p.label_smoothing = 0;
+}
+
+const NO_LOGITS = new Float32Array(0);
+const NO_INDICES = new Int32Array(0);
+
+/**
+ * A plan as the plan functions fill it: one shape for every plan, so the engine's reads of it stay
+ * monomorphic, with the objects it points to (options record, header parameters, targets, out) its own.
+ */
+export class PlanRecord implements Plan {
+  loss: 'softmax' | 'elementwise' = 'softmax';
+  logits: FloatArray = NO_LOGITS;
+  batch = 0;
+  classes = 0;
+  spatial = 0;
+  items = 0;
+  readonly targetSlot: { kind: 'index' | 'value'; data: NumericArray } = { kind: 'index', data: NO_INDICES };
+  targets = this.targetSlot as Plan['targets'];
+  readonly params: HeaderParams = { ...NEUTRAL };
+  alpha: FloatArray | null = null;
+  posWeight: FloatArray | null = null;
+  weights: NumericArray | null = null;
+  weightsPerElement = false;
+  reduction: Reduction = 'mean';
+  count = 0;
+  normalizer: number | null = null;
+  readonly outSlot: { caller: FloatArray; view: FloatArray } = { caller: NO_LOGITS, view: NO_LOGITS };
+  out: { readonly caller: FloatArray; readonly view: FloatArray } | null = null;
+  readonly options = new OptionValues();
+
+  /** Drops every reference to the caller's arguments. */
+  clear(): void {
+    this.logits = NO_LOGITS;
+    this.targetSlot.data = NO_INDICES;
+    this.alpha = this.posWeight = this.weights = null;
+    this.outSlot.caller = this.outSlot.view = NO_LOGITS;
+    this.out = null;
+    this.options.clear();
+  }
+}
+
+/**
+ * Plans of the public functions, reused: takePlan before validating, releasePlan once the engine has
+ * run it. A call in flight owns its plan, so a getter of the caller's that calls the package again
+ * takes another one; a call that throws simply drops its plan.
+ */
+const sparePlans: PlanRecord[] = [];
+export function takePlan(): PlanRecord {
+  return sparePlans.pop() ?? new PlanRecord();
+}
+export function releasePlan(plan: PlanRecord): void {
+  plan.clear();
+  if (sparePlans.length < 8) sparePlans.push(plan);
+}
+
+/** Validates a softmax call completely (`partial`: a *Partial function's options) into `plan`, which it returns, or throws. */
+export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false, plan = new PlanRecord()): Plan {
   const fn = partial ? 'softmaxFocalLossPartial' : 'softmaxFocalLoss';
   const logits = readLogits(logitsArg);
   // Its length now: a getter run below may detach the caller's buffer (checked once they have all run).
   const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
-  const deferred: Deferred = [];
-  const o = readOptions(optionsArg, SOFTMAX_KEYS, fn, partial, " with 'classes' or 'shape'");
+  const o = plan.options;
+  readOptions(optionsArg, SOFTMAX_KEYS, fn, partial, " with 'classes' or 'shape'", o);
   if (o.shape === undefined && o.classes === undefined) {
     throw new TypeError(`focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`);
   }
-  const { batch, classes, spatial } = readLayout(o, n);
+  readLayout(o, n, plan);
+  const { batch, classes, spatial } = plan;
   const items = batch * spatial;
   const reduction = readReduction(o.reduction, partial);
   const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
-  const params: HeaderParams = {
-    ...NEUTRAL,
-    ignore_index: ignoreIndex,
-    gamma: readGamma(o.gamma, dtype),
-    label_smoothing: readSmoothing(o.labelSmoothing, dtype),
-    poly_epsilon: readPolyEpsilon(o.polyEpsilon, dtype),
-  };
-  const [alphaScalar, alpha] = readPerClass('alpha', o.alpha, 1, classes, true, dtype, deferred);
-  params.alpha_scalar = alphaScalar;
+  const params = plan.params;
+  setNeutral(params);
+  params.ignore_index = ignoreIndex;
+  params.gamma = readGamma(o.gamma, dtype);
+  params.label_smoothing = readSmoothing(o.labelSmoothing, dtype);
+  params.poly_epsilon = readPolyEpsilon(o.polyEpsilon, dtype);
+  let alpha: NumericArray | null = null;
+  if (isScalarOption(o.alpha)) params.alpha_scalar = readNonNegative('alpha', o.alpha ?? undefined, 1, dtype);
+  else alpha = readPerClass('alpha', o.alpha, classes, true, dtype);
   const normalizer = readNormalizer(o.normalizer, reduction, dtype);
-  const weights = readWeights(o.weights, items, 'items', dtype, deferred);
+  const weights = readWeights(o.weights, items, 'items', dtype);
 
-  let targets: Plan['targets'];
-  let count = items;
   const tkind = typedKind(targetsArg);
+  const target = plan.targetSlot;
+  let probabilities = false;
   if (isFloatKind(tkind)) {
     // Probabilities (Keras's categorical form): the logits' layout, each item's values in [0, 1] summing to 1.
-    const q = inputView(targetsArg, tkind, 'targets');
+    const q = inputView(targetsArg, tkind, 'targets', TARGETS_VIEW);
     if (q.length !== n) {
       throw new RangeError(
         `focal-loss: targets.length = ${q.length}: a ${tkind} of targets holds probabilities and must have logits.length = ${n}` +
           (q.length === items ? '; for class indices pass an Int32Array or number[]' : ''),
       );
     }
-    deferred.push(() => {
-      checkAttached(q, n, 'targets');
-      checkProbabilityRows(q, batch, classes, spatial, dtype);
-    });
-    targets = { kind: 'value', data: q };
+    target.kind = 'value';
+    target.data = q;
+    probabilities = true;
   } else if ((tkind && INDEX_KINDS.includes(tkind)) || isArray(targetsArg)) {
-    targets = readIndices(targetsArg, tkind, items, spatial, classes, '', ignoreIndex, deferred, (n) => (count = n));
+    target.kind = 'index';
+    target.data = readIndices(targetsArg, tkind, items, spatial, classes, '', ignoreIndex, plan);
   } else {
     throw new TypeError(`focal-loss: targets must be class indices (an integer typed array or number[]) or probabilities (Float32Array/Float64Array) (got ${describe(targetsArg)})`);
   }
-  // Every getter and trap of the caller has run: from here on nothing can change the arrays.
+  // Every getter and trap of the caller has run: from here on nothing can change the arrays. The typed
+  // arrays among them are checked now, in the order they were read.
   checkAttached(logits, n, 'logits');
-  for (const check of deferred) check();
-  const out = readOut(o.out, n, dtype);
-  return Object.freeze<Plan>({
-    loss: 'softmax', logits, batch, classes, spatial, items, targets, params, alpha, posWeight: null, weights,
-    weightsPerElement: false, reduction, count, normalizer, out,
-  });
+  if (alpha !== null && isTyped(o.alpha)) {
+    checkNumbers(alpha, 'options.alpha', dtype, finiteNonNegative, NON_NEGATIVE, classes);
+    alpha = perClassCopy(alpha, dtype);
+  }
+  if (weights !== null && isTyped(o.weights)) checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, items);
+  if (probabilities) {
+    checkAttached(target.data, n, 'targets');
+    checkProbabilityRows(target.data as FloatArray, batch, classes, spatial, dtype);
+    plan.count = items;
+  } else if (tkind !== undefined) {
+    plan.count = checkIndices(target.data as IndexArray, items, classes, '', ignoreIndex);
+  }
+  readOut(o.out, n, dtype, plan);
+  plan.loss = 'softmax';
+  plan.logits = logits;
+  plan.items = items;
+  plan.targets = target as Plan['targets'];
+  plan.alpha = alpha as FloatArray | null;
+  plan.posWeight = null;
+  plan.weights = weights;
+  plan.weightsPerElement = false;
+  plan.reduction = reduction;
+  plan.normalizer = normalizer;
+  return plan;
 }
 
 /**
- * Class indices (a typed integer array, checked in `deferred`, or a number[] copied once), one per
- * item, each in [0, classes + extra) or `ignoreIndex`; `counted` receives the number not ignored.
- * `extra` is 1 for the element-wise losses, whose index C means background.
+ * Class indices, one per item, each in [0, classes + extra) or `ignoreIndex` (`extra` is 1 for the
+ * element-wise losses, whose index C means background): a typed integer array, to be checked by
+ * checkIndices once every getter has run, or a number[] copied once and checked as it is copied
+ * (`plan.count` then receives the number not ignored).
  */
 function readIndices(
   v: unknown, kind: TypedKind | undefined, items: number, spatial: number, classes: number, background: '' | 'background',
-  ignoreIndex: number, deferred: Deferred, counted: (n: number) => void,
-): Plan['targets'] {
+  ignoreIndex: number, plan: PlanRecord,
+): IndexArray {
   const limit = background ? classes + 1 : classes;
-  const message = (i: number, x: number) =>
-    `focal-loss: targets[${i}] = ${show(x)} is not a class index in [0, ${classes}${background ? `] (${classes} = background)` : ')'} or ignoreIndex ${ignoreIndex}`;
   if (kind && INDEX_KINDS.includes(kind)) {
-    const t = inputView(v, kind, 'targets') as IndexArray;
+    const t = inputView(v, kind, 'targets', TARGETS_VIEW) as IndexArray;
     if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}${denseHint(background, t.length, items, classes)}`);
-    deferred.push(() => {
-      checkAttached(t, items, 'targets');
-      const bad = firstBadIndex(t, limit, ignoreIndex);
-      if (bad >= 0) throw new RangeError(message(bad, t[bad]));
-      counted(-1 - bad);
-    });
-    return { kind: 'index', data: t };
+    return t;
   }
   const length = readProperty(v as object, 'length', 'targets.length');
   if (length !== items) {
@@ -544,16 +765,28 @@ function readIndices(
   const t = new Int32Array(items);
   let n = 0;
   for (let i = 0; i < items; i++) {
-    const x = readOwn(v as object, i, `targets[${i}]`);
+    const x = readElement(v as object, i, 'targets');
     if (typeof x !== 'number') throw new TypeError(`focal-loss: targets[${i}] must be a number, a class index (got ${describe(x)})`);
     if (x !== ignoreIndex) {
-      if (!(Number.isInteger(x) && x >= 0 && x < limit)) throw new RangeError(message(i, x));
+      if (!(Number.isInteger(x) && x >= 0 && x < limit)) throw new RangeError(notClassIndex(i, x, classes, background, ignoreIndex));
       n++;
     }
     t[i] = x;
   }
-  counted(n);
-  return { kind: 'index', data: t };
+  plan.count = n;
+  return t;
+}
+
+/** The deferred check of typed class indices (see readIndices): still attached, every index valid. Returns the number not ignored. */
+function checkIndices(t: IndexArray, items: number, classes: number, background: '' | 'background', ignoreIndex: number): number {
+  checkAttached(t, items, 'targets');
+  const bad = firstBadIndex(t, background ? classes + 1 : classes, ignoreIndex);
+  if (bad >= 0) throw new RangeError(notClassIndex(bad, t[bad], classes, background, ignoreIndex));
+  return -1 - bad;
+}
+
+function notClassIndex(i: number, x: number, classes: number, background: '' | 'background', ignoreIndex: number): string {
+  return `focal-loss: targets[${i}] = ${show(x)} is not a class index in [0, ${classes}${background ? `] (${classes} = background)` : ')'} or ignoreIndex ${ignoreIndex}`;
 }
 
 /**
@@ -586,7 +819,6 @@ function itemCount(items: number, spatial: number): string {
  */
 function checkProbabilityRows(q: FloatArray, batch: number, classes: number, spatial: number, dtype: Dtype): void {
   if (q.length === 0) return;
-  const round = inKernel(dtype);
   const sums = new Float64Array(spatial);
   for (let n = 0; n < batch; n++) {
     sums.fill(0);
@@ -594,7 +826,7 @@ function checkProbabilityRows(q: FloatArray, batch: number, classes: number, spa
     for (let c = 0; c < classes; c++) {
       for (let s = 0; s < spatial; s++) {
         const i = base + c * spatial + s;
-        const v = round(q[i]);
+        const v = inKernel(q[i], dtype);
         if (!(v >= 0 && v <= 1)) throw new RangeError(`focal-loss: targets[${i}] = ${show(q[i])} is not a probability in [0, 1]`);
         sums[s] += v;
       }
@@ -612,82 +844,112 @@ function checkProbabilityRows(q: FloatArray, batch: number, classes: number, spa
 /** An element-wise loss: its name, its own options (beside ELEMENT_KEYS) and how they set the header. */
 interface ElementLoss {
   readonly name: string;
+  /** The name of its *Partial function. */
+  readonly partialName: string;
   readonly keys: KeySet;
-  readonly params: (o: Record<string, unknown>, dtype: Dtype) => Partial<HeaderParams>;
+  /** Sets the header parameters of its own options on `p` (the others already neutral). */
+  readonly params: (o: OptionValues, dtype: Dtype, p: HeaderParams) => void;
 }
 
 export const SIGMOID: ElementLoss = {
   name: 'sigmoidFocalLoss',
+  partialName: 'sigmoidFocalLossPartial',
   keys: keySet('sigmoid'),
-  params: (o, dtype) => {
+  params: (o, dtype, p) => {
     let alpha = 0.25;
     if (o.alpha === null || o.alpha === -1) alpha = -1;
     else if (o.alpha !== undefined) {
       alpha = num('options.alpha', o.alpha);
       // As the kernel sees it (like weights): 1 + 1e-12 is 1 in float32.
-      const r = inKernel(dtype)(alpha);
+      const r = inKernel(alpha, dtype);
       if (!(r >= 0 && r <= 1)) {
         throw new RangeError(`focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off${roundingNote(alpha, dtype)}`);
       }
       alpha = r; // −1e-50 is −0 in float32, not a negative α (which the kernel reads as "off")
     }
-    return {
-      loss_kind: LossKind.Focal, gamma: readGamma(o.gamma, dtype), alpha_scalar: alpha,
-      label_smoothing: readSmoothing(o.labelSmoothing, dtype), poly_epsilon: readPolyEpsilon(o.polyEpsilon, dtype),
-    };
+    p.loss_kind = LossKind.Focal;
+    p.gamma = readGamma(o.gamma, dtype);
+    p.alpha_scalar = alpha;
+    p.label_smoothing = readSmoothing(o.labelSmoothing, dtype);
+    p.poly_epsilon = readPolyEpsilon(o.polyEpsilon, dtype);
   },
 };
 
 export const QUALITY: ElementLoss = {
   name: 'qualityFocalLoss',
+  partialName: 'qualityFocalLossPartial',
   keys: keySet('quality'),
-  params: (o, dtype) => ({ loss_kind: LossKind.Quality, beta: readNonNegative('beta', o.beta, 2, dtype) }),
+  params: (o, dtype, p) => {
+    p.loss_kind = LossKind.Quality;
+    p.beta = readNonNegative('beta', o.beta, 2, dtype);
+  },
 };
 
 export const VARIFOCAL: ElementLoss = {
   name: 'varifocalLoss',
+  partialName: 'varifocalLossPartial',
   keys: keySet('varifocal'),
-  params: (o, dtype) => ({
-    loss_kind: LossKind.Varifocal, alpha_scalar: readNonNegative('alpha', o.alpha, 0.75, dtype), gamma: readGamma(o.gamma, dtype),
-    flags: readBoolean('iouWeighted', o.iouWeighted, true) ? Flag.IouWeighted : 0,
-  }),
+  params: (o, dtype, p) => {
+    p.loss_kind = LossKind.Varifocal;
+    p.alpha_scalar = readNonNegative('alpha', o.alpha, 0.75, dtype);
+    p.gamma = readGamma(o.gamma, dtype);
+    p.flags = readBoolean('iouWeighted', o.iouWeighted, true) ? Flag.IouWeighted : 0;
+  },
 };
 
 export const ASYMMETRIC: ElementLoss = {
   name: 'asymmetricLoss',
+  partialName: 'asymmetricLossPartial',
   keys: keySet('asymmetric'),
-  params: (o, dtype) => {
+  params: (o, dtype, p) => {
     const clip = o.clip === undefined ? 0.05 : num('options.clip', o.clip);
-    const r = inKernel(dtype)(clip);
+    const r = inKernel(clip, dtype);
     if (!(r >= 0 && r < 1)) throw new RangeError(`focal-loss: options.clip = ${show(clip)} must be in [0, 1)${roundingNote(clip, dtype)}`);
-    return {
-      loss_kind: LossKind.Asymmetric, gamma: readNonNegative('gammaPos', o.gammaPos, 1, dtype),
-      gamma_neg: readNonNegative('gammaNeg', o.gammaNeg, 4, dtype), clip,
-      flags: readBoolean('detachFocalWeight', o.detachFocalWeight, false) ? Flag.DetachFocalWeight : 0,
-    };
+    p.loss_kind = LossKind.Asymmetric;
+    p.gamma = readNonNegative('gammaPos', o.gammaPos, 1, dtype);
+    p.gamma_neg = readNonNegative('gammaNeg', o.gammaNeg, 4, dtype);
+    p.clip = clip;
+    p.flags = readBoolean('detachFocalWeight', o.detachFocalWeight, false) ? Flag.DetachFocalWeight : 0;
   },
 };
 
+const isProbability = (v: number) => v >= 0 && v <= 1;
+
 /**
- * Validates an element-wise call completely (`partial`: a *Partial function's options): dense targets
- * (one value in [0, 1] per logit), or, with `classes` / `shape`, class indices (t = C is background).
+ * Validates an element-wise call completely (`partial`: a *Partial function's options) into `plan`,
+ * which it returns: dense targets (one value in [0, 1] per logit), or, with `classes` / `shape`,
+ * class indices (t = C is background).
  */
-export function elementPlan(loss: ElementLoss, logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false): Plan {
-  const fn = partial ? `${loss.name}Partial` : loss.name;
+export function elementPlan(
+  loss: ElementLoss, logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false, plan = new PlanRecord(),
+): Plan {
+  const fn = partial ? loss.partialName : loss.name;
   const logits = readLogits(logitsArg);
   // Its length now: a getter run below may detach the caller's buffer (checked once they have all run).
   const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
-  const deferred: Deferred = [];
-  const o = readOptions(optionsArg, loss.keys, fn, partial, '');
+  const o = plan.options;
+  readOptions(optionsArg, loss.keys, fn, partial, '', o);
   const haveClasses = o.classes !== undefined || o.shape !== undefined;
-  const { batch, classes, spatial } = haveClasses ? readLayout(o, n) : { batch: n, classes: 1, spatial: 1 };
+  if (haveClasses) readLayout(o, n, plan);
+  else {
+    plan.batch = n;
+    plan.classes = 1;
+    plan.spatial = 1;
+  }
+  const { batch, classes, spatial } = plan;
   const items = batch * spatial;
   const reduction = readReduction(o.reduction, partial);
   const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
-  const params: HeaderParams = { ...NEUTRAL, ...loss.params(o, dtype), ignore_index: ignoreIndex };
-  let posWeight: FloatArray | null = null;
-  if (loss === SIGMOID) [params.pos_weight_scalar, posWeight] = readPerClass('posWeight', o.posWeight, 1, classes, haveClasses, dtype, deferred);
+  const params = plan.params;
+  setNeutral(params);
+  loss.params(o, dtype, params);
+  params.ignore_index = ignoreIndex;
+  let posWeight: NumericArray | null = null;
+  if (loss === SIGMOID) {
+    if (isScalarOption(o.posWeight)) params.pos_weight_scalar = readNonNegative('posWeight', o.posWeight ?? undefined, 1, dtype);
+    else posWeight = readPerClass('posWeight', o.posWeight, classes, haveClasses, dtype);
+  }
   const normalizer = readNormalizer(o.normalizer, reduction, dtype);
 
   // With classes / shape, integer targets are class indices; float arrays (and anything without
@@ -695,35 +957,56 @@ export function elementPlan(loss: ElementLoss, logitsArg: unknown, targetsArg: u
   const tkind = typedKind(targetsArg);
   const integers = !isFloatKind(tkind) && ((tkind !== undefined && INDEX_KINDS.includes(tkind)) || isArray(targetsArg));
   const indices = readTargetForm(o.targetForm, haveClasses, integers, classes, o.shape !== undefined, targetsArg);
-  const weights = readWeights(o.weights, indices ? items : n, indices ? 'items' : 'elements', dtype, deferred);
-  let targets: Plan['targets'];
-  let count = n;
+  const weights = readWeights(o.weights, indices ? items : n, indices ? 'items' : 'elements', dtype);
+  const target = plan.targetSlot;
+  plan.count = n;
   if (indices) {
-    targets = readIndices(targetsArg, tkind, items, spatial, classes, 'background', ignoreIndex, deferred, (k) => (count = k * classes));
+    target.kind = 'index';
+    target.data = readIndices(targetsArg, tkind, items, spatial, classes, 'background', ignoreIndex, plan);
+    if (tkind === undefined) plan.count *= classes; // a number[]: readIndices counted the items not ignored
   } else if (tkind && NUMERIC_KINDS.includes(tkind)) {
-    const y = inputView(targetsArg, tkind, 'targets') as NumericArray;
+    const y = inputView(targetsArg, tkind, 'targets', TARGETS_VIEW) as NumericArray;
     if (y.length !== n) throw new RangeError(`focal-loss: targets.length = ${y.length} must equal logits.length = ${n} (one target per logit)`);
-    deferred.push(() => {
-      checkAttached(y, n, 'targets');
-      const bad = firstNotProbability(y, dtype);
-      if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]${roundingNote(y[bad], dtype)}`);
-    });
-    targets = { kind: 'value', data: y };
+    target.kind = 'value';
+    target.data = y;
   } else if (isArray(targetsArg)) {
-    const y = readNumbers(targetsArg, 'targets', n, `logits.length = ${n} (one target per logit)`, dtype, (v) => v >= 0 && v <= 1, 'in [0, 1]', deferred);
-    targets = { kind: 'value', data: y };
+    target.kind = 'value';
+    target.data = readNumbers(targetsArg, 'targets', n, `logits.length = ${n} (one target per logit)`, dtype, isProbability, 'in [0, 1]', null);
   } else {
     const what = haveClasses ? 'class indices (an integer typed array or number[]) or a Float32Array/Float64Array of targets in [0, 1]' : 'a Float32Array, Float64Array or number[] of values in [0, 1]';
     throw new TypeError(`focal-loss: targets must be ${what} (got ${describe(targetsArg)})`);
   }
-  // Every getter and trap of the caller has run: from here on nothing can change the arrays.
+  // Every getter and trap of the caller has run: from here on nothing can change the arrays. The typed
+  // arrays among them are checked now, in the order they were read.
   checkAttached(logits, n, 'logits');
-  for (const check of deferred) check();
-  const out = readOut(o.out, n, dtype);
-  return Object.freeze<Plan>({
-    loss: 'elementwise', logits, batch, classes, spatial, items, targets, params, alpha: null, posWeight, weights,
-    weightsPerElement: targets.kind === 'value', reduction, count, normalizer, out,
-  });
+  if (posWeight !== null && isTyped(o.posWeight)) {
+    checkNumbers(posWeight, 'options.posWeight', dtype, finiteNonNegative, NON_NEGATIVE, classes);
+    posWeight = perClassCopy(posWeight, dtype);
+  }
+  if (weights !== null && isTyped(o.weights)) {
+    checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, indices ? items : n);
+  }
+  if (tkind !== undefined) {
+    if (indices) plan.count = checkIndices(target.data as IndexArray, items, classes, 'background', ignoreIndex) * classes;
+    else {
+      const y = target.data;
+      checkAttached(y, n, 'targets');
+      const bad = firstNotProbability(y, dtype);
+      if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]${roundingNote(y[bad], dtype)}`);
+    }
+  }
+  readOut(o.out, n, dtype, plan);
+  plan.loss = 'elementwise';
+  plan.logits = logits;
+  plan.items = items;
+  plan.targets = target as Plan['targets'];
+  plan.alpha = null;
+  plan.posWeight = posWeight as FloatArray | null;
+  plan.weights = weights;
+  plan.weightsPerElement = target.kind === 'value';
+  plan.reduction = reduction;
+  plan.normalizer = normalizer;
+  return plan;
 }
 
 // The sigmoid target check runs over up to millions of values, so it is written per array kind: a
@@ -753,12 +1036,21 @@ function firstNotProbability(y: NumericArray, dtype: Dtype): number {
   return -1;
 }
 
+/** Up to this many targets, the checks below compare values one by one instead of making a bit view. */
+const SHORT_CHECK = 256;
+
 /**
  * True if some byte of `y` is > 1, i.e. has a bit other than the lowest set: the bytes are OR-ed
  * four at a time through a Uint32Array view of the aligned middle (~10× faster than a loop of
  * byte comparisons in V8); the caller's byte loop then finds the index.
  */
 function anyByteAbove1(y: Uint8Array): boolean {
+  if (y.length <= SHORT_CHECK) {
+    // Short arrays: the word view would be an object per call for a few words.
+    let m = 0;
+    for (let i = 0; i < y.length; i++) m |= y[i];
+    return (m & 0xfe) !== 0;
+  }
   const head = Math.min(y.length, (4 - (y.byteOffset & 3)) & 3);
   const words = (y.length - head) >> 2;
   let m = 0;
@@ -781,6 +1073,10 @@ function anyByteAbove1(y: Uint8Array): boolean {
  * to find the index.
  */
 function firstOutside01F32(y: Float32Array): number {
+  if (y.length <= SHORT_CHECK) {
+    for (let i = 0; i < y.length; i++) if (!(y[i] >= 0 && y[i] <= 1)) return i;
+    return -1;
+  }
   const bits = new Int32Array(y.buffer, y.byteOffset, y.length);
   const n = bits.length;
   const n4 = n & ~3;
