@@ -23,6 +23,7 @@
 //     bits in every build (NaN payloads aside). Exits 1 on the first difference.
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import { rng } from './rng.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -34,17 +35,6 @@ const files = CALL
   ? opt('call', '').split(',')
   : opt('wasm', new URL('../dist/focal_loss.wasm', import.meta.url).pathname).split(',');
 const names = files.map((f) => f.replace(/\/$/, '').split('/').slice(-2).join('/'));
-
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** One instance of a build; `call(c)` places case c in its memory and returns { run, read }. */
 function instance(file) {
