@@ -7,7 +7,9 @@ import { defineConfig, type Options } from 'tsup';
 // as a module: those imports stay relative imports of the built file (the host's bundler resolves them).
 const keepWasmImports = {
   name: 'keep-wasm-imports',
-  setup(build: { onResolve: (o: { filter: RegExp }, f: (a: { path: string }) => { path: string; external: boolean }) => void }) {
+  setup(build: {
+    onResolve: (o: { filter: RegExp }, f: (a: { path: string }) => { path: string; external: boolean }) => void;
+  }) {
     build.onResolve({ filter: /\.wasm(\?module)?$/ }, (args) => ({ path: args.path, external: true }));
   },
 };
@@ -19,13 +21,22 @@ const inlineWasm = {
   name: 'inline-wasm',
   setup(build: {
     onResolve: (o: { filter: RegExp }, f: (a: { path: string }) => { path: string; namespace: string }) => void;
-    onLoad: (o: { filter: RegExp; namespace: string }, f: (a: { path: string }) => { contents: string; loader: 'js' }) => void;
+    onLoad: (
+      o: { filter: RegExp; namespace: string },
+      f: (a: { path: string }) => { contents: string; loader: 'js' },
+    ) => void;
   }) {
-    build.onResolve({ filter: /^\.\/focal_loss\.wasm\?inline$/ }, () => ({ path: 'dist/focal_loss.wasm', namespace: 'wasm-inline' }));
+    build.onResolve({ filter: /^\.\/focal_loss\.wasm\?inline$/ }, () => ({
+      path: 'dist/focal_loss.wasm',
+      namespace: 'wasm-inline',
+    }));
     build.onLoad({ filter: /.*/, namespace: 'wasm-inline' }, (args) => {
       const wasm = readFileSync(args.path);
       const deflated = deflateRawSync(wasm, { level: 9 }).toString('base64');
-      return { contents: `export default { size: ${wasm.length}, deflated: ${JSON.stringify(deflated)} };`, loader: 'js' };
+      return {
+        contents: `export default { size: ${wasm.length}, deflated: ${JSON.stringify(deflated)} };`,
+        loader: 'js',
+      };
     });
   },
 };
@@ -94,7 +105,8 @@ export default defineConfig([
     splitting: false,
     // The types of the two raw-module subpaths of the exports map (ts/entries/wasm-file.d.cts).
     onSuccess: async () => {
-      for (const name of ['focal_loss', 'focal_loss.scalar']) copyFileSync('ts/entries/wasm-file.d.cts', `dist/${name}.wasm.d.cts`);
+      for (const name of ['focal_loss', 'focal_loss.scalar'])
+        copyFileSync('ts/entries/wasm-file.d.cts', `dist/${name}.wasm.d.cts`);
     },
   },
 ]);

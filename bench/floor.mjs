@@ -10,7 +10,8 @@ const file = new URL('floor/floor.wasm', import.meta.url);
 
 /** The floor, or null (with the reason) if bench/floor/floor.wasm is not built. */
 export function loadFloor() {
-  if (!existsSync(file)) return { floor: null, reason: 'bench/floor/floor.wasm not found (build it with the script in bench/floor/)' };
+  if (!existsSync(file))
+    return { floor: null, reason: 'bench/floor/floor.wasm not found (build it with the script in bench/floor/)' };
   const instance = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {});
   const x = instance.exports;
   const memory = Object.values(x).find((v) => v instanceof WebAssembly.Memory);

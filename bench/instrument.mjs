@@ -18,7 +18,9 @@ const root = new URL('..', import.meta.url);
 async function loadSources() {
   const dir = mkdtempSync(join(tmpdir(), 'focal-bench-'));
   // Every module of ts/ (not the runtime entries), so that whatever engine.ts and options.ts import is there.
-  const names = readdirSync(new URL('ts/', root)).filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts')).map((f) => f.slice(0, -3));
+  const names = readdirSync(new URL('ts/', root))
+    .filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'))
+    .map((f) => f.slice(0, -3));
   for (const name of names) {
     const src = readFileSync(new URL(`ts/${name}.ts`, root), 'utf8');
     const out = ts.transpileModule(src, {
@@ -41,14 +43,23 @@ export async function instrumentedEngines() {
     const instance = new WebAssembly.Instance(module, {});
     if (!noKernel) return new engine.Engine(instance);
     const x = { ...instance.exports };
-    for (const k of ['focal_softmax_f32', 'focal_softmax_f64', 'focal_elementwise_f32', 'focal_elementwise_f64']) x[k] = () => 0;
+    for (const k of ['focal_softmax_f32', 'focal_softmax_f64', 'focal_elementwise_f32', 'focal_elementwise_f64'])
+      x[k] = () => 0;
     return new engine.Engine({ exports: x });
   };
   return {
     softmaxPlan: options.softmaxPlan,
     // One plan function per element-wise loss of the bench (the kinds of bench/run.mjs).
-    elementPlans: Object.fromEntries(Object.entries({ sigmoid: options.SIGMOID, quality: options.QUALITY, varifocal: options.VARIFOCAL, asymmetric: options.ASYMMETRIC })
-      .map(([kind, loss]) => [kind, (...a) => options.elementPlan(loss, ...a)])), real: make(false), copies: make(true),
+    elementPlans: Object.fromEntries(
+      Object.entries({
+        sigmoid: options.SIGMOID,
+        quality: options.QUALITY,
+        varifocal: options.VARIFOCAL,
+        asymmetric: options.ASYMMETRIC,
+      }).map(([kind, loss]) => [kind, (...a) => options.elementPlan(loss, ...a)]),
+    ),
+    real: make(false),
+    copies: make(true),
     resident: residentRunner(new WebAssembly.Instance(module, {}).exports, abi),
   };
 }
@@ -77,12 +88,33 @@ function residentRunner(x, abi) {
     new Ctor(memory.buffer, pLogits, n).set(plan.logits);
     new (index ? Int32Array : Ctor)(memory.buffer, pTargets, index ? plan.items : n).set(plan.targets.data);
     const f32 = T === 4;
-    const k = kind === 'softmax' ? (f32 ? x.focal_softmax_f32 : x.focal_softmax_f64) : f32 ? x.focal_elementwise_f32 : x.focal_elementwise_f64;
+    const k =
+      kind === 'softmax'
+        ? f32
+          ? x.focal_softmax_f32
+          : x.focal_softmax_f64
+        : f32
+          ? x.focal_elementwise_f32
+          : x.focal_elementwise_f64;
     // The engine's own header (ts/engine.ts): the plan's parameters, then this call's addresses.
     const h = {
-      ...plan.params, batch: plan.batch, classes: plan.classes, spatial: plan.spatial, reserved: 0, error_index: 0,
-      logits: pLogits, target_indices: index ? pTargets : 0, target_values: index ? 0 : pTargets, alpha: 0, pos_weight: 0,
-      weights: 0, loss_out: 0, grad_out: pGrad, grad_scale: plan.count > 0 ? 1 / plan.count : 0, sum: 0, positives: 0,
+      ...plan.params,
+      batch: plan.batch,
+      classes: plan.classes,
+      spatial: plan.spatial,
+      reserved: 0,
+      error_index: 0,
+      logits: pLogits,
+      target_indices: index ? pTargets : 0,
+      target_values: index ? 0 : pTargets,
+      alpha: 0,
+      pos_weight: 0,
+      weights: 0,
+      loss_out: 0,
+      grad_out: pGrad,
+      grad_scale: plan.count > 0 ? 1 / plan.count : 0,
+      sum: 0,
+      positives: 0,
     };
     return () => {
       abi.writeHeader(memory.buffer, header, h);

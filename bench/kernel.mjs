@@ -21,10 +21,35 @@ const REPS = Number(opt('reps', 15));
 const CASES = new RegExp(opt('cases', '.'));
 const files = opt('wasm', new URL('../dist/focal_loss.wasm', import.meta.url).pathname).split(',');
 
-const FIELDS = ['batch', 'classes', 'spatial', 'ignore_index', 'logits', 'target_indices', 'target_values', 'alpha',
-  'pos_weight', 'weights', 'loss_out', 'grad_out', 'loss_kind', 'flags', 'error_index', 'reserved', 'alpha_scalar',
-  'gamma', 'gamma_neg', 'beta', 'clip', 'pos_weight_scalar', 'poly_epsilon', 'label_smoothing', 'grad_scale', 'sum',
-  'positives'];
+const FIELDS = [
+  'batch',
+  'classes',
+  'spatial',
+  'ignore_index',
+  'logits',
+  'target_indices',
+  'target_values',
+  'alpha',
+  'pos_weight',
+  'weights',
+  'loss_out',
+  'grad_out',
+  'loss_kind',
+  'flags',
+  'error_index',
+  'reserved',
+  'alpha_scalar',
+  'gamma',
+  'gamma_neg',
+  'beta',
+  'clip',
+  'pos_weight_scalar',
+  'poly_epsilon',
+  'label_smoothing',
+  'grad_scale',
+  'sum',
+  'positives',
+];
 
 /** One instance of a build with the case's data placed in its (grown) memory. */
 function place(file, c) {
@@ -39,17 +64,42 @@ function place(file, c) {
   const base = Math.ceil(mem.buffer.byteLength / 64) * 64;
   const need = base + 256 + 2 * n * T + tBytes + 256;
   if (need > mem.buffer.byteLength) mem.grow(Math.ceil((need - mem.buffer.byteLength) / 65536));
-  const header = base, pz = base + 256, pg = pz + n * T, pt = pg + n * T;
+  const header = base,
+    pz = base + 256,
+    pg = pz + n * T,
+    pt = pg + n * T;
   new Ctor(mem.buffer, pz, n).set(c.logits);
   if (c.indices) new Int32Array(mem.buffer, pt, c.indices.length).set(c.indices);
   else new Ctor(mem.buffer, pt, n).set(c.values);
   const fn = x[`focal_${c.kind}_${c.dtype}`];
   const h = {
-    batch: c.batch, classes: c.classes, spatial: c.spatial ?? 1, ignore_index: -100, logits: pz,
-    target_indices: c.indices ? pt : 0, target_values: c.indices ? 0 : pt, alpha: 0, pos_weight: 0, weights: 0,
-    loss_out: 0, grad_out: pg, loss_kind: c.lossKind ?? 0, flags: 0, error_index: 0, reserved: 0,
-    alpha_scalar: c.alpha ?? 0.25, gamma: c.gamma ?? 2, gamma_neg: c.gammaNeg ?? 4, beta: c.beta ?? 2, clip: c.clip ?? 0,
-    pos_weight_scalar: 1, poly_epsilon: 0, label_smoothing: 0, grad_scale: 1 / c.count, sum: 0, positives: 0,
+    batch: c.batch,
+    classes: c.classes,
+    spatial: c.spatial ?? 1,
+    ignore_index: -100,
+    logits: pz,
+    target_indices: c.indices ? pt : 0,
+    target_values: c.indices ? 0 : pt,
+    alpha: 0,
+    pos_weight: 0,
+    weights: 0,
+    loss_out: 0,
+    grad_out: pg,
+    loss_kind: c.lossKind ?? 0,
+    flags: 0,
+    error_index: 0,
+    reserved: 0,
+    alpha_scalar: c.alpha ?? 0.25,
+    gamma: c.gamma ?? 2,
+    gamma_neg: c.gammaNeg ?? 4,
+    beta: c.beta ?? 2,
+    clip: c.clip ?? 0,
+    pos_weight_scalar: 1,
+    poly_epsilon: 0,
+    label_smoothing: 0,
+    grad_scale: 1 / c.count,
+    sum: 0,
+    positives: 0,
   };
   const write = (grad) => {
     const dv = new DataView(mem.buffer);
@@ -79,7 +129,10 @@ function floorRunner(c) {
   const need = base + c.logits.length * T;
   if (need > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((need - x.memory.buffer.byteLength) / 65536));
   const fn = T === 4 ? x.floor_f32 : x.floor_f64;
-  return { before: () => new Ctor(x.memory.buffer, base, c.logits.length).set(c.logits), run: () => fn(base, c.logits.length) };
+  return {
+    before: () => new Ctor(x.memory.buffer, base, c.logits.length).set(c.logits),
+    run: () => fn(base, c.logits.length),
+  };
 }
 
 function softmaxCase(dtype, N, C, S = 1) {
@@ -88,23 +141,46 @@ function softmaxCase(dtype, N, C, S = 1) {
   const z = new Ctor(N * C * S);
   for (let i = 0; i < z.length; i++) z[i] = (r() + r() + r() - 1.5) * 4;
   const t = new Int32Array(N * S);
-  for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
-    t[n * S + s] = Math.floor(r() * C);
-    z[n * C * S + t[n * S + s] * S + s] += 3;
-  }
-  return { id: `softmax ${N}×${C}${S > 1 ? `×${S}` : ''} ${dtype}`, kind: 'softmax', dtype, batch: N, classes: C, spatial: S, logits: z, indices: t, count: N * S };
+  for (let n = 0; n < N; n++)
+    for (let s = 0; s < S; s++) {
+      t[n * S + s] = Math.floor(r() * C);
+      z[n * C * S + t[n * S + s] * S + s] += 3;
+    }
+  return {
+    id: `softmax ${N}×${C}${S > 1 ? `×${S}` : ''} ${dtype}`,
+    kind: 'softmax',
+    dtype,
+    batch: N,
+    classes: C,
+    spatial: S,
+    logits: z,
+    indices: t,
+    count: N * S,
+  };
 }
 
 function elementCase(dtype, name, lossKind, n, soft, extra = {}) {
   const r = rng(11);
   const Ctor = dtype === 'f32' ? Float32Array : Float64Array;
-  const x = new Ctor(n), y = new Ctor(n);
+  const x = new Ctor(n),
+    y = new Ctor(n);
   for (let i = 0; i < n; i++) {
     const pos = r() < 0.1;
     y[i] = pos ? (soft ? 0.2 + 0.8 * r() : 1) : 0;
     x[i] = (r() * 2 - 1) * 4 + (pos ? 1.5 : -1.5);
   }
-  return { id: `${name} ${dtype}`, kind: 'elementwise', dtype, batch: n, classes: 1, logits: x, values: y, lossKind, count: n, ...extra };
+  return {
+    id: `${name} ${dtype}`,
+    kind: 'elementwise',
+    dtype,
+    batch: n,
+    classes: 1,
+    logits: x,
+    values: y,
+    lossKind,
+    count: n,
+    ...extra,
+  };
 }
 
 function indexCase(dtype, N, C) {
@@ -115,7 +191,16 @@ function indexCase(dtype, N, C) {
   for (let i = 0; i < N; i++) t[i] = Math.floor(r() * C);
   for (let i = 0; i < x.length; i++) x[i] = (r() * 2 - 1) * 4 - 1.5;
   for (let i = 0; i < N; i++) x[i * C + t[i]] += 3;
-  return { id: `sigmoid ${N}×${C} indices ${dtype}`, kind: 'elementwise', dtype, batch: N, classes: C, logits: x, indices: t, count: N * C };
+  return {
+    id: `sigmoid ${N}×${C} indices ${dtype}`,
+    kind: 'elementwise',
+    dtype,
+    batch: N,
+    classes: C,
+    logits: x,
+    indices: t,
+    count: N * C,
+  };
 }
 
 const M = 1 << 20;
@@ -141,7 +226,9 @@ const time = (f) => {
 };
 
 const names = files.map((f) => f.split('/').slice(-2).join('/'));
-console.log(`| case | ${names.map((n) => `${n} (ms)`).join(' | ')} | ${names.map((n) => `${n} no grad (ms)`).join(' | ')} | floor (ms) | ns/elem (${names[0]}) | kernel / floor |`);
+console.log(
+  `| case | ${names.map((n) => `${n} (ms)`).join(' | ')} | ${names.map((n) => `${n} no grad (ms)`).join(' | ')} | floor (ms) | ns/elem (${names[0]}) | kernel / floor |`,
+);
 console.log(`|---|${names.map(() => '---|').join('')}${names.map(() => '---|').join('')}---|---|---|`);
 for (const make of cases) {
   const c = make();
@@ -156,15 +243,20 @@ for (const make of cases) {
     const g = b.grad();
     let diff = 0;
     for (let j = 0; j < g.length; j++) if (!Object.is(g[j], g0[j])) diff++;
-    if (diff || sums[i] !== sums[0]) notes.push(`${names[i]}: loss ${sums[i] === sums[0] ? 'same' : `${((sums[i] - sums[0]) / sums[0]).toExponential(1)} rel`}, ${diff} grad entries differ`);
+    if (diff || sums[i] !== sums[0])
+      notes.push(
+        `${names[i]}: loss ${sums[i] === sums[0] ? 'same' : `${((sums[i] - sums[0]) / sums[0]).toExponential(1)} rel`}, ${diff} grad entries differ`,
+      );
   });
   const floor = floorRunner(c);
-  const t = builds.map(() => []), tn = builds.map(() => []), tf = [];
+  const t = builds.map(() => []),
+    tn = builds.map(() => []),
+    tf = [];
   for (let rep = 0; rep < REPS + 2; rep++) {
     builds.forEach((b, i) => {
       const a = time(() => b.run(true));
       const d = time(() => b.run(false));
-      if (rep >= 2) (t[i].push(a), tn[i].push(d));
+      if (rep >= 2) t[i].push(a), tn[i].push(d);
     });
     if (floor) {
       floor.before();
@@ -172,7 +264,9 @@ for (const make of cases) {
       if (rep >= 2) tf.push(f);
     }
   }
-  const m = t.map(median), mn = tn.map(median), mf = floor ? median(tf) : NaN;
+  const m = t.map(median),
+    mn = tn.map(median),
+    mf = floor ? median(tf) : NaN;
   const spread = (xs) => {
     const s = [...xs].sort((a, b) => a - b);
     return `±${(((s[Math.floor(s.length * 0.75)] - s[Math.floor(s.length * 0.25)]) / 2 / median(xs)) * 100).toFixed(0)}%`;

@@ -41,10 +41,35 @@ function instance(file) {
   const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}).exports;
   const mem = x.memory;
   const lay = new Uint32Array(mem.buffer, x.focal_header_layout(), 28).slice();
-  const FIELDS = ['batch', 'classes', 'spatial', 'ignore_index', 'logits', 'target_indices', 'target_values', 'alpha',
-    'pos_weight', 'weights', 'loss_out', 'grad_out', 'loss_kind', 'flags', 'error_index', 'reserved', 'alpha_scalar',
-    'gamma', 'gamma_neg', 'beta', 'clip', 'pos_weight_scalar', 'poly_epsilon', 'label_smoothing', 'grad_scale', 'sum',
-    'positives'];
+  const FIELDS = [
+    'batch',
+    'classes',
+    'spatial',
+    'ignore_index',
+    'logits',
+    'target_indices',
+    'target_values',
+    'alpha',
+    'pos_weight',
+    'weights',
+    'loss_out',
+    'grad_out',
+    'loss_kind',
+    'flags',
+    'error_index',
+    'reserved',
+    'alpha_scalar',
+    'gamma',
+    'gamma_neg',
+    'beta',
+    'clip',
+    'pos_weight_scalar',
+    'poly_epsilon',
+    'label_smoothing',
+    'grad_scale',
+    'sum',
+    'positives',
+  ];
   const off = Object.fromEntries(FIELDS.map((f, i) => [f, lay[i + 1]]));
   const base = Math.ceil(mem.buffer.byteLength / 64) * 64;
   let top = base;
@@ -58,7 +83,8 @@ function instance(file) {
     top = base;
     const T = c.dtype === 'f32' ? 4 : 8;
     const F = T === 4 ? Float32Array : Float64Array;
-    const n = c.logits.length, items = c.batch * c.spatial;
+    const n = c.logits.length,
+      items = c.batch * c.spatial;
     const header = alloc(256);
     const put = (arr, Ctor) => {
       if (!arr) return 0;
@@ -67,13 +93,33 @@ function instance(file) {
       return p;
     };
     const h = {
-      batch: c.batch, classes: c.classes, spatial: c.spatial, ignore_index: -100,
-      logits: put(c.logits, F), target_indices: put(c.indices, Int32Array), target_values: put(c.probs, F),
-      alpha: put(c.alphaPerClass, F), pos_weight: 0, weights: put(c.weights, F),
-      loss_out: c.lossOut ? alloc(items * T) : 0, grad_out: alloc(n * T), loss_kind: 0, flags: 0, error_index: 0,
-      reserved: 0, alpha_scalar: c.alpha ?? 1, gamma: c.gamma ?? 2, gamma_neg: 0, beta: 0, clip: 0,
-      pos_weight_scalar: 1, poly_epsilon: c.poly ?? 0, label_smoothing: c.smoothing ?? 0,
-      grad_scale: 1 / items, sum: 0, positives: 0,
+      batch: c.batch,
+      classes: c.classes,
+      spatial: c.spatial,
+      ignore_index: -100,
+      logits: put(c.logits, F),
+      target_indices: put(c.indices, Int32Array),
+      target_values: put(c.probs, F),
+      alpha: put(c.alphaPerClass, F),
+      pos_weight: 0,
+      weights: put(c.weights, F),
+      loss_out: c.lossOut ? alloc(items * T) : 0,
+      grad_out: alloc(n * T),
+      loss_kind: 0,
+      flags: 0,
+      error_index: 0,
+      reserved: 0,
+      alpha_scalar: c.alpha ?? 1,
+      gamma: c.gamma ?? 2,
+      gamma_neg: 0,
+      beta: 0,
+      clip: 0,
+      pos_weight_scalar: 1,
+      poly_epsilon: c.poly ?? 0,
+      label_smoothing: c.smoothing ?? 0,
+      grad_scale: 1 / items,
+      sum: 0,
+      positives: 0,
     };
     const fn = x[`focal_softmax_${c.dtype}`];
     const write = (grad) => {
@@ -105,12 +151,22 @@ function benchCase(dtype, N, C, S = 1) {
   const z = new F(N * C * S);
   for (let i = 0; i < z.length; i++) z[i] = (r() + r() + r() - 1.5) * 4;
   const t = new Int32Array(N * S);
-  for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
-    t[n * S + s] = Math.floor(r() * C);
-    z[n * C * S + t[n * S + s] * S + s] += 3;
-  }
-  return { id: `softmax ${N}×${C}${S > 1 ? `×${S}` : ''} ${dtype}`, dtype, batch: N, classes: C, spatial: S,
-    logits: z, indices: t, alpha: 0.25, gamma: 2 };
+  for (let n = 0; n < N; n++)
+    for (let s = 0; s < S; s++) {
+      t[n * S + s] = Math.floor(r() * C);
+      z[n * C * S + t[n * S + s] * S + s] += 3;
+    }
+  return {
+    id: `softmax ${N}×${C}${S > 1 ? `×${S}` : ''} ${dtype}`,
+    dtype,
+    batch: N,
+    classes: C,
+    spatial: S,
+    logits: z,
+    indices: t,
+    alpha: 0.25,
+    gamma: 2,
+  };
 }
 
 function floorRunner(c) {
@@ -123,7 +179,10 @@ function floorRunner(c) {
   const need = base + c.logits.length * T;
   if (need > x.memory.buffer.byteLength) x.memory.grow(Math.ceil((need - x.memory.buffer.byteLength) / 65536));
   const fn = T === 4 ? x.floor_f32 : x.floor_f64;
-  return { before: () => new F(x.memory.buffer, base, c.logits.length).set(c.logits), run: () => fn(base, c.logits.length) };
+  return {
+    before: () => new F(x.memory.buffer, base, c.logits.length).set(c.logits),
+    run: () => fn(base, c.logits.length),
+  };
 }
 
 /** [wall ms, cpu ms] of f(). */
@@ -142,7 +201,8 @@ const halfIqr = (xs) => {
   const s = sorted(xs);
   return (s[Math.floor(s.length * 0.75)] - s[Math.floor(s.length * 0.25)]) / 2;
 };
-const fmt = (xs) => `${median(xs).toFixed(2)} ±${((halfIqr(xs) / median(xs)) * 100).toFixed(0)}% (min ${Math.min(...xs).toFixed(2)})`;
+const fmt = (xs) =>
+  `${median(xs).toFixed(2)} ±${((halfIqr(xs) / median(xs)) * 100).toFixed(0)}% (min ${Math.min(...xs).toFixed(2)})`;
 
 /** `instance` for the public call of a dist/ folder's node.js. */
 async function callInstance(dir) {
@@ -150,7 +210,8 @@ async function callInstance(dir) {
   return (c) => {
     const F = c.dtype === 'f32' ? Float32Array : Float64Array;
     const out = new F(c.logits.length);
-    const opts = c.spatial > 1 ? { shape: [c.batch, c.classes, c.spatial], gamma: 2, out } : { classes: c.classes, gamma: 2, out };
+    const opts =
+      c.spatial > 1 ? { shape: [c.batch, c.classes, c.spatial], gamma: 2, out } : { classes: c.classes, gamma: 2, out };
     return { run: () => api.softmaxFocalLossWithGrad(c.logits, c.indices, opts) };
   };
 }
@@ -172,32 +233,42 @@ async function bench() {
   const ratio = names.length > 1 ? [`${names.at(-1)} / ${names[0]} (wall, cpu medians; minima)`] : [];
   const above = names.map((n) => `${n} / floor (cpu medians)`);
   console.log(`| case | ${cols.join(' | ')} | floor wall | floor cpu | ${ratio.join(' | ')} | ${above.join(' | ')} |`);
-  console.log(`|---|${cols.map(() => '---|').join('')}---|---|${ratio.map(() => '---|').join('')}${above.map(() => '---|').join('')}`);
+  console.log(
+    `|---|${cols.map(() => '---|').join('')}---|---|${ratio.map(() => '---|').join('')}${above.map(() => '---|').join('')}`,
+  );
   for (const make of cases) {
     const c = make();
     if (!CASES.test(c.id)) continue;
     const runs = makers.map((m) => m(c));
     const floor = floorRunner(c);
-    const wall = runs.map(() => []), cpu = runs.map(() => []), fw = [], fu = [];
+    const wall = runs.map(() => []),
+      cpu = runs.map(() => []),
+      fw = [],
+      fu = [];
     for (let rep = 0; rep < REPS + 3; rep++) {
       runs.forEach((r, i) => {
         const [w, u] = timed(() => r.run());
-        if (rep >= 3) (wall[i].push(w), cpu[i].push(u));
+        if (rep >= 3) wall[i].push(w), cpu[i].push(u);
       });
       if (floor) {
         floor.before();
         const [w, u] = timed(floor.run);
-        if (rep >= 3) (fw.push(w), fu.push(u));
+        if (rep >= 3) fw.push(w), fu.push(u);
       }
     }
     const cells = runs.flatMap((_, i) => [fmt(wall[i]), fmt(cpu[i])]);
     const last = runs.length - 1;
     const r = (a, b) => (a / b).toFixed(3);
-    const rc = runs.length > 1
-      ? [`${r(median(wall[last]), median(wall[0]))}, ${r(median(cpu[last]), median(cpu[0]))}; ${r(Math.min(...wall[last]), Math.min(...wall[0]))}, ${r(Math.min(...cpu[last]), Math.min(...cpu[0]))}`]
-      : [];
+    const rc =
+      runs.length > 1
+        ? [
+            `${r(median(wall[last]), median(wall[0]))}, ${r(median(cpu[last]), median(cpu[0]))}; ${r(Math.min(...wall[last]), Math.min(...wall[0]))}, ${r(Math.min(...cpu[last]), Math.min(...cpu[0]))}`,
+          ]
+        : [];
     const ab = cpu.map((u) => (floor ? `${(median(u) / median(fu)).toFixed(2)}×` : 'n/a'));
-    console.log(`| ${c.id} | ${cells.join(' | ')} | ${floor ? fmt(fw) : 'n/a'} | ${floor ? fmt(fu) : 'n/a'} | ${rc.join(' | ')} | ${ab.join(' | ')} |`);
+    console.log(
+      `| ${c.id} | ${cells.join(' | ')} | ${floor ? fmt(fw) : 'n/a'} | ${floor ? fmt(fu) : 'n/a'} | ${rc.join(' | ')} | ${ab.join(' | ')} |`,
+    );
   }
 }
 
@@ -205,34 +276,47 @@ async function bench() {
 function checkCase(r, dtype, layout) {
   const { batch, classes: C, spatial: S } = layout;
   const F = dtype === 'f32' ? Float32Array : Float64Array;
-  const items = batch * S, n = items * C;
+  const items = batch * S,
+    n = items * C;
   const pick = (xs) => xs[Math.floor(r() * xs.length)];
   const masked = r() < 0.2;
   const z = new F(n);
   for (let i = 0; i < n; i++) {
     const k = Math.floor(r() * 20);
-    z[i] = k === 0 ? (r() - 0.5) * 2e4 : k === 1 ? (r() - 0.5) * 200 : k === 2 && masked ? -Infinity : k === 3 ? 30 + r() : (r() - 0.5) * 12;
+    z[i] =
+      k === 0
+        ? (r() - 0.5) * 2e4
+        : k === 1
+          ? (r() - 0.5) * 200
+          : k === 2 && masked
+            ? -Infinity
+            : k === 3
+              ? 30 + r()
+              : (r() - 0.5) * 12;
   }
   const kind = pick(['indices', 'indices', 'indices', 'smoothing', 'probs']);
   const c = { dtype, ...layout, logits: z, id: `${dtype} ${batch}×${C}×${S} ${kind}` };
   if (kind === 'probs') {
     const q = new F(n);
-    for (let b = 0; b < batch; b++) for (let s = 0; s < S; s++) {
-      const w = [];
-      for (let k = 0; k < C; k++) w.push(r() < 0.3 ? 0 : r());
-      if (w.every((v) => v === 0)) w[0] = 1;
-      const tot = w.reduce((a, v) => a + v, 0);
-      for (let k = 0; k < C; k++) q[b * C * S + k * S + s] = w[k] / tot;
-    }
+    for (let b = 0; b < batch; b++)
+      for (let s = 0; s < S; s++) {
+        const w = [];
+        for (let k = 0; k < C; k++) w.push(r() < 0.3 ? 0 : r());
+        if (w.every((v) => v === 0)) w[0] = 1;
+        const tot = w.reduce((a, v) => a + v, 0);
+        for (let k = 0; k < C; k++) q[b * C * S + k * S + s] = w[k] / tot;
+      }
     c.probs = q;
   } else {
     const t = new Int32Array(items);
     for (let i = 0; i < items; i++) t[i] = r() < 0.1 ? -100 : Math.floor(r() * C);
     // Some targets the arg-max by a wide margin: p_t → 1, the stable 1 − p_t path.
-    for (let i = 0; i < items; i++) if (t[i] >= 0 && r() < 0.25) {
-      const b = Math.floor(i / S), s = i % S;
-      z[b * C * S + t[i] * S + s] = 60 + r() * 40;
-    }
+    for (let i = 0; i < items; i++)
+      if (t[i] >= 0 && r() < 0.25) {
+        const b = Math.floor(i / S),
+          s = i % S;
+        z[b * C * S + t[i] * S + s] = 60 + r() * 40;
+      }
     c.indices = t;
     if (kind === 'smoothing') c.smoothing = pick([0.1, 0.3]);
   }
@@ -252,7 +336,8 @@ function check() {
   const rounds = Number(opt('rounds', 40));
   const r = rng(Number(opt('seed', 19)));
   const makers = files.map(instance);
-  const same = (a, b) => a.length === b.length && a.every((v, i) => Object.is(v, b[i]) || (Number.isNaN(v) && Number.isNaN(b[i])));
+  const same = (a, b) =>
+    a.length === b.length && a.every((v, i) => Object.is(v, b[i]) || (Number.isNaN(v) && Number.isNaN(b[i])));
   let count = 0;
   const perC = {};
   for (let round = 0; round < rounds; round++) {
@@ -261,7 +346,17 @@ function check() {
       for (const C of [1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 31, 100]) {
         layouts.push({ batch: Math.floor(r() * 23) + 1, classes: C, spatial: 1 });
       }
-      for (const [C, S] of [[1, 5], [2, 3], [3, 9], [5, 16], [10, 13], [19, 7], [21, 1], [4, 2], [16, 33]]) {
+      for (const [C, S] of [
+        [1, 5],
+        [2, 3],
+        [3, 9],
+        [5, 16],
+        [10, 13],
+        [19, 7],
+        [21, 1],
+        [4, 2],
+        [16, 33],
+      ]) {
         layouts.push({ batch: Math.floor(r() * 3) + 1, classes: C, spatial: S });
       }
       for (const layout of layouts) {
@@ -272,9 +367,14 @@ function check() {
           return k.read();
         });
         for (let i = 1; i < outs.length; i++) {
-          const ok = same([outs[i].sum], [outs[0].sum]) && same(outs[i].loss, outs[0].loss) && (!c.grad || same(outs[i].grad, outs[0].grad));
+          const ok =
+            same([outs[i].sum], [outs[0].sum]) &&
+            same(outs[i].loss, outs[0].loss) &&
+            (!c.grad || same(outs[i].grad, outs[0].grad));
           if (!ok) {
-            console.error(`DIFFERENT (${names[i]} vs ${names[0]}): round ${round} ${c.id}: sum ${outs[i].sum} vs ${outs[0].sum}`);
+            console.error(
+              `DIFFERENT (${names[i]} vs ${names[0]}): round ${round} ${c.id}: sum ${outs[i].sum} vs ${outs[0].sum}`,
+            );
             process.exit(1);
           }
         }
@@ -286,7 +386,11 @@ function check() {
   }
   if (count !== rounds * 2 * 23) throw new Error(`expected ${rounds * 2 * 23} cases, ran ${count}`);
   console.log(`${count} cases, every loss, gradient and sum bit for bit the same in ${names.join(', ')}`);
-  console.log(Object.entries(perC).map(([k, v]) => `${k}: ${v}`).join(', '));
+  console.log(
+    Object.entries(perC)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(', '),
+  );
 }
 
 if (argv.includes('--check')) check();

@@ -96,7 +96,8 @@ export function plainQualityFocal(x, y, beta, grad) {
   let total = 0;
   const scale = 1 / n;
   for (let i = 0; i < n; i++) {
-    const xi = x[i], yi = y[i];
+    const xi = x[i],
+      yi = y[i];
     const p = 1 / (1 + Math.exp(-xi));
     const bce = Math.max(xi, 0) - xi * yi + Math.log1p(Math.exp(-Math.abs(xi)));
     const d = p - yi;
@@ -115,7 +116,8 @@ export function plainVarifocal(x, y, alpha, gamma, grad) {
   let total = 0;
   const scale = 1 / n;
   for (let i = 0; i < n; i++) {
-    const xi = x[i], q = y[i];
+    const xi = x[i],
+      q = y[i];
     const p = 1 / (1 + Math.exp(-xi));
     const bce = Math.max(xi, 0) - xi * q + Math.log1p(Math.exp(-Math.abs(xi)));
     if (q > 0) {
@@ -136,10 +138,12 @@ export function plainAsymmetric(x, y, gammaPos, gammaNeg, clip, grad) {
   let total = 0;
   const scale = 1 / n;
   for (let i = 0; i < n; i++) {
-    const xi = x[i], yi = y[i];
+    const xi = x[i],
+      yi = y[i];
     const p = 1 / (1 + Math.exp(-xi));
     const logp = Math.log(p);
-    let l = 0, g = 0;
+    let l = 0,
+      g = 0;
     if (yi > 0) {
       const f = Math.pow(1 - p, gammaPos);
       l += yi * f * -logp;

@@ -19,10 +19,35 @@ import { minorGCs } from './small.mjs';
 import { rng } from './rng.mjs';
 
 /** The header's fields in declaration order (crate/src/ffi.rs CallHeader; offsets from focal_header_layout()). */
-const FIELDS = ['batch', 'classes', 'spatial', 'ignore_index', 'logits', 'target_indices', 'target_values', 'alpha',
-  'pos_weight', 'weights', 'loss_out', 'grad_out', 'loss_kind', 'flags', 'error_index', 'reserved', 'alpha_scalar',
-  'gamma', 'gamma_neg', 'beta', 'clip', 'pos_weight_scalar', 'poly_epsilon', 'label_smoothing', 'grad_scale', 'sum',
-  'positives'];
+const FIELDS = [
+  'batch',
+  'classes',
+  'spatial',
+  'ignore_index',
+  'logits',
+  'target_indices',
+  'target_values',
+  'alpha',
+  'pos_weight',
+  'weights',
+  'loss_out',
+  'grad_out',
+  'loss_kind',
+  'flags',
+  'error_index',
+  'reserved',
+  'alpha_scalar',
+  'gamma',
+  'gamma_neg',
+  'beta',
+  'clip',
+  'pos_weight_scalar',
+  'poly_epsilon',
+  'label_smoothing',
+  'grad_scale',
+  'sum',
+  'positives',
+];
 
 /** µs per raw kernel call (float32, gradient written) for `n` sigmoid elements or `n` softmax rows of C classes. */
 function rawKernel(file, kind, n, C = 1) {
@@ -31,15 +56,27 @@ function rawKernel(file, kind, n, C = 1) {
   const layout = new Uint32Array(x.memory.buffer, x.focal_header_layout(), 28);
   const softmax = kind === 'softmax';
   const len = n * C;
-  const logits = base + 256, targets = logits + len * 4, grad = targets + len * 4;
+  const logits = base + 256,
+    targets = logits + len * 4,
+    grad = targets + len * 4;
   const r = rng(99);
   const f32 = new Float32Array(x.memory.buffer);
   for (let i = 0; i < len; i++) f32[logits / 4 + i] = (r() * 2 - 1) * 4;
   if (softmax) new Int32Array(x.memory.buffer, targets, n).forEach((_, i, a) => (a[i] = Math.floor(r() * C)));
   else for (let i = 0; i < n; i++) f32[targets / 4 + i] = r() < 0.1 ? 1 : 0;
   const h = {
-    batch: n, classes: C, spatial: 1, ignore_index: -100, logits, target_indices: softmax ? targets : 0, target_values: softmax ? 0 : targets,
-    grad_out: grad, alpha_scalar: softmax ? 1 : 0.25, gamma: 2, pos_weight_scalar: 1, grad_scale: 1 / len,
+    batch: n,
+    classes: C,
+    spatial: 1,
+    ignore_index: -100,
+    logits,
+    target_indices: softmax ? targets : 0,
+    target_values: softmax ? 0 : targets,
+    grad_out: grad,
+    alpha_scalar: softmax ? 1 : 0.25,
+    gamma: 2,
+    pos_weight_scalar: 1,
+    grad_scale: 1 / len,
   };
   const dv = new DataView(x.memory.buffer);
   FIELDS.forEach((f, i) => {
@@ -79,10 +116,31 @@ if (argv.includes('--child')) {
   console.log(JSON.stringify({ us: ((performance.now() - t0) * 1000) / calls, gcs }));
 } else {
   const dir = mkdtempSync(join(tmpdir(), 'focal-profile-'));
-  const r = spawnSync(process.execPath, ['--cpu-prof', `--cpu-prof-dir=${dir}`, new URL(import.meta.url).pathname, '--child', '--dist', dist, '--calls', String(calls)], { encoding: 'utf8' });
+  const r = spawnSync(
+    process.execPath,
+    [
+      '--cpu-prof',
+      `--cpu-prof-dir=${dir}`,
+      new URL(import.meta.url).pathname,
+      '--child',
+      '--dist',
+      dist,
+      '--calls',
+      String(calls),
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(r.stderr);
   const { us, gcs } = JSON.parse(r.stdout.trim().split('\n').pop());
-  const profile = JSON.parse(readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith('.cpuprofile'))), 'utf8'));
+  const profile = JSON.parse(
+    readFileSync(
+      join(
+        dir,
+        readdirSync(dir).find((f) => f.endsWith('.cpuprofile')),
+      ),
+      'utf8',
+    ),
+  );
   const nodes = new Map(profile.nodes.map((n) => [n.id, n]));
   const self = new Map();
   let total = 0;
@@ -93,9 +151,12 @@ if (argv.includes('--child')) {
     self.set(key, (self.get(key) ?? 0) + profile.timeDeltas[i]);
     total += profile.timeDeltas[i];
   });
-  console.log(`${dist}: ${calls} calls (softmax 1×10 and sigmoid 100, float32, out), ${us.toFixed(2)} µs per call on average (profiler on), ${gcs} young-generation collections (${((gcs * 100_000) / calls).toFixed(0)} per 100,000 calls)`);
+  console.log(
+    `${dist}: ${calls} calls (softmax 1×10 and sigmoid 100, float32, out), ${us.toFixed(2)} µs per call on average (profiler on), ${gcs} young-generation collections (${((gcs * 100_000) / calls).toFixed(0)} per 100,000 calls)`,
+  );
   console.log('self time:');
-  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(opt('top', 20)))) console.log(`${((100 * v) / total).toFixed(1).padStart(6)}%  ${k}`);
+  for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(opt('top', 20))))
+    console.log(`${((100 * v) / total).toFixed(1).padStart(6)}%  ${k}`);
   const wasm = join(dist, 'focal_loss.wasm');
   const raw = [
     ...[1, 2, 8, 32, 128, 1024].map((n) => `softmax ${n}×10 ${rawKernel(wasm, 'softmax', n, 10).toFixed(2)}`),
@@ -110,8 +171,17 @@ if (argv.includes('--child')) {
   const plan = eng.softmaxPlan(z, t, { classes: 10, gamma: 2, out });
   const x = Float32Array.from({ length: 100 }, (_, i) => (i % 7) - 3);
   const out2 = new Float32Array(100);
-  const plan2 = eng.elementPlans.sigmoid(x, Uint8Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? 1 : 0)), { out: out2 });
-  const engineGCs = await minorGCs(() => eng.real.run(plan, out, null).sum + eng.real.run(plan2, out2, null).sum, 50_000);
+  const plan2 = eng.elementPlans.sigmoid(
+    x,
+    Uint8Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? 1 : 0)),
+    { out: out2 },
+  );
+  const engineGCs = await minorGCs(
+    () => eng.real.run(plan, out, null).sum + eng.real.run(plan2, out2, null).sum,
+    50_000,
+  );
   const validationGCs = await minorGCs(() => eng.softmaxPlan(z, t, { classes: 10, gamma: 2, out }).count, 100_000);
-  console.log(`young-generation collections per 100,000 calls: the engine alone (ts/engine.ts running plans made once, softmax 1×10 and sigmoid 100 alternating) ${engineGCs}; the softmax 1×10 validation alone (ts/options.ts softmaxPlan) ${validationGCs}`);
+  console.log(
+    `young-generation collections per 100,000 calls: the engine alone (ts/engine.ts running plans made once, softmax 1×10 and sigmoid 100 alternating) ${engineGCs}; the softmax 1×10 validation alone (ts/options.ts softmaxPlan) ${validationGCs}`,
+  );
 }

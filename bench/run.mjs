@@ -20,7 +20,14 @@ import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import * as pkg from '../dist/node.js';
-import { plainAsymmetric, plainQualityFocal, plainSigmoidFocal, plainSigmoidFocalIndices, plainSoftmaxFocal, plainVarifocal } from './plain.mjs';
+import {
+  plainAsymmetric,
+  plainQualityFocal,
+  plainSigmoidFocal,
+  plainSigmoidFocalIndices,
+  plainSoftmaxFocal,
+  plainVarifocal,
+} from './plain.mjs';
 import { expectNoTensorLeak, initTfjs, tfjsInfo, tfjsSigmoid, tfjsSoftmax, useBackend } from './tfjs.mjs';
 import { loadFloor } from './floor.mjs';
 import { rng } from './rng.mjs'; // the bench's one seeded generator
@@ -65,17 +72,19 @@ function softmaxData(Ctor, N, C, S, seed) {
   const r = rng(seed);
   const z = new Ctor(N * C * S);
   for (let i = 0; i < z.length; i += 2) {
-    const u = Math.max(r(), 1e-12), v = r();
+    const u = Math.max(r(), 1e-12),
+      v = r();
     const m = 2 * Math.sqrt(-2 * Math.log(u));
     z[i] = m * Math.cos(2 * Math.PI * v);
     if (i + 1 < z.length) z[i + 1] = m * Math.sin(2 * Math.PI * v);
   }
   const t = new Int32Array(N * S);
-  for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
-    const c = Math.floor(r() * C);
-    t[n * S + s] = c;
-    z[n * C * S + c * S + s] += 3;
-  }
+  for (let n = 0; n < N; n++)
+    for (let s = 0; s < S; s++) {
+      const c = Math.floor(r() * C);
+      t[n * S + s] = c;
+      z[n * C * S + c * S + s] += 3;
+    }
   return { z, t };
 }
 
@@ -110,7 +119,11 @@ const FAMILY = {
   sigmoid: { opts: { gamma: GAMMA, alpha: ALPHA }, grad: 'sigmoidFocalLossWithGrad', value: 'sigmoidFocalLoss' },
   quality: { opts: { beta: 2 }, grad: 'qualityFocalLossWithGrad', value: 'qualityFocalLoss' },
   varifocal: { opts: { alpha: 0.75, gamma: 2 }, grad: 'varifocalLossWithGrad', value: 'varifocalLoss' },
-  asymmetric: { opts: { gammaPos: 1, gammaNeg: 4, clip: 0.05 }, grad: 'asymmetricLossWithGrad', value: 'asymmetricLoss' },
+  asymmetric: {
+    opts: { gammaPos: 1, gammaNeg: 4, clip: 0.05 },
+    grad: 'asymmetricLossWithGrad',
+    value: 'asymmetricLoss',
+  },
 };
 
 function sigmoidData(Ctor, n, seed) {
@@ -151,7 +164,8 @@ const median = (xs) => {
 const relDiff = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
 
 function maxRelGrad(g, ref) {
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < ref.length; i++) {
     num = Math.max(num, Math.abs(g[i] - ref[i]));
     den = Math.max(den, Math.abs(ref[i]));
@@ -162,7 +176,8 @@ function maxRelGrad(g, ref) {
 const floorLoad = loadFloor();
 // The copy/validation breakdown drives the package's own ts/ sources over dist/focal_loss.wasm; when
 // those do not fit together (e.g. mid-rewrite), the bench runs without it and says why.
-let eng = null, engError = null;
+let eng = null,
+  engError = null;
 try {
   eng = await instrumentedEngines();
 } catch (e) {
@@ -188,7 +203,8 @@ function breakdownContenders(kind, logits, targets, opts, out, refLoss) {
     ];
     for (const c of list) c.run();
     const d = resident() - refLoss;
-    if (!(Math.abs(d) <= 1e-9)) throw new Error(`the resident (zero-copy) kernel call disagrees with the package by ${d}`);
+    if (!(Math.abs(d) <= 1e-9))
+      throw new Error(`the resident (zero-copy) kernel call disagrees with the package by ${d}`);
     return { list };
   } catch (e) {
     return { list: [], reason: `breakdown unavailable: ${e.message}` };
@@ -218,14 +234,25 @@ function contenders(cs) {
     const pg = new Ctor(z.length);
     list.push({ name: 'plain JS', run: () => ({ loss: plainSoftmaxFocal(z, t, cs.N, cs.C, S, GAMMA, pg), grad: pg }) });
     if (cs.dtype === 'f32') {
-      list.push({ name: 'tfjs-wasm', backend: 'wasm', run: () => tfjsSoftmax(z, t, cs.N, cs.C, S, cs.spatial ?? [], GAMMA) });
       list.push({
-        name: 'tfjs-cpu', backend: 'cpu', run: () => tfjsSoftmax(z, t, cs.N, cs.C, S, cs.spatial ?? [], GAMMA),
+        name: 'tfjs-wasm',
+        backend: 'wasm',
+        run: () => tfjsSoftmax(z, t, cs.N, cs.C, S, cs.spatial ?? [], GAMMA),
+      });
+      list.push({
+        name: 'tfjs-cpu',
+        backend: 'cpu',
+        run: () => tfjsSoftmax(z, t, cs.N, cs.C, S, cs.spatial ?? [], GAMMA),
         // Too slow for the full batch: the first N/k rows (images), the same computation per logit.
         shrink: (k) => {
           const n = Math.max(1, Math.floor(cs.N / k));
-          const zs = z.subarray(0, n * cs.C * S), ts = t.subarray(0, n * S);
-          return { n: zs.length, what: `${n} of ${cs.N} ${S === 1 ? 'rows' : 'images'}`, run: () => tfjsSoftmax(zs, ts, n, cs.C, S, cs.spatial ?? [], GAMMA) };
+          const zs = z.subarray(0, n * cs.C * S),
+            ts = t.subarray(0, n * S);
+          return {
+            n: zs.length,
+            what: `${n} of ${cs.N} ${S === 1 ? 'rows' : 'images'}`,
+            run: () => tfjsSoftmax(zs, ts, n, cs.C, S, cs.spatial ?? [], GAMMA),
+          };
         },
       });
     }
@@ -249,7 +276,8 @@ function contenders(cs) {
     }
     const pg = new Ctor(x.length);
     const plain = {
-      sigmoid: () => (cs.C ? plainSigmoidFocalIndices(x, y, cs.C, GAMMA, ALPHA, pg) : plainSigmoidFocal(x, y, GAMMA, ALPHA, pg)),
+      sigmoid: () =>
+        cs.C ? plainSigmoidFocalIndices(x, y, cs.C, GAMMA, ALPHA, pg) : plainSigmoidFocal(x, y, GAMMA, ALPHA, pg),
       quality: () => plainQualityFocal(x, y, fam.opts.beta, pg),
       varifocal: () => plainVarifocal(x, y, fam.opts.alpha, fam.opts.gamma, pg),
       asymmetric: () => plainAsymmetric(x, y, fam.opts.gammaPos, fam.opts.gammaNeg, fam.opts.clip, pg),
@@ -258,10 +286,13 @@ function contenders(cs) {
     if (cs.dtype === 'f32' && cs.kind === 'sigmoid' && !cs.C) {
       list.push({ name: 'tfjs-wasm', backend: 'wasm', run: () => tfjsSigmoid(x, y, GAMMA, ALPHA) });
       list.push({
-        name: 'tfjs-cpu', backend: 'cpu', run: () => tfjsSigmoid(x, y, GAMMA, ALPHA),
+        name: 'tfjs-cpu',
+        backend: 'cpu',
+        run: () => tfjsSigmoid(x, y, GAMMA, ALPHA),
         shrink: (k) => {
           const n = Math.floor(x.length / k);
-          const xs = x.subarray(0, n), ys = y.subarray(0, n);
+          const xs = x.subarray(0, n),
+            ys = y.subarray(0, n);
           return { n, what: `${n} of ${x.length} elements`, run: () => tfjsSigmoid(xs, ys, GAMMA, ALPHA) };
         },
       });
@@ -276,7 +307,11 @@ function contenders(cs) {
   if (CONTENDERS) {
     // "package" is every comparison's reference; the other contenders only if they match.
     const kept = list.filter((c) => c.name === 'package' || CONTENDERS.test(c.name));
-    return { list: kept, logits, breakdownMissing: kept.some((c) => c.hidden) ? bd.reason : 'breakdown not timed (--contenders)' };
+    return {
+      list: kept,
+      logits,
+      breakdownMissing: kept.some((c) => c.hidden) ? bd.reason : 'breakdown not timed (--contenders)',
+    };
   }
   return { list, logits, breakdownMissing: bd.reason };
 }
@@ -287,7 +322,9 @@ const loadBefore = loadavg();
 const started = new Date();
 const results = [];
 let memory = null;
-console.log(`focal-loss bench: ${REPS} timed batches per contender (median), ${WARMUP} warm-up, round-robin; γ = ${GAMMA}, reduction 'mean', loss + gradient`);
+console.log(
+  `focal-loss bench: ${REPS} timed batches per contender (median), ${WARMUP} warm-up, round-robin; γ = ${GAMMA}, reduction 'mean', loss + gradient`,
+);
 console.log(`load average before: ${loadBefore.map((x) => x.toFixed(2)).join(' ')}`);
 if (!floorLoad.floor) console.log(`floor: ${floorLoad.reason}`);
 if (base) console.log(`baseline: ${baselineInfo()}`);
@@ -301,7 +338,7 @@ for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) 
   // Warm-up, and the agreement check against the package's loss and gradient.
   const ref = list[0].run();
   const refGrad = Float64Array.from(ref.grad);
-  const notes = [];
+  const _notes = [];
   for (const c of list) {
     c.times = [];
     for (let w = 0; w < WARMUP; w++) {
@@ -354,31 +391,69 @@ for (const cs of CASES.filter((c) => !only || only.test(`${c.dtype} ${c.id}`))) 
     const ms = c.skipped ? NaN : median(c.times);
     // Time per full batch (a shrunk contender's time scaled up to the full batch, for the ratios).
     const full = c.n ? (ms * n) / c.n : ms;
-    row.by[c.name] = { ms: full, mlps: n / full / 1e3, lossRel: c.lossRel, gradRel: c.gradRel, skipped: c.skipped, shrunk: c.shrunk, min: Math.min(...c.times) };
+    row.by[c.name] = {
+      ms: full,
+      mlps: n / full / 1e3,
+      lossRel: c.lossRel,
+      gradRel: c.gradRel,
+      skipped: c.skipped,
+      shrunk: c.shrunk,
+      min: Math.min(...c.times),
+    };
   }
   results.push(row);
-  if (!memory || n * (cs.dtype === 'f32' ? 4 : 8) > memory.bytes) memory = { id: `${cs.id} ${cs.dtype}`, bytes: n * (cs.dtype === 'f32' ? 4 : 8), before: memBefore, after: memAfter };
+  if (!memory || n * (cs.dtype === 'f32' ? 4 : 8) > memory.bytes)
+    memory = {
+      id: `${cs.id} ${cs.dtype}`,
+      bytes: n * (cs.dtype === 'f32' ? 4 : 8),
+      before: memBefore,
+      after: memAfter,
+    };
   const p = row.by.package;
-  const line = list.filter((c) => !c.hidden).map((c) => `${c.name} ${c.skipped ? 'skipped' : row.by[c.name].mlps.toFixed(1)}`).join(' | ');
+  const line = list
+    .filter((c) => !c.hidden)
+    .map((c) => `${c.name} ${c.skipped ? 'skipped' : row.by[c.name].mlps.toFixed(1)}`)
+    .join(' | ');
   console.log(`${cs.dtype} ${cs.id} (${(n / 1e6).toFixed(2)}M logits): ${line}  [M logits/s]`);
   const tol = AGREE[cs.dtype];
   for (const c of list.filter((c) => c.lossRel !== undefined)) {
-    const verdict = c.agrees ? `agreement OK (≤ ${tol.loss} / ${tol.grad})` : `DISAGREES (tolerance ${tol.loss} / ${tol.grad})`;
-    console.log(`    ${c.name}: loss rel. diff vs package ${c.lossRel.toExponential(2)}, grad max diff / max|grad| ${c.gradRel.toExponential(2)}: ${verdict}${c.tensors ? `; tf numTensors ${c.tensors}` : ''}`);
+    const verdict = c.agrees
+      ? `agreement OK (≤ ${tol.loss} / ${tol.grad})`
+      : `DISAGREES (tolerance ${tol.loss} / ${tol.grad})`;
+    console.log(
+      `    ${c.name}: loss rel. diff vs package ${c.lossRel.toExponential(2)}, grad max diff / max|grad| ${c.gradRel.toExponential(2)}: ${verdict}${c.tensors ? `; tf numTensors ${c.tensors}` : ''}`,
+    );
   }
-  if (base && row.by['package (baseline)']) console.log(`    package / baseline: ${fr(ratio(row.by['package (baseline)'].ms, p.ms))} (baseline ${row.by['package (baseline)'].ms.toFixed(2)} ms ÷ package ${p.ms.toFixed(2)} ms per call)`);
+  if (base && row.by['package (baseline)'])
+    console.log(
+      `    package / baseline: ${fr(ratio(row.by['package (baseline)'].ms, p.ms))} (baseline ${row.by['package (baseline)'].ms.toFixed(2)} ms ÷ package ${p.ms.toFixed(2)} ms per call)`,
+    );
   const b = row.by;
   // Minima of the timed calls: steadier than medians when other jobs share the machine.
-  console.log(`    min of the timed calls (ms): ${list.filter((c) => !c.skipped && !c.hidden).map((c) => `${c.name} ${b[c.name].min.toFixed(2)}`).join(', ')}; floor / package ${(b.package.min / b.floor?.min).toFixed(2)}×${b['package (baseline)'] ? `, package / baseline ${(b['package (baseline)'].min / b.package.min).toFixed(2)}×` : ''}`);
+  console.log(
+    `    min of the timed calls (ms): ${list
+      .filter((c) => !c.skipped && !c.hidden)
+      .map((c) => `${c.name} ${b[c.name].min.toFixed(2)}`)
+      .join(
+        ', ',
+      )}; floor / package ${(b.package.min / b.floor?.min).toFixed(2)}×${b['package (baseline)'] ? `, package / baseline ${(b['package (baseline)'].min / b.package.min).toFixed(2)}×` : ''}`,
+  );
   if (breakdownMissing) console.log(`    ${breakdownMissing}; wasm memory ${memBefore} → ${memAfter} bytes`);
-  else console.log(`    breakdown: package ${p.ms.toFixed(2)} ms = validation ${b['~plan'].ms.toFixed(2)} + engine ${b['~engine'].ms.toFixed(2)} (of which copies ${b['~copies'].ms.toFixed(2)}); in place without copies ${b['~resident'].ms.toFixed(2)}; wasm memory ${memBefore} → ${memAfter} bytes`);
+  else
+    console.log(
+      `    breakdown: package ${p.ms.toFixed(2)} ms = validation ${b['~plan'].ms.toFixed(2)} + engine ${b['~engine'].ms.toFixed(2)} (of which copies ${b['~copies'].ms.toFixed(2)}); in place without copies ${b['~resident'].ms.toFixed(2)}; wasm memory ${memBefore} → ${memAfter} bytes`,
+    );
   for (const c of list) if (c.skipped || c.shrunk) console.log(`    ${c.name}: ${c.skipped ?? c.shrunk}`);
 }
 // The small calls: per-call figures, best of many short interleaved rounds (bench/small.mjs).
 const SMALL_ROUNDS = QUICK ? 11 : 31;
-const small = argv.includes('--no-small') ? null : smallReport(await smallCalls({ pkg, base, rounds: SMALL_ROUNDS }), base);
+const small = argv.includes('--no-small')
+  ? null
+  : smallReport(await smallCalls({ pkg, base, rounds: SMALL_ROUNDS }), base);
 if (small) {
-  console.log(`\nsmall calls (µs per call, best of ${SMALL_ROUNDS} interleaved rounds):\n${small.table}\n${small.verdicts.join('\n')}`);
+  console.log(
+    `\nsmall calls (µs per call, best of ${SMALL_ROUNDS} interleaved rounds):\n${small.table}\n${small.verdicts.join('\n')}`,
+  );
   if (small.disagreements) disagreements += small.disagreements;
 }
 const loadAfter = loadavg();
@@ -390,8 +465,21 @@ if (results.length === 0) {
 // ---------------------------------------------------------------- report
 
 const f1 = (x) => (Number.isFinite(x) ? (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2)) : '—');
-const names = ['package', 'package (no out)', ...(base ? ['package (baseline)'] : []), 'plain JS', 'tfjs-wasm', 'tfjs-cpu', 'floor'];
-const ratioNames = ['package / plain JS', 'package / tfjs-wasm', 'floor / package', ...(base ? ['package / baseline'] : [])];
+const names = [
+  'package',
+  'package (no out)',
+  ...(base ? ['package (baseline)'] : []),
+  'plain JS',
+  'tfjs-wasm',
+  'tfjs-cpu',
+  'floor',
+];
+const ratioNames = [
+  'package / plain JS',
+  'package / tfjs-wasm',
+  'floor / package',
+  ...(base ? ['package / baseline'] : []),
+];
 
 const header = `| case | dtype | M logits | ${names.join(' | ')} | ${ratioNames.join(' | ')} |`;
 const sep = `|${'---|'.repeat(3 + names.length + ratioNames.length)}`;
@@ -399,24 +487,42 @@ const rows = results.map((r) => {
   const b = r.by;
   const cells = names.map((nm) => (b[nm] ? (b[nm].skipped ? 'skipped' : f1(b[nm].mlps)) : 'n/a'));
   const pkgMs = b.package.ms;
-  const ratios = [fr(ratio(b['plain JS']?.ms, pkgMs)), fr(ratio(b['tfjs-wasm']?.ms, pkgMs)), fr(ratio(pkgMs, b.floor?.ms)), ...(base ? [fr(ratio(b['package (baseline)']?.ms, pkgMs))] : [])];
+  const ratios = [
+    fr(ratio(b['plain JS']?.ms, pkgMs)),
+    fr(ratio(b['tfjs-wasm']?.ms, pkgMs)),
+    fr(ratio(pkgMs, b.floor?.ms)),
+    ...(base ? [fr(ratio(b['package (baseline)']?.ms, pkgMs))] : []),
+  ];
   return `| ${r.case.id} | ${r.case.dtype} | ${(r.n / 1e6).toFixed(2)} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`;
 });
 const table = [header, sep, ...rows].join('\n');
 
-const breakdownHeader = '| case | dtype | package call (ms) | validation (ms) | engine: copies + kernel (ms) | copies only (ms) | in place, no copies (ms) | copies / call | validation / call | call / in place |';
+const breakdownHeader =
+  '| case | dtype | package call (ms) | validation (ms) | engine: copies + kernel (ms) | copies only (ms) | in place, no copies (ms) | copies / call | validation / call | call / in place |';
 const withBreakdown = results.filter((r) => !r.breakdownMissing);
 const breakdownNote = [...new Set(results.map((r) => r.breakdownMissing).filter(Boolean))].join('; ');
-const breakdown = withBreakdown.length === 0 ? `(${breakdownNote})` : [breakdownHeader, `|${'---|'.repeat(10)}`, ...withBreakdown.map((r) => {
-  const b = r.by;
-  const call = b.package.ms;
-  const pc = (x) => `${((100 * x) / call).toFixed(0)}%`;
-  return `| ${r.case.id} | ${r.case.dtype} | ${call.toFixed(2)} | ${b['~plan'].ms.toFixed(2)} | ${b['~engine'].ms.toFixed(2)} | ${b['~copies'].ms.toFixed(2)} | ${b['~resident'].ms.toFixed(2)} | ${pc(b['~copies'].ms)} | ${pc(b['~plan'].ms)} | ${fr(call / b['~resident'].ms)} |`;
-})].join('\n');
+const breakdown =
+  withBreakdown.length === 0
+    ? `(${breakdownNote})`
+    : [
+        breakdownHeader,
+        `|${'---|'.repeat(10)}`,
+        ...withBreakdown.map((r) => {
+          const b = r.by;
+          const call = b.package.ms;
+          const pc = (x) => `${((100 * x) / call).toFixed(0)}%`;
+          return `| ${r.case.id} | ${r.case.dtype} | ${call.toFixed(2)} | ${b['~plan'].ms.toFixed(2)} | ${b['~engine'].ms.toFixed(2)} | ${b['~copies'].ms.toFixed(2)} | ${b['~resident'].ms.toFixed(2)} | ${pc(b['~copies'].ms)} | ${pc(b['~plan'].ms)} | ${fr(call / b['~resident'].ms)} |`;
+        }),
+      ].join('\n');
 
-const agreement = results.flatMap((r) => Object.entries(r.by)
-  .filter(([, v]) => v.lossRel !== undefined)
-  .map(([nm, v]) => `| ${r.case.id} | ${r.case.dtype} | ${nm} | ${v.lossRel.toExponential(1)} | ${v.gradRel.toExponential(1)} |`));
+const agreement = results.flatMap((r) =>
+  Object.entries(r.by)
+    .filter(([, v]) => v.lossRel !== undefined)
+    .map(
+      ([nm, v]) =>
+        `| ${r.case.id} | ${r.case.dtype} | ${nm} | ${v.lossRel.toExponential(1)} | ${v.gradRel.toExponential(1)} |`,
+    ),
+);
 
 // Targets (the narrow-rows / sigmoid-family speed issue's): floor / package ≤ 2.0 for softmax rows
 // narrower than 100 classes and ≤ 1.5 from 100 on, ≤ 3.0 for the sigmoid focal loss and each family
@@ -431,11 +537,16 @@ for (const r of results.filter((r) => r.case.dtype === 'f32')) {
   const vsPlain = ratio(b['plain JS']?.ms, b.package.ms);
   const vsTf = ratio(b['tfjs-wasm']?.ms, b.package.ms);
   const ceiling = ratio(b['plain JS']?.ms, b.floor?.ms); // the best package / plain JS any kernel at the floor could reach
-  const why = (vs, need) => (vs >= need || !Number.isFinite(ceiling) ? '' : ` — the floor itself is only ${ceiling.toFixed(1)}× faster than plain JS here${ceiling < need ? `, so ${need}× is out of reach on this machine` : ''}`);
+  const why = (vs, need) =>
+    vs >= need || !Number.isFinite(ceiling)
+      ? ''
+      : ` — the floor itself is only ${ceiling.toFixed(1)}× faster than plain JS here${ceiling < need ? `, so ${need}× is out of reach on this machine` : ''}`;
   const floorTarget = r.case.kind === 'softmax' ? ((r.case.C ?? 0) >= 100 ? 1.5 : 2.0) : 3.0;
   const floorVerdict = `floor/package ${fr(fp)} (target ≤ ${floorTarget.toFixed(1)}: ${Number.isFinite(fp) ? (fp <= floorTarget ? 'met' : 'NOT met') : 'no floor'})`;
   const plainVerdict = `package/plain ${fr(vsPlain)} (≥ 10×: ${vsPlain >= 10 ? 'met' : 'NOT met'}${why(vsPlain, 10)})`;
-  const tfVerdict = Number.isFinite(vsTf) ? `; package/tfjs-wasm ${fr(vsTf)} (≥ 10×: ${vsTf >= 10 ? 'met' : 'NOT met'})` : '';
+  const tfVerdict = Number.isFinite(vsTf)
+    ? `; package/tfjs-wasm ${fr(vsTf)} (≥ 10×: ${vsTf >= 10 ? 'met' : 'NOT met'})`
+    : '';
   let family = '';
   if (r.case.kind !== 'softmax' && r !== sigmoidRef && sigmoidRef) {
     const perElem = (x) => x.by.package.ms / x.n;
@@ -447,7 +558,9 @@ for (const r of results.filter((r) => r.case.dtype === 'f32')) {
 for (const r of results.filter((r) => r.case.dtype === 'f64')) {
   const f32 = get(r.case.id, 'f32');
   const slow = ratio(r.by.package.ms, f32.by.package.ms);
-  verdicts.push(`- ${r.case.id}: f64 takes ${fr(slow)} the f32 time (target ≤ 2.5×: ${slow <= 2.5 ? 'met' : 'NOT met'})`);
+  verdicts.push(
+    `- ${r.case.id}: f64 takes ${fr(slow)} the f32 time (target ≤ 2.5×: ${slow <= 2.5 ? 'met' : 'NOT met'})`,
+  );
 }
 
 if (withBreakdown.length) {
@@ -458,8 +571,12 @@ if (withBreakdown.length) {
   const pct = (x) => `${(100 * x).toFixed(0)}%`;
   const gain = (r) => r.by.package.ms / r.by['~resident'].ms;
   const best = results.reduce((w, r) => (gain(r) > gain(w) ? r : w));
-  verdicts.push(`- copies in/out of the scratch area: at most ${pct(share(worstCopy, '~copies'))} of the call (${worstCopy.case.id} ${worstCopy.case.dtype}); threshold 15%: ${share(worstCopy, '~copies') <= 0.15 ? 'below' : 'ABOVE'}. One kernel call in place over the whole batch (no copies, no validation) would be at most ${fr(gain(best))} the speed of "package" (${best.case.id} ${best.case.dtype})`);
-  verdicts.push(`- argument validation (JS): at most ${pct(share(worstPlan, '~plan'))} of the call (${worstPlan.case.id} ${worstPlan.case.dtype})`);
+  verdicts.push(
+    `- copies in/out of the scratch area: at most ${pct(share(worstCopy, '~copies'))} of the call (${worstCopy.case.id} ${worstCopy.case.dtype}); threshold 15%: ${share(worstCopy, '~copies') <= 0.15 ? 'below' : 'ABOVE'}. One kernel call in place over the whole batch (no copies, no validation) would be at most ${fr(gain(best))} the speed of "package" (${best.case.id} ${best.case.dtype})`,
+  );
+  verdicts.push(
+    `- argument validation (JS): at most ${pct(share(worstPlan, '~plan'))} of the call (${worstPlan.case.id} ${worstPlan.case.dtype})`,
+  );
 } else {
   verdicts.push(`- copies and validation: not measured (${breakdownNote})`);
 }
@@ -470,7 +587,12 @@ function wasmInfo(file) {
   let simd;
   try {
     const x = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
-    simd = typeof x.focal_simd128 === 'function' ? (x.focal_simd128() ? 'SIMD128 kernels' : 'scalar kernels') : 'kernels (no focal_simd128 export)';
+    simd =
+      typeof x.focal_simd128 === 'function'
+        ? x.focal_simd128()
+          ? 'SIMD128 kernels'
+          : 'scalar kernels'
+        : 'kernels (no focal_simd128 export)';
   } catch (e) {
     simd = `kernels (not instantiable without imports: ${e.message})`;
   }
@@ -481,18 +603,27 @@ function baselineInfo() {
 }
 const packageInfo = `dist/focal_loss.wasm, ${wasmInfo(new URL('../dist/focal_loss.wasm', import.meta.url))} (what the Node entry loads when the runtime has SIMD128)`;
 
-const cpuModel = (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? cpus()[0]?.model ?? 'unknown';
+const cpuModel =
+  (readFileSync('/proc/cpuinfo', 'utf8').match(/model name\s*:\s*(.*)/) ?? [])[1] ?? cpus()[0]?.model ?? 'unknown';
 const machine = `${cpuModel}, ${cpus().length} cores, Node ${process.version}, ${process.platform}/${process.arch}`;
 const loads = `load average (1/5/15 min) ${loadBefore.map((x) => x.toFixed(2)).join(' / ')} before, ${loadAfter.map((x) => x.toFixed(2)).join(' / ')} after`;
-const skipped = results.flatMap((r) => Object.entries(r.by).filter(([, v]) => v.skipped || v.shrunk).map(([nm, v]) => `- ${r.case.id} ${r.case.dtype}, ${nm}: ${v.skipped ?? v.shrunk}`));
+const skipped = results.flatMap((r) =>
+  Object.entries(r.by)
+    .filter(([, v]) => v.skipped || v.shrunk)
+    .map(([nm, v]) => `- ${r.case.id} ${r.case.dtype}, ${nm}: ${v.skipped ?? v.shrunk}`),
+);
 
 console.log('\n' + table + '\n');
 console.log(breakdown + '\n');
-console.log(`wasm memory around the largest batch (${memory.id}): ${memory.before} → ${memory.after} bytes${memory.before === memory.after ? ' (unchanged)' : ' (CHANGED)'}`);
+console.log(
+  `wasm memory around the largest batch (${memory.id}): ${memory.before} → ${memory.after} bytes${memory.before === memory.after ? ' (unchanged)' : ' (CHANGED)'}`,
+);
 console.log(verdicts.join('\n'));
 console.log(`\n${machine}; ${loads}\n${packageInfo}${base ? `\nbaseline: ${baselineInfo()}` : ''}`);
 if (disagreements) {
-  console.error(`\n${disagreements} contender(s) DISAGREE with the package beyond the tolerance (see above)${WRITE ? '; BENCHMARKS.md not written' : ''}`);
+  console.error(
+    `\n${disagreements} contender(s) DISAGREE with the package beyond the tolerance (see above)${WRITE ? '; BENCHMARKS.md not written' : ''}`,
+  );
   process.exitCode = 1;
 }
 
@@ -517,8 +648,12 @@ sigmoid: α = ${ALPHA}, 10% positives.
 ${table}
 
 Contenders: **package** — \`softmaxFocalLossWithGrad\` / \`sigmoidFocalLossWithGrad\` with a reused \`out\` buffer;
-**package (no out)** — the same call allocating its gradient;${base ? ` **package (baseline)** — the same call as "package" on
-another build (\`--baseline\`, a second module instance), package / baseline = baseline time ÷ package time;` : ''}
+**package (no out)** — the same call allocating its gradient;${
+    base
+      ? ` **package (baseline)** — the same call as "package" on
+another build (\`--baseline\`, a second module instance), package / baseline = baseline time ÷ package time;`
+      : ''
+  }
 **plain JS** — \`bench/plain.mjs\`, the seed formula
 −α_t(1−p_t)^γ log p_t written by hand (max-subtracted softmax, \`Math.pow\`, the textbook gradient; what TypeScript
 compiles such a loop to); **tfjs-wasm / tfjs-cpu** — \`bench/tfjs.mjs\`, the fastest correct formulation of those
@@ -534,7 +669,9 @@ ${skipped.length ? `\nShrunk or skipped:\n${skipped.join('\n')}\n` : ''}
 ## Targets
 
 ${verdicts.join('\n')}
-${small ? `
+${
+  small
+    ? `
 ## Small calls
 
 One call at a time, float32, \`out\` given, γ = ${GAMMA} (sigmoid: α = ${ALPHA}): what one request at the edge or one training
@@ -552,7 +689,9 @@ call an export that does nothing (a hand-assembled module, \`floorCall\` in benc
 Young-generation collections are counted with a \`gc\` PerformanceObserver over ${GC_CALLS.toLocaleString('en')} calls of one kind after a warm-up.
 
 ${small.verdicts.join('\n')}
-` : ''}
+`
+    : ''
+}
 ## Same computation
 
 Every contender's loss (relative difference) and gradient (max |difference| / max |gradient|) against the package's on

@@ -32,7 +32,8 @@ function softmaxData(N, C, seed) {
   const r = rng(seed);
   const z = new Float32Array(N * C);
   const t = new Int32Array(N);
-  for (let i = 0; i < z.length; i++) z[i] = 2 * Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
+  for (let i = 0; i < z.length; i++)
+    z[i] = 2 * Math.sqrt(-2 * Math.log(Math.max(r(), 1e-12))) * Math.cos(2 * Math.PI * r());
   for (let n = 0; n < N; n++) {
     t[n] = Math.floor(r() * C);
     z[n * C + t[n]] += 3;
@@ -61,7 +62,14 @@ export function floorCall() {
   const name = (s) => [s.length, ...Array.from(s, (ch) => ch.charCodeAt(0))];
   const section = (id, body) => [id, body.length, ...body];
   const bytes = new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, [1, 0x60, 1, 0x7f, 1, 0x7f]), // type: (i32) -> i32
     ...section(3, [1, 0]), // one function of type 0
     ...section(5, [1, 0x00, 1]), // memory: min 1 page
@@ -91,7 +99,11 @@ function contenders(cs, pkg, base) {
     list.push({ name: 'package', run: () => pkg.softmaxFocalLossWithGrad(z, t, { ...opts, out }).loss, grad: out });
     if (base) {
       const bout = new Float32Array(z.length);
-      list.push({ name: 'package (baseline)', run: () => base.softmaxFocalLossWithGrad(z, t, { ...opts, out: bout }).loss, grad: bout });
+      list.push({
+        name: 'package (baseline)',
+        run: () => base.softmaxFocalLossWithGrad(z, t, { ...opts, out: bout }).loss,
+        grad: bout,
+      });
     }
     const pg = new Float32Array(z.length);
     list.push({ name: 'plain JS', run: () => plainSoftmaxFocal(z, t, cs.N, cs.C, 1, GAMMA, pg), grad: pg });
@@ -102,7 +114,11 @@ function contenders(cs, pkg, base) {
     list.push({ name: 'package', run: () => pkg.sigmoidFocalLossWithGrad(x, y, { ...opts, out }).loss, grad: out });
     if (base) {
       const bout = new Float32Array(x.length);
-      list.push({ name: 'package (baseline)', run: () => base.sigmoidFocalLossWithGrad(x, y, { ...opts, out: bout }).loss, grad: bout });
+      list.push({
+        name: 'package (baseline)',
+        run: () => base.sigmoidFocalLossWithGrad(x, y, { ...opts, out: bout }).loss,
+        grad: bout,
+      });
     }
     const pg = new Float32Array(x.length);
     list.push({ name: 'plain JS', run: () => plainSigmoidFocal(x, y, GAMMA, ALPHA, pg), grad: pg });
@@ -115,7 +131,8 @@ function agreement(pkgC, c) {
   const a = pkgC.run();
   const ga = Float64Array.from(pkgC.grad);
   const b = c.run();
-  let num = 0, den = 0;
+  let num = 0,
+    den = 0;
   for (let i = 0; i < ga.length; i++) {
     num = Math.max(num, Math.abs(c.grad[i] - ga[i]));
     den = Math.max(den, Math.abs(ga[i]));
@@ -197,7 +214,13 @@ export async function smallCalls({ pkg, base = null, rounds = 31, batchMs = 2, o
   const one = contenders(SMALL_CASES[0], pkg, base).filter((c) => c.name !== 'plain JS');
   const floor = { name: 'floor', run: floorCall() };
   time([...one, floor], rounds, batchMs);
-  const fixed = { package: one[0].us, baseline: base ? one[1].us : NaN, floor: floor.us, packageMedian: one[0].median, floorMedian: floor.median };
+  const fixed = {
+    package: one[0].us,
+    baseline: base ? one[1].us : NaN,
+    floor: floor.us,
+    packageMedian: one[0].median,
+    floorMedian: floor.median,
+  };
   // Collections: the 1 × 10 softmax call and the 100-element sigmoid call, with `out`.
   const gc = [];
   for (const cs of [SMALL_CASES[0], SMALL_CASES.find((c) => c.id === 'sigmoid 100')]) {
@@ -218,7 +241,9 @@ export function smallReport({ rows, fixed, gc, rounds }, base) {
   ];
   for (const r of rows) {
     const b = r.by;
-    lines.push(`| ${r.case.id} | ${names.map((n) => fmt(b[n].us)).join(' | ')} | ${fr(b['plain JS'].us / b.package.us)} |${base ? ` ${fr(b['package (baseline)'].us / b.package.us)} |` : ''}`);
+    lines.push(
+      `| ${r.case.id} | ${names.map((n) => fmt(b[n].us)).join(' | ')} | ${fr(b['plain JS'].us / b.package.us)} |${base ? ` ${fr(b['package (baseline)'].us / b.package.us)} |` : ''}`,
+    );
   }
   const ratio = (id) => {
     const r = rows.find((x) => x.case.id === id);
@@ -232,15 +257,27 @@ export function smallReport({ rows, fixed, gc, rounds }, base) {
   const gcOf = (id, name) => gc.find((g) => g.id === id && g.name === name)?.count;
   const verdict = (ok) => (ok ? 'met' : 'NOT met');
   const fixedRatio = fixed.package / fixed.floor;
-  const two = ratio('softmax 2×10'), sixteen = ratio('sigmoid 16');
+  const two = ratio('softmax 2×10'),
+    sixteen = ratio('sigmoid 16');
   const verdicts = [
     `- fixed cost: a 1 × 10 float32 call takes ${fmt(fixed.package)} µs, the floor call ${fmt(fixed.floor)} µs: ${fr(fixedRatio)} the floor (target ≤ 10×: ${verdict(fixedRatio <= 10)}; medians ${fmt(fixed.packageMedian)} and ${fmt(fixed.floorMedian)} µs)${base ? `; the baseline build's call ${fmt(fixed.baseline)} µs (${fr(fixed.baseline / fixed.floor)})` : ''}`,
     `- the package beats the plain loop from 2 × 10 (${fr(two)}) and from 16 sigmoid elements (${fr(sixteen)}) up: ${verdict(two > 1 && sixteen > 1 && rows.every((r) => (r.case.kind === 'softmax' ? r.case.N < 2 : r.case.n < 16) || r.by['plain JS'].us > r.by.package.us))} (${fromWhere('softmax')}; ${fromWhere('sigmoid')})`,
     `- 32 × 10: ${fr(ratio('softmax 32×10'))} the plain loop (target ≥ 4×: ${verdict(ratio('softmax 32×10') >= 4)}); sigmoid 100: ${fr(ratio('sigmoid 100'))} (target ≥ 3×: ${verdict(ratio('sigmoid 100') >= 3)})`,
     `- young-generation collections per ${GC_CALLS.toLocaleString('en')} calls with \`out\`: softmax 1 × 10 ${gcOf('softmax 1×10', 'package')}, sigmoid 100 ${gcOf('sigmoid 100', 'package')} (target ≤ 12: ${verdict(Math.max(gcOf('softmax 1×10', 'package'), gcOf('sigmoid 100', 'package')) <= 12)}); the plain loop ${gcOf('softmax 1×10', 'plain JS')} and ${gcOf('sigmoid 100', 'plain JS')}${base ? `; the baseline build ${gcOf('softmax 1×10', 'package (baseline)')} and ${gcOf('sigmoid 100', 'package (baseline)')}` : ''}`,
   ];
-  const agree = rows.flatMap((r) => Object.entries(r.checks).map(([n, a]) => `${r.case.id} ${n}: ${a.lossRel.toExponential(1)} / ${a.gradRel.toExponential(1)}${a.agrees ? '' : ' DISAGREES'}`));
-  return { table: lines.join('\n'), verdicts, agree, disagreements: rows.flatMap((r) => Object.values(r.checks)).filter((a) => !a.agrees).length, rounds };
+  const agree = rows.flatMap((r) =>
+    Object.entries(r.checks).map(
+      ([n, a]) =>
+        `${r.case.id} ${n}: ${a.lossRel.toExponential(1)} / ${a.gradRel.toExponential(1)}${a.agrees ? '' : ' DISAGREES'}`,
+    ),
+  );
+  return {
+    table: lines.join('\n'),
+    verdicts,
+    agree,
+    disagreements: rows.flatMap((r) => Object.values(r.checks)).filter((a) => !a.agrees).length,
+    rounds,
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -248,9 +285,15 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const opt = (name) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : undefined);
   const pkg = await import('../dist/node.js');
   const dir = opt('baseline') ? resolve(opt('baseline')) : null;
-  if (dir && !existsSync(resolve(dir, 'node.js'))) throw new Error(`--baseline ${dir}: no node.js there (give a dist/ folder)`);
+  if (dir && !existsSync(resolve(dir, 'node.js')))
+    throw new Error(`--baseline ${dir}: no node.js there (give a dist/ folder)`);
   const base = dir ? await import(pathToFileURL(resolve(dir, 'node.js')).href) : null;
-  const result = await smallCalls({ pkg, base, rounds: Number(opt('rounds') ?? 31), only: opt('cases') ? new RegExp(opt('cases')) : null });
+  const result = await smallCalls({
+    pkg,
+    base,
+    rounds: Number(opt('rounds') ?? 31),
+    only: opt('cases') ? new RegExp(opt('cases')) : null,
+  });
   const report = smallReport(result, base);
   console.log(report.table + '\n');
   console.log(report.verdicts.join('\n'));

@@ -24,13 +24,15 @@ if (backend === 'wasm') {
   const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
   const { createRequire } = await import('node:module');
   const { dirname } = await import('node:path');
-  setWasmPaths(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
+  setWasmPaths(
+    dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/',
+  );
 }
 tf.env().set('PROD', true); // no tfjs-node banner, no debug checks: what a user's training loop runs
 if (!(await tf.setBackend(backend))) throw new Error(`tfjs backend ${backend} did not initialize`);
 
 let s = 12345;
-const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const logits = Float32Array.from({ length: rows * C }, () => (next() - 0.5) * 8);
 const oneHot = new Float32Array(rows * C);
 for (let r = 0; r < rows; r++) oneHot[r * C + Math.floor(next() * C)] = 1;
@@ -61,8 +63,12 @@ for (let round = 0; round < 200; round++) {
 if (tf.memory().numTensors !== before) throw new Error(`tensor leak: ${before} → ${tf.memory().numTensors}`);
 const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
 const base = median(times.package);
-console.log(`tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, Node ${process.version}; [${rows}, ${C}] float32, one-hot targets; median of 200 interleaved rounds`);
+console.log(
+  `tfjs ${tf.version.tfjs}, ${tf.getBackend()} backend, Node ${process.version}; [${rows}, ${C}] float32, one-hot targets; median of 200 interleaved rounds`,
+);
 for (const [name, t] of Object.entries(times)) {
   const m = median(t);
-  console.log(`${name.padEnd(20)} ${m.toFixed(3).padStart(8)} ms   ${(m / base).toFixed(2)}× package   (+${(m - base).toFixed(3)} ms)`);
+  console.log(
+    `${name.padEnd(20)} ${m.toFixed(3).padStart(8)} ms   ${(m / base).toFixed(2)}× package   (+${(m - base).toFixed(3)} ms)`,
+  );
 }

@@ -23,11 +23,15 @@ const BACKENDS = opt('backends', 'wasm,cpu').split(',');
 const ONLY = new RegExp(opt('cases', '.'));
 const ONLY_V = new RegExp(opt('variants', '.'));
 // The reference: this build's dist/, or another build's (--pkg DIR, e.g. while dist/ is being rebuilt).
-const pkg = await import(argv.includes('--pkg') ? pathToFileURL(resolve(opt('pkg'), 'node.js')).href : '../dist/node.js');
+const pkg = await import(
+  argv.includes('--pkg') ? pathToFileURL(resolve(opt('pkg'), 'node.js')).href : '../dist/node.js'
+);
 const GAMMA = 2;
 const ALPHA = 0.25;
 
-const disposeAll = (...ts) => { for (const t of ts) t.dispose(); };
+const disposeAll = (...ts) => {
+  for (const t of ts) t.dispose();
+};
 
 /**
  * Float one-hot [M, C]. Not tf.oneHot(labels, C, 1, 0, 'float32'): on the WASM backend (tfjs 4.22) that
@@ -84,7 +88,10 @@ function smAutograd({ pw = 'pow', lse = false, read = 'sync' } = {}) {
     const x = S === 1 ? tf.tensor2d(logits, [N, C]) : tf.tensor(logits, [N, C, ...sp]);
     const oneHot = oneHotFloat(targets, C); // [N·S, C]
     // logSumExp works on any axis, so channels-first needs no transpose of the logits.
-    const ohCF = lse && S !== 1 ? tf.tidy(() => tf.transpose(tf.reshape(oneHot, [N, ...sp, C]), [0, sp.length + 1, ...sp.map((_, i) => i + 1)])) : null;
+    const ohCF =
+      lse && S !== 1
+        ? tf.tidy(() => tf.transpose(tf.reshape(oneHot, [N, ...sp, C]), [0, sp.length + 1, ...sp.map((_, i) => i + 1)]))
+        : null;
     const f = (z) => {
       let logpt;
       if (lse) {
@@ -126,29 +133,30 @@ function finish(value, grad, read) {
 function smAnalytic({ prob = 'logSoftmax', custom = false, pw = 'pow', jsOneHot = false, gather = false } = {}) {
   let flatIdx = null;
   // rows: [M, C] logits; oneHot [M, C] float. Returns [loss scalar, grad [M, C]] (new tensors).
-  const core = (rows, oneHot, items, gamma) => tf.tidy(() => {
-    let p, logpt;
-    if (gather) {
-      // p_t by tf.gather on the flattened probabilities at m·C + t (indices made in JS)
-      p = tf.softmax(rows);
-      logpt = tf.log(tf.gather(tf.reshape(p, [-1]), flatIdx));
-    } else if (prob === 'softmax') {
-      p = tf.softmax(rows);
-      logpt = tf.log(tf.sum(tf.mul(p, oneHot), -1));
-    } else {
-      const logp = tf.logSoftmax(rows);
-      p = tf.exp(logp);
-      logpt = tf.sum(tf.mul(logp, oneHot), -1);
-    }
-    const pt = tf.exp(logpt);
-    const m = tf.sub(1, pt);
-    const focal = power(m, gamma, pw);
-    const loss = tf.neg(tf.mean(tf.mul(focal, logpt)));
-    const dfocal = tf.mul(power(m, gamma - 1, pw), gamma);
-    const G = tf.div(tf.sub(tf.mul(tf.mul(dfocal, pt), logpt), focal), items);
-    const grad = tf.mul(tf.expandDims(G, 1), tf.sub(oneHot, p));
-    return [loss, grad];
-  });
+  const core = (rows, oneHot, items, gamma) =>
+    tf.tidy(() => {
+      let p, logpt;
+      if (gather) {
+        // p_t by tf.gather on the flattened probabilities at m·C + t (indices made in JS)
+        p = tf.softmax(rows);
+        logpt = tf.log(tf.gather(tf.reshape(p, [-1]), flatIdx));
+      } else if (prob === 'softmax') {
+        p = tf.softmax(rows);
+        logpt = tf.log(tf.sum(tf.mul(p, oneHot), -1));
+      } else {
+        const logp = tf.logSoftmax(rows);
+        p = tf.exp(logp);
+        logpt = tf.sum(tf.mul(logp, oneHot), -1);
+      }
+      const pt = tf.exp(logpt);
+      const m = tf.sub(1, pt);
+      const focal = power(m, gamma, pw);
+      const loss = tf.neg(tf.mean(tf.mul(focal, logpt)));
+      const dfocal = tf.mul(power(m, gamma - 1, pw), gamma);
+      const G = tf.div(tf.sub(tf.mul(tf.mul(dfocal, pt), logpt), focal), items);
+      const grad = tf.mul(tf.expandDims(G, 1), tf.sub(oneHot, p));
+      return [loss, grad];
+    });
   return (logits, targets, N, C, S, sp, gamma) => {
     const x = S === 1 ? tf.tensor2d(logits, [N, C]) : tf.tensor(logits, [N, C, ...sp]);
     const oneHot = oneHotFloat(targets, C, jsOneHot);
@@ -158,7 +166,10 @@ function smAnalytic({ prob = 'logSoftmax', custom = false, pw = 'pow', jsOneHot 
       flatIdx = tf.tensor1d(idx, 'int32');
     }
     const toRows = (z) => (S === 1 ? z.clone() : tf.tidy(() => tf.reshape(tf.transpose(z, perm(sp)), [N * S, C])));
-    const fromRows = (g) => (S === 1 ? g.clone() : tf.tidy(() => tf.transpose(tf.reshape(g, [N, ...sp, C]), [0, sp.length + 1, ...sp.map((_, i) => i + 1)])));
+    const fromRows = (g) =>
+      S === 1
+        ? g.clone()
+        : tf.tidy(() => tf.transpose(tf.reshape(g, [N, ...sp, C]), [0, sp.length + 1, ...sp.map((_, i) => i + 1)]));
     let value, grad;
     if (custom) {
       const f = tf.customGrad((z, save) => {
@@ -238,51 +249,55 @@ function sgAutograd({ form = 'torchvision', pw: mode = 'pow', read = 'sync' } = 
  *   ℓ = α_t q^γ CE,  ∂ℓ/∂z = s α_t q^γ (γ (1 − q) CE + q) / n   (γ q^(γ−1)·q(1 − q) = γ q^γ (1 − q)).
  */
 function sgAnalytic({ form = 'torchvision', custom = false, pw: mode = 'pow' } = {}) {
-  const core = (z, y, gamma, alpha) => tf.tidy(() => {
-    const n = z.size;
-    const at = tf.add(tf.mul(y, 2 * alpha - 1), 1 - alpha);
-    const pw = (m, e) => power(m, e, mode);
-    if (form === 'zt') {
-      // z_t = ±z (the logit of the true class), p_t = σ(z_t), 1 − p_t = σ(−z_t), CE = −log p_t
-      const s = tf.sub(1, tf.mul(y, 2));
-      const u = tf.mul(s, z); // −z_t
-      const q = tf.sigmoid(u);
-      const pt = tf.sigmoid(tf.neg(u));
-      const ce = tf.neg(tf.log(pt));
-      const aqg = tf.mul(at, pw(q, gamma));
-      const loss = tf.mean(tf.mul(aqg, ce));
-      const inner = tf.add(tf.mul(tf.mul(pt, ce), gamma), q);
-      const grad = tf.mul(tf.mul(aqg, inner), tf.div(s, n));
+  const core = (z, y, gamma, alpha) =>
+    tf.tidy(() => {
+      const n = z.size;
+      const at = tf.add(tf.mul(y, 2 * alpha - 1), 1 - alpha);
+      const pw = (m, e) => power(m, e, mode);
+      if (form === 'zt') {
+        // z_t = ±z (the logit of the true class), p_t = σ(z_t), 1 − p_t = σ(−z_t), CE = −log p_t
+        const s = tf.sub(1, tf.mul(y, 2));
+        const u = tf.mul(s, z); // −z_t
+        const q = tf.sigmoid(u);
+        const pt = tf.sigmoid(tf.neg(u));
+        const ce = tf.neg(tf.log(pt));
+        const aqg = tf.mul(at, pw(q, gamma));
+        const loss = tf.mean(tf.mul(aqg, ce));
+        const inner = tf.add(tf.mul(tf.mul(pt, ce), gamma), q);
+        const grad = tf.mul(tf.mul(aqg, inner), tf.div(s, n));
+        return [loss, grad];
+      }
+      if (form === 'u') {
+        const s = tf.sub(1, tf.mul(y, 2));
+        const u = tf.mul(s, z);
+        const q = tf.sigmoid(u);
+        const ce = tf.softplus(u);
+        const aqg = tf.mul(at, pw(q, gamma));
+        const loss = tf.mean(tf.mul(aqg, ce));
+        const inner = tf.add(tf.mul(tf.mul(tf.sub(1, q), ce), gamma), q);
+        const grad = tf.mul(tf.mul(aqg, inner), tf.div(s, n));
+        return [loss, grad];
+      }
+      const p = tf.sigmoid(z);
+      let ce, m;
+      if (form === 'textbook') {
+        // p_t = p·y + (1 − p)(1 − y), CE = −log p_t (the paper's formula, as bench/plain.mjs writes p_t)
+        const pt = tf.add(tf.mul(p, y), tf.mul(tf.sub(1, p), tf.sub(1, y)));
+        ce = tf.neg(tf.log(pt));
+        m = tf.sub(1, pt);
+      } else {
+        ce = tf.add(tf.sub(tf.relu(z), tf.mul(z, y)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
+        m = tf.sub(tf.add(p, y), tf.mul(tf.mul(p, y), 2));
+      }
+      const focal = pw(m, gamma);
+      const loss = tf.mean(tf.mul(at, tf.mul(focal, ce)));
+      const t1 = tf.mul(
+        tf.mul(tf.mul(pw(m, gamma - 1), gamma), tf.sub(1, tf.mul(y, 2))),
+        tf.mul(tf.mul(p, tf.sub(1, p)), ce),
+      );
+      const grad = tf.div(tf.mul(at, tf.add(t1, tf.mul(focal, tf.sub(p, y)))), n);
       return [loss, grad];
-    }
-    if (form === 'u') {
-      const s = tf.sub(1, tf.mul(y, 2));
-      const u = tf.mul(s, z);
-      const q = tf.sigmoid(u);
-      const ce = tf.softplus(u);
-      const aqg = tf.mul(at, pw(q, gamma));
-      const loss = tf.mean(tf.mul(aqg, ce));
-      const inner = tf.add(tf.mul(tf.mul(tf.sub(1, q), ce), gamma), q);
-      const grad = tf.mul(tf.mul(aqg, inner), tf.div(s, n));
-      return [loss, grad];
-    }
-    const p = tf.sigmoid(z);
-    let ce, m;
-    if (form === 'textbook') {
-      // p_t = p·y + (1 − p)(1 − y), CE = −log p_t (the paper's formula, as bench/plain.mjs writes p_t)
-      const pt = tf.add(tf.mul(p, y), tf.mul(tf.sub(1, p), tf.sub(1, y)));
-      ce = tf.neg(tf.log(pt));
-      m = tf.sub(1, pt);
-    } else {
-      ce = tf.add(tf.sub(tf.relu(z), tf.mul(z, y)), tf.log1p(tf.exp(tf.neg(tf.abs(z)))));
-      m = tf.sub(tf.add(p, y), tf.mul(tf.mul(p, y), 2));
-    }
-    const focal = pw(m, gamma);
-    const loss = tf.mean(tf.mul(at, tf.mul(focal, ce)));
-    const t1 = tf.mul(tf.mul(tf.mul(pw(m, gamma - 1), gamma), tf.sub(1, tf.mul(y, 2))), tf.mul(tf.mul(p, tf.sub(1, p)), ce));
-    const grad = tf.div(tf.mul(at, tf.add(t1, tf.mul(focal, tf.sub(p, y)))), n);
-    return [loss, grad];
-  });
+    });
   return (logits, targets, gamma, alpha) => {
     const x = tf.tensor1d(logits);
     const y = tf.tensor1d(targets, 'float32');
@@ -347,17 +362,19 @@ function softmaxData(N, C, S, seed) {
   const r = rng(seed);
   const z = new Float32Array(N * C * S);
   for (let i = 0; i < z.length; i += 2) {
-    const u = Math.max(r(), 1e-12), v = r();
+    const u = Math.max(r(), 1e-12),
+      v = r();
     const m = 2 * Math.sqrt(-2 * Math.log(u));
     z[i] = m * Math.cos(2 * Math.PI * v);
     if (i + 1 < z.length) z[i + 1] = m * Math.sin(2 * Math.PI * v);
   }
   const t = new Int32Array(N * S);
-  for (let n = 0; n < N; n++) for (let s = 0; s < S; s++) {
-    const c = Math.floor(r() * C);
-    t[n * S + s] = c;
-    z[n * C * S + c * S + s] += 3;
-  }
+  for (let n = 0; n < N; n++)
+    for (let s = 0; s < S; s++) {
+      const c = Math.floor(r() * C);
+      t[n * S + s] = c;
+      z[n * C * S + c * S + s] += 3;
+    }
   return { z, t };
 }
 function sigmoidData(n, seed) {
@@ -380,9 +397,21 @@ const CASES = [
   { id: 'sigmoid 1M', kind: 'sigmoid', n: 1 << 20 },
 ];
 
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
 const relDiff = (a, b) => Math.abs(a - b) / Math.max(Math.abs(b), 1e-300);
-const maxRelGrad = (g, ref) => { let num = 0, den = 0; for (let i = 0; i < ref.length; i++) { num = Math.max(num, Math.abs(g[i] - ref[i])); den = Math.max(den, Math.abs(ref[i])); } return num / den; };
+const maxRelGrad = (g, ref) => {
+  let num = 0,
+    den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num = Math.max(num, Math.abs(g[i] - ref[i]));
+    den = Math.max(den, Math.abs(ref[i]));
+  }
+  return num / den;
+};
 
 await initTfjs();
 for (const cs of CASES.filter((c) => ONLY.test(c.id))) {
@@ -391,15 +420,20 @@ for (const cs of CASES.filter((c) => ONLY.test(c.id))) {
     const S = (cs.spatial ?? []).reduce((a, b) => a * b, 1);
     const full = softmaxData(cs.N, cs.C, S, 12345 + cs.C); // the bench's data, then (optionally) its first rows
     const N = ROWS ? Math.min(cs.N, Number(ROWS)) : cs.N;
-    const z = full.z.subarray(0, N * cs.C * S), t = full.t.subarray(0, N * S);
+    const z = full.z.subarray(0, N * cs.C * S),
+      t = full.t.subarray(0, N * S);
     n = z.length;
     const opts = cs.spatial ? { shape: [N, cs.C, ...cs.spatial], gamma: GAMMA } : { classes: cs.C, gamma: GAMMA };
     ref = pkg.softmaxFocalLossWithGrad(z, t, opts);
-    calls = Object.entries(SOFTMAX_VARIANTS).map(([name, fn]) => ({ name, run: () => fn(z, t, N, cs.C, S, cs.spatial ?? [], GAMMA) }));
+    calls = Object.entries(SOFTMAX_VARIANTS).map(([name, fn]) => ({
+      name,
+      run: () => fn(z, t, N, cs.C, S, cs.spatial ?? [], GAMMA),
+    }));
   } else {
     const full = sigmoidData(cs.n, 777);
     const m = ROWS ? Math.min(cs.n, Number(ROWS)) : cs.n;
-    const x = full.x.subarray(0, m), y = full.y.subarray(0, m);
+    const x = full.x.subarray(0, m),
+      y = full.y.subarray(0, m);
     n = m;
     ref = pkg.sigmoidFocalLossWithGrad(x, y, { gamma: GAMMA, alpha: ALPHA });
     calls = Object.entries(SIGMOID_VARIANTS).map(([name, fn]) => ({ name, run: () => fn(x, y, GAMMA, ALPHA) }));
@@ -428,9 +462,13 @@ for (const cs of CASES.filter((c) => ONLY.test(c.id))) {
       c.times.push(performance.now() - t0);
     }
   }
-  console.log(`\n${cs.id}${ROWS ? ` (first ${ROWS} rows)` : ''}: ${(n / 1e6).toFixed(3)}M logits, median of ${REPS}  [M logits/s]`);
+  console.log(
+    `\n${cs.id}${ROWS ? ` (first ${ROWS} rows)` : ''}: ${(n / 1e6).toFixed(3)}M logits, median of ${REPS}  [M logits/s]`,
+  );
   for (const c of list) {
     const ms = median(c.times);
-    console.log(`  ${c.backend.padEnd(4)} ${c.name.padEnd(42)} ${(n / ms / 1e3).toFixed(2).padStart(7)}   (${ms.toFixed(1)} ms; loss ${c.lossRel.toExponential(1)}, grad ${c.gradRel.toExponential(1)}; tensors leaked ${c.leaked})`);
+    console.log(
+      `  ${c.backend.padEnd(4)} ${c.name.padEnd(42)} ${(n / ms / 1e3).toFixed(2).padStart(7)}   (${ms.toFixed(1)} ms; loss ${c.lossRel.toExponential(1)}, grad ${c.gradRel.toExponential(1)}; tensors leaked ${c.leaked})`,
+    );
   }
 }

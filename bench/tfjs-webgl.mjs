@@ -112,7 +112,11 @@ const server = createServer((req, res) => {
   if (path === '/bench.html') return void res.writeHead(200, { 'Content-Type': types['.html'] }).end(page);
   const rel = normalize(decodeURIComponent(path.slice(1)));
   const file = join(root, rel);
-  if (!/^(dist|node_modules\/@tensorflow\/tfjs\/dist)\/[^/]+$/.test(rel) || !existsSync(file) || !statSync(file).isFile()) {
+  if (
+    !/^(dist|node_modules\/@tensorflow\/tfjs\/dist)\/[^/]+$/.test(rel) ||
+    !existsSync(file) ||
+    !statSync(file).isFile()
+  ) {
     return void res.writeHead(path === '/favicon.ico' ? 204 : 404).end();
   }
   res.writeHead(200, { 'Content-Type': types[extname(file)] ?? 'application/octet-stream' }).end(readFileSync(file));
@@ -121,7 +125,15 @@ await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
 // The flags of test/helpers/chromium.ts: headless, no GPU (WebGL then runs on SwiftShader).
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    '--no-first-run',
+  ],
 });
 try {
   const tab = await browser.newPage();
@@ -131,18 +143,33 @@ try {
   await tab.waitForFunction(() => window.__report !== undefined, undefined, { timeout: 1_800_000 });
   const r = await tab.evaluate(() => window.__report);
   if (r.error || errors.length) throw new Error(r.error ?? errors.join('\n'));
-  const median = (a) => { const b = [...a].sort((p, q) => p - q); return b.length % 2 ? b[(b.length - 1) / 2] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2; };
+  const median = (a) => {
+    const b = [...a].sort((p, q) => p - q);
+    return b.length % 2 ? b[(b.length - 1) / 2] : (b[b.length / 2 - 1] + b[b.length / 2]) / 2;
+  };
   const ms = Object.fromEntries(r.results.map((c) => [c.name, median(c.times)]));
-  console.log(`tfjs ${r.tfjs}, ${r.backend} backend${r.renderer ? ` (${r.renderer})` : ''}; ${r.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? r.userAgent}`);
-  console.log(`model 64 → 128 relu → 10, Adam; ${samples} samples, batch ${batch} (${Math.ceil(samples / batch)} steps per epoch); median of ${rounds} interleaved epochs each`);
-  console.log(`Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  console.log(
+    `tfjs ${r.tfjs}, ${r.backend} backend${r.renderer ? ` (${r.renderer})` : ''}; ${r.userAgent.match(/Chrome\/[\d.]+/)?.[0] ?? r.userAgent}`,
+  );
+  console.log(
+    `model 64 → 128 relu → 10, Adam; ${samples} samples, batch ${batch} (${Math.ceil(samples / batch)} steps per epoch); median of ${rounds} interleaved epochs each`,
+  );
+  console.log(
+    `Node ${process.version}, ${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   for (const c of r.results) {
-    console.log(`  ${c.name.padEnd(22)} ${ms[c.name].toFixed(1).padStart(8)} ms/epoch  (min ${Math.min(...c.times).toFixed(1)}, max ${Math.max(...c.times).toFixed(1)}; loss ${c.firstLoss.toFixed(4)} → ${c.lastLoss.toFixed(4)})`);
+    console.log(
+      `  ${c.name.padEnd(22)} ${ms[c.name].toFixed(1).padStart(8)} ms/epoch  (min ${Math.min(...c.times).toFixed(1)}, max ${Math.max(...c.times).toFixed(1)}; loss ${c.firstLoss.toFixed(4)} → ${c.lastLoss.toFixed(4)})`,
+    );
   }
   // The minimum is the epoch least disturbed by other processes; on a loaded machine its ratio is the steadier one.
   const least = Object.fromEntries(r.results.map((c) => [c.name, Math.min(...c.times)]));
   const ratio = (t, kind) => (t[`focal, ${kind}`] / t[`CE, ${kind}`]).toFixed(2);
-  console.log(`focal ÷ CE, medians: probabilities ${ratio(ms, 'probabilities')}×, logits ${ratio(ms, 'logits')}×; minima: probabilities ${ratio(least, 'probabilities')}×, logits ${ratio(least, 'logits')}×`);
+  console.log(
+    `focal ÷ CE, medians: probabilities ${ratio(ms, 'probabilities')}×, logits ${ratio(ms, 'logits')}×; minima: probabilities ${ratio(least, 'probabilities')}×, logits ${ratio(least, 'logits')}×`,
+  );
 } finally {
   await browser.close();
   server.close();

@@ -46,7 +46,10 @@ export function expectNoTensorLeak(run, what = 'tfjs call') {
   const before = tf.memory().numTensors;
   const result = run();
   const after = tf.memory().numTensors;
-  if (after > before) throw new Error(`${what} leaked ${after - before} tensors on the ${tf.getBackend()} backend (numTensors ${before} → ${after})`);
+  if (after > before)
+    throw new Error(
+      `${what} leaked ${after - before} tensors on the ${tf.getBackend()} backend (numTensors ${before} → ${after})`,
+    );
   return { result, before, after };
 }
 
@@ -85,7 +88,8 @@ export function tfjsSoftmax(logits, targets, N, C, S, spatialShape, gamma) {
   const k = tracker();
   const items = N * S;
   const x = k(S === 1 ? tf.tensor2d(logits, [N, C]) : tf.tensor(logits, [N, C, ...spatialShape]));
-  const rows = S === 1 ? x : k(tf.reshape(k(tf.transpose(x, [0, ...spatialShape.map((_, i) => i + 2), 1])), [items, C]));
+  const rows =
+    S === 1 ? x : k(tf.reshape(k(tf.transpose(x, [0, ...spatialShape.map((_, i) => i + 2), 1])), [items, C]));
   // Not tf.oneHot(labels, C, 1, 0, 'float32'): on the WASM backend (tfjs 4.22) that writes the int32
   // bit patterns into the float32 tensor (1 reads as 1.4e-45). int32 one-hot, then a cast.
   const oneHot = k(tf.cast(k(tf.oneHot(k(tf.tensor1d(targets, 'int32')), C)), 'float32'));

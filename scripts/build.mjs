@@ -4,7 +4,16 @@
 // `npm install` in a clone builds everything) and by `npm test` with --if-needed (skips when dist/ is
 // newer than every source).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,7 +36,16 @@ function newest(path) {
 function upToDate() {
   if (!existsSync(wasmOut) || !existsSync(scalarOut) || !existsSync(jsOut)) return false;
   const built = Math.min(statSync(wasmOut).mtimeMs, statSync(jsOut).mtimeMs);
-  const sources = ['crate', 'ts', 'Cargo.toml', '.cargo', 'tsup.config.ts', 'package.json', 'scripts/build.mjs', 'scripts/wasm-opt.mjs'].map((p) => join(root, p));
+  const sources = [
+    'crate',
+    'ts',
+    'Cargo.toml',
+    '.cargo',
+    'tsup.config.ts',
+    'package.json',
+    'scripts/build.mjs',
+    'scripts/wasm-opt.mjs',
+  ].map((p) => join(root, p));
   return sources.filter(existsSync).every((p) => newest(p) <= built);
 }
 
@@ -87,10 +105,21 @@ const cargo = wasmCargo();
 function buildWasm(pkg, lib, targetDir, simd) {
   const flags = simd ? '["-C", "target-feature=+simd128"]' : '[]';
   console.log(`[focal-loss] building ${lib}.wasm (${simd ? 'SIMD128' : 'scalar'}) with ${cargo.name}`);
-  run(cargo.cmd, [
-    'build', '--release', '-p', pkg, '--target-dir', join(root, 'target', targetDir),
-    '--config', `target.wasm32-unknown-unknown.rustflags=${flags}`, ...cargo.args,
-  ], cargo.env);
+  run(
+    cargo.cmd,
+    [
+      'build',
+      '--release',
+      '-p',
+      pkg,
+      '--target-dir',
+      join(root, 'target', targetDir),
+      '--config',
+      `target.wasm32-unknown-unknown.rustflags=${flags}`,
+      ...cargo.args,
+    ],
+    cargo.env,
+  );
   return join(root, 'target', targetDir, 'wasm32-unknown-unknown', 'release', `${lib}.wasm`);
 }
 
@@ -98,9 +127,13 @@ function buildWasm(pkg, lib, targetDir, simd) {
 function report(file) {
   const module = new WebAssembly.Module(readFileSync(file));
   const imports = WebAssembly.Module.imports(module);
-  console.log(`[focal-loss] ${relative(root, file)}: ${(statSync(file).size / 1024).toFixed(1)} KiB, ${imports.length} imports`);
+  console.log(
+    `[focal-loss] ${relative(root, file)}: ${(statSync(file).size / 1024).toFixed(1)} KiB, ${imports.length} imports`,
+  );
   if (imports.length > 0) {
-    console.error(`[focal-loss] ${file} must import nothing, but imports ${imports.map((i) => `${i.module}.${i.name}`).join(', ')}`);
+    console.error(
+      `[focal-loss] ${file} must import nothing, but imports ${imports.map((i) => `${i.module}.${i.name}`).join(', ')}`,
+    );
     process.exit(1);
   }
 }
@@ -123,7 +156,10 @@ for (const name of readdirSync(join(root, 'dist'))) {
 // wasm-opt (Binaryen) at WASM_OPT_LEVEL: same semantics, no fast math, only the features the
 // module already uses (scripts/wasm-opt.mjs). test/wasm-opt.test.ts checks that every vector case
 // gives the same bits from dist/ as from cargo's output in target/.
-for (const [built, out] of [[simdBuilt, wasmOut], [scalarBuilt, scalarOut]]) {
+for (const [built, out] of [
+  [simdBuilt, wasmOut],
+  [scalarBuilt, scalarOut],
+]) {
   const before = readFileSync(built);
   const { bytes, features } = optimize(binaryen, new Uint8Array(before), WASM_OPT_LEVEL);
   writeFileSync(out, bytes);

@@ -13,7 +13,10 @@ if (!existsSync(chromium)) {
     isRoot &&
     existsSync('/usr/bin/apt-get') &&
     (console.log('[focal-loss] installing chromium with apt-get (for the browser tests)'),
-    [['update', '-qq'], ['install', '-y', '-qq', 'chromium']].every((a) => spawnSync('apt-get', a, { stdio: 'inherit', env }).status === 0));
+    [
+      ['update', '-qq'],
+      ['install', '-y', '-qq', 'chromium'],
+    ].every((a) => spawnSync('apt-get', a, { stdio: 'inherit', env }).status === 0));
   if (!installed || !existsSync(chromium)) {
     console.error(
       `[focal-loss] the browser tests need Chromium at ${chromium}: install it (Debian/Ubuntu: sudo apt-get install -y chromium),` +

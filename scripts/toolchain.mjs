@@ -20,7 +20,7 @@ function run(cmd, args) {
 
 function rustupHasWasm() {
   const installed = run('rustup', ['target', 'list', '--installed']);
-  return installed !== null && installed.split('\n').includes('wasm32-unknown-unknown');
+  return installed?.split('\n').includes('wasm32-unknown-unknown');
 }
 
 function debianReady() {
@@ -32,7 +32,10 @@ function installDebian() {
   if (!isRoot || !existsSync('/usr/bin/apt-get')) return false;
   console.log(`[focal-loss] installing ${DEBIAN_PACKAGES.join(' ')} with apt-get`);
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['update', '-qq'], ['install', '-y', '-qq', ...DEBIAN_PACKAGES]]) {
+  for (const args of [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', ...DEBIAN_PACKAGES],
+  ]) {
     if (spawnSync('apt-get', args, { stdio: 'inherit', env }).status !== 0) return false;
   }
   return debianReady();
@@ -54,9 +57,13 @@ export function wasmCargo() {
         // A panic (none is reachable from validated input) traps at once instead of formatting a
         // message first: the same trap for the engine, without std's panic and formatting code
         // (about a quarter of the module). Needs the standard library built here, hence this route only.
-        '-Zpanic-immediate-abort', '--config', 'profile.release.panic="immediate-abort"',
-        '--config', 'source.crates-io.replace-with="debian-vendor"',
-        '--config', `source.debian-vendor.directory="${DEBIAN_SRC}/vendor"`,
+        '-Zpanic-immediate-abort',
+        '--config',
+        'profile.release.panic="immediate-abort"',
+        '--config',
+        'source.crates-io.replace-with="debian-vendor"',
+        '--config',
+        `source.debian-vendor.directory="${DEBIAN_SRC}/vendor"`,
       ],
       // rustup's rustc (first on PATH) has no wasm32 std: point cargo at Debian's compiler.
       env: { ...process.env, RUSTC: '/usr/bin/rustc', RUSTDOC: '/usr/bin/rustdoc', RUSTC_BOOTSTRAP: '1' },
@@ -77,6 +84,6 @@ export function wasmCargo() {
 export function nativeCargo() {
   if (run('cargo', ['--version']) !== null) return { cmd: 'cargo', env: process.env };
   if (existsSync('/usr/bin/cargo')) return { cmd: '/usr/bin/cargo', env: { ...process.env, RUSTC: '/usr/bin/rustc' } };
-  console.error('[focal-loss] cargo not found: install Rust (rustup) or Debian\'s cargo-web');
+  console.error("[focal-loss] cargo not found: install Rust (rustup) or Debian's cargo-web");
   process.exit(1);
 }

@@ -41,12 +41,25 @@ export async function loadBinaryen(root) {
 function usedFeatures(binaryen, bytes) {
   const F = binaryen.Features;
   const candidates = [
-    F.SignExt, F.MutableGlobals, F.NontrappingFPToInt, F.SIMD128, F.BulkMemory, F.BulkMemoryOpt,
-    F.ReferenceTypes, F.Multivalue, F.CallIndirectOverlong, F.ExtendedConst, F.TailCall, F.RelaxedSIMD,
+    F.SignExt,
+    F.MutableGlobals,
+    F.NontrappingFPToInt,
+    F.SIMD128,
+    F.BulkMemory,
+    F.BulkMemoryOpt,
+    F.ReferenceTypes,
+    F.Multivalue,
+    F.CallIndirectOverlong,
+    F.ExtendedConst,
+    F.TailCall,
+    F.RelaxedSIMD,
   ];
   // Binaryen asserts (and aborts) on these impossible sets: bulk memory without its memory.copy /
   // memory.fill subset, reference types without overlong call_indirect encodings.
-  const implied = new Map([[F.BulkMemoryOpt, F.BulkMemory], [F.CallIndirectOverlong, F.ReferenceTypes]]);
+  const implied = new Map([
+    [F.BulkMemoryOpt, F.BulkMemory],
+    [F.CallIndirectOverlong, F.ReferenceTypes],
+  ]);
   const all = candidates.reduce((a, f) => a | f, 0);
   const valid = (features) => {
     const m = binaryen.readBinary(bytes, features);
@@ -56,7 +69,8 @@ function usedFeatures(binaryen, bytes) {
       m.dispose();
     }
   };
-  if (!quiet(() => valid(all))) throw new Error('wasm-opt: the module does not validate with every candidate feature enabled');
+  if (!quiet(() => valid(all)))
+    throw new Error('wasm-opt: the module does not validate with every candidate feature enabled');
   let used = 0;
   for (const f of candidates) if (!quiet(() => valid(all & ~(f | (implied.get(f) ?? 0))))) used |= f;
   for (const [f, by] of implied) if (used & by) used |= f;
@@ -72,7 +86,8 @@ export function featureNames(binaryen, mask) {
 
 /** Runs f with Binaryen's validation messages (printed on stdout/stderr by its wasm) silenced. */
 function quiet(f) {
-  const out = process.stdout.write, err = process.stderr.write;
+  const out = process.stdout.write,
+    err = process.stderr.write;
   process.stdout.write = process.stderr.write = () => true;
   try {
     return f();
@@ -115,5 +130,7 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const before = readFileSync(input);
   const after = optimize(binaryen, new Uint8Array(before), level);
   writeFileSync(output, after.bytes);
-  console.log(`${input} ${level}: ${before.length} → ${after.bytes.length} bytes (features: ${after.features.join(', ')})`);
+  console.log(
+    `${input} ${level}: ${before.length} → ${after.bytes.length} bytes (features: ${after.features.join(', ')})`,
+  );
 }

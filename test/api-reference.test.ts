@@ -34,12 +34,17 @@ function tableOptions(text: string): string[] {
 test('the API block lists exactly the exported functions', () => {
   const block = /```ts\n([\s\S]*?)```/.exec(section('## API'))![1];
   const listed = [...block.matchAll(/^(\w+)\(/gm)].map((m) => m[1]).sort();
-  const exported = Object.entries(api).filter(([, v]) => typeof v === 'function').map(([k]) => k).sort();
+  const exported = Object.entries(api)
+    .filter(([, v]) => typeof v === 'function')
+    .map(([k]) => k)
+    .sort();
   expect(listed).toEqual(exported);
 });
 
 test('the softmax options table names exactly the options softmaxFocalLoss accepts', () => {
-  const accepted = acceptedOptions(() => api.softmaxFocalLoss(new Float32Array(3), [0], { classes: 3, bogus: 1 } as never));
+  const accepted = acceptedOptions(() =>
+    api.softmaxFocalLoss(new Float32Array(3), [0], { classes: 3, bogus: 1 } as never),
+  );
   expect(tableOptions(section('### Softmax (multi-class) options'))).toEqual(accepted);
 });
 
@@ -52,11 +57,21 @@ test('the documented defaults are the defaults: gamma 2, softmax alpha none, sig
   const logits = new Float64Array([1.5, -0.5, 0.25, 2, 0, -1]);
   const targets = [2, -100];
   expect(api.softmaxFocalLoss(logits, targets, { classes: 3 })).toBe(
-    api.softmaxFocalLoss(logits, targets, { classes: 3, gamma: 2, reduction: 'mean', ignoreIndex: -100, labelSmoothing: 0 }),
+    api.softmaxFocalLoss(logits, targets, {
+      classes: 3,
+      gamma: 2,
+      reduction: 'mean',
+      ignoreIndex: -100,
+      labelSmoothing: 0,
+    }),
   );
-  expect(api.softmaxFocalLoss(logits, targets, { classes: 3 })).toBe(api.softmaxFocalLoss(logits, targets, { classes: 3, alpha: 1 }));
+  expect(api.softmaxFocalLoss(logits, targets, { classes: 3 })).toBe(
+    api.softmaxFocalLoss(logits, targets, { classes: 3, alpha: 1 }),
+  );
   const y = [1, 0, 0, 1, 0, 1];
-  expect(api.sigmoidFocalLoss(logits, y)).toBe(api.sigmoidFocalLoss(logits, y, { gamma: 2, alpha: 0.25, reduction: 'mean', labelSmoothing: 0 }));
+  expect(api.sigmoidFocalLoss(logits, y)).toBe(
+    api.sigmoidFocalLoss(logits, y, { gamma: 2, alpha: 0.25, reduction: 'mean', labelSmoothing: 0 }),
+  );
   expect(api.sigmoidFocalLoss(logits, y)).not.toBe(api.sigmoidFocalLoss(logits, y, { alpha: null }));
 });
 
@@ -76,6 +91,8 @@ test('the family defaults are the documented ones', () => {
   const y = new Float64Array([0.8, 0, 0.3, 1, 0, 0.6]);
   expect(api.qualityFocalLoss(x, y)).toBe(api.qualityFocalLoss(x, y, { beta: 2, reduction: 'mean' }));
   expect(api.varifocalLoss(x, y)).toBe(api.varifocalLoss(x, y, { alpha: 0.75, gamma: 2, iouWeighted: true }));
-  expect(api.asymmetricLoss(x, y)).toBe(api.asymmetricLoss(x, y, { gammaPos: 1, gammaNeg: 4, clip: 0.05, detachFocalWeight: false }));
+  expect(api.asymmetricLoss(x, y)).toBe(
+    api.asymmetricLoss(x, y, { gammaPos: 1, gammaNeg: 4, clip: 0.05, detachFocalWeight: false }),
+  );
   expect(api.asymmetricLoss(x, y)).not.toBe(api.asymmetricLoss(x, y, { clip: 0 }));
 });

@@ -24,7 +24,13 @@ let pageErrors: string[];
 beforeAll(async () => {
   ({ server, url } = await startServer({ port: 0 }));
   browser = await launchChromium();
-  ({ page, shown, pageErrors } = await openTrainedPage(browser, `${url}classes?seed=${SEED}&epochs=${EPOCHS}`, 1250, 'demo-web', 60_000));
+  ({ page, shown, pageErrors } = await openTrainedPage(
+    browser,
+    `${url}classes?seed=${SEED}&epochs=${EPOCHS}`,
+    1250,
+    'demo-web',
+    60_000,
+  ));
 });
 
 afterAll(async () => {
@@ -42,7 +48,7 @@ test('the page loads the wasm and finishes training without errors', async () =>
   }
 });
 
-test('Figure 1 values on the page are the package\'s, and the paper\'s formula', () => {
+test("Figure 1 values on the page are the package's, and the paper's formula", () => {
   const { probes, curves, slider } = shown.figure1;
   expect(probes).toEqual([0.1, 0.25, 0.5, 0.75, 0.9, 0.99]);
   expect(Object.keys(curves).sort()).toEqual(['0', '0.5', '1', '2', '5']);
@@ -70,14 +76,18 @@ test('Figure 1 values on the page are the package\'s, and the paper\'s formula',
   });
 });
 
-test('moving the α and γ sliders redraws the extra curve with the package\'s values', async () => {
+test("moving the α and γ sliders redraws the extra curve with the package's values", async () => {
   await page.locator('#alpha').fill('0.25');
   await page.locator('#gamma').fill('0.5');
   const after = JSON.parse((await page.textContent('#results-json')) ?? '{}').figure1.slider;
   expect(after.gamma).toBe(0.5);
   expect(after.alpha).toBe(0.25);
   const logits = Float64Array.from(shown.figure1.probes, (p: number) => Math.log(p / (1 - p)));
-  const node = sigmoidFocalLoss(logits, new Float64Array(logits.length).fill(1), { gamma: 0.5, alpha: 0.25, reduction: 'none' });
+  const node = sigmoidFocalLoss(logits, new Float64Array(logits.length).fill(1), {
+    gamma: 0.5,
+    alpha: 0.25,
+    reduction: 'none',
+  });
   after.values.forEach((v: number, i: number) => expect(v).toBeCloseTo(node[i], 12));
 });
 
@@ -96,7 +106,9 @@ test('the training in the page gives the same numbers as trainBoth in Node', () 
     expect(t[run].macroF1).toBeCloseTo(node[run].macroF1, 12);
     // Losses: the same code and the same wasm, so equal up to the last bits of Math.tanh/exp.
     expect(t[run].lossHistory).toHaveLength(EPOCHS);
-    t[run].lossHistory.forEach((v: number, i: number) => expect(Math.abs(v - node[run].history[i].loss) / node[run].history[i].loss).toBeLessThan(1e-9));
+    t[run].lossHistory.forEach((v: number, i: number) =>
+      expect(Math.abs(v - node[run].history[i].loss) / node[run].history[i].loss).toBeLessThan(1e-9),
+    );
     expect(Math.abs(t[run].testLoss - node[run].testLoss) / node[run].testLoss).toBeLessThan(1e-9);
   }
   // And the point of it: focal loss finds more of the rarest class.

@@ -1,6 +1,6 @@
 // The three-cluster classifier demo (`npm run demo:classes`; `npm start` before the detector): the training module, the CSV loader and the CLI.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,7 +41,7 @@ describe('training', () => {
     expect(Array.from(ce.model.params)).toEqual(Array.from(focal.model.params));
   });
 
-  test('the reported loss is the package\'s loss of the model on the data', () => {
+  test("the reported loss is the package's loss of the model on the data", () => {
     const p = T.prepare({ lossWithGrad: softmaxFocalLossWithGrad, seed: 5, gamma: 2 });
     const run = T.createRun({ ...p.runOptions, ...p.runs.focal });
     run.runEpoch();
@@ -124,14 +124,18 @@ describe('CLI', () => {
     expect(r.stdout).not.toContain('\r');
     expect(r.stdout).toMatch(/training cross-entropy epoch 3\/3 {2}loss \d\.\d{4}/);
     expect(r.stdout).toMatch(/training focal {9}epoch 3\/3/);
-    expect(r.stdout).toContain('embedded data (seed 7): 3 classes, 2 features, 6216 training / 2664 test rows; 3 epochs each');
+    expect(r.stdout).toContain(
+      'embedded data (seed 7): 3 classes, 2 features, 6216 training / 2664 test rows; 3 epochs each',
+    );
     expect(r.stdout).toMatch(/recall {2}precision/);
     expect(r.stdout).toMatch(/^rare +56 +24 │ \d\.\d{3} +(\d\.\d{3}|—) +│ \d\.\d{3} +(\d\.\d{3}|—) ← rarest$/m);
     expect(r.stdout).toMatch(/^macro-F1 +│ \d\.\d{3} +│ \d\.\d{3}$/m);
     expect(r.stdout).toMatch(/^final loss \(train\) +│ \d\.\d{4} +│ \d\.\d{4}$/m);
     // The printed recall is the one trainBoth computes.
     const t = T.trainBoth({ lossWithGrad: softmaxFocalLossWithGrad, seed: 7, epochs: 3 });
-    expect(r.stdout).toContain(`Rarest class (rare): recall ${t.ce.recall[0].toFixed(3)} with cross-entropy, ${t.focal.recall[0].toFixed(3)} with focal loss`);
+    expect(r.stdout).toContain(
+      `Rarest class (rare): recall ${t.ce.recall[0].toFixed(3)} with cross-entropy, ${t.focal.recall[0].toFixed(3)} with focal loss`,
+    );
   });
 
   test('--data reads a CSV file; --gamma and --alpha set the focal run', () => {
@@ -165,7 +169,7 @@ describe('CLI', () => {
     expect(r.stdout).toBe('');
   });
 
-  test('a bad CSV file fails with the loader\'s message and exit code 1', () => {
+  test("a bad CSV file fails with the loader's message and exit code 1", () => {
     const dir = mkdtempSync(join(tmpdir(), 'focal-demo-'));
     const file = join(dir, 'bad.csv');
     writeFileSync(file, '1,2,0\n3,4,1\n5,6\n');
@@ -177,6 +181,7 @@ describe('CLI', () => {
   test('--help', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
-    for (const flag of ['--gamma', '--alpha', '--epochs', '--seed', '--data', '--help']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--gamma', '--alpha', '--epochs', '--seed', '--data', '--help'])
+      expect(r.stdout).toContain(flag);
   });
 });

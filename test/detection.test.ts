@@ -7,13 +7,19 @@
 import { readFileSync } from 'node:fs';
 import { expect, test } from 'vitest';
 import {
-  asymmetricLoss, qualityFocalLoss, sigmoidFocalLoss, sigmoidFocalLossPartial, softmaxFocalLoss, varifocalLoss,
+  asymmetricLoss,
+  qualityFocalLoss,
+  sigmoidFocalLoss,
+  sigmoidFocalLossPartial,
+  softmaxFocalLoss,
+  varifocalLoss,
 } from 'focal-loss';
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 const bce = (x: number, y: number) => Math.max(x, 0) - x * y + Math.log1p(Math.exp(-Math.abs(x))); // F.binary_cross_entropy_with_logits
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
-const close = (a: number, b: number, rel = 1e-12) => expect(Math.abs(a - b), `${a} vs ${b}`).toBeLessThanOrEqual(rel * Math.abs(b) + 1e-300);
+const close = (a: number, b: number, rel = 1e-12) =>
+  expect(Math.abs(a - b), `${a} vs ${b}`).toBeLessThanOrEqual(rel * Math.abs(b) + 1e-300);
 const printed: number[] = [];
 /** Checks our value against the library's and remembers it for the README check. */
 function same(ours: number, theirs: number) {
@@ -33,7 +39,10 @@ function validOneHot(labels: number[], ignore: number) {
   const rows: { x: number[]; y: number[] }[] = [];
   labels.forEach((t, a) => {
     if (t === ignore) return;
-    rows.push({ x: Array.from(logits.subarray(a * C, a * C + C)), y: Array.from({ length: C }, (_, c) => (c === t ? 1 : 0)) });
+    rows.push({
+      x: Array.from(logits.subarray(a * C, a * C + C)),
+      y: Array.from({ length: C }, (_, c) => (c === t ? 1 : 0)),
+    });
   });
   return rows;
 }
@@ -90,14 +99,18 @@ test('mmdet QualityFocalLoss (GFL): per-anchor sum over classes, avg_factor = po
   // gfocal_loss.py quality_focal_loss: negatives BCE(pred, 0) * sigmoid(pred)^beta; positives at their label
   // BCE(pred, score) * |score − sigmoid(pred)|^beta; loss.sum(dim=1); then weight_reduce_loss(..., avg_factor).
   let s = 0;
-  for (let i = 0; i < logits.length; i++) s += Math.abs(scores[i] - sigmoid(logits[i])) ** 2 * bce(logits[i], scores[i]);
+  for (let i = 0; i < logits.length; i++)
+    s += Math.abs(scores[i] - sigmoid(logits[i])) ** 2 * bce(logits[i], scores[i]);
   same(qualityFocalLoss(logits, scores, { beta: 2, normalizer: numForeground }), s / numForeground);
 });
 
 test('mmdet VarifocalLoss (VFNet, iou_weighted) and ultralytics VarifocalLoss (.mean(1).sum())', () => {
   // varifocal_loss.py: focal_weight = target * (target > 0) + alpha * |sigmoid(pred) − target|^gamma * (target <= 0);
   // loss = BCE(pred, target) * focal_weight; weight_reduce_loss(..., 'mean', avg_factor)
-  const elems = Array.from(logits, (x, i) => bce(x, scores[i]) * (scores[i] > 0 ? scores[i] : 0.75 * Math.abs(sigmoid(x) - scores[i]) ** 2));
+  const elems = Array.from(
+    logits,
+    (x, i) => bce(x, scores[i]) * (scores[i] > 0 ? scores[i] : 0.75 * Math.abs(sigmoid(x) - scores[i]) ** 2),
+  );
   same(varifocalLoss(logits, scores, { normalizer: numForeground }), sum(elems) / numForeground);
   // ultralytics utils/loss.py VarifocalLoss: weight = alpha * pred.sigmoid().pow(gamma) * (1 − label) + gt_score * label;
   // (BCE(pred, gt_score) * weight).mean(1).sum() for [batch, anchors, classes]: here one image of 4 anchors.
@@ -164,8 +177,16 @@ test('recipe: Gaussian focal loss (CenterNet heatmaps) = sigmoid focal loss with
 
 test('the README shows these numbers', () => {
   const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('<!-- section:detection -->'), readme.indexOf('<!-- /section:detection -->'));
+  const section = readme.slice(
+    readme.indexOf('<!-- section:detection -->'),
+    readme.indexOf('<!-- /section:detection -->'),
+  );
   expect(printed.length).toBe(10);
-  const missing = printed.map((v) => v.toPrecision(6)).filter((s) => !section.includes(s.replace(/0+$/, '').replace(/\.$/, '')));
-  expect(missing, `numbers not in README's detection section: ${printed.map((v) => v.toPrecision(6)).join(', ')}`).toEqual([]);
+  const missing = printed
+    .map((v) => v.toPrecision(6))
+    .filter((s) => !section.includes(s.replace(/0+$/, '').replace(/\.$/, '')));
+  expect(
+    missing,
+    `numbers not in README's detection section: ${printed.map((v) => v.toPrecision(6)).join(', ')}`,
+  ).toEqual([]);
 });

@@ -31,7 +31,10 @@ let node: any;
 beforeAll(async () => {
   ({ server, url } = await startServer({ port: 0 }));
   browser = await launchChromium();
-  const query = new URLSearchParams({ ...Object.fromEntries(Object.entries(OPTIONS).map(([k, v]) => [k, String(v)])), workers: String(WORKERS) });
+  const query = new URLSearchParams({
+    ...Object.fromEntries(Object.entries(OPTIONS).map(([k, v]) => [k, String(v)])),
+    workers: String(WORKERS),
+  });
   const pool = createThreadPool(WORKERS);
   try {
     // Node's run and the page's run at the same time: two workers each.
@@ -56,13 +59,19 @@ test('the page loads the wasm, draws Figure 1, trains in Web Workers and draws e
   expect(pageErrors).toEqual([]);
   expect(await page.evaluate(() => document.body.dataset.training)).toBe('done');
   // 3 α-search runs (one is seed 1's cross-entropy run), 2 × 3 − 1 more, the stability pair.
-  expect(await page.textContent('#status')).toMatch(/^done: 10 runs \(2 seeds × 3 losses, the α search, the stability pair\) in \d+\.\d s on 2 Web Workers$/);
+  expect(await page.textContent('#status')).toMatch(
+    /^done: 10 runs \(2 seeds × 3 losses, the α search, the stability pair\) in \d+\.\d s on 2 Web Workers$/,
+  );
   for (const id of ['fig1-chart', 'ap-chart', 'stability-chart', 'stability-logits', 'fig4-neg', 'fig4-pos']) {
     expect(await page.locator(`#${id} svg path`).count(), id).toBeGreaterThan(2);
   }
   // Figure 1 is the package's (test/demo-web.test.ts checks its values in detail on the classifier page).
   const logits = Float64Array.from(shown.figure1.probes, (p: number) => Math.log(p / (1 - p)));
-  const values = sigmoidFocalLoss(logits, new Float64Array(logits.length).fill(1), { gamma: 2, alpha: null, reduction: 'none' });
+  const values = sigmoidFocalLoss(logits, new Float64Array(logits.length).fill(1), {
+    gamma: 2,
+    alpha: null,
+    reduction: 'none',
+  });
   shown.figure1.curves['2'].forEach((v: number, i: number) => expect(v).toBeCloseTo(values[i], 12));
 });
 
@@ -105,8 +114,12 @@ test('the stability pair on the page: the textbook loss breaks at a step, the pa
   expect(s.textbook.trace.loss.slice(at).every((v: any) => v === null)).toBe(true);
   expect(s.package.nonFiniteSteps).toBe(0);
   expect(s.package.trace.loss.every(Number.isFinite)).toBe(true);
-  expect(await page.textContent('#stability-note')).toContain(`first non-finite gradient at step ${s.textbook.firstNonFinite.step} of ${s.steps}`);
-  expect(await page.textContent('#stability-chart')).toContain(`textbook: first NaN at step ${s.textbook.firstNonFinite.step}`);
+  expect(await page.textContent('#stability-note')).toContain(
+    `first non-finite gradient at step ${s.textbook.firstNonFinite.step} of ${s.steps}`,
+  );
+  expect(await page.textContent('#stability-chart')).toContain(
+    `textbook: first NaN at step ${s.textbook.firstNonFinite.step}`,
+  );
 });
 
 test('the tables show the same numbers', async () => {
@@ -117,7 +130,9 @@ test('the tables show the same numbers', async () => {
   const f4 = await page.locator('#fig4-table tr[data-gamma="2"] td').allTextContents();
   expect(f4[3]).toBe(shown.detector.result.fig4['2'].negatives.shares[2].toFixed(3));
   // By construction: γ = 2 concentrates the negatives' loss on the hardest 10% more than γ = 0.
-  expect(shown.detector.result.fig4['2'].negatives.shares[2]).toBeGreaterThan(shown.detector.result.fig4['0'].negatives.shares[2]);
+  expect(shown.detector.result.fig4['2'].negatives.shares[2]).toBeGreaterThan(
+    shown.detector.result.fig4['0'].negatives.shares[2],
+  );
 });
 
 test('the classifier page is still served at /classes', async () => {

@@ -10,13 +10,16 @@ import { sigmoidFocalLoss, sigmoidFocalLossWithGrad } from 'focal-loss';
 // @ts-expect-error: plain JS module with JSDoc types
 import * as D from '../examples/detector/detector.js';
 // @ts-expect-error: plain JS module with JSDoc types
-import { PRESETS, STABILITY_GAMMA, createSerialPool, pairedInterval, runExperiment, runTask } from '../examples/detector/experiment.js';
+import * as E from '../examples/detector/experiment.js';
 // @ts-expect-error: plain JS module with JSDoc types
 import { createThreadPool, threadCpuSeconds } from '../examples/detector/pool.js';
 
+const { PRESETS, STABILITY_GAMMA, createSerialPool, pairedInterval, runExperiment, runTask } = E;
+
 const cli = fileURLToPath(new URL('../examples/detector/cli.js', import.meta.url));
 const root = fileURLToPath(new URL('..', import.meta.url));
-const run = (args: string[], timeout = 120_000) => spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout });
+const run = (args: string[], timeout = 120_000) =>
+  spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout });
 const SMALL = { train: 24, test: 40, val: 20 };
 const losses = { lossWithGrad: sigmoidFocalLossWithGrad, lossNone: sigmoidFocalLoss };
 /** Everything but the timings (the only part of a result that differs between two runs of the same task). */
@@ -55,7 +58,9 @@ describe('data and anchors', () => {
 
   test('1 and 3 classes place the same objects (only their classes and shapes differ)', () => {
     const three = D.makeData(1, {}, 3);
-    expect(three.train.boxes.map((b: any[]) => b.map(({ lo, hi }) => [lo, hi]))).toEqual(data.train.boxes.map((b: any[]) => b.map(({ lo, hi }) => [lo, hi])));
+    expect(three.train.boxes.map((b: any[]) => b.map(({ lo, hi }) => [lo, hi]))).toEqual(
+      data.train.boxes.map((b: any[]) => b.map(({ lo, hi }) => [lo, hi])),
+    );
     expect(new Set(three.train.boxes.flat().map((b: any) => b.cls))).toEqual(new Set([0, 1, 2]));
     expect(new Set(data.train.boxes.flat().map((b: any) => b.cls))).toEqual(new Set([0]));
     expect(three.train.counts.positive).toBe(data.train.counts.positive);
@@ -71,17 +76,18 @@ describe('data and anchors', () => {
 
 describe.each([1, 3])('evaluation, %i classes', (classes) => {
   const set = D.makeData(3, SMALL, classes).test;
-  const perfect = () => set.targets.map((t: Int32Array, k: number) => {
-    const logits = new Float64Array(t.length * set.classes).fill(-10);
-    const box = new Float64Array(t.length * 2);
-    for (let a = 0; a < t.length; a++) {
-      if (t[a] < 0 || t[a] >= set.classes) continue;
-      logits[a * set.classes + t[a]] = 5;
-      box[2 * a] = set.boxTargets[k][2 * a];
-      box[2 * a + 1] = set.boxTargets[k][2 * a + 1];
-    }
-    return { logits, box };
-  });
+  const perfect = () =>
+    set.targets.map((t: Int32Array, k: number) => {
+      const logits = new Float64Array(t.length * set.classes).fill(-10);
+      const box = new Float64Array(t.length * 2);
+      for (let a = 0; a < t.length; a++) {
+        if (t[a] < 0 || t[a] >= set.classes) continue;
+        logits[a * set.classes + t[a]] = 5;
+        box[2 * a] = set.boxTargets[k][2 * a];
+        box[2 * a + 1] = set.boxTargets[k][2 * a + 1];
+      }
+      return { logits, box };
+    });
 
   test('perfect outputs have AP 1; boxes shifted by 20% of their width (IoU 2/3) pass 4 of the 10 thresholds', () => {
     expect(D.evaluateOutputs(perfect(), set)).toMatchObject({ ap: 1, ap50: 1, ap75: 1 });
@@ -107,8 +113,10 @@ describe('training', () => {
   test('same seed, same numbers', () => {
     const a = D.createRun({ lossWithGrad: sigmoidFocalLossWithGrad, data, gamma: 2, alpha: 0.25, epochs: 2, seed: 5 });
     const b = D.createRun({ lossWithGrad: sigmoidFocalLossWithGrad, data, gamma: 2, alpha: 0.25, epochs: 2, seed: 5 });
-    a.runEpoch(); a.runEpoch();
-    b.runEpoch(); b.runEpoch();
+    a.runEpoch();
+    a.runEpoch();
+    b.runEpoch();
+    b.runEpoch();
     expect(a.history).toEqual(b.history);
     expect(Array.from(a.model.params)).toEqual(Array.from(b.model.params));
     expect(D.evaluate(a.model, data.test)).toEqual(D.evaluate(b.model, data.test));
@@ -124,11 +132,18 @@ describe('training', () => {
     expect(Array.from(ce.model.params)).toEqual(Array.from(fl.model.params));
   });
 
-  test('the classification loss is the package\'s: summed over anchors and classes, ÷ positive anchors', () => {
+  test("the classification loss is the package's: summed over anchors and classes, ÷ positive anchors", () => {
     const seen: number[] = [];
     const spy = (l: any, t: any, o: any) => {
       const r = sigmoidFocalLossWithGrad(l, t, o);
-      const part = sigmoidFocalLoss(l, t, { classes: o.classes, targetForm: o.targetForm, gamma: o.gamma, alpha: o.alpha, ignoreIndex: o.ignoreIndex, reduction: 'sum' });
+      const part = sigmoidFocalLoss(l, t, {
+        classes: o.classes,
+        targetForm: o.targetForm,
+        gamma: o.gamma,
+        alpha: o.alpha,
+        ignoreIndex: o.ignoreIndex,
+        reduction: 'sum',
+      });
       let pos = 0;
       for (const v of t) if (v >= 0 && v < o.classes) pos++;
       seen.push(Math.abs(r.loss - part / Math.max(1, pos)) / r.loss);
@@ -142,7 +157,15 @@ describe('training', () => {
   });
 
   test('every loss and gradient is finite with this package (float32 logits, γ = 0.5), and the trunk sees both heads', () => {
-    const r = D.createRun({ lossWithGrad: sigmoidFocalLossWithGrad, data, gamma: 0.5, alpha: 0.25, epochs: 3, seed: 5, float32: true });
+    const r = D.createRun({
+      lossWithGrad: sigmoidFocalLossWithGrad,
+      data,
+      gamma: 0.5,
+      alpha: 0.25,
+      epochs: 3,
+      seed: 5,
+      float32: true,
+    });
     for (let e = 0; e < 3; e++) r.runEpoch();
     expect(r.stability.nonFiniteSteps).toBe(0);
     expect(r.stability.paramsNonFinite).toBe(false);
@@ -156,7 +179,12 @@ describe('training', () => {
     const opts = { classes: 1, gamma: 0.5, alpha: 0.25, normalizer: 1 };
     const tb = D.textbookFocalLossWithGrad(logits, targets, { ...opts, out: new Float32Array(5) });
     expect(Array.from(tb.grad.subarray(0, 4)).every(Number.isNaN)).toBe(true);
-    const pkg = sigmoidFocalLossWithGrad(logits, targets, { ...opts, targetForm: 'indices', ignoreIndex: D.IGNORE, out: new Float32Array(5) });
+    const pkg = sigmoidFocalLossWithGrad(logits, targets, {
+      ...opts,
+      targetForm: 'indices',
+      ignoreIndex: D.IGNORE,
+      out: new Float32Array(5),
+    });
     expect(Array.from(pkg.grad).every(Number.isFinite)).toBe(true);
     // Where both are finite they agree (float32 rounding apart).
     expect(Math.abs(tb.grad[4] - pkg.grad[4]) / Math.abs(pkg.grad[4])).toBeLessThan(1e-5);
@@ -170,7 +198,8 @@ describe('Figure 4', () => {
   test('the hardest negatives carry a larger share of the loss as γ grows (the same model, the same anchors)', () => {
     const data = D.makeData(7, SMALL);
     const r = D.createRun({ lossWithGrad: sigmoidFocalLossWithGrad, data, gamma: 2, alpha: 0.25, epochs: 2, seed: 7 });
-    r.runEpoch(); r.runEpoch();
+    r.runEpoch();
+    r.runEpoch();
     const f4 = D.figure4(r.model, data.test, sigmoidFocalLoss);
     const neg = (g: number, i: number) => f4[String(g)].negatives.shares[i];
     for (let i = 0; i < 3; i++) {
@@ -195,7 +224,11 @@ describe('the experiment', () => {
 
   test('a small experiment: every loss on every seed, paired differences, the stability pair', async () => {
     const progress: string[] = [];
-    const r = await runExperiment({ ...small, pool: createSerialPool(losses), onProgress: (e: any) => e.done && progress.push(`${e.task.key} ${e.task.seed}`) });
+    const r = await runExperiment({
+      ...small,
+      pool: createSerialPool(losses),
+      onProgress: (e: any) => e.done && progress.push(`${e.task.key} ${e.task.seed}`),
+    });
     expect(r.classes).toBe(1);
     expect(r.alphaSearch.map((s: any) => s.alpha)).toEqual([0.5, 0.75]);
     const best = r.alphaSearch.reduce((b: any, s: any) => (s.ap > b.ap ? s : b));
@@ -213,17 +246,20 @@ describe('the experiment', () => {
     expect(progress.filter((p) => /^(ce|ce01|fl) /.test(p)).length).toBe(2 * 3 - 1);
     expect(r.timing.runs).toBe(2 + 5 + 2);
     // And its test AP is what training cross-entropy at that α from scratch gives.
-    const again = runTask({ key: 'ce', label: '', seed: 1, classes: 1, sizes: SMALL, epochs: 2, gamma: 0, alpha: r.ceAlpha }, losses);
+    const again = runTask(
+      { key: 'ce', label: '', seed: 1, classes: 1, sizes: SMALL, epochs: 2, gamma: 0, alpha: r.ceAlpha },
+      losses,
+    );
     expect(r.table[0].perSeed[0].ap).toBe(again.test.ap);
     expect(r.stability.package.nonFiniteSteps).toBe(0);
     expect(r.stability.steps).toBe(2 * Math.ceil(SMALL.train / 8));
     expect(Object.keys(r.fig4).sort()).toEqual(['0', '0.5', '1', '2']);
   });
 
-  test('worker threads give the serial run\'s numbers bit for bit, whatever order the runs finish in', async () => {
+  test("worker threads give the serial run's numbers bit for bit, whatever order the runs finish in", async () => {
     const serial = await runExperiment({ ...small, seeds: 3, pool: createSerialPool(losses), evalEvery: 1 });
     const pool = createThreadPool(2);
-    let parallel;
+    let parallel: Awaited<ReturnType<typeof runExperiment>>;
     try {
       parallel = await runExperiment({ ...small, seeds: 3, pool, evalEvery: 1 });
     } finally {
@@ -252,7 +288,7 @@ describe('the experiment', () => {
     expect(pairedInterval([0.4], [0.5]).resolved).toBe(false);
   });
 
-  test('a task\'s own CPU time is this thread\'s (Linux /proc/thread-self)', () => {
+  test("a task's own CPU time is this thread's (Linux /proc/thread-self)", () => {
     const c0 = threadCpuSeconds();
     if (c0 === null) return; // not Linux: the CLI prints the process's CPU only
     let x = 0;
@@ -262,12 +298,21 @@ describe('the experiment', () => {
   });
 });
 
-describe('stability at the models\' full length (the default: 60 epochs, seed 1, 1 class)', () => {
+describe("stability at the models' full length (the default: 60 epochs, seed 1, 1 class)", () => {
   // The two stability tasks exactly as `npm start` runs them, in two worker threads (~15 s of CPU).
   let textbook: any;
   let pkg: any;
   const P = PRESETS.default;
-  const stab = { seed: 1, classes: P.classes, sizes: { train: P.train, test: P.test, val: P.val }, epochs: P.stabilityEpochs, gamma: STABILITY_GAMMA, alpha: 0.25, float32: true, trace: true };
+  const stab = {
+    seed: 1,
+    classes: P.classes,
+    sizes: { train: P.train, test: P.test, val: P.val },
+    epochs: P.stabilityEpochs,
+    gamma: STABILITY_GAMMA,
+    alpha: 0.25,
+    float32: true,
+    trace: true,
+  };
 
   test('the textbook float32 loss goes non-finite; the package stays finite and trains', async () => {
     const pool = createThreadPool(2);
@@ -295,7 +340,8 @@ describe('stability at the models\' full length (the default: 60 epochs, seed 1,
     expect(textbook.stability.paramsNonFinite).toBe(true);
     expect(textbook.test.ap).toBe(0);
     // Up to that step both runs are the same run: same losses (float32 rounding apart) ...
-    for (let i = 0; i < first.step - 1; i++) expect(Math.abs(textbook.trace.loss[i] - pkg.trace.loss[i])).toBeLessThan(1e-4 * pkg.trace.loss[i]);
+    for (let i = 0; i < first.step - 1; i++)
+      expect(Math.abs(textbook.trace.loss[i] - pkg.trace.loss[i])).toBeLessThan(1e-4 * pkg.trace.loss[i]);
     // ... and the step where it breaks is where a logit first crosses float32's saturation of p_t: computed
     // here independently, the largest float32 logit x < 0 with fround(1 − σ(x)) = 1 (γ < 1: (1 − p_t)^(γ − 1) = ∞).
     let lo = -30;
@@ -321,16 +367,26 @@ describe('CLI', () => {
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).not.toContain('\r');
-    expect(r.stdout).toMatch(/^seed 1 +FL γ=2, α=\.25 +2 epochs {2}cls loss \d+\.\d{3} {2}box loss \d\.\d{3} {2}AP \d\.\d{3} {2}\(\d+\.\d s, CPU \d+\.\d s\)$/m);
+    expect(r.stdout).toMatch(
+      /^seed 1 +FL γ=2, α=\.25 +2 epochs {2}cls loss \d+\.\d{3} {2}box loss \d\.\d{3} {2}AP \d\.\d{3} {2}\(\d+\.\d s, CPU \d+\.\d s\)$/m,
+    );
     expect(r.stdout).toContain("cross-entropy's α: 0.75 (given; no search)");
-    expect(r.stdout).toMatch(/^CE α=\.75 +\d\.\d{3} ± \d\.\d{3} +\d\.\d{3} ± \d\.\d{3} +\d\.\d{3} ± \d\.\d{3} +\d+\.\d{2}× +—$/m);
-    expect(r.stdout).toMatch(/^FL γ=2, α=\.25 +\d\.\d{3} ± \d\.\d{3} .* [+−]\d\.\d{3} ± 0\.000; [01]\/1; [+−]\d\.\d{3}\.\.[+−]\d\.\d{3}$/m);
+    expect(r.stdout).toMatch(
+      /^CE α=\.75 +\d\.\d{3} ± \d\.\d{3} +\d\.\d{3} ± \d\.\d{3} +\d\.\d{3} ± \d\.\d{3} +\d+\.\d{2}× +—$/m,
+    );
+    expect(r.stdout).toMatch(
+      /^FL γ=2, α=\.25 +\d\.\d{3} ± \d\.\d{3} .* [+−]\d\.\d{3} ± 0\.000; [01]\/1; [+−]\d\.\d{3}\.\.[+−]\d\.\d{3}$/m,
+    );
     expect(r.stdout).toMatch(/^γ = 2 +│ +\d\.\d{3} {2}\d\.\d{3} {2}\d\.\d{3} │ +\d\.\d{3} {2}\d\.\d{3}$/m);
-    expect(r.stdout).toMatch(/this package: +AP \d\.\d{3}, final cls loss \d+\.\d{3}; finite loss and gradient in all 16 steps/);
+    expect(r.stdout).toMatch(
+      /this package: +AP \d\.\d{3}, final cls loss \d+\.\d{3}; finite loss and gradient in all 16 steps/,
+    );
     expect(r.stdout).toMatch(/textbook float32: +AP/);
     // One seed: no spread, and the verdict says so.
     expect(r.stdout).toMatch(/^FL γ=2, α=\.25 vs CE α=\.75: ΔAP [+−]\d\.\d{3}, one seed: no spread to judge it by\.$/m);
-    expect(r.stdout).toMatch(/^Time: \d+\.\d s wall for 5 runs on \d+ worker threads \(\d+ cores\); CPU \d+\.\d s for the process/m);
+    expect(r.stdout).toMatch(
+      /^Time: \d+\.\d s wall for 5 runs on \d+ worker threads \(\d+ cores\); CPU \d+\.\d s for the process/m,
+    );
     expect(r.stdout).toMatch(/^load average \(1 min\) \d+\.\d\d at the start, \d+\.\d\d at the end/m);
   });
 
@@ -349,7 +405,21 @@ describe('CLI', () => {
   });
 
   test('--json, --gamma, --alpha, --ce-alpha, --no-stability', () => {
-    const r = run(['--json', '--seeds', '1', '--epochs', '1', '--gamma', '1', '--alpha', '0.5', '--ce-alpha', '0.9', '--no-stability', '--quick']);
+    const r = run([
+      '--json',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--gamma',
+      '1',
+      '--alpha',
+      '0.5',
+      '--ce-alpha',
+      '0.9',
+      '--no-stability',
+      '--quick',
+    ]);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.gamma).toBe(1);
@@ -360,7 +430,18 @@ describe('CLI', () => {
   });
 
   test('--classes 3: the earlier 3-class detector', () => {
-    const r = run(['--json', '--classes', '3', '--seeds', '1', '--epochs', '1', '--ce-alpha', '0.75', '--no-stability']);
+    const r = run([
+      '--json',
+      '--classes',
+      '3',
+      '--seeds',
+      '1',
+      '--epochs',
+      '1',
+      '--ce-alpha',
+      '0.75',
+      '--no-stability',
+    ]);
     expect(r.status).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.classes).toBe(3);
@@ -392,18 +473,37 @@ describe('CLI', () => {
   test('--help', () => {
     const r = run(['--help']);
     expect(r.status).toBe(0);
-    for (const flag of ['--classes', '--seeds', '--seed', '--epochs', '--gamma', '--alpha', '--ce-alpha', '--grid', '--stability-epochs', '--no-stability', '--workers', '--quick', '--json', '--help']) expect(r.stdout).toContain(flag);
+    for (const flag of [
+      '--classes',
+      '--seeds',
+      '--seed',
+      '--epochs',
+      '--gamma',
+      '--alpha',
+      '--ce-alpha',
+      '--grid',
+      '--stability-epochs',
+      '--no-stability',
+      '--workers',
+      '--quick',
+      '--json',
+      '--help',
+    ])
+      expect(r.stdout).toContain(flag);
   });
 });
 
 describe('the walkthrough (examples/detector/README.md)', () => {
   const readme = readFileSync(new URL('../examples/detector/README.md', import.meta.url), 'utf8');
-  const excerpt = [...readme.matchAll(/```text\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('anchors (seed')) ?? '';
+  const excerpt =
+    [...readme.matchAll(/```text\n([\s\S]*?)```/g)].map((m) => m[1]).find((b) => b.includes('anchors (seed')) ?? '';
 
-  test('its anchor counts are the data\'s', () => {
+  test("its anchor counts are the data's", () => {
     expect(excerpt).not.toBe('');
     const c = D.makeData(1).train.counts;
-    expect(excerpt).toContain(`anchors (seed 1, training): ${c.positive} positive, ${c.background} background (1 : ${Math.round(c.background / c.positive)}), ${c.ignored} ignored; ${c.objects} objects`);
+    expect(excerpt).toContain(
+      `anchors (seed 1, training): ${c.positive} positive, ${c.background} background (1 : ${Math.round(c.background / c.positive)}), ${c.ignored} ignored; ${c.objects} objects`,
+    );
   });
 
   // The whole default run takes a minute and a half or more: opt in with DETECTOR_README=1.

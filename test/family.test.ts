@@ -7,11 +7,13 @@ import { describe, expect, test } from 'vitest';
 import * as api from 'focal-loss';
 import { oneHot, refElementwise, refReduce, refSoftmax, type RefElementOptions } from './reference';
 
-const close = (got: number, want: number, rel = 1e-12) => expect(Math.abs(got - want), `${got} vs ${want}`).toBeLessThanOrEqual(rel * Math.abs(want) + 1e-300);
+const close = (got: number, want: number, rel = 1e-12) =>
+  expect(Math.abs(got - want), `${got} vs ${want}`).toBeLessThanOrEqual(rel * Math.abs(want) + 1e-300);
 function closeAll(got: ArrayLike<number>, want: ArrayLike<number>, rel = 1e-12) {
   expect(got.length).toBe(want.length);
   const scale = Math.max(...Array.from(want, Math.abs));
-  for (let i = 0; i < want.length; i++) expect(Math.abs(got[i] - want[i]), `[${i}] ${got[i]} vs ${want[i]}`).toBeLessThanOrEqual(rel * scale + 1e-300);
+  for (let i = 0; i < want.length; i++)
+    expect(Math.abs(got[i] - want[i]), `[${i}] ${got[i]} vs ${want[i]}`).toBeLessThanOrEqual(rel * scale + 1e-300);
 }
 const bits = (a: ArrayLike<number>) => Array.from(a, (v) => (Object.is(v, -0) ? 0 : v));
 
@@ -28,20 +30,46 @@ const fns = {
   varifocal: [api.varifocalLoss, api.varifocalLossWithGrad, api.varifocalLossPartial],
   asymmetric: [api.asymmetricLoss, api.asymmetricLossWithGrad, api.asymmetricLossPartial],
 } as const;
-const withGrad = (f: Family) => fns[f][1] as (l: Float64Array | Float32Array, t: unknown, o?: object) => { loss: any; grad: Float64Array | Float32Array };
-const partialOf = (f: Family) => fns[f][2] as (l: Float64Array | Float32Array, t: unknown, o?: object) => api.FocalPartial;
+const withGrad = (f: Family) =>
+  fns[f][1] as (
+    l: Float64Array | Float32Array,
+    t: unknown,
+    o?: object,
+  ) => { loss: any; grad: Float64Array | Float32Array };
+const partialOf = (f: Family) =>
+  fns[f][2] as (l: Float64Array | Float32Array, t: unknown, o?: object) => api.FocalPartial;
 
 /** Options of each family member (beyond the defaults) and the same for the reference. */
 const settings: { name: string; family: Family; options: object; ref: RefElementOptions }[] = [
   { name: 'sigmoid defaults', family: 'sigmoid', options: {}, ref: { loss: 'sigmoid' } },
-  { name: 'sigmoid γ 0.5, α off, posWeight 3, poly 1.5', family: 'sigmoid', options: { gamma: 0.5, alpha: null, posWeight: 3, polyEpsilon: 1.5 }, ref: { loss: 'sigmoid', gamma: 0.5, alpha: null, posWeight: 3, polyEpsilon: 1.5 } },
-  { name: 'sigmoid per-class posWeight, poly −0.5, smoothing', family: 'sigmoid', options: { posWeight: [1, 2, 0.5, 4], polyEpsilon: -0.5, labelSmoothing: 0.1 }, ref: { loss: 'sigmoid', posWeight: [1, 2, 0.5, 4], polyEpsilon: -0.5, labelSmoothing: 0.1 } },
+  {
+    name: 'sigmoid γ 0.5, α off, posWeight 3, poly 1.5',
+    family: 'sigmoid',
+    options: { gamma: 0.5, alpha: null, posWeight: 3, polyEpsilon: 1.5 },
+    ref: { loss: 'sigmoid', gamma: 0.5, alpha: null, posWeight: 3, polyEpsilon: 1.5 },
+  },
+  {
+    name: 'sigmoid per-class posWeight, poly −0.5, smoothing',
+    family: 'sigmoid',
+    options: { posWeight: [1, 2, 0.5, 4], polyEpsilon: -0.5, labelSmoothing: 0.1 },
+    ref: { loss: 'sigmoid', posWeight: [1, 2, 0.5, 4], polyEpsilon: -0.5, labelSmoothing: 0.1 },
+  },
   { name: 'quality β 2', family: 'quality', options: {}, ref: { loss: 'quality' } },
   { name: 'quality β 0.5', family: 'quality', options: { beta: 0.5 }, ref: { loss: 'quality', beta: 0.5 } },
   { name: 'varifocal defaults', family: 'varifocal', options: {}, ref: { loss: 'varifocal' } },
-  { name: 'varifocal not IoU-weighted, γ 1.5', family: 'varifocal', options: { iouWeighted: false, gamma: 1.5, alpha: 0.5 }, ref: { loss: 'varifocal', iouWeighted: false, gamma: 1.5, alpha: 0.5 } },
+  {
+    name: 'varifocal not IoU-weighted, γ 1.5',
+    family: 'varifocal',
+    options: { iouWeighted: false, gamma: 1.5, alpha: 0.5 },
+    ref: { loss: 'varifocal', iouWeighted: false, gamma: 1.5, alpha: 0.5 },
+  },
   { name: 'asymmetric defaults', family: 'asymmetric', options: {}, ref: { loss: 'asymmetric' } },
-  { name: 'asymmetric clip 0, γ− 0.5, detached', family: 'asymmetric', options: { clip: 0, gammaNeg: 0.5, gammaPos: 2, detachFocalWeight: true }, ref: { loss: 'asymmetric', clip: 0, gammaNeg: 0.5, gammaPos: 2, detachFocalWeight: true } },
+  {
+    name: 'asymmetric clip 0, γ− 0.5, detached',
+    family: 'asymmetric',
+    options: { clip: 0, gammaNeg: 0.5, gammaPos: 2, detachFocalWeight: true },
+    ref: { loss: 'asymmetric', clip: 0, gammaNeg: 0.5, gammaPos: 2, detachFocalWeight: true },
+  },
 ];
 
 describe.each(settings)('$name', ({ family, options, ref }) => {
@@ -51,7 +79,10 @@ describe.each(settings)('$name', ({ family, options, ref }) => {
   test('dense soft targets: loss and gradient match the definition, every reduction', () => {
     const y = Float64Array.from(logits, (_, i) => ((i * 7) % 11) / 10);
     const r = refElementwise(logits, y, ref, undefined, classOf);
-    const opts = { ...options, ...(Array.isArray((options as { posWeight?: unknown }).posWeight) ? { classes: C } : {}) };
+    const opts = {
+      ...options,
+      ...(Array.isArray((options as { posWeight?: unknown }).posWeight) ? { classes: C } : {}),
+    };
     for (const reduction of ['none', 'sum', 'mean'] as const) {
       const want = refReduce({ losses: r.losses, grad: r.grad, gradScale: r.grad, count: y.length }, reduction);
       const got = f(logits, y, { ...opts, reduction });
@@ -64,7 +95,9 @@ describe.each(settings)('$name', ({ family, options, ref }) => {
   test('class indices (background C, ignoreIndex) equal the one-hot dense targets bit for bit; mean over counted items × C', () => {
     const { dense, counted } = oneHot(labels, N, C, 1);
     const weightsPerItem = [1, 0.5, 2, 7, 1.5, 1];
-    const weightsPerElement = Float64Array.from(dense, (_, i) => (counted[Math.floor(i / C)] ? weightsPerItem[Math.floor(i / C)] : 0));
+    const weightsPerElement = Float64Array.from(dense, (_, i) =>
+      counted[Math.floor(i / C)] ? weightsPerItem[Math.floor(i / C)] : 0,
+    );
     const byIndex = f(logits, labels, { ...options, classes: C, weights: weightsPerItem, reduction: 'none' });
     const byDense = f(logits, dense, { ...options, classes: C, weights: weightsPerElement, reduction: 'none' });
     expect(bits(byIndex.loss)).toEqual(bits(byDense.loss));
@@ -84,18 +117,25 @@ describe.each(settings)('$name', ({ family, options, ref }) => {
     const cf = Float64Array.from({ length: 2 * C * S }, (_, i) => Math.cos(i * 0.7) * 2);
     const t = [0, 4, 2, 1, -100, 3];
     const rows = new Float64Array(cf.length);
-    for (let n = 0; n < 2; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) rows[(n * S + s) * C + c] = cf[n * C * S + c * S + s];
+    for (let n = 0; n < 2; n++)
+      for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) rows[(n * S + s) * C + c] = cf[n * C * S + c * S + s];
     const a = f(cf, t, { ...options, shape: [2, C, S], reduction: 'sum' });
     const b = f(rows, t, { ...options, classes: C, reduction: 'sum' });
     close(a.loss, b.loss, 1e-14);
-    for (let n = 0; n < 2; n++) for (let c = 0; c < C; c++) for (let s = 0; s < S; s++) expect(a.grad[n * C * S + c * S + s]).toBe(b.grad[(n * S + s) * C + c]);
+    for (let n = 0; n < 2; n++)
+      for (let c = 0; c < C; c++)
+        for (let s = 0; s < S; s++) expect(a.grad[n * C * S + c * S + s]).toBe(b.grad[(n * S + s) * C + c]);
   });
 
   test('normalizer replaces the mean divisor, in the loss and inside the gradient', () => {
     const sum = f(logits, labels, { ...options, classes: C, reduction: 'sum' });
     const norm = f(logits, labels, { ...options, classes: C, normalizer: 2.5 });
     close(norm.loss, sum.loss / 2.5, 1e-15);
-    closeAll(norm.grad, Float64Array.from(sum.grad, (g) => g / 2.5), 1e-15);
+    closeAll(
+      norm.grad,
+      Float64Array.from(sum.grad, (g) => g / 2.5),
+      1e-15,
+    );
   });
 
   test('the partial carries the positives: counted non-background items, or Σ targets', () => {
@@ -103,14 +143,22 @@ describe.each(settings)('$name', ({ family, options, ref }) => {
     expect(p.count).toBe(5 * C);
     expect(p.positives).toBe(3);
     const y = Float64Array.from(logits, (_, i) => ((i * 3) % 5) / 4);
-    expect(partialOf(family)(logits, y, { ...options, ...(Array.isArray((options as { posWeight?: unknown }).posWeight) ? { classes: C } : {}) }).positives)
-      .toBe(y.reduce((a, v) => a + v, 0));
+    expect(
+      partialOf(family)(logits, y, {
+        ...options,
+        ...(Array.isArray((options as { posWeight?: unknown }).posWeight) ? { classes: C } : {}),
+      }).positives,
+    ).toBe(y.reduce((a, v) => a + v, 0));
   });
 
   test('float32 follows float64 to float32 precision', () => {
     const x32 = Float32Array.from(logits);
     const y = Float64Array.from(logits, (_, i) => ((i * 7) % 11) / 10);
-    const opts = { ...options, ...(Array.isArray((options as { posWeight?: unknown }).posWeight) ? { classes: C } : {}), reduction: 'none' };
+    const opts = {
+      ...options,
+      ...(Array.isArray((options as { posWeight?: unknown }).posWeight) ? { classes: C } : {}),
+      reduction: 'none',
+    };
     const a = f(x32, Float32Array.from(y), opts);
     const b = f(Float64Array.from(x32), Float64Array.from(Float32Array.from(y)), opts);
     expect(a.grad).toBeInstanceOf(Float32Array);
@@ -126,7 +174,10 @@ describe('identities', () => {
 
   test('QFL β = 0, ASL γ± = 0 clip 0, focal γ = 0 α off: all the plain BCE with logits', () => {
     closeAll(api.qualityFocalLoss(logits, y, { beta: 0, reduction: 'none' }) as Float64Array, bce);
-    closeAll(api.asymmetricLoss(logits, y, { gammaPos: 0, gammaNeg: 0, clip: 0, reduction: 'none' }) as Float64Array, bce);
+    closeAll(
+      api.asymmetricLoss(logits, y, { gammaPos: 0, gammaNeg: 0, clip: 0, reduction: 'none' }) as Float64Array,
+      bce,
+    );
     closeAll(api.sigmoidFocalLoss(logits, y, { gamma: 0, alpha: null, reduction: 'none' }) as Float64Array, bce);
   });
 
@@ -136,15 +187,21 @@ describe('identities', () => {
     expect(bits(same.loss)).toEqual(bits(base.loss));
     expect(bits(same.grad)).toEqual(bits(base.grad));
     const scalar = api.sigmoidFocalLossWithGrad(logits, hard, { posWeight: 2.5, classes: C, reduction: 'none' });
-    const perClass = api.sigmoidFocalLossWithGrad(logits, hard, { posWeight: [2.5, 2.5, 2.5, 2.5], classes: C, reduction: 'none' });
+    const perClass = api.sigmoidFocalLossWithGrad(logits, hard, {
+      posWeight: [2.5, 2.5, 2.5, 2.5],
+      classes: C,
+      reduction: 'none',
+    });
     expect(bits(perClass.loss)).toEqual(bits(scalar.loss));
     expect(bits(perClass.grad)).toEqual(bits(scalar.grad));
   });
 
   test('varifocal negatives: α·σ(x)^γ·softplus(x), which at γ = 0 is α·BCE(x, 0)', () => {
     const zeros = new Float64Array(logits.length);
-    closeAll(api.varifocalLoss(logits, zeros, { gamma: 0, alpha: 0.75, reduction: 'none' }) as Float64Array,
-      refElementwise(logits, zeros, { loss: 'quality', beta: 0 }).losses.map((v) => 0.75 * v));
+    closeAll(
+      api.varifocalLoss(logits, zeros, { gamma: 0, alpha: 0.75, reduction: 'none' }) as Float64Array,
+      refElementwise(logits, zeros, { loss: 'quality', beta: 0 }).losses.map((v) => 0.75 * v),
+    );
   });
 
   test('softmax Poly-1: ε·(1 − p_t)^(γ+1) beside the focal term, in the loss and the gradient', () => {
@@ -175,7 +232,10 @@ describe('identities', () => {
     expect(both.positives).toBe(whole.positives);
     expect(both.count).toBe(whole.count);
     close(both.sum, whole.sum, 1e-15);
-    const mixed = api.combineFocalPartials([a, api.softmaxFocalLossPartial(logits, [0, 1, 2, 3, 0, 1], { classes: C })]);
+    const mixed = api.combineFocalPartials([
+      a,
+      api.softmaxFocalLossPartial(logits, [0, 1, 2, 3, 0, 1], { classes: C }),
+    ]);
     expect(mixed.positives).toBeUndefined();
   });
 });
@@ -186,8 +246,16 @@ describe('classBalancedAlpha', () => {
     const a = api.classBalancedAlpha(counts, 0.999);
     const raw = counts.map((n) => (1 - 0.999) / (1 - 0.999 ** n));
     const s = raw.reduce((x, v) => x + v, 0);
-    closeAll(a, raw.map((v) => (v * counts.length) / s), 1e-13);
-    close(a.reduce((x, v) => x + v, 0), counts.length, 1e-15);
+    closeAll(
+      a,
+      raw.map((v) => (v * counts.length) / s),
+      1e-13,
+    );
+    close(
+      a.reduce((x, v) => x + v, 0),
+      counts.length,
+      1e-15,
+    );
     expect(a[3]).toBeGreaterThan(a[2]);
     expect(Array.from(api.classBalancedAlpha(counts, 0))).toEqual([1, 1, 1, 1]);
     // The default β = 0.9999 keeps its digits for small counts (1 − β^n by expm1): n = 1 gives 1 − β exactly.
@@ -196,7 +264,9 @@ describe('classBalancedAlpha', () => {
   });
 
   test('bad counts and beta are package errors', () => {
-    expect(() => api.classBalancedAlpha([3, 0])).toThrow(new RangeError('focal-loss: counts[1] = 0 must be a positive integer'));
+    expect(() => api.classBalancedAlpha([3, 0])).toThrow(
+      new RangeError('focal-loss: counts[1] = 0 must be a positive integer'),
+    );
     expect(() => api.classBalancedAlpha([3, 1.5])).toThrow(RangeError);
     expect(() => api.classBalancedAlpha([])).toThrow(RangeError);
     expect(() => api.classBalancedAlpha(['3'] as never)).toThrow(TypeError);

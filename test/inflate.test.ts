@@ -11,7 +11,7 @@ const wasm = new Uint8Array(readFileSync(new URL('../dist/focal_loss.wasm', impo
 /** Deterministic bytes: random, or text-like (repetitive, for long matches). */
 function bytes(n: number, kind: 'random' | 'text' | 'zeros', seed = 1): Uint8Array {
   let s = seed >>> 0;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 24);
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) >>> 24;
   const words = ['focal', 'loss', 'gamma', 'alpha', 'softmax', 'sigmoid', ' ', '\n', 'wasm'];
   const out = new Uint8Array(n);
   let text = '';
@@ -58,7 +58,9 @@ describe('inflateRaw', () => {
 
   test('truncated or corrupt input, or a wrong size, throws instead of returning wrong bytes', () => {
     const deflated = new Uint8Array(deflateRawSync(wasm, { level: 9 }));
-    expect(() => inflateRaw(deflated.subarray(0, deflated.length >> 1), wasm.length)).toThrow(/inlined WebAssembly module is corrupt/);
+    expect(() => inflateRaw(deflated.subarray(0, deflated.length >> 1), wasm.length)).toThrow(
+      /inlined WebAssembly module is corrupt/,
+    );
     expect(() => inflateRaw(deflated, wasm.length - 1)).toThrow(/corrupt/);
     expect(() => inflateRaw(deflated, wasm.length + 1)).toThrow(/corrupt/);
     expect(() => inflateRaw(new Uint8Array([0xff, 0xff, 0xff]), 10)).toThrow(/corrupt/);

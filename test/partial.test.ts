@@ -4,8 +4,13 @@
 // 1 / Σ count equal the whole batch's 'mean' gradient.
 import { describe, expect, test } from 'vitest';
 import {
-  combineFocalPartials, sigmoidFocalLoss, sigmoidFocalLossPartial, sigmoidFocalLossWithGrad,
-  softmaxFocalLoss, softmaxFocalLossPartial, softmaxFocalLossWithGrad,
+  combineFocalPartials,
+  sigmoidFocalLoss,
+  sigmoidFocalLossPartial,
+  sigmoidFocalLossWithGrad,
+  softmaxFocalLoss,
+  softmaxFocalLossPartial,
+  softmaxFocalLossWithGrad,
   type FocalPartial,
 } from 'focal-loss';
 // @ts-expect-error: plain JS module with JSDoc types (the demo's mulberry32)
@@ -33,7 +38,6 @@ function maxUlps(a: Float32Array | Float64Array, b: Float32Array | Float64Array)
   return worst;
 }
 
-
 const combine = (parts: FocalPartial[]) => combineFocalPartials(parts);
 
 /** M rows × C classes, about a quarter of the targets ignored (-100). */
@@ -55,7 +59,10 @@ function shards<L extends Float32Array | Float64Array>(logits: L, targets: Int32
   });
 }
 
-describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] as const)('softmax, %s', (_, Ctor) => {
+describe.each([
+  ['Float32Array', Float32Array],
+  ['Float64Array', Float64Array],
+] as const)('softmax, %s', (_, Ctor) => {
   const C = 7;
   const M = 1000;
   const { logits, targets } = softmaxBatch(Ctor, M, C, 42);
@@ -70,14 +77,18 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
     expect(p.sum).toBe(fsum(perItem));
     expect(Math.abs(p.residual)).toBeLessThanOrEqual(2 ** (Math.floor(Math.log2(p.sum)) - 53));
     // The package's own 'sum' / 'mean' (a running double sum) agree to rounding.
-    expect(Math.abs(p.sum - softmaxFocalLoss(logits, targets, { ...opts, reduction: 'sum' })) / p.sum).toBeLessThan(1e-13);
+    expect(Math.abs(p.sum - softmaxFocalLoss(logits, targets, { ...opts, reduction: 'sum' })) / p.sum).toBeLessThan(
+      1e-13,
+    );
     expect(Math.abs(p.sum / p.count - softmaxFocalLoss(logits, targets, opts)) / (p.sum / p.count)).toBeLessThan(1e-13);
   });
 
-  test('uneven shards combine to the whole batch\'s mean within 1 ulp (here: exactly); the mean of the shard means does not', () => {
+  test("uneven shards combine to the whole batch's mean within 1 ulp (here: exactly); the mean of the shard means does not", () => {
     const whole = combine([softmaxFocalLossPartial(logits, targets, opts)]).mean;
     const exactMean = fsum(softmaxFocalLoss(logits, targets, { ...opts, reduction: 'none' })) / counted;
-    const parts = shards(logits, targets, C, [13, 400, 401, 777]).map((s) => softmaxFocalLossPartial(s.logits, s.targets, opts));
+    const parts = shards(logits, targets, C, [13, 400, 401, 777]).map((s) =>
+      softmaxFocalLossPartial(s.logits, s.targets, opts),
+    );
     const c = combine(parts);
     expect(c.count).toBe(counted);
     expect(ulps(c.mean, whole)).toBeLessThanOrEqual(1);
@@ -96,7 +107,10 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
     const kept = softmaxFocalLossPartial(new Ctor([...z.subarray(0, C), ...z.subarray(2 * C, 3 * C)]), [3, 0], opts);
     expect(p.sum).toBe(kept.sum);
     expect(softmaxFocalLossPartial(z.subarray(C, 2 * C), [-100], opts)).toEqual({ sum: 0, residual: 0, count: 0 });
-    expect(combine([p, softmaxFocalLossPartial(z.subarray(C, 2 * C), [-100], opts)])).toEqual({ ...p, mean: p.sum / 2 });
+    expect(combine([p, softmaxFocalLossPartial(z.subarray(C, 2 * C), [-100], opts)])).toEqual({
+      ...p,
+      mean: p.sum / 2,
+    });
     // A custom ignoreIndex, and class 0 is an ordinary class.
     expect(softmaxFocalLossPartial(z, [3, 0, 0, 5], { ...opts, ignoreIndex: 5 }).count).toBe(3);
   });
@@ -115,7 +129,11 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
     // When the total count is a power of two the scaling is exact, and the two agree bit for bit.
     const t2 = Int32Array.from(targets);
     let n = counted;
-    for (let i = 0; n > 512; i++) if (t2[i] !== -100) { t2[i] = -100; n--; }
+    for (let i = 0; n > 512; i++)
+      if (t2[i] !== -100) {
+        t2[i] = -100;
+        n--;
+      }
     const whole2 = softmaxFocalLossWithGrad(logits, t2, opts);
     const grad2 = new Ctor(logits.length);
     for (const s of shards(logits, t2, C, [333, 666])) {
@@ -127,14 +145,22 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
   });
 
   test('channels-first shards (images of [N, C, H, W]) combine too', () => {
-    const N = 6, H = 5, W = 9;
+    const N = 6,
+      H = 5,
+      W = 9;
     const r = rng(7);
     const z = new Ctor(N * C * H * W).map(() => (r() - 0.5) * 6);
     const t = Int32Array.from({ length: N * H * W }, () => (r() < 0.3 ? -100 : Math.floor(r() * C)));
     const shape = [N, C, H, W];
-    const whole = fsum(softmaxFocalLoss(z, t, { shape, gamma: 0.5, reduction: 'none' })) / Array.from(t).filter((x) => x !== -100).length;
-    const img = C * H * W, pos = H * W;
-    const a = softmaxFocalLossPartial(z.subarray(0, 2 * img), t.subarray(0, 2 * pos), { shape: [2, C, H, W], gamma: 0.5 });
+    const whole =
+      fsum(softmaxFocalLoss(z, t, { shape, gamma: 0.5, reduction: 'none' })) /
+      Array.from(t).filter((x) => x !== -100).length;
+    const img = C * H * W,
+      pos = H * W;
+    const a = softmaxFocalLossPartial(z.subarray(0, 2 * img), t.subarray(0, 2 * pos), {
+      shape: [2, C, H, W],
+      gamma: 0.5,
+    });
     const b = softmaxFocalLossPartial(z.subarray(2 * img), t.subarray(2 * pos), { shape: [4, C, H, W], gamma: 0.5 });
     expect(a.count + b.count).toBe(Array.from(t).filter((x) => x !== -100).length);
     expect(ulps(combine([a, b]).mean, whole)).toBeLessThanOrEqual(1);
@@ -142,7 +168,10 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
   });
 });
 
-describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] as const)('sigmoid, %s', (_, Ctor) => {
+describe.each([
+  ['Float32Array', Float32Array],
+  ['Float64Array', Float64Array],
+] as const)('sigmoid, %s', (_, Ctor) => {
   const n = 5000;
   const r = rng(99);
   const x = new Ctor(n).map(() => (r() - 0.5) * 10);
@@ -152,7 +181,9 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
   test('shards combine to the whole mean within 1 ulp; count is every element', () => {
     const whole = combine([sigmoidFocalLossPartial(x, y, opts)]).mean;
     const cuts = [0, 1, 1234, 4096, n];
-    const parts = cuts.slice(1).map((end, i) => sigmoidFocalLossPartial(x.subarray(cuts[i], end), y.subarray(cuts[i], end), opts));
+    const parts = cuts
+      .slice(1)
+      .map((end, i) => sigmoidFocalLossPartial(x.subarray(cuts[i], end), y.subarray(cuts[i], end), opts));
     const c = combine(parts);
     expect(c.count).toBe(n);
     expect(c.positives).toBe(y.reduce((a, v) => a + v, 0));
@@ -166,7 +197,10 @@ describe.each([['Float32Array', Float32Array], ['Float64Array', Float64Array]] a
   test('"sum" gradients scaled by 1 / total equal the "mean" gradient', () => {
     const whole = sigmoidFocalLossWithGrad(x, y, opts);
     const grad = new Ctor(n);
-    for (const [a, b] of [[0, 1700], [1700, n]]) {
+    for (const [a, b] of [
+      [0, 1700],
+      [1700, n],
+    ]) {
       const g = sigmoidFocalLossWithGrad(x.subarray(a, b), y.subarray(a, b), { ...opts, reduction: 'sum' }).grad;
       for (let i = 0; i < g.length; i++) grad[a + i] = g[i] * (1 / n);
     }
@@ -178,15 +212,19 @@ describe('the partial functions validate like the loss', () => {
   const z = new Float32Array([1, 2, 3, 0, 0, 1]);
   test('reduction and out are refused with a TypeError that says what to do', () => {
     expect(() => softmaxFocalLossPartial(z, [0, 1], { classes: 3, reduction: 'mean' } as never)).toThrow(TypeError);
-    expect(() => softmaxFocalLossPartial(z, [0, 1], { classes: 3, out: new Float32Array(6) } as never)).toThrow(/no option 'out'/);
-    expect(() => sigmoidFocalLossPartial(z, [0, 1, 0, 1, 0, 1], { reduction: 'sum' } as never)).toThrow(/Σ sum \/ Σ count/);
+    expect(() => softmaxFocalLossPartial(z, [0, 1], { classes: 3, out: new Float32Array(6) } as never)).toThrow(
+      /no option 'out'/,
+    );
+    expect(() => sigmoidFocalLossPartial(z, [0, 1, 0, 1, 0, 1], { reduction: 'sum' } as never)).toThrow(
+      /Σ sum \/ Σ count/,
+    );
   });
-  test('bad targets and options throw the loss\'s errors', () => {
+  test("bad targets and options throw the loss's errors", () => {
     expect(() => softmaxFocalLossPartial(z, [0, 3], { classes: 3 })).toThrow(RangeError);
     expect(() => softmaxFocalLossPartial(z, [0, 1], undefined as never)).toThrow(TypeError);
     expect(() => sigmoidFocalLossPartial(z, [0, 2, 0, 1, 0, 1])).toThrow(RangeError);
   });
-  test('README example: two shards\' partials give the whole batch\'s mean', () => {
+  test("README example: two shards' partials give the whole batch's mean", () => {
     const logits = new Float32Array([2, 0.5, -1, 0, 3, 0.1, 1, 1, 1, -2, 0, 2]); // 4 rows × 3 classes
     const targets = [0, 1, -100, 2];
     const a = softmaxFocalLossPartial(logits.subarray(0, 6), targets.slice(0, 2), { classes: 3 });
@@ -196,9 +234,13 @@ describe('the partial functions validate like the loss', () => {
     expect(count).toBe(3);
     expect(ulps(mean, softmaxFocalLoss(logits, targets, { classes: 3 }))).toBeLessThanOrEqual(1);
     const total = a.count + b.count;
-    const gradA = softmaxFocalLossWithGrad(logits.subarray(0, 6), targets.slice(0, 2), { classes: 3, reduction: 'sum' })
-      .grad.map((g) => g / total);
-    expect(maxUlps(gradA, softmaxFocalLossWithGrad(logits, targets, { classes: 3 }).grad.subarray(0, 6))).toBeLessThanOrEqual(4);
+    const gradA = softmaxFocalLossWithGrad(logits.subarray(0, 6), targets.slice(0, 2), {
+      classes: 3,
+      reduction: 'sum',
+    }).grad.map((g) => g / total);
+    expect(
+      maxUlps(gradA, softmaxFocalLossWithGrad(logits, targets, { classes: 3 }).grad.subarray(0, 6)),
+    ).toBeLessThanOrEqual(4);
     // Infinity (a masked target) and NaN losses carry through.
     const masked = softmaxFocalLossPartial(new Float32Array([0, -Infinity]), [1], { classes: 2 });
     expect(combineFocalPartials([a, masked]).mean).toBe(Infinity);

@@ -14,7 +14,11 @@ interface PeerCase {
   kind: Kind;
   transcribed: boolean;
   inputs: {
-    logits: (number | string)[]; targets?: number[]; scores?: number[]; target_probabilities?: number[]; shape?: number[];
+    logits: (number | string)[];
+    targets?: number[];
+    scores?: number[];
+    target_probabilities?: number[];
+    shape?: number[];
     /** How the targets are given: 'class indices …', 'dense …', 'probability targets …'. */
     target_form?: string;
   };
@@ -24,7 +28,9 @@ interface PeerCase {
   check: Record<string, boolean>;
 }
 
-const peers: { cases: PeerCase[] } = JSON.parse(readFileSync(new URL('./vectors/peers/peers.json', import.meta.url), 'utf8'));
+const peers: { cases: PeerCase[] } = JSON.parse(
+  readFileSync(new URL('./vectors/peers/peers.json', import.meta.url), 'utf8'),
+);
 const num = (v: unknown): number => (v === 'inf' ? Infinity : v === '-inf' ? -Infinity : v === 'nan' ? NaN : Number(v));
 const nums = (v: unknown): number[] => (v as unknown[]).map(num);
 
@@ -39,9 +45,13 @@ function run(c: PeerCase, extra: Record<string, unknown> = {}) {
   }
   Object.assign(options, extra);
   const indices = c.kind === 'softmax' || c.inputs.target_form?.startsWith('class indices');
-  const targets = c.inputs.target_probabilities ? Float64Array.from(c.inputs.target_probabilities)
-    : c.inputs.scores ? Float64Array.from(c.inputs.scores)
-    : indices ? Int32Array.from(c.inputs.targets!) : Float64Array.from(c.inputs.targets!);
+  const targets = c.inputs.target_probabilities
+    ? Float64Array.from(c.inputs.target_probabilities)
+    : c.inputs.scores
+      ? Float64Array.from(c.inputs.scores)
+      : indices
+        ? Int32Array.from(c.inputs.targets!)
+        : Float64Array.from(c.inputs.targets!);
   return f.withGrad(logits, targets, options);
 }
 
@@ -53,12 +63,20 @@ const within = (got: number, want: number, rtol: number, atol: number) =>
  * check's scale for entries far below the largest of their array (a gradient entry that is a small difference of
  * terms the size of the others), since the peers' files give no per-entry scale.
  */
-function expectClose(got: ArrayLike<number> | number, want: ArrayLike<number> | number, rtol: number, atol: number, what: string, floor = 0) {
+function expectClose(
+  got: ArrayLike<number> | number,
+  want: ArrayLike<number> | number,
+  rtol: number,
+  atol: number,
+  what: string,
+  floor = 0,
+) {
   const g = typeof got === 'number' ? [got] : Array.from(got);
   const w = typeof want === 'number' ? [want] : Array.from(want);
   expect(g.length, what).toBe(w.length);
   const largest = Math.max(0, ...w.filter(Number.isFinite).map(Math.abs));
-  for (let i = 0; i < w.length; i++) expect(within(g[i], w[i], rtol, atol + rtol * floor * largest), `${what}[${i}]: ${g[i]} vs ${w[i]}`).toBe(true);
+  for (let i = 0; i < w.length; i++)
+    expect(within(g[i], w[i], rtol, atol + rtol * floor * largest), `${what}[${i}]: ${g[i]} vs ${w[i]}`).toBe(true);
 }
 
 /** The package's outputs under the names the file uses. */
@@ -74,7 +92,10 @@ function outputs(c: PeerCase): Record<string, number | ArrayLike<number>> {
     grad: reduced.grad,
     loss_none: losses,
     grad_of_sum: sum.grad,
-    row_means_of_loss_none: Array.from({ length: rows }, (_, r) => losses.subarray(r * perRow, (r + 1) * perRow).reduce((a, v) => a + v, 0) / perRow),
+    row_means_of_loss_none: Array.from(
+      { length: rows },
+      (_, r) => losses.subarray(r * perRow, (r + 1) * perRow).reduce((a, v) => a + v, 0) / perRow,
+    ),
   };
   if (c.kind === 'asymmetric') out.grad_detachFocalWeight = run(c, { detachFocalWeight: true }).grad;
   return out;
@@ -93,12 +114,24 @@ describe.each(peers.cases.map((c) => [c.id, c] as const))('%s', (_id, c) => {
   if (c.check.package_within_peer_tolerance) {
     test(`reproduces the peer’s ${c.transcribed ? 'tested' : 'formula’s'} numbers within its tolerance`, () => {
       const got = outputs(c);
-      const peerKeys: Record<string, string> = { loss: 'loss', grad: 'grad', loss_none: 'loss_none', loss_per_sample: 'row_means_of_loss_none', loss_per_row: 'loss_none' };
+      const peerKeys: Record<string, string> = {
+        loss: 'loss',
+        grad: 'grad',
+        loss_none: 'loss_none',
+        loss_per_sample: 'row_means_of_loss_none',
+        loss_per_row: 'loss_none',
+      };
       let compared = 0;
       for (const [key, ours] of Object.entries(peerKeys)) {
         const want = c.expected.peer[key]; // a number copied from a test, or a 50-digit string computed from a formula
         if (typeof want !== 'number' && typeof want !== 'string' && !Array.isArray(want)) continue;
-        expectClose(got[ours], Array.isArray(want) ? nums(want) : num(want), tol.rtol ?? 0, tol.atol ?? 0, `peer ${key}`);
+        expectClose(
+          got[ours],
+          Array.isArray(want) ? nums(want) : num(want),
+          tol.rtol ?? 0,
+          tol.atol ?? 0,
+          `peer ${key}`,
+        );
         compared++;
       }
       expect(compared).toBeGreaterThan(0);
@@ -108,6 +141,8 @@ describe.each(peers.cases.map((c) => [c.id, c] as const))('%s', (_id, c) => {
 
 test('the file covers every peer and every family member', () => {
   expect(peers.cases.length).toBeGreaterThan(60);
-  expect(new Set(peers.cases.map((c) => c.kind))).toEqual(new Set(['softmax', 'sigmoid', 'quality', 'varifocal', 'asymmetric']));
+  expect(new Set(peers.cases.map((c) => c.kind))).toEqual(
+    new Set(['softmax', 'sigmoid', 'quality', 'varifocal', 'asymmetric']),
+  );
   expect(peers.cases.filter((c) => c.transcribed).length).toBeGreaterThan(50);
 });

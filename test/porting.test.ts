@@ -9,7 +9,8 @@ import { sigmoidFocalLoss, softmaxFocalLoss } from 'focal-loss';
 
 const log1p = Math.log1p;
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
-const close = (a: number, b: number, rel = 1e-12) => expect(Math.abs(a - b)).toBeLessThanOrEqual(rel * Math.abs(b) + 1e-300);
+const close = (a: number, b: number, rel = 1e-12) =>
+  expect(Math.abs(a - b)).toBeLessThanOrEqual(rel * Math.abs(b) + 1e-300);
 const sum = (a: ArrayLike<number>) => Array.from(a).reduce((s, v) => s + v, 0);
 
 // torchvision.ops.sigmoid_focal_loss(inputs, targets, alpha=0.25, gamma=2, reduction='none')
@@ -30,8 +31,16 @@ function torchvisionSigmoidFocalLoss(inputs: number[], targets: number[], alpha 
 // kornia.losses.focal_loss(pred, target, alpha, gamma=2.0, reduction='none', weight=None, ignore_index=-100)
 // pred [N, C, *spatial] (here flat, channels-first), target [N, *spatial]. Returns loss_tmp of shape [N, C, *]
 // (nonzero only in the target channel) for 'none', its mean over all N·C·S elements for 'mean'.
-function korniaFocalLoss(pred: number[], target: number[], shape: [number, number, number], alpha: number | null, gamma: number,
-  reduction: 'none' | 'mean' | 'sum', weight: number[] | null = null, ignoreIndex = -100) {
+function korniaFocalLoss(
+  pred: number[],
+  target: number[],
+  shape: [number, number, number],
+  alpha: number | null,
+  gamma: number,
+  reduction: 'none' | 'mean' | 'sum',
+  weight: number[] | null = null,
+  ignoreIndex = -100,
+) {
   const [N, C, S] = shape;
   const lossTmp = new Array(N * C * S).fill(0);
   for (let n = 0; n < N; n++) {
@@ -56,7 +65,11 @@ const clip = (v: number) => Math.min(Math.max(v, KERAS_EPSILON), 1 - KERAS_EPSIL
 
 // keras.losses.CategoricalFocalCrossentropy(alpha=0.25, gamma=2.0, from_logits, label_smoothing,
 // reduction='sum_over_batch_size'), axis=-1: yTrue one-hot rows [B, C].
-function kerasCategoricalFocal(yTrue: number[][], yPred: number[][], o: { alpha: number | number[]; gamma: number; fromLogits: boolean; labelSmoothing: number }) {
+function kerasCategoricalFocal(
+  yTrue: number[][],
+  yPred: number[][],
+  o: { alpha: number | number[]; gamma: number; fromLogits: boolean; labelSmoothing: number },
+) {
   const perSample = yTrue.map((row, b) => {
     const C = row.length;
     const y = o.labelSmoothing ? row.map((v) => v * (1 - o.labelSmoothing) + o.labelSmoothing / C) : row;
@@ -68,14 +81,20 @@ function kerasCategoricalFocal(yTrue: number[][], yPred: number[][], o: { alpha:
     }
     const s = sum(p);
     const output = p.map((v) => clip(v / s));
-    return sum(output.map((q, c) => (1 - q) ** o.gamma * (Array.isArray(o.alpha) ? o.alpha[c] : o.alpha) * -y[c] * Math.log(q)));
+    return sum(
+      output.map((q, c) => (1 - q) ** o.gamma * (Array.isArray(o.alpha) ? o.alpha[c] : o.alpha) * -y[c] * Math.log(q)),
+    );
   });
   return { perSample, sumOverBatchSize: sum(perSample) / perSample.length };
 }
 
 // keras.losses.BinaryFocalCrossentropy(apply_class_balancing=False, alpha=0.25, gamma=2.0, from_logits,
 // label_smoothing, axis=-1, reduction='sum_over_batch_size'): mean over the last axis, then over the batch.
-function kerasBinaryFocal(yTrue: number[][], yPred: number[][], o: { applyClassBalancing: boolean; alpha: number; gamma: number; fromLogits: boolean; labelSmoothing: number }) {
+function kerasBinaryFocal(
+  yTrue: number[][],
+  yPred: number[][],
+  o: { applyClassBalancing: boolean; alpha: number; gamma: number; fromLogits: boolean; labelSmoothing: number },
+) {
   const perSample = yTrue.map((row, b) => {
     const vals = row.map((y0, k) => {
       const y = o.labelSmoothing ? y0 * (1 - o.labelSmoothing) + 0.5 * o.labelSmoothing : y0;
@@ -127,7 +146,12 @@ describe('kornia focal_loss', () => {
 
   test("reduction='mean' divides by N·C·positions (ignored ones included): ours 'sum' / (N·C·S)", () => {
     const theirs = korniaFocalLoss(pred, target, shape, alpha, 2, 'mean', weight) as number;
-    const ourSum = softmaxFocalLoss(new Float64Array(pred), target, { shape: [2, 3, 2], gamma: 2, alpha: ourAlpha, reduction: 'sum' });
+    const ourSum = softmaxFocalLoss(new Float64Array(pred), target, {
+      shape: [2, 3, 2],
+      gamma: 2,
+      alpha: ourAlpha,
+      reduction: 'sum',
+    });
     close(ourSum / 12, theirs);
     // Ours 'mean' divides by the 3 counted positions instead.
     const ourMean = softmaxFocalLoss(new Float64Array(pred), target, { shape: [2, 3, 2], gamma: 2, alpha: ourAlpha });
@@ -137,7 +161,12 @@ describe('kornia focal_loss', () => {
 
   test("reduction='none' is [N, C, *] with the loss in the target channel: ours 'none' is its sum over C", () => {
     const theirs = korniaFocalLoss(pred, target, shape, alpha, 2, 'none', weight) as number[];
-    const ours = softmaxFocalLoss(new Float64Array(pred), target, { shape: [2, 3, 2], gamma: 2, alpha: ourAlpha, reduction: 'none' });
+    const ours = softmaxFocalLoss(new Float64Array(pred), target, {
+      shape: [2, 3, 2],
+      gamma: 2,
+      alpha: ourAlpha,
+      reduction: 'none',
+    });
     expect(ours.length).toBe(4);
     for (let n = 0; n < 2; n++) {
       for (let s = 0; s < 2; s++) {
@@ -150,11 +179,22 @@ describe('kornia focal_loss', () => {
 });
 
 describe('Keras CategoricalFocalCrossentropy', () => {
-  const yTrue = [[0, 1, 0], [0, 0, 1]];
-  const logits = [[0.5, 2.0, -1.0], [1.0, 0.2, 0.4]];
+  const yTrue = [
+    [0, 1, 0],
+    [0, 0, 1],
+  ];
+  const logits = [
+    [0.5, 2.0, -1.0],
+    [1.0, 0.2, 0.4],
+  ];
 
   test('alpha=0.25, gamma=2, from_logits=True, label_smoothing=0.1: scalar alpha scales every class', () => {
-    const theirs = kerasCategoricalFocal(yTrue, logits, { alpha: 0.25, gamma: 2, fromLogits: true, labelSmoothing: 0.1 });
+    const theirs = kerasCategoricalFocal(yTrue, logits, {
+      alpha: 0.25,
+      gamma: 2,
+      fromLogits: true,
+      labelSmoothing: 0.1,
+    });
     const flat = new Float64Array(logits.flat());
     const opts = { classes: 3, alpha: 0.25, gamma: 2, labelSmoothing: 0.1 } as const;
     // sum_over_batch_size = our 'mean'; class indices or the one-hot rows give the same.
@@ -168,16 +208,31 @@ describe('Keras CategoricalFocalCrossentropy', () => {
   test('a per-class alpha list maps to our per-class alpha', () => {
     const a = [0.2, 0.3, 0.5];
     const theirs = kerasCategoricalFocal(yTrue, logits, { alpha: a, gamma: 2, fromLogits: true, labelSmoothing: 0 });
-    close(softmaxFocalLoss(new Float64Array(logits.flat()), [1, 2], { classes: 3, alpha: a, gamma: 2 }), theirs.sumOverBatchSize);
+    close(
+      softmaxFocalLoss(new Float64Array(logits.flat()), [1, 2], { classes: 3, alpha: a, gamma: 2 }),
+      theirs.sumOverBatchSize,
+    );
   });
 });
 
 describe('Keras BinaryFocalCrossentropy', () => {
-  const yTrue = [[0, 1], [0, 0]];
+  const yTrue = [
+    [0, 1],
+    [0, 0],
+  ];
 
   test("the Keras docstring's example (probabilities, gamma=2 → [0.330, 0.206]) via logits log(p/(1 − p)), alpha: null", () => {
-    const probs = [[0.6, 0.4], [0.4, 0.6]];
-    const theirs = kerasBinaryFocal(yTrue, probs, { applyClassBalancing: false, alpha: 0.25, gamma: 2, fromLogits: false, labelSmoothing: 0 });
+    const probs = [
+      [0.6, 0.4],
+      [0.4, 0.6],
+    ];
+    const theirs = kerasBinaryFocal(yTrue, probs, {
+      applyClassBalancing: false,
+      alpha: 0.25,
+      gamma: 2,
+      fromLogits: false,
+      labelSmoothing: 0,
+    });
     expect(theirs.perSample.map((v) => +v.toFixed(3))).toEqual([0.33, 0.206]); // as documented by Keras
     const logits = new Float64Array(probs.flat().map((p) => Math.log(p / (1 - p))));
     const ours = sigmoidFocalLoss(logits, yTrue.flat(), { alpha: null, gamma: 2, reduction: 'none' });
@@ -189,9 +244,22 @@ describe('Keras BinaryFocalCrossentropy', () => {
   });
 
   test('apply_class_balancing=True, alpha=0.25, gamma=2, from_logits=True, label_smoothing=0.1', () => {
-    const logits = [[0.4, -0.4], [-0.4, 0.4]];
-    const theirs = kerasBinaryFocal(yTrue, logits, { applyClassBalancing: true, alpha: 0.25, gamma: 2, fromLogits: true, labelSmoothing: 0.1 });
-    const ours = sigmoidFocalLoss(new Float64Array(logits.flat()), yTrue.flat(), { alpha: 0.25, gamma: 2, labelSmoothing: 0.1 });
+    const logits = [
+      [0.4, -0.4],
+      [-0.4, 0.4],
+    ];
+    const theirs = kerasBinaryFocal(yTrue, logits, {
+      applyClassBalancing: true,
+      alpha: 0.25,
+      gamma: 2,
+      fromLogits: true,
+      labelSmoothing: 0.1,
+    });
+    const ours = sigmoidFocalLoss(new Float64Array(logits.flat()), yTrue.flat(), {
+      alpha: 0.25,
+      gamma: 2,
+      labelSmoothing: 0.1,
+    });
     close(ours, theirs.sumOverBatchSize);
     show(theirs.sumOverBatchSize);
   });
@@ -200,7 +268,13 @@ describe('Keras BinaryFocalCrossentropy', () => {
 // torch.nn.functional.cross_entropy(input [N, C], target [N], weight=None, ignore_index=-100, reduction), class
 // indices, no label smoothing, as torch documents it: l_n = −w[y_n]·log_softmax(x_n)[y_n], 0 where y_n is
 // ignore_index; 'mean' is the weighted mean Σ l_n / Σ_{y_n ≠ ignore_index} w[y_n]; 'none' returns every l_n.
-function torchCrossEntropy(input: number[], target: number[], C: number, weight: number[] | null, reduction: 'none' | 'mean' | 'sum') {
+function torchCrossEntropy(
+  input: number[],
+  target: number[],
+  C: number,
+  weight: number[] | null,
+  reduction: 'none' | 'mean' | 'sum',
+) {
   const losses: number[] = [];
   let weightSum = 0;
   target.forEach((t, n) => {
@@ -218,7 +292,14 @@ function torchCrossEntropy(input: number[], target: number[], C: number, weight:
 // The FocalLoss module most PyTorch code copies (not in any library):
 //   ce = F.cross_entropy(inputs, targets, reduction='none', weight=self.alpha); pt = torch.exp(-ce)
 //   loss = (1 - pt) ** self.gamma * ce;  return loss.mean() | loss.sum() | loss
-function handWrittenFocalModule(input: number[], target: number[], C: number, gamma: number, alpha: number[] | null, reduction: 'none' | 'mean' | 'sum') {
+function handWrittenFocalModule(
+  input: number[],
+  target: number[],
+  C: number,
+  gamma: number,
+  alpha: number[] | null,
+  reduction: 'none' | 'mean' | 'sum',
+) {
   const ce = torchCrossEntropy(input, target, C, alpha, 'none') as number[];
   const loss = ce.map((v) => (1 - Math.exp(-v)) ** gamma * v);
   return reduction === 'none' ? loss : reduction === 'sum' ? sum(loss) : sum(loss) / loss.length; // Tensor.mean(): all N rows
@@ -271,7 +352,8 @@ describe('a hand-written PyTorch FocalLoss module, and F.cross_entropy(weight=�
     const ours = softmaxFocalLoss(x, target, { classes: 3, gamma: 2, alpha: a, reduction: 'none' });
     expect(theirs).toHaveLength(4);
     target.forEach((t, i) => {
-      if (a[t] === 1) close(ours[i], theirs[i]); // the row of class 1, whose α is 1: the same
+      if (a[t] === 1)
+        close(ours[i], theirs[i]); // the row of class 1, whose α is 1: the same
       else expect(Math.abs(ours[i] - theirs[i]), `row ${i}, α ${a[t]}`).toBeGreaterThan(0.05 * ours[i]);
     });
     show(...theirs, ...Array.from(ours));

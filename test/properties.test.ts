@@ -4,9 +4,7 @@
 import { describe, expect, test } from 'vitest';
 import { expectSameBits } from './helpers/bits';
 import fc from 'fast-check';
-import {
-  sigmoidFocalLoss, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad,
-} from 'focal-loss';
+import { sigmoidFocalLoss, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossWithGrad } from 'focal-loss';
 import { refReduce, refSigmoid, refSoftmax, softplus } from './reference';
 // @ts-expect-error: plain JS module with JSDoc types (the demo's mulberry32)
 import { rng } from '../examples/train/train.js';
@@ -19,7 +17,13 @@ const SCRATCH = 256 * 1024;
 const RUNS = { numRuns: Number(process.env.FC_RUNS ?? 150) };
 
 /** Lists every entry outside rtol·max(|exp|, scale) + tiny (scale defaults to |exp|). */
-function mismatches(got: ArrayLike<number> | number, exp: ArrayLike<number> | number, rtol: number, tiny: number, scale?: ArrayLike<number>): string[] {
+function mismatches(
+  got: ArrayLike<number> | number,
+  exp: ArrayLike<number> | number,
+  rtol: number,
+  tiny: number,
+  scale?: ArrayLike<number>,
+): string[] {
   const g = typeof got === 'number' ? [got] : got;
   const e = typeof exp === 'number' ? [exp] : exp;
   if (g.length !== e.length) return [`length ${g.length} vs ${e.length}`];
@@ -31,7 +35,14 @@ function mismatches(got: ArrayLike<number> | number, exp: ArrayLike<number> | nu
   return bad;
 }
 
-function expectClose(got: ArrayLike<number> | number, exp: ArrayLike<number> | number, rtol: number, tiny: number, scale?: ArrayLike<number>, what = '') {
+function expectClose(
+  got: ArrayLike<number> | number,
+  exp: ArrayLike<number> | number,
+  rtol: number,
+  tiny: number,
+  scale?: ArrayLike<number>,
+  what = '',
+) {
   const bad = mismatches(got, exp, rtol, tiny, scale);
   expect(bad, `${what}\n${bad.slice(0, 10).join('\n')}`).toEqual([]);
 }
@@ -61,8 +72,14 @@ interface SoftmaxProblem {
   targets: number[];
   probs: boolean;
   options: {
-    classes?: number; shape?: number[]; gamma: number; alpha?: number | number[]; ignoreIndex?: number;
-    labelSmoothing?: number; weights?: number[]; reduction: Reduction;
+    classes?: number;
+    shape?: number[];
+    gamma: number;
+    alpha?: number | number[];
+    ignoreIndex?: number;
+    labelSmoothing?: number;
+    weights?: number[];
+    reduction: Reduction;
   };
 }
 
@@ -88,7 +105,13 @@ const softmaxProblem: fc.Arbitrary<SoftmaxProblem> = fc
       logits: fc.array(f32(-20, 20), { minLength: len, maxLength: len }),
       targets: k.probs
         ? fc.array(f32(0, 1), { minLength: len, maxLength: len })
-        : fc.array(fc.oneof({ weight: 6, arbitrary: fc.integer({ min: 0, max: k.C - 1 }) }, { weight: 1, arbitrary: fc.constant(k.ignoreIndex) }), { minLength: items, maxLength: items }),
+        : fc.array(
+            fc.oneof(
+              { weight: 6, arbitrary: fc.integer({ min: 0, max: k.C - 1 }) },
+              { weight: 1, arbitrary: fc.constant(k.ignoreIndex) },
+            ),
+            { minLength: items, maxLength: items },
+          ),
       alpha: k.alphaKind === 'scalar' ? f32(0, 2) : fc.array(f32(0, 2), { minLength: k.C, maxLength: k.C }),
       weights: fc.array(f32(0, 3), { minLength: items, maxLength: items }),
     });
@@ -146,12 +169,14 @@ const sigmoidProblem: fc.Arbitrary<SigmoidProblem> = fc
     withWeights: fc.boolean(),
     reduction: fc.constantFrom<Reduction>('mean', 'sum', 'none'),
   })
-  .chain((k) => fc.record({
-    k: fc.constant(k),
-    logits: fc.array(f32(-20, 20), { minLength: k.n, maxLength: k.n }),
-    targets: fc.array(k.soft ? f32(0, 1) : fc.constantFrom(0, 1), { minLength: k.n, maxLength: k.n }),
-    weights: fc.array(f32(0, 3), { minLength: k.n, maxLength: k.n }),
-  }))
+  .chain((k) =>
+    fc.record({
+      k: fc.constant(k),
+      logits: fc.array(f32(-20, 20), { minLength: k.n, maxLength: k.n }),
+      targets: fc.array(k.soft ? f32(0, 1) : fc.constantFrom(0, 1), { minLength: k.n, maxLength: k.n }),
+      weights: fc.array(f32(0, 3), { minLength: k.n, maxLength: k.n }),
+    }),
+  )
   .map(({ k, logits, targets, weights }) => {
     const options: SigmoidProblem['options'] = { gamma: k.gamma, reduction: k.reduction };
     if (k.alpha !== undefined) options.alpha = k.alpha;
@@ -175,148 +200,207 @@ function sigmoidRef(pb: SigmoidProblem) {
 
 describe('package ≈ float64 reference', () => {
   test('softmax, Float64Array', () => {
-    fc.assert(fc.property(softmaxProblem, (pb) => {
-      const ref = softmaxRef(pb);
-      const r = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float64Array));
-      expectClose(r.loss, ref.loss, 1e-9, F64_TINY, undefined, 'loss');
-      expectClose(r.grad, ref.grad, 1e-9, F64_TINY, ref.gradScale, 'grad');
-      expect(r.grad).toBeInstanceOf(Float64Array);
-    }), RUNS);
+    fc.assert(
+      fc.property(softmaxProblem, (pb) => {
+        const ref = softmaxRef(pb);
+        const r = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float64Array));
+        expectClose(r.loss, ref.loss, 1e-9, F64_TINY, undefined, 'loss');
+        expectClose(r.grad, ref.grad, 1e-9, F64_TINY, ref.gradScale, 'grad');
+        expect(r.grad).toBeInstanceOf(Float64Array);
+      }),
+      RUNS,
+    );
   });
 
   test('sigmoid, Float64Array', () => {
-    fc.assert(fc.property(sigmoidProblem, (pb) => {
-      const ref = sigmoidRef(pb);
-      const r = sigmoidFocalLossWithGrad(...sigmoidArgs(pb, Float64Array));
-      expectClose(r.loss, ref.loss, 1e-9, F64_TINY, undefined, 'loss');
-      expectClose(r.grad, ref.grad, 1e-9, F64_TINY, ref.gradScale, 'grad');
-    }), RUNS);
+    fc.assert(
+      fc.property(sigmoidProblem, (pb) => {
+        const ref = sigmoidRef(pb);
+        const r = sigmoidFocalLossWithGrad(...sigmoidArgs(pb, Float64Array));
+        expectClose(r.loss, ref.loss, 1e-9, F64_TINY, undefined, 'loss');
+        expectClose(r.grad, ref.grad, 1e-9, F64_TINY, ref.gradScale, 'grad');
+      }),
+      RUNS,
+    );
   });
 
   test('Float32Array ≈ the exact result of the same (float32) inputs', () => {
-    fc.assert(fc.property(softmaxProblem, (pb) => {
-      const ref = softmaxRef(pb);
-      const r = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float32Array));
-      expect(r.grad).toBeInstanceOf(Float32Array);
-      if (pb.options.reduction === 'none') expect(r.loss).toBeInstanceOf(Float32Array);
-      expectClose(r.loss, ref.loss, 3e-5, F32_TINY, undefined, 'loss');
-      expectClose(r.grad, ref.grad, 3e-5, F32_TINY, ref.gradScale, 'grad');
-    }), RUNS);
-    fc.assert(fc.property(sigmoidProblem, (pb) => {
-      const ref = sigmoidRef(pb);
-      const r = sigmoidFocalLossWithGrad(...sigmoidArgs(pb, Float32Array));
-      expectClose(r.loss, ref.loss, 3e-5, F32_TINY, undefined, 'loss');
-      expectClose(r.grad, ref.grad, 3e-5, F32_TINY, ref.gradScale, 'grad');
-    }), RUNS);
+    fc.assert(
+      fc.property(softmaxProblem, (pb) => {
+        const ref = softmaxRef(pb);
+        const r = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float32Array));
+        expect(r.grad).toBeInstanceOf(Float32Array);
+        if (pb.options.reduction === 'none') expect(r.loss).toBeInstanceOf(Float32Array);
+        expectClose(r.loss, ref.loss, 3e-5, F32_TINY, undefined, 'loss');
+        expectClose(r.grad, ref.grad, 3e-5, F32_TINY, ref.gradScale, 'grad');
+      }),
+      RUNS,
+    );
+    fc.assert(
+      fc.property(sigmoidProblem, (pb) => {
+        const ref = sigmoidRef(pb);
+        const r = sigmoidFocalLossWithGrad(...sigmoidArgs(pb, Float32Array));
+        expectClose(r.loss, ref.loss, 3e-5, F32_TINY, undefined, 'loss');
+        expectClose(r.grad, ref.grad, 3e-5, F32_TINY, ref.gradScale, 'grad');
+      }),
+      RUNS,
+    );
   });
 
   test('Float32 ≈ Float64 on the same inputs', () => {
-    fc.assert(fc.property(softmaxProblem, (pb) => {
-      const r64 = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float64Array));
-      const r32 = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float32Array));
-      const scale = softmaxRef(pb).gradScale;
-      expectClose(r32.loss, r64.loss, 3e-5, F32_TINY, undefined, 'loss');
-      expectClose(r32.grad, r64.grad, 3e-5, F32_TINY, scale, 'grad');
-    }), RUNS);
+    fc.assert(
+      fc.property(softmaxProblem, (pb) => {
+        const r64 = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float64Array));
+        const r32 = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float32Array));
+        const scale = softmaxRef(pb).gradScale;
+        expectClose(r32.loss, r64.loss, 3e-5, F32_TINY, undefined, 'loss');
+        expectClose(r32.grad, r64.grad, 3e-5, F32_TINY, scale, 'grad');
+      }),
+      RUNS,
+    );
   });
 });
 
 describe('algebraic properties', () => {
   test('losses are >= 0 (per item, both kinds, both dtypes)', () => {
-    fc.assert(fc.property(softmaxProblem, fc.boolean(), (pb, single) => {
-      const [logits, targets, options] = softmaxArgs(pb, single ? Float32Array : Float64Array);
-      const losses = softmaxFocalLoss(logits, targets, { ...options, reduction: 'none' }) as F;
-      for (const v of losses) expect(v).toBeGreaterThanOrEqual(0);
-    }), RUNS);
-    fc.assert(fc.property(sigmoidProblem, fc.boolean(), (pb, single) => {
-      const [logits, targets, options] = sigmoidArgs(pb, single ? Float32Array : Float64Array);
-      const losses = sigmoidFocalLoss(logits, targets, { ...options, reduction: 'none' }) as F;
-      for (const v of losses) expect(v).toBeGreaterThanOrEqual(0);
-    }), RUNS);
+    fc.assert(
+      fc.property(softmaxProblem, fc.boolean(), (pb, single) => {
+        const [logits, targets, options] = softmaxArgs(pb, single ? Float32Array : Float64Array);
+        const losses = softmaxFocalLoss(logits, targets, { ...options, reduction: 'none' }) as F;
+        for (const v of losses) expect(v).toBeGreaterThanOrEqual(0);
+      }),
+      RUNS,
+    );
+    fc.assert(
+      fc.property(sigmoidProblem, fc.boolean(), (pb, single) => {
+        const [logits, targets, options] = sigmoidArgs(pb, single ? Float32Array : Float64Array);
+        const losses = sigmoidFocalLoss(logits, targets, { ...options, reduction: 'none' }) as F;
+        for (const v of losses) expect(v).toBeGreaterThanOrEqual(0);
+      }),
+      RUNS,
+    );
   });
 
   test('each item’s softmax gradient sums to ~0 over its classes', () => {
-    fc.assert(fc.property(softmaxProblem, (pb) => {
-      const { grad } = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float64Array));
-      const scale = softmaxRef(pb).gradScale;
-      const C = pb.options.classes ?? pb.options.shape![1];
-      const S = pb.options.shape ? pb.options.shape.slice(2).reduce((a, b) => a * b, 1) : 1;
-      const N = grad.length / (C * S);
-      for (let n = 0; n < N; n++) {
-        for (let s = 0; s < S; s++) {
-          let sum = 0;
-          let mag = 0;
-          for (let c = 0; c < C; c++) {
-            sum += grad[(n * C + c) * S + s];
-            mag += scale[(n * C + c) * S + s];
+    fc.assert(
+      fc.property(softmaxProblem, (pb) => {
+        const { grad } = softmaxFocalLossWithGrad(...softmaxArgs(pb, Float64Array));
+        const scale = softmaxRef(pb).gradScale;
+        const C = pb.options.classes ?? pb.options.shape![1];
+        const S = pb.options.shape ? pb.options.shape.slice(2).reduce((a, b) => a * b, 1) : 1;
+        const N = grad.length / (C * S);
+        for (let n = 0; n < N; n++) {
+          for (let s = 0; s < S; s++) {
+            let sum = 0;
+            let mag = 0;
+            for (let c = 0; c < C; c++) {
+              sum += grad[(n * C + c) * S + s];
+              mag += scale[(n * C + c) * S + s];
+            }
+            expect(Math.abs(sum)).toBeLessThanOrEqual(1e-13 * C * mag + F64_TINY);
           }
-          expect(Math.abs(sum)).toBeLessThanOrEqual(1e-13 * C * mag + F64_TINY);
         }
-      }
-    }), RUNS);
+      }),
+      RUNS,
+    );
   });
 
   test("'mean'·count = 'sum' and Σ 'none' = 'sum' (loss and gradient)", () => {
-    fc.assert(fc.property(softmaxProblem, fc.boolean(), (pb, single) => {
-      const Ctor = single ? Float32Array : Float64Array;
-      const [logits, targets, options] = softmaxArgs(pb, Ctor);
-      const sum = softmaxFocalLossWithGrad(logits, targets, { ...options, reduction: 'sum' });
-      const mean = softmaxFocalLossWithGrad(logits, targets, { ...options, reduction: 'mean' });
-      const none = softmaxFocalLossWithGrad(logits, targets, { ...options, reduction: 'none' });
-      const count = softmaxRef(pb).grad.length === 0 ? 0 : refSoftmax(pb.logits, pb.targets, pb.options, pb.probs).count;
-      const rtol = single ? 1e-6 : 1e-13;
-      expectClose((mean.loss as number) * count, sum.loss as number, rtol, 0, undefined, 'mean·count');
-      expectClose(sumOf(none.loss as F), sum.loss as number, single ? 1e-5 : 1e-12, 0, undefined, 'Σ none');
-      // Gradients: 'none' is each item's own gradient, i.e. that of the sum.
-      expectSameBits(none.grad, sum.grad, "'none' grad vs 'sum' grad");
-      expectClose(mean.grad.map((g) => g * count), sum.grad, single ? 3e-7 : 1e-15, single ? F32_TINY : F64_TINY, undefined, 'mean grad·count');
-    }), RUNS);
-    fc.assert(fc.property(sigmoidProblem, (pb) => {
-      const [logits, targets, options] = sigmoidArgs(pb, Float64Array);
-      const sum = sigmoidFocalLossWithGrad(logits, targets, { ...options, reduction: 'sum' });
-      const mean = sigmoidFocalLossWithGrad(logits, targets, { ...options, reduction: 'mean' });
-      const none = sigmoidFocalLoss(logits, targets, { ...options, reduction: 'none' }) as F;
-      expectClose((mean.loss as number) * logits.length, sum.loss as number, 1e-13, 0, undefined, 'mean·n');
-      expectClose(sumOf(none), sum.loss as number, 1e-12, 0, undefined, 'Σ none');
-      expectClose(mean.grad.map((g) => g * logits.length), sum.grad, 1e-15, F64_TINY, undefined, 'mean grad·n');
-    }), RUNS);
+    fc.assert(
+      fc.property(softmaxProblem, fc.boolean(), (pb, single) => {
+        const Ctor = single ? Float32Array : Float64Array;
+        const [logits, targets, options] = softmaxArgs(pb, Ctor);
+        const sum = softmaxFocalLossWithGrad(logits, targets, { ...options, reduction: 'sum' });
+        const mean = softmaxFocalLossWithGrad(logits, targets, { ...options, reduction: 'mean' });
+        const none = softmaxFocalLossWithGrad(logits, targets, { ...options, reduction: 'none' });
+        const count =
+          softmaxRef(pb).grad.length === 0 ? 0 : refSoftmax(pb.logits, pb.targets, pb.options, pb.probs).count;
+        const rtol = single ? 1e-6 : 1e-13;
+        expectClose((mean.loss as number) * count, sum.loss as number, rtol, 0, undefined, 'mean·count');
+        expectClose(sumOf(none.loss as F), sum.loss as number, single ? 1e-5 : 1e-12, 0, undefined, 'Σ none');
+        // Gradients: 'none' is each item's own gradient, i.e. that of the sum.
+        expectSameBits(none.grad, sum.grad, "'none' grad vs 'sum' grad");
+        expectClose(
+          mean.grad.map((g) => g * count),
+          sum.grad,
+          single ? 3e-7 : 1e-15,
+          single ? F32_TINY : F64_TINY,
+          undefined,
+          'mean grad·count',
+        );
+      }),
+      RUNS,
+    );
+    fc.assert(
+      fc.property(sigmoidProblem, (pb) => {
+        const [logits, targets, options] = sigmoidArgs(pb, Float64Array);
+        const sum = sigmoidFocalLossWithGrad(logits, targets, { ...options, reduction: 'sum' });
+        const mean = sigmoidFocalLossWithGrad(logits, targets, { ...options, reduction: 'mean' });
+        const none = sigmoidFocalLoss(logits, targets, { ...options, reduction: 'none' }) as F;
+        expectClose((mean.loss as number) * logits.length, sum.loss as number, 1e-13, 0, undefined, 'mean·n');
+        expectClose(sumOf(none), sum.loss as number, 1e-12, 0, undefined, 'Σ none');
+        expectClose(
+          mean.grad.map((g) => g * logits.length),
+          sum.grad,
+          1e-15,
+          F64_TINY,
+          undefined,
+          'mean grad·n',
+        );
+      }),
+      RUNS,
+    );
   });
 
   test('γ = 0 is exactly (weighted) cross-entropy', () => {
-    fc.assert(fc.property(softmaxProblem, (pb) => {
-      const o = { ...pb.options, gamma: 0, reduction: 'none' as const, labelSmoothing: 0 };
-      const [logits, targets] = softmaxArgs(pb, Float64Array);
-      const got = softmaxFocalLoss(logits, targets, { ...o, weights: o.weights && Float64Array.from(o.weights) }) as Float64Array;
-      // −w Σ_c a_c q_c log p_c with log p_c = (z_c − z_k) − log1p(Σ_{j≠k} e^(z_j − z_k)), written out here independently.
-      const C = o.classes ?? o.shape![1];
-      const S = o.shape ? o.shape.slice(2).reduce((a, b) => a * b, 1) : 1;
-      for (let item = 0; item < got.length; item++) {
-        const n = Math.floor(item / S);
-        const s = item % S;
-        const z = Array.from({ length: C }, (_, c) => pb.logits[(n * C + c) * S + s]);
-        const k = z.indexOf(Math.max(...z));
-        const rest = z.reduce((a, v, j) => (j === k ? a : a + Math.exp(v - z[k])), 0);
-        const logp = (c: number) => z[c] - z[k] - Math.log1p(rest);
-        const a = (c: number) => (o.alpha === undefined ? 1 : typeof o.alpha === 'number' ? o.alpha : o.alpha[c]);
-        const w = o.weights ? o.weights[item] : 1;
-        let ce = 0;
-        if (pb.probs) {
-          for (let c = 0; c < C; c++) if (pb.targets[(n * C + c) * S + s] !== 0) ce -= a(c) * pb.targets[(n * C + c) * S + s] * logp(c);
-        } else if (pb.targets[item] !== o.ignoreIndex) {
-          const t = pb.targets[item];
-          ce = -a(t) * logp(t);
+    fc.assert(
+      fc.property(softmaxProblem, (pb) => {
+        const o = { ...pb.options, gamma: 0, reduction: 'none' as const, labelSmoothing: 0 };
+        const [logits, targets] = softmaxArgs(pb, Float64Array);
+        const got = softmaxFocalLoss(logits, targets, {
+          ...o,
+          weights: o.weights && Float64Array.from(o.weights),
+        }) as Float64Array;
+        // −w Σ_c a_c q_c log p_c with log p_c = (z_c − z_k) − log1p(Σ_{j≠k} e^(z_j − z_k)), written out here independently.
+        const C = o.classes ?? o.shape![1];
+        const S = o.shape ? o.shape.slice(2).reduce((a, b) => a * b, 1) : 1;
+        for (let item = 0; item < got.length; item++) {
+          const n = Math.floor(item / S);
+          const s = item % S;
+          const z = Array.from({ length: C }, (_, c) => pb.logits[(n * C + c) * S + s]);
+          const k = z.indexOf(Math.max(...z));
+          const rest = z.reduce((a, v, j) => (j === k ? a : a + Math.exp(v - z[k])), 0);
+          const logp = (c: number) => z[c] - z[k] - Math.log1p(rest);
+          const a = (c: number) => (o.alpha === undefined ? 1 : typeof o.alpha === 'number' ? o.alpha : o.alpha[c]);
+          const w = o.weights ? o.weights[item] : 1;
+          let ce = 0;
+          if (pb.probs) {
+            for (let c = 0; c < C; c++)
+              if (pb.targets[(n * C + c) * S + s] !== 0) ce -= a(c) * pb.targets[(n * C + c) * S + s] * logp(c);
+          } else if (pb.targets[item] !== o.ignoreIndex) {
+            const t = pb.targets[item];
+            ce = -a(t) * logp(t);
+          }
+          expectClose(got[item], w * ce, 1e-12, 1e-300, undefined, `item ${item}`);
         }
-        expectClose(got[item], w * ce, 1e-12, 1e-300, undefined, `item ${item}`);
-      }
-    }), RUNS);
+      }),
+      RUNS,
+    );
     // Sigmoid: γ = 0 and no alpha is binary cross-entropy with logits.
-    fc.assert(fc.property(sigmoidProblem, (pb) => {
-      const got = sigmoidFocalLoss(Float64Array.from(pb.logits), Float64Array.from(pb.targets), { gamma: 0, alpha: null, reduction: 'none' }) as Float64Array;
-      pb.logits.forEach((x, i) => {
-        const y = pb.targets[i];
-        expectClose(got[i], y * softplus(-x) + (1 - y) * softplus(x), 1e-13, 1e-300, undefined, `element ${i}`);
-      });
-    }), RUNS);
+    fc.assert(
+      fc.property(sigmoidProblem, (pb) => {
+        const got = sigmoidFocalLoss(Float64Array.from(pb.logits), Float64Array.from(pb.targets), {
+          gamma: 0,
+          alpha: null,
+          reduction: 'none',
+        }) as Float64Array;
+        pb.logits.forEach((x, i) => {
+          const y = pb.targets[i];
+          expectClose(got[i], y * softplus(-x) + (1 - y) * softplus(x), 1e-13, 1e-300, undefined, `element ${i}`);
+        });
+      }),
+      RUNS,
+    );
   });
 
   // The smoothed target's complement 1 − y = (1 − y0)(1 − ε) + ε/2 must not be formed by subtraction:
@@ -324,7 +408,12 @@ describe('algebraic properties', () => {
   test('sigmoid label smoothing keeps 1 − y exact (small ε, float32)', () => {
     for (const eps of [1e-2, 3e-3, 1e-3, 3e-4].map(Math.fround)) {
       for (const x of [4, 8, 12, 16]) {
-        const r = sigmoidFocalLossWithGrad(new Float32Array([x]), new Float32Array([1]), { gamma: 2, alpha: null, labelSmoothing: eps, reduction: 'sum' });
+        const r = sigmoidFocalLossWithGrad(new Float32Array([x]), new Float32Array([1]), {
+          gamma: 2,
+          alpha: null,
+          labelSmoothing: eps,
+          reduction: 'sum',
+        });
         const ref = refSigmoid([x], [1], { gamma: 2, alpha: null, labelSmoothing: eps });
         expectClose(r.loss as number, ref.losses[0], 3e-5, F32_TINY, undefined, `eps ${eps} x ${x} loss`);
         expectClose(r.grad, ref.grad, 3e-5, F32_TINY, ref.gradScale, `eps ${eps} x ${x} grad`);
@@ -333,28 +422,42 @@ describe('algebraic properties', () => {
   });
 
   test('label 0 is an ordinary class: permuting the classes permutes the gradient, and keeps the loss', () => {
-    fc.assert(fc.property(softmaxProblem.filter((pb) => !pb.probs && pb.options.classes !== undefined && pb.options.classes > 1 && pb.options.ignoreIndex !== 1), fc.integer({ min: 1, max: 7 }), (pb, k) => {
-      const C = pb.options.classes!;
-      const swap = k % C === 0 ? 1 : k % C; // class 0 <-> class `swap`
-      const perm = (c: number) => (c === 0 ? swap : c === swap ? 0 : c);
-      const N = pb.logits.length / C;
-      const logits2 = new Float64Array(pb.logits.length);
-      for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) logits2[n * C + perm(c)] = pb.logits[n * C + c];
-      const targets2 = pb.targets.map((t) => (t === pb.options.ignoreIndex ? t : perm(t)));
-      const options = { ...pb.options, reduction: 'none' as const, weights: pb.options.weights && Float64Array.from(pb.options.weights) };
-      let alpha2: number | number[] | undefined = pb.options.alpha;
-      if (Array.isArray(alpha2)) {
-        const a = alpha2;
-        alpha2 = a.map((_, c) => a[perm(c)]);
-      }
-      const r1 = softmaxFocalLossWithGrad(Float64Array.from(pb.logits), Int32Array.from(pb.targets), options);
-      const r2 = softmaxFocalLossWithGrad(logits2, Int32Array.from(targets2), { ...options, alpha: alpha2 });
-      const ref = refSoftmax(pb.logits, pb.targets, pb.options);
-      expectClose(r2.loss, r1.loss, 1e-12, F64_TINY, undefined, 'loss');
-      const g2back = new Float64Array(r1.grad.length);
-      for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) g2back[n * C + c] = r2.grad[n * C + perm(c)];
-      expectClose(g2back, r1.grad, 1e-12, F64_TINY, ref.gradScale, 'grad');
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        softmaxProblem.filter(
+          (pb) =>
+            !pb.probs && pb.options.classes !== undefined && pb.options.classes > 1 && pb.options.ignoreIndex !== 1,
+        ),
+        fc.integer({ min: 1, max: 7 }),
+        (pb, k) => {
+          const C = pb.options.classes!;
+          const swap = k % C === 0 ? 1 : k % C; // class 0 <-> class `swap`
+          const perm = (c: number) => (c === 0 ? swap : c === swap ? 0 : c);
+          const N = pb.logits.length / C;
+          const logits2 = new Float64Array(pb.logits.length);
+          for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) logits2[n * C + perm(c)] = pb.logits[n * C + c];
+          const targets2 = pb.targets.map((t) => (t === pb.options.ignoreIndex ? t : perm(t)));
+          const options = {
+            ...pb.options,
+            reduction: 'none' as const,
+            weights: pb.options.weights && Float64Array.from(pb.options.weights),
+          };
+          let alpha2: number | number[] | undefined = pb.options.alpha;
+          if (Array.isArray(alpha2)) {
+            const a = alpha2;
+            alpha2 = a.map((_, c) => a[perm(c)]);
+          }
+          const r1 = softmaxFocalLossWithGrad(Float64Array.from(pb.logits), Int32Array.from(pb.targets), options);
+          const r2 = softmaxFocalLossWithGrad(logits2, Int32Array.from(targets2), { ...options, alpha: alpha2 });
+          const ref = refSoftmax(pb.logits, pb.targets, pb.options);
+          expectClose(r2.loss, r1.loss, 1e-12, F64_TINY, undefined, 'loss');
+          const g2back = new Float64Array(r1.grad.length);
+          for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) g2back[n * C + c] = r2.grad[n * C + perm(c)];
+          expectClose(g2back, r1.grad, 1e-12, F64_TINY, ref.gradScale, 'grad');
+        },
+      ),
+      RUNS,
+    );
     // And concretely: all targets 0 with a wrong prediction is a real loss with a real gradient.
     const r = softmaxFocalLossWithGrad(new Float64Array([0, 3, 0, 3]), [0, 0], { classes: 2, reduction: 'none' });
     expect((r.loss as Float64Array)[0]).toBeGreaterThan(2);
@@ -362,32 +465,54 @@ describe('algebraic properties', () => {
   });
 
   test('ignoreIndex 255 with Uint8Array targets: those items add 0, have zero gradient, and are not counted', () => {
-    fc.assert(fc.property(softmaxProblem.filter((pb) => !pb.probs && pb.options.classes !== undefined), fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }), (pb, mask) => {
-      const C = pb.options.classes!;
-      const N = pb.logits.length / C;
-      const t = Uint8Array.from(pb.targets.map((v, i) => (mask[i] || v === pb.options.ignoreIndex ? 255 : v)));
-      const options = { ...pb.options, ignoreIndex: 255, weights: pb.options.weights && Float64Array.from(pb.options.weights) };
-      const logits = Float64Array.from(pb.logits);
-      const kept = [...Array(N).keys()].filter((n) => t[n] !== 255);
-      const sub = Float64Array.from(kept.flatMap((n) => pb.logits.slice(n * C, (n + 1) * C)));
-      const subOptions = { ...options, weights: options.weights && Float64Array.from(kept.map((n) => options.weights![n])) };
-      for (const reduction of ['mean', 'sum', 'none'] as const) {
-        const r = softmaxFocalLossWithGrad(logits, t, { ...options, reduction });
-        const s = softmaxFocalLossWithGrad(sub, kept.map((n) => t[n]), { ...subOptions, reduction });
-        if (reduction === 'none') {
-          const loss = r.loss as Float64Array;
-          for (let n = 0; n < N; n++) if (t[n] === 255) expect(loss[n]).toBe(0);
-          expectSameBits(Float64Array.from(kept.map((n) => loss[n])), s.loss as Float64Array, 'kept losses');
-        } else {
-          expect(r.loss).toBe(s.loss);
-        }
-        for (let n = 0; n < N; n++) {
-          const row = r.grad.subarray(n * C, (n + 1) * C);
-          if (t[n] === 255) for (const g of row) expect(g).toBe(0);
-        }
-        expectSameBits(Float64Array.from(kept.flatMap((n) => [...r.grad.subarray(n * C, (n + 1) * C)])), s.grad, `${reduction} kept grad`);
-      }
-    }), RUNS);
+    fc.assert(
+      fc.property(
+        softmaxProblem.filter((pb) => !pb.probs && pb.options.classes !== undefined),
+        fc.array(fc.boolean(), { minLength: 64, maxLength: 64 }),
+        (pb, mask) => {
+          const C = pb.options.classes!;
+          const N = pb.logits.length / C;
+          const t = Uint8Array.from(pb.targets.map((v, i) => (mask[i] || v === pb.options.ignoreIndex ? 255 : v)));
+          const options = {
+            ...pb.options,
+            ignoreIndex: 255,
+            weights: pb.options.weights && Float64Array.from(pb.options.weights),
+          };
+          const logits = Float64Array.from(pb.logits);
+          const kept = [...Array(N).keys()].filter((n) => t[n] !== 255);
+          const sub = Float64Array.from(kept.flatMap((n) => pb.logits.slice(n * C, (n + 1) * C)));
+          const subOptions = {
+            ...options,
+            weights: options.weights && Float64Array.from(kept.map((n) => options.weights![n])),
+          };
+          for (const reduction of ['mean', 'sum', 'none'] as const) {
+            const r = softmaxFocalLossWithGrad(logits, t, { ...options, reduction });
+            const s = softmaxFocalLossWithGrad(
+              sub,
+              kept.map((n) => t[n]),
+              { ...subOptions, reduction },
+            );
+            if (reduction === 'none') {
+              const loss = r.loss as Float64Array;
+              for (let n = 0; n < N; n++) if (t[n] === 255) expect(loss[n]).toBe(0);
+              expectSameBits(Float64Array.from(kept.map((n) => loss[n])), s.loss as Float64Array, 'kept losses');
+            } else {
+              expect(r.loss).toBe(s.loss);
+            }
+            for (let n = 0; n < N; n++) {
+              const row = r.grad.subarray(n * C, (n + 1) * C);
+              if (t[n] === 255) for (const g of row) expect(g).toBe(0);
+            }
+            expectSameBits(
+              Float64Array.from(kept.flatMap((n) => [...r.grad.subarray(n * C, (n + 1) * C)])),
+              s.grad,
+              `${reduction} kept grad`,
+            );
+          }
+        },
+      ),
+      RUNS,
+    );
   });
 });
 
@@ -397,7 +522,11 @@ describe('algebraic properties', () => {
 // ----------------------------------------------------------------------------------------------
 
 /** Items per chunk for channels-last rows of C classes, as ts/engine.ts lays the scratch out (to aim the batch sizes). */
-function softmaxCapacity(C: number, T: number, opts: { grad: boolean; loss: boolean; weights: boolean; alphaPerClass: boolean }) {
+function softmaxCapacity(
+  C: number,
+  T: number,
+  opts: { grad: boolean; loss: boolean; weights: boolean; alphaPerClass: boolean },
+) {
   const align = (n: number) => Math.ceil(n / 8) * 8;
   const perItem = align(C * T) * (opts.grad ? 2 : 1) + 4 + (opts.weights ? T : 0) + (opts.loss ? T : 0);
   const header = 8 + (opts.alphaPerClass ? align(C * T) : 0);
@@ -407,7 +536,10 @@ function softmaxCapacity(C: number, T: number, opts: { grad: boolean; loss: bool
 describe('chunk boundaries', () => {
   const C = 10;
 
-  for (const [name, Ctor] of [['float32', Float32Array], ['float64', Float64Array]] as const) {
+  for (const [name, Ctor] of [
+    ['float32', Float32Array],
+    ['float64', Float64Array],
+  ] as const) {
     test(`softmax [N, ${C}] ${name}: N around the chunk capacity`, () => {
       const T = Ctor.BYTES_PER_ELEMENT;
       const cap = softmaxCapacity(C, T, { grad: true, loss: true, weights: true, alphaPerClass: true });
@@ -428,7 +560,11 @@ describe('chunk boundaries', () => {
         let count = 0;
         for (let n0 = 0; n0 < N; n0 += 37) {
           const n1 = Math.min(N, n0 + 37);
-          const r = softmaxFocalLossWithGrad(logits.subarray(n0 * C, n1 * C), targets.subarray(n0, n1), { ...options, weights: weights.subarray(n0, n1), reduction: 'none' });
+          const r = softmaxFocalLossWithGrad(logits.subarray(n0 * C, n1 * C), targets.subarray(n0, n1), {
+            ...options,
+            weights: weights.subarray(n0, n1),
+            reduction: 'none',
+          });
           losses.set(r.loss as F, n0);
           grad.set(r.grad, n0 * C);
           for (let n = n0; n < n1; n++) if (targets[n] !== -100) count++;
@@ -440,7 +576,14 @@ describe('chunk boundaries', () => {
         for (const v of losses) total += v;
         expectClose(bigSum.loss as number, total, 1e-12, 0, undefined, `N=${N} sum`);
         expectClose(bigMean.loss as number, total / count, 1e-12, 0, undefined, `N=${N} mean`);
-        expectClose(bigMean.grad, grad.map((g) => g / count), T === 4 ? 1e-6 : 1e-15, T === 4 ? F32_TINY : F64_TINY, undefined, `N=${N} mean grad`);
+        expectClose(
+          bigMean.grad,
+          grad.map((g) => g / count),
+          T === 4 ? 1e-6 : 1e-15,
+          T === 4 ? F32_TINY : F64_TINY,
+          undefined,
+          `N=${N} mean grad`,
+        );
         // And the loss-only call (a different chunk size: no gradient region) gives the same sum.
         expect(softmaxFocalLoss(logits, targets, { ...options, reduction: 'sum' })).toBe(bigSum.loss);
       }
@@ -449,7 +592,11 @@ describe('chunk boundaries', () => {
 
   test('softmax channels-first images larger than one chunk, and several images per chunk (float32)', () => {
     const rand = rng(7);
-    for (const shape of [[2, C, 60, 60], [40, C, 10, 10], [3, 4, 9000]]) {
+    for (const shape of [
+      [2, C, 60, 60],
+      [40, C, 10, 10],
+      [3, 4, 9000],
+    ]) {
       const [N, CC] = shape;
       const S = shape.slice(2).reduce((a, b) => a * b, 1);
       const logits = Float32Array.from({ length: N * CC * S }, () => (rand() - 0.5) * 30);
@@ -464,8 +611,14 @@ describe('chunk boundaries', () => {
         for (let s0 = 0; s0 < S; s0 += k) {
           const sc = Math.min(k, S - s0);
           const part = new Float32Array(CC * sc);
-          for (let c = 0; c < CC; c++) part.set(logits.subarray((n * CC + c) * S + s0, (n * CC + c) * S + s0 + sc), c * sc);
-          const r = softmaxFocalLossWithGrad(part, targets.subarray(n * S + s0, n * S + s0 + sc), { shape: [1, CC, sc], gamma: 2, ignoreIndex: 255, reduction: 'none' });
+          for (let c = 0; c < CC; c++)
+            part.set(logits.subarray((n * CC + c) * S + s0, (n * CC + c) * S + s0 + sc), c * sc);
+          const r = softmaxFocalLossWithGrad(part, targets.subarray(n * S + s0, n * S + s0 + sc), {
+            shape: [1, CC, sc],
+            gamma: 2,
+            ignoreIndex: 255,
+            reduction: 'none',
+          });
           losses.set(r.loss as Float32Array, n * S + s0);
           for (let c = 0; c < CC; c++) grad.set(r.grad.subarray(c * sc, (c + 1) * sc), (n * CC + c) * S + s0);
         }
@@ -474,8 +627,15 @@ describe('chunk boundaries', () => {
       expectSameBits(big.grad, grad, `shape [${shape}] grad`);
       // The same items as channels-last rows agree too.
       const rows = new Float32Array(N * S * CC);
-      for (let n = 0; n < N; n++) for (let c = 0; c < CC; c++) for (let s = 0; s < S; s++) rows[(n * S + s) * CC + c] = logits[(n * CC + c) * S + s];
-      const last = softmaxFocalLoss(rows, targets, { classes: CC, gamma: 2, ignoreIndex: 255, reduction: 'none' }) as Float32Array;
+      for (let n = 0; n < N; n++)
+        for (let c = 0; c < CC; c++)
+          for (let s = 0; s < S; s++) rows[(n * S + s) * CC + c] = logits[(n * CC + c) * S + s];
+      const last = softmaxFocalLoss(rows, targets, {
+        classes: CC,
+        gamma: 2,
+        ignoreIndex: 255,
+        reduction: 'none',
+      }) as Float32Array;
       expectClose(last, losses, 1e-6, F32_TINY, undefined, `shape [${shape}] channels-last`);
     }
   });
@@ -496,7 +656,11 @@ describe('chunk boundaries', () => {
         const grad = new Ctor(n);
         for (let i0 = 0; i0 < n; i0 += 501) {
           const i1 = Math.min(n, i0 + 501);
-          const r = sigmoidFocalLossWithGrad(logits.subarray(i0, i1), targets.subarray(i0, i1), { ...options, weights: weights.subarray(i0, i1), reduction: 'none' });
+          const r = sigmoidFocalLossWithGrad(logits.subarray(i0, i1), targets.subarray(i0, i1), {
+            ...options,
+            weights: weights.subarray(i0, i1),
+            reduction: 'none',
+          });
           losses.set(r.loss as F, i0);
           grad.set(r.grad, i0);
         }

@@ -42,7 +42,12 @@ const powOneMinus = (oneMinus: number, gamma: number) => (gamma === 0 ? 1 : Math
  * Softmax focal loss of every item. `targets` are class indices (one per item) or, when
  * `probs` is true, probabilities in the logits' layout.
  */
-export function refSoftmax(logits: ArrayLike<number>, targets: ArrayLike<number>, o: RefSoftmaxOptions, probs = false): RefResult {
+export function refSoftmax(
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  o: RefSoftmaxOptions,
+  probs = false,
+): RefResult {
   const [N, C, S] = o.shape
     ? [o.shape[0], o.shape[1], o.shape.slice(2).reduce((a, b) => a * b, 1)]
     : [logits.length / o.classes!, o.classes!, 1];
@@ -115,7 +120,11 @@ export function softplus(u: number): number {
 }
 
 /** Sigmoid focal loss of every element (torchvision's form, CONTRACT.md's gradient). */
-export function refSigmoid(logits: ArrayLike<number>, targets: ArrayLike<number>, o: RefSigmoidOptions = {}): RefResult {
+export function refSigmoid(
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  o: RefSigmoidOptions = {},
+): RefResult {
   const gamma = o.gamma ?? 2;
   const alpha = o.alpha === undefined ? 0.25 : o.alpha === null || o.alpha === -1 ? null : o.alpha;
   const eps = o.labelSmoothing ?? 0;
@@ -146,18 +155,32 @@ export function refSigmoid(logits: ArrayLike<number>, targets: ArrayLike<number>
 }
 
 /** Applies a reduction to a per-item reference result: the loss, and the gradient of that loss. */
-export function refReduce(r: RefResult, reduction: 'mean' | 'sum' | 'none'): { loss: number | Float64Array; grad: Float64Array; gradScale: Float64Array } {
+export function refReduce(
+  r: RefResult,
+  reduction: 'mean' | 'sum' | 'none',
+): { loss: number | Float64Array; grad: Float64Array; gradScale: Float64Array } {
   if (reduction === 'none') return { loss: r.losses, grad: r.grad, gradScale: r.gradScale };
   let sum = 0;
   for (const v of r.losses) sum += v;
   if (reduction === 'sum') return { loss: sum, grad: r.grad, gradScale: r.gradScale };
   const k = r.count > 0 ? 1 / r.count : 0;
-  return { loss: r.count > 0 ? sum / r.count : 0, grad: r.grad.map((g) => g * k), gradScale: r.gradScale.map((g) => g * k) };
+  return {
+    loss: r.count > 0 ? sum / r.count : 0,
+    grad: r.grad.map((g) => g * k),
+    gradScale: r.gradScale.map((g) => g * k),
+  };
 }
 
 /** Options of the element-wise references: one loss and its parameters, as the public options name them. */
 export type RefElementOptions =
-  | { loss: 'sigmoid'; gamma?: number; alpha?: number | null; posWeight?: number | number[]; polyEpsilon?: number; labelSmoothing?: number }
+  | {
+      loss: 'sigmoid';
+      gamma?: number;
+      alpha?: number | null;
+      posWeight?: number | number[];
+      polyEpsilon?: number;
+      labelSmoothing?: number;
+    }
   | { loss: 'quality'; beta?: number }
   | { loss: 'varifocal'; alpha?: number; gamma?: number; iouWeighted?: boolean }
   | { loss: 'asymmetric'; gammaPos?: number; gammaNeg?: number; clip?: number; detachFocalWeight?: boolean };
@@ -168,7 +191,11 @@ export type RefElementOptions =
  * derivative taken by hand term by term. `classOf(i)` gives element i's class for a per-class posWeight.
  */
 export function refElementwise(
-  logits: ArrayLike<number>, targets: ArrayLike<number>, o: RefElementOptions, weights?: ArrayLike<number>, classOf: (i: number) => number = () => 0,
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  o: RefElementOptions,
+  weights?: ArrayLike<number>,
+  classOf: (i: number) => number = () => 0,
 ): { losses: Float64Array; grad: Float64Array } {
   const n = logits.length;
   const losses = new Float64Array(n);
@@ -187,14 +214,17 @@ export function refElementwise(
       const gamma = o.gamma ?? 2;
       const alpha = o.alpha === undefined ? 0.25 : o.alpha;
       const at = alpha === null || alpha === -1 ? 1 : alpha * y + (1 - alpha) * (1 - y);
-      const pw = o.posWeight === undefined ? 1 : typeof o.posWeight === 'number' ? o.posWeight : o.posWeight[classOf(i)];
+      const pw =
+        o.posWeight === undefined ? 1 : typeof o.posWeight === 'number' ? o.posWeight : o.posWeight[classOf(i)];
       const ce = pw * y * softplus(-x) + (1 - y) * softplus(x);
       const m = y * q + (1 - y) * p;
       const dm = (1 - 2 * y) * p * q;
       const dce = pw * y * (p - 1) + (1 - y) * p;
       const e = o.polyEpsilon ?? 0;
       l = at * m ** gamma * ce + e * m ** (gamma + 1);
-      g = at * ((gamma === 0 ? 0 : gamma * m ** (gamma - 1) * dm * ce) + m ** gamma * dce) + e * (gamma + 1) * m ** gamma * dm;
+      g =
+        at * ((gamma === 0 ? 0 : gamma * m ** (gamma - 1) * dm * ce) + m ** gamma * dce) +
+        e * (gamma + 1) * m ** gamma * dm;
     } else if (o.loss === 'quality') {
       const beta = o.beta ?? 2;
       const bce = y * softplus(-x) + (1 - y) * softplus(x);
@@ -205,7 +235,7 @@ export function refElementwise(
       const alpha = o.alpha ?? 0.75;
       const gamma = o.gamma ?? 2;
       if (y > 0) {
-        const k = o.iouWeighted ?? true ? y : 1;
+        const k = (o.iouWeighted ?? true) ? y : 1;
         l = k * (y * softplus(-x) + (1 - y) * softplus(x));
         g = k * (p - y);
       } else {
@@ -219,10 +249,11 @@ export function refElementwise(
       const detach = o.detachFocalWeight ?? false;
       const pm = Math.max(p - clip, 0);
       const logP = -softplus(-x);
-      const log1mPm = clip > 0 ? Math.log(q + clip > 1 ? 1 : q + clip) : -softplus(x);
+      const log1mPm = clip > 0 ? Math.log(Math.min(q + clip, 1)) : -softplus(x);
       l = -y * q ** gp * logP - (1 - y) * (pm > 0 ? pm ** gn * log1mPm : 0);
       const gPos = -y * q ** gp * (q - (detach ? 0 : gp * p * logP));
-      const gNeg = pm > 0 ? (1 - y) * p * q * (pm ** gn / (1 - pm) + (detach ? 0 : gn * pm ** gn * (-log1mPm / pm))) : 0;
+      const gNeg =
+        pm > 0 ? (1 - y) * p * q * (pm ** gn / (1 - pm) + (detach ? 0 : gn * pm ** gn * (-log1mPm / pm))) : 0;
       g = gPos + gNeg;
     }
     losses[i] = w * l;
@@ -232,7 +263,13 @@ export function refElementwise(
 }
 
 /** Class indices as the dense targets they stand for ([N, C, S]: t = C is an all-zero row; ignored items give null). */
-export function oneHot(indices: ArrayLike<number>, N: number, C: number, S: number, ignoreIndex = -100): { dense: Float64Array; counted: boolean[] } {
+export function oneHot(
+  indices: ArrayLike<number>,
+  N: number,
+  C: number,
+  S: number,
+  ignoreIndex = -100,
+): { dense: Float64Array; counted: boolean[] } {
   const dense = new Float64Array(N * C * S);
   const counted: boolean[] = [];
   for (let n = 0; n < N; n++) {

@@ -29,7 +29,11 @@ test('both builds exist, are tens of KiB, import nothing and export the same ABI
     expect(bytes.length, b.file).toBeLessThan(200 * 1024);
     const module = new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>);
     expect(WebAssembly.Module.imports(module), b.file).toEqual([]);
-    exportsOf.push(WebAssembly.Module.exports(module).map((e) => `${e.kind} ${e.name}`).sort());
+    exportsOf.push(
+      WebAssembly.Module.exports(module)
+        .map((e) => `${e.kind} ${e.name}`)
+        .sort(),
+    );
     const instance = new WebAssembly.Instance(module, {});
     expect((instance.exports.focal_abi_version as () => number)(), b.file).toBeGreaterThan(0);
   }

@@ -14,7 +14,12 @@ import { afterAll, beforeAll, expect, test } from 'vitest';
 import { launchChromium } from './helpers/chromium';
 import { root } from './runtimes/fixture';
 
-const types: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm' };
+const types: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+};
 
 // tf.fesm.js holds tfjs-core, layers and the CPU and WebGL backends: the page and the adapter's
 // '@tensorflow/tfjs-core' import resolve to it, so they share one tfjs.
@@ -200,7 +205,7 @@ function expectClose(got: number[], want: number[], rel: number, what: string): 
   return worst;
 }
 
-test('focal-loss/tfjs on the WebGL backend (SwiftShader): the CPU backend\'s losses and gradients, and a model trains', async () => {
+test("focal-loss/tfjs on the WebGL backend (SwiftShader): the CPU backend's losses and gradients, and a model trains", async () => {
   const context = await browser.newContext();
   try {
     const tab = await context.newPage();
@@ -210,8 +215,14 @@ test('focal-loss/tfjs on the WebGL backend (SwiftShader): the CPU backend\'s los
       if (m.type() === 'error') errors.push(m.text());
     });
     await tab.goto(`${base}/webgl.html`);
-    await tab.waitForFunction(() => (window as unknown as { __report?: unknown }).__report !== undefined, undefined, { timeout: 110_000 });
-    const r = await tab.evaluate(() => (window as unknown as { __report: unknown }).__report) as { error?: string; tfjs: string; backends: Record<'cpu' | 'webgl', Run> };
+    await tab.waitForFunction(() => (window as unknown as { __report?: unknown }).__report !== undefined, undefined, {
+      timeout: 110_000,
+    });
+    const r = (await tab.evaluate(() => (window as unknown as { __report: unknown }).__report)) as {
+      error?: string;
+      tfjs: string;
+      backends: Record<'cpu' | 'webgl', Run>;
+    };
     expect(r.error).toBeUndefined();
     expect(notFound).toEqual([]);
     expect(errors).toEqual([]);
@@ -220,7 +231,9 @@ test('focal-loss/tfjs on the WebGL backend (SwiftShader): the CPU backend\'s los
     // Really WebGL, and (launchChromium passes --disable-gpu) on SwiftShader, Chromium's software renderer.
     expect(webgl.backend).toBe('webgl');
     expect(webgl.renderer).toMatch(/SwiftShader/);
-    console.log(`chromium, tfjs ${r.tfjs} webgl backend: WebGL ${webgl.webglVersion}, float32 render ${webgl.float32Render}, ${webgl.renderer}`);
+    console.log(
+      `chromium, tfjs ${r.tfjs} webgl backend: WebGL ${webgl.webglVersion}, float32 render ${webgl.float32Render}, ${webgl.renderer}`,
+    );
 
     expect(webgl.cases.map((c) => c.name)).toEqual(cpu.cases.map((c) => c.name));
     expect(webgl.cases).toHaveLength(8);
@@ -228,9 +241,15 @@ test('focal-loss/tfjs on the WebGL backend (SwiftShader): the CPU backend\'s los
     for (let i = 0; i < cpu.cases.length; i++) {
       const name = cpu.cases[i].name;
       // The loss is computed by the package on yPred read back from a texture: float32 in, float32 out.
-      worst.loss = Math.max(worst.loss, expectClose(webgl.cases[i].loss, cpu.cases[i].loss, 4 * 2 ** -24, `${name}: loss`));
+      worst.loss = Math.max(
+        worst.loss,
+        expectClose(webgl.cases[i].loss, cpu.cases[i].loss, 4 * 2 ** -24, `${name}: loss`),
+      );
       // The gradient: the package's, times dy (per sample) in a WebGL shader.
-      worst.grad = Math.max(worst.grad, expectClose(webgl.cases[i].grad, cpu.cases[i].grad, 4 * 2 ** -24, `${name}: grad`));
+      worst.grad = Math.max(
+        worst.grad,
+        expectClose(webgl.cases[i].grad, cpu.cases[i].grad, 4 * 2 ** -24, `${name}: grad`),
+      );
     }
     // Through a dense softmax layer that WebGL computes (matMul, softmax, the backward pass): float32 rounding of
     // a few dozen operations.
@@ -239,12 +258,16 @@ test('focal-loss/tfjs on the WebGL backend (SwiftShader): the CPU backend\'s los
       dW: expectClose(webgl.dense.dW, cpu.dense.dW, 1e-5, 'dense: dW'),
       dBias: expectClose(webgl.dense.dBias, cpu.dense.dBias, 1e-5, 'dense: dBias'),
     };
-    console.log(`webgl vs cpu, worst relative difference: per-case loss ${worst.loss.toExponential(2)}, grad ${worst.grad.toExponential(2)}; dense layer loss ${dense.loss.toExponential(2)}, dW ${dense.dW.toExponential(2)}, dBias ${dense.dBias.toExponential(2)}`);
+    console.log(
+      `webgl vs cpu, worst relative difference: per-case loss ${worst.loss.toExponential(2)}, grad ${worst.grad.toExponential(2)}; dense layer loss ${dense.loss.toExponential(2)}, dW ${dense.dW.toExponential(2)}, dBias ${dense.dBias.toExponential(2)}`,
+    );
 
     for (const run of [cpu, webgl]) {
       const { losses, accuracy } = run.training;
       const shown = losses.map((l) => l.toFixed(4)).join(' ');
-      console.log(`${run.backend}: focal loss by epoch ${shown}; accuracy ${accuracy[0].toFixed(3)} → ${accuracy[accuracy.length - 1].toFixed(3)}`);
+      console.log(
+        `${run.backend}: focal loss by epoch ${shown}; accuracy ${accuracy[0].toFixed(3)} → ${accuracy[accuracy.length - 1].toFixed(3)}`,
+      );
       expect(losses).toHaveLength(30);
       expect(losses.every(Number.isFinite), shown).toBe(true);
       expect(losses[losses.length - 1], shown).toBeLessThan(losses[0] * 0.5);
@@ -252,7 +275,9 @@ test('focal-loss/tfjs on the WebGL backend (SwiftShader): the CPU backend\'s los
       expect(run.tensorsAfter, `${run.backend}: tensors left behind`).toBe(run.tensorsBefore);
     }
     // The same training on both backends, apart from float32 rounding in WebGL's layers: the same curve.
-    cpu.training.losses.forEach((l, epoch) => expect(Math.abs(webgl.training.losses[epoch] - l), `epoch ${epoch}`).toBeLessThanOrEqual(0.05 * l));
+    cpu.training.losses.forEach((l, epoch) =>
+      expect(Math.abs(webgl.training.losses[epoch] - l), `epoch ${epoch}`).toBeLessThanOrEqual(0.05 * l),
+    );
   } finally {
     await context.close();
   }

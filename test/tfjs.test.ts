@@ -40,7 +40,7 @@ beforeAll(async () => {
 /** A deterministic uniform [0, 1) generator. */
 function rng(seed: number): () => number {
   let s = seed >>> 0;
-  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 const size = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
@@ -61,7 +61,13 @@ function softmaxRows(z: Float32Array, C: number): Float32Array {
 const sigmoid = (z: Float32Array) => z.map((x) => 1 / (1 + Math.exp(-x)));
 
 /** |actual − expected| ≤ rtol·|expected| + atol·max|expected|, element by element. */
-function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rtol: number, what: string, atol = rtol): void {
+function expectClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  rtol: number,
+  what: string,
+  atol = rtol,
+): void {
   expect(actual.length, `${what}: length`).toBe(expected.length);
   let scale = 0;
   for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]));
@@ -72,7 +78,12 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rto
 }
 
 /** Data of one test case: yTrue, logits z and probabilities p (float32), in the tensors' row-major layout. */
-interface Case { shape: number[]; yTrue: Float32Array; z: Float32Array; p: Float32Array }
+interface Case {
+  shape: number[];
+  yTrue: Float32Array;
+  z: Float32Array;
+  p: Float32Array;
+}
 
 function softmaxCase(shape: number[], seed: number, soft = false): Case {
   const next = rng(seed);
@@ -104,7 +115,11 @@ function elementCase(kind: string, shape: number[], seed: number): Case {
   return { shape, yTrue, z, p: sigmoid(z) };
 }
 
-type WithGrad = (z: Float32Array, t: Float32Array, o: Record<string, unknown>) => { loss: Float32Array; grad: Float32Array };
+type WithGrad = (
+  z: Float32Array,
+  t: Float32Array,
+  o: Record<string, unknown>,
+) => { loss: Float32Array; grad: Float32Array };
 const packageFunctions: Record<string, WithGrad> = {
   softmax: api.softmaxFocalLossWithGrad as unknown as WithGrad,
   sigmoid: api.sigmoidFocalLossWithGrad as unknown as WithGrad,
@@ -123,7 +138,10 @@ function expected(kind: string, c: Case, options: Record<string, unknown>, fromL
   const batch = c.shape[0];
   const r = packageFunctions[kind](c.z, c.yTrue, { ...options, classes: C, reduction: 'none' });
   const per = r.loss.length / batch;
-  const loss = Array.from({ length: batch }, (_, b) => r.loss.slice(b * per, (b + 1) * per).reduce((a, v) => a + v, 0) / per);
+  const loss = Array.from(
+    { length: batch },
+    (_, b) => r.loss.slice(b * per, (b + 1) * per).reduce((a, v) => a + v, 0) / per,
+  );
   const perSample = c.z.length / batch;
   const grad = Array.from(r.grad, (g, i) => {
     const b = Math.floor(i / perSample);
@@ -149,7 +167,11 @@ function adapterResult(options: TfjsFocalLossOptions, c: Case, fromLogits: boole
   });
 }
 
-const shapes = [[6, 5], [4, 3, 5], [2, 3, 2, 4]];
+const shapes = [
+  [6, 5],
+  [4, 3, 5],
+  [2, 3, 2, 4],
+];
 const kindOptions: Record<string, Record<string, unknown>[]> = {
   softmax: [{}, { gamma: 0.5, alpha: [0.5, 1, 2, 0.25], labelSmoothing: 0.1 }],
   sigmoid: [{}, { gamma: 0.5, alpha: null, labelSmoothing: 0.1, polyEpsilon: 0.5 }],
@@ -167,7 +189,10 @@ describe('the adapter equals the package', () => {
           kindOptions[kind].forEach((options0, o) => {
             // The per-class alpha of the second softmax options fits the 4-class shape only.
             const shape = kind === 'softmax' && o === 1 ? [...shape0.slice(0, -1), 4] : shape0;
-            const c = kind === 'softmax' ? softmaxCase(shape, 10 * s + o + 1, o === 1) : elementCase(kind, shape, 10 * s + o + 1);
+            const c =
+              kind === 'softmax'
+                ? softmaxCase(shape, 10 * s + o + 1, o === 1)
+                : elementCase(kind, shape, 10 * s + o + 1);
             const options = { kind, ...options0 } as TfjsFocalLossOptions;
             const got = adapterResult(options, c, fromLogits, dy.subarray(0, shape[0]));
             const want = expected(kind, c, options0, fromLogits, dy.subarray(0, shape[0]));
@@ -182,10 +207,11 @@ describe('the adapter equals the package', () => {
   }
 
   test('the WASM backend gives what the CPU backend gives (its gradient multiplies dy with tf.mul)', async () => {
-    const run = () => ['softmax', 'sigmoid'].map((kind) => {
-      const c = kind === 'softmax' ? softmaxCase([4, 3, 5], 41) : elementCase(kind, [4, 3, 5], 42);
-      return adapterResult({ kind } as TfjsFocalLossOptions, c, false, Float32Array.of(1, 0.5, -2, 3));
-    });
+    const run = () =>
+      ['softmax', 'sigmoid'].map((kind) => {
+        const c = kind === 'softmax' ? softmaxCase([4, 3, 5], 41) : elementCase(kind, [4, 3, 5], 42);
+        return adapterResult({ kind } as TfjsFocalLossOptions, c, false, Float32Array.of(1, 0.5, -2, 3));
+      });
     const cpu = run();
     await useBackend('wasm');
     try {
@@ -275,7 +301,11 @@ describe('the adapter equals the package', () => {
 // ----------------------------------------------------------------------------------------------------
 const EPSILON = 1e-7;
 
-function kerasCategoricalFocal(yTrue: tf.Tensor, yPred: tf.Tensor, o: { alpha: number; gamma: number; fromLogits: boolean; labelSmoothing: number }): tf.Tensor {
+function kerasCategoricalFocal(
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+  o: { alpha: number; gamma: number; fromLogits: boolean; labelSmoothing: number },
+): tf.Tensor {
   const C = yPred.shape[yPred.shape.length - 1];
   let t = yTrue;
   if (o.labelSmoothing) t = tf.add(tf.mul(t, 1 - o.labelSmoothing), o.labelSmoothing / C);
@@ -288,7 +318,11 @@ function kerasCategoricalFocal(yTrue: tf.Tensor, yPred: tf.Tensor, o: { alpha: n
   return tf.sum(tf.mul(weighting, cce), -1);
 }
 
-function kerasBinaryFocal(yTrue: tf.Tensor, yPred: tf.Tensor, o: { applyClassBalancing: boolean; alpha: number; gamma: number; fromLogits: boolean; labelSmoothing: number }): tf.Tensor {
+function kerasBinaryFocal(
+  yTrue: tf.Tensor,
+  yPred: tf.Tensor,
+  o: { applyClassBalancing: boolean; alpha: number; gamma: number; fromLogits: boolean; labelSmoothing: number },
+): tf.Tensor {
   let t = yTrue;
   if (o.labelSmoothing) t = tf.add(tf.mul(t, 1 - o.labelSmoothing), 0.5 * o.labelSmoothing);
   const p = o.fromLogits ? tf.sigmoid(yPred) : yPred;
@@ -303,7 +337,12 @@ function kerasBinaryFocal(yTrue: tf.Tensor, yPred: tf.Tensor, o: { applyClassBal
 
 /** Keras's per-position losses averaged over every axis but the batch: the adapter's per-sample loss. */
 function perSampleMean(x: tf.Tensor): tf.Tensor {
-  return x.rank === 1 ? x : tf.mean(x, Array.from({ length: x.rank - 1 }, (_, i) => i + 1));
+  return x.rank === 1
+    ? x
+    : tf.mean(
+        x,
+        Array.from({ length: x.rank - 1 }, (_, i) => i + 1),
+      );
 }
 
 describe("the adapter equals Keras's focal crossentropies where the semantics coincide", () => {
@@ -314,7 +353,10 @@ describe("the adapter equals Keras's focal crossentropies where the semantics co
   ];
   for (const fromLogits of [false, true]) {
     test(`CategoricalFocalCrossentropy, from_logits ${fromLogits}: loss and gradient`, () => {
-      for (const shape of [[8, 5], [3, 4, 6]]) {
+      for (const shape of [
+        [8, 5],
+        [3, 4, 6],
+      ]) {
         for (const k of categorical) {
           const c = softmaxCase(shape, shape.length * 7 + k.gamma * 3, k.labelSmoothing > 0.15);
           const ours = focalLoss({ alpha: k.alpha, gamma: k.gamma, labelSmoothing: k.labelSmoothing, fromLogits });
@@ -324,8 +366,17 @@ describe("the adapter equals Keras's focal crossentropies where the semantics co
             const keras = (v: tf.Tensor) => perSampleMean(kerasCategoricalFocal(yTrue, v, { ...k, fromLogits }));
             const what = `[${shape}] ${JSON.stringify(k)}`;
             expectClose(ours(yTrue, x).dataSync(), keras(x).dataSync(), 2e-5, `${what} loss`, 1e-6);
-            const g = (f: (v: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => tf.mean(f(v)))(x).dataSync();
-            expectClose(g((v) => ours(yTrue, v)), g(keras), 1e-4, `${what} grad`, 1e-5);
+            const g = (f: (v: tf.Tensor) => tf.Tensor) =>
+              tf
+                .grad((v: tf.Tensor) => tf.mean(f(v)))(x)
+                .dataSync();
+            expectClose(
+              g((v) => ours(yTrue, v)),
+              g(keras),
+              1e-4,
+              `${what} grad`,
+              1e-5,
+            );
           });
         }
       }
@@ -340,18 +391,36 @@ describe("the adapter equals Keras's focal crossentropies where the semantics co
   ];
   for (const fromLogits of [false, true]) {
     test(`BinaryFocalCrossentropy, from_logits ${fromLogits}: loss and gradient`, () => {
-      for (const shape of [[8, 3], [3, 4, 5]]) {
+      for (const shape of [
+        [8, 3],
+        [3, 4, 5],
+      ]) {
         for (const k of binary) {
           const c = elementCase('sigmoid', shape, shape.length * 11 + k.gamma);
-          const ours = focalLoss({ kind: 'sigmoid', alpha: k.applyClassBalancing ? k.alpha : null, gamma: k.gamma, labelSmoothing: k.labelSmoothing, fromLogits });
+          const ours = focalLoss({
+            kind: 'sigmoid',
+            alpha: k.applyClassBalancing ? k.alpha : null,
+            gamma: k.gamma,
+            labelSmoothing: k.labelSmoothing,
+            fromLogits,
+          });
           tf.tidy(() => {
             const yTrue = tf.tensor(c.yTrue, shape);
             const x = tf.tensor(fromLogits ? c.z : c.p, shape);
             const keras = (v: tf.Tensor) => perSampleMean(kerasBinaryFocal(yTrue, v, { ...k, fromLogits }));
             const what = `[${shape}] ${JSON.stringify(k)}`;
             expectClose(ours(yTrue, x).dataSync(), keras(x).dataSync(), 2e-5, `${what} loss`, 1e-6);
-            const g = (f: (v: tf.Tensor) => tf.Tensor) => tf.grad((v: tf.Tensor) => tf.mean(f(v)))(x).dataSync();
-            expectClose(g((v) => ours(yTrue, v)), g(keras), 1e-4, `${what} grad`, 1e-5);
+            const g = (f: (v: tf.Tensor) => tf.Tensor) =>
+              tf
+                .grad((v: tf.Tensor) => tf.mean(f(v)))(x)
+                .dataSync();
+            expectClose(
+              g((v) => ours(yTrue, v)),
+              g(keras),
+              1e-4,
+              `${what} grad`,
+              1e-5,
+            );
           });
         }
       }
@@ -372,8 +441,12 @@ describe("the adapter equals Keras's focal crossentropies where the semantics co
       // Keras's clip in float32: 1 − 1e-7 rounds to 1 − 2^-23, so −log(1 − that) = 23 log 2 ≈ 15.94.
       expect(keras).toBeCloseTo((-Math.log(1 - Math.fround(1 - EPSILON)) + exact1) / 2, 4); // ≈ 7.97: the clip, not 10.0
       // Keras's gradient w.r.t. that logit is 0 (clipped); the exact one is ≈ 1 / 2 (mean over 2 elements).
-      const gk = tf.grad((v: tf.Tensor) => tf.sum(kerasBinaryFocal(yTrue, v, k)))(x).dataSync();
-      const go = tf.grad((v: tf.Tensor) => tf.sum(focalLoss({ kind: 'sigmoid', alpha: null, fromLogits: true })(yTrue, v)))(x).dataSync();
+      const gk = tf
+        .grad((v: tf.Tensor) => tf.sum(kerasBinaryFocal(yTrue, v, k)))(x)
+        .dataSync();
+      const go = tf
+        .grad((v: tf.Tensor) => tf.sum(focalLoss({ kind: 'sigmoid', alpha: null, fromLogits: true })(yTrue, v)))(x)
+        .dataSync();
       expect(Math.abs(gk[0])).toBeLessThan(1e-6);
       expect(go[0]).toBeCloseTo(0.5, 5);
     });
@@ -387,9 +460,13 @@ describe('probabilities at 0 and 1 (fromLogits: false)', () => {
       const p = tf.tensor2d([[0.75, 0.25, 0]]);
       const f = focalLoss({ gamma: 2 });
       const loss = f(yTrue, p).dataSync()[0];
-      const masked = api.softmaxFocalLoss(new Float32Array([Math.log(0.75), Math.log(0.25), -Infinity]), [0], { classes: 3 }) as number;
+      const masked = api.softmaxFocalLoss(new Float32Array([Math.log(0.75), Math.log(0.25), -Infinity]), [0], {
+        classes: 3,
+      }) as number;
       expect(loss).toBeCloseTo(masked, 7);
-      const g = tf.grad((v: tf.Tensor) => tf.sum(f(yTrue, v)))(p).dataSync();
+      const g = tf
+        .grad((v: tf.Tensor) => tf.sum(f(yTrue, v)))(p)
+        .dataSync();
       expect(Array.from(g).every(Number.isFinite)).toBe(true);
       expect(g[2]).toBe(0); // the floor's derivative
       // A target whose probability is exactly 0: a finite loss, −log(2^-126) = 87.34 (Keras: −log(1e-7) = 16.1).
@@ -406,13 +483,18 @@ describe('probabilities at 0 and 1 (fromLogits: false)', () => {
         const p = tf.tensor2d([[1, 1, 0, 0]]);
         const loss = f(yTrue, p).dataSync()[0];
         expect(Number.isFinite(loss), kind).toBe(true);
-        const g = tf.grad((v: tf.Tensor) => tf.sum(f(yTrue, v)))(p).dataSync();
+        const g = tf
+          .grad((v: tf.Tensor) => tf.sum(f(yTrue, v)))(p)
+          .dataSync();
         expect(Array.from(g), kind).toEqual([0, 0, 0, 0]);
         const nan = f(yTrue, tf.tensor2d([[NaN, 0.5, 0.5, 0.5]])).dataSync()[0];
         expect(nan, kind).toBeNaN();
       }
       // sigmoid, y = 1 and p = 1: the loss of logit(1 − 2^-24) ≈ 16.64, ~0; y = 0, p = 1: ≈ α_t · 16.64.
-      const one = focalLoss({ kind: 'sigmoid', alpha: null })(tf.tensor2d([[1], [0]]), tf.tensor2d([[1], [1]])).dataSync();
+      const one = focalLoss({ kind: 'sigmoid', alpha: null })(
+        tf.tensor2d([[1], [0]]),
+        tf.tensor2d([[1], [1]]),
+      ).dataSync();
       expect(one[0]).toBeLessThan(1e-13);
       expect(one[1]).toBeCloseTo(24 * Math.LN2 + Math.log1p(-(2 ** -24)) + Math.log1p(2 ** -24 / (1 - 2 ** -24)), 3);
     });
@@ -420,29 +502,53 @@ describe('probabilities at 0 and 1 (fromLogits: false)', () => {
 });
 
 describe('errors', () => {
-  test('unknown options are a TypeError naming the option (and the adapter\'s list of options)', () => {
-    expect(() => focalLoss({ gama: 2 } as never)).toThrow(new TypeError(
-      "focal-loss/tfjs: focalLoss({ kind: 'softmax' }) has no option 'gama'; options are kind, fromLogits, classes, gamma, alpha, ignoreIndex, labelSmoothing, polyEpsilon, weights",
-    ));
-    expect(() => focalLoss({ kind: 'asymmetric', gamma: 1 } as never)).toThrow(/focalLoss\(\{ kind: 'asymmetric' \}\) has no option 'gamma'; options are kind, fromLogits, .*gammaPos/);
-    expect(() => focalLoss({ kind: 'sigmoid', from_logits: true } as never)).toThrow(new TypeError("focal-loss/tfjs: focalLoss has no option 'from_logits' (did you mean fromLogits?)"));
-    expect(() => focalLoss({ kind: 'sigmoid', apply_class_balancing: true } as never)).toThrow(/no option 'apply_class_balancing' \(did you mean alpha/);
+  test("unknown options are a TypeError naming the option (and the adapter's list of options)", () => {
+    expect(() => focalLoss({ gama: 2 } as never)).toThrow(
+      new TypeError(
+        "focal-loss/tfjs: focalLoss({ kind: 'softmax' }) has no option 'gama'; options are kind, fromLogits, classes, gamma, alpha, ignoreIndex, labelSmoothing, polyEpsilon, weights",
+      ),
+    );
+    expect(() => focalLoss({ kind: 'asymmetric', gamma: 1 } as never)).toThrow(
+      /focalLoss\(\{ kind: 'asymmetric' \}\) has no option 'gamma'; options are kind, fromLogits, .*gammaPos/,
+    );
+    expect(() => focalLoss({ kind: 'sigmoid', from_logits: true } as never)).toThrow(
+      new TypeError("focal-loss/tfjs: focalLoss has no option 'from_logits' (did you mean fromLogits?)"),
+    );
+    expect(() => focalLoss({ kind: 'sigmoid', apply_class_balancing: true } as never)).toThrow(
+      /no option 'apply_class_balancing' \(did you mean alpha/,
+    );
   });
 
   test('reduction, out, normalizer and shape are refused, saying why', () => {
-    expect(() => focalLoss({ reduction: 'mean' } as never)).toThrow(new TypeError(
-      "focal-loss/tfjs: focalLoss does not take option 'reduction': the loss is one value per sample (shape [batch]) and TensorFlow.js reduces it (model.compile averages it; call .mean() or .sum() on the result yourself)",
-    ));
-    expect(() => focalLoss({ kind: 'sigmoid', out: new Float32Array(4) } as never)).toThrow(/does not take option 'out': the gradient is handed to TensorFlow.js/);
+    expect(() => focalLoss({ reduction: 'mean' } as never)).toThrow(
+      new TypeError(
+        "focal-loss/tfjs: focalLoss does not take option 'reduction': the loss is one value per sample (shape [batch]) and TensorFlow.js reduces it (model.compile averages it; call .mean() or .sum() on the result yourself)",
+      ),
+    );
+    expect(() => focalLoss({ kind: 'sigmoid', out: new Float32Array(4) } as never)).toThrow(
+      /does not take option 'out': the gradient is handed to TensorFlow.js/,
+    );
     expect(() => focalLoss({ kind: 'quality', normalizer: 10 } as never)).toThrow(/does not take option 'normalizer'/);
-    expect(() => focalLoss({ shape: [2, 3] } as never)).toThrow(/does not take option 'shape': the layout comes from the tensors/);
-    expect(() => focalLoss({ kind: 'sigmoid', targetForm: 'dense' } as never)).toThrow(/does not take option 'targetForm': yTrue has the shape of yPred/);
+    expect(() => focalLoss({ shape: [2, 3] } as never)).toThrow(
+      /does not take option 'shape': the layout comes from the tensors/,
+    );
+    expect(() => focalLoss({ kind: 'sigmoid', targetForm: 'dense' } as never)).toThrow(
+      /does not take option 'targetForm': yTrue has the shape of yPred/,
+    );
   });
 
   test('bad values are caught by focalLoss(), before any data', () => {
-    expect(() => focalLoss({ kind: 'sigmoid', gamma: -1 })).toThrow(new RangeError('focal-loss/tfjs: options.gamma = -1 must be a finite number >= 0'));
-    expect(() => focalLoss({ kind: 'hinge' } as never)).toThrow(new RangeError("focal-loss/tfjs: options.kind = 'hinge' must be one of 'softmax', 'sigmoid', 'quality', 'varifocal', 'asymmetric'"));
-    expect(() => focalLoss({ fromLogits: 1 } as never)).toThrow(new TypeError('focal-loss/tfjs: options.fromLogits must be a boolean (got number 1)'));
+    expect(() => focalLoss({ kind: 'sigmoid', gamma: -1 })).toThrow(
+      new RangeError('focal-loss/tfjs: options.gamma = -1 must be a finite number >= 0'),
+    );
+    expect(() => focalLoss({ kind: 'hinge' } as never)).toThrow(
+      new RangeError(
+        "focal-loss/tfjs: options.kind = 'hinge' must be one of 'softmax', 'sigmoid', 'quality', 'varifocal', 'asymmetric'",
+      ),
+    );
+    expect(() => focalLoss({ fromLogits: 1 } as never)).toThrow(
+      new TypeError('focal-loss/tfjs: options.fromLogits must be a boolean (got number 1)'),
+    );
     expect(() => focalLoss(null as never)).toThrow(TypeError);
     expect(() => focalLoss({ alpha: [1, 2], classes: 3 })).toThrow(RangeError);
   });
@@ -450,20 +556,71 @@ describe('errors', () => {
   test('bad tensors', () => {
     const f = focalLoss();
     tf.tidy(() => {
-      const p = tf.tensor2d([[0.5, 0.5], [0.25, 0.75]]);
-      expect(() => f(tf.tensor2d([[1, 0, 0]]), p)).toThrow(new RangeError(
-        'focal-loss/tfjs: yTrue has shape [1, 3] but yPred has shape [2, 2]; they must be equal (one-hot or probability targets, classes on the last axis)',
-      ));
-      expect(() => f([[1, 0]] as never, p)).toThrow(new TypeError('focal-loss/tfjs: yTrue must be a tf.Tensor (got Array)'));
-      expect(() => f(p, tf.tensor2d([[1, 0], [0, 1]], undefined, 'int32'))).toThrow(new TypeError("focal-loss/tfjs: yPred must be a float32 tensor (got 'int32')"));
-      expect(() => f(tf.tensor1d([1, 0]), tf.tensor1d([0.5, 0.5]))).toThrow(/kind 'softmax' needs \[batch, \.\.\., classes\]/);
-      expect(() => f(p, tf.tensor2d([[-0.5, 1.5], [0.25, 0.75]]))).toThrow(new RangeError(
-        'focal-loss/tfjs: yPred[0] = -0.5 is not a probability (fromLogits is false; pass fromLogits: true for logits)',
-      ));
-      expect(() => focalLoss({ kind: 'sigmoid' })(p, tf.tensor2d([[0.5, 1.5], [0.25, 0.75]]))).toThrow(/yPred\[1\] = 1.5 is not a probability in \[0, 1\]/);
+      const p = tf.tensor2d([
+        [0.5, 0.5],
+        [0.25, 0.75],
+      ]);
+      expect(() => f(tf.tensor2d([[1, 0, 0]]), p)).toThrow(
+        new RangeError(
+          'focal-loss/tfjs: yTrue has shape [1, 3] but yPred has shape [2, 2]; they must be equal (one-hot or probability targets, classes on the last axis)',
+        ),
+      );
+      expect(() => f([[1, 0]] as never, p)).toThrow(
+        new TypeError('focal-loss/tfjs: yTrue must be a tf.Tensor (got Array)'),
+      );
+      expect(() =>
+        f(
+          p,
+          tf.tensor2d(
+            [
+              [1, 0],
+              [0, 1],
+            ],
+            undefined,
+            'int32',
+          ),
+        ),
+      ).toThrow(new TypeError("focal-loss/tfjs: yPred must be a float32 tensor (got 'int32')"));
+      expect(() => f(tf.tensor1d([1, 0]), tf.tensor1d([0.5, 0.5]))).toThrow(
+        /kind 'softmax' needs \[batch, \.\.\., classes\]/,
+      );
+      expect(() =>
+        f(
+          p,
+          tf.tensor2d([
+            [-0.5, 1.5],
+            [0.25, 0.75],
+          ]),
+        ),
+      ).toThrow(
+        new RangeError(
+          'focal-loss/tfjs: yPred[0] = -0.5 is not a probability (fromLogits is false; pass fromLogits: true for logits)',
+        ),
+      );
+      expect(() =>
+        focalLoss({ kind: 'sigmoid' })(
+          p,
+          tf.tensor2d([
+            [0.5, 1.5],
+            [0.25, 0.75],
+          ]),
+        ),
+      ).toThrow(/yPred\[1\] = 1.5 is not a probability in \[0, 1\]/);
       // Targets the package refuses: its message, with the adapter's names.
-      expect(() => f(tf.tensor2d([[1, 1], [0, 1]]), p)).toThrow(/^focal-loss\/tfjs: the target probabilities of .* \(logits = yPred mapped to logits, targets = yTrue/);
-      expect(() => focalLoss({ classes: 3 })(p, p)).toThrow(new RangeError("focal-loss/tfjs: options.classes = 3 but yPred's last axis has 2 (classes are on the last axis)"));
+      expect(() =>
+        f(
+          tf.tensor2d([
+            [1, 1],
+            [0, 1],
+          ]),
+          p,
+        ),
+      ).toThrow(/^focal-loss\/tfjs: the target probabilities of .* \(logits = yPred mapped to logits, targets = yTrue/);
+      expect(() => focalLoss({ classes: 3 })(p, p)).toThrow(
+        new RangeError(
+          "focal-loss/tfjs: options.classes = 3 but yPred's last axis has 2 (classes are on the last axis)",
+        ),
+      );
       // The function still works after each error.
       expect(f(p, p).shape).toEqual([2]);
     });
@@ -474,7 +631,11 @@ describe('errors', () => {
 // adapter is handed, a throw is a TypeError / RangeError 'focal-loss/tfjs: …' naming the argument.
 describe('hostile arguments are package errors', () => {
   /** Runs `call`, expecting a TypeError or RangeError whose message starts with 'focal-loss/tfjs: ' and matches `name`. */
-  function expectAdapterError(call: () => unknown, name: RegExp, kind: typeof TypeError | typeof RangeError = TypeError): Error {
+  function expectAdapterError(
+    call: () => unknown,
+    name: RegExp,
+    kind: typeof TypeError | typeof RangeError = TypeError,
+  ): Error {
     let thrown: unknown = 'nothing';
     try {
       call();
@@ -497,31 +658,64 @@ describe('hostile arguments are package errors', () => {
 
   test('focalLoss(revoked Proxy), throwing option getters, a throwing constructor getter, huge strings', () => {
     expectAdapterError(() => focalLoss(revoked() as never), /options/);
-    const throwing = Object.defineProperty({}, 'gamma', { get() { throw new Error('getter'); }, enumerable: true });
+    const throwing = Object.defineProperty({}, 'gamma', {
+      get() {
+        throw new Error('getter');
+      },
+      enumerable: true,
+    });
     expectAdapterError(() => focalLoss(throwing as never), /options\.gamma could not be read/);
-    const kindGetter = Object.defineProperty({}, 'kind', { get() { throw revoked(); }, enumerable: true });
+    const kindGetter = Object.defineProperty({}, 'kind', {
+      get() {
+        throw revoked();
+      },
+      enumerable: true,
+    });
     expectAdapterError(() => focalLoss(kindGetter as never), /options\.kind could not be read/);
-    const ctor = Object.defineProperty({}, 'constructor', { get() { throw new Error('constructor getter'); } });
+    const ctor = Object.defineProperty({}, 'constructor', {
+      get() {
+        throw new Error('constructor getter');
+      },
+    });
     expectAdapterError(() => focalLoss({ kind: ctor } as never), /options\.kind must be a string \(got object\)/);
     expectAdapterError(() => focalLoss({ fromLogits: ctor } as never), /options\.fromLogits must be a boolean/);
     const long = 'k'.repeat(1_000_000);
     expectAdapterError(() => focalLoss({ kind: long } as never), /options\.kind = 'k+…' must be one of/, RangeError);
-    expectAdapterError(() => focalLoss({ [long]: 1 } as never), /has no option 'k+…'; options are kind, fromLogits, classes, gamma/);
+    expectAdapterError(
+      () => focalLoss({ [long]: 1 } as never),
+      /has no option 'k+…'; options are kind, fromLogits, classes, gamma/,
+    );
     expectAdapterError(() => focalLoss({ kind: 'sigmoid', gamma: long } as never), /options\.gamma must be a number/);
     // The core's aliases, from its data: hints and the list without the refused options.
-    expect(() => focalLoss({ ignore_index: 1 } as never)).toThrow(new TypeError(
-      "focal-loss/tfjs: focalLoss({ kind: 'softmax' }) has no option 'ignore_index' (did you mean ignoreIndex?); options are kind, fromLogits, classes, gamma, alpha, ignoreIndex, labelSmoothing, polyEpsilon, weights",
-    ));
-    expect(() => focalLoss({ kind: 'quality', toString: 1 } as never)).toThrow(new TypeError(
-      "focal-loss/tfjs: focalLoss({ kind: 'quality' }) has no option 'toString'; options are kind, fromLogits, beta, classes, ignoreIndex, weights",
-    ));
+    expect(() => focalLoss({ ignore_index: 1 } as never)).toThrow(
+      new TypeError(
+        "focal-loss/tfjs: focalLoss({ kind: 'softmax' }) has no option 'ignore_index' (did you mean ignoreIndex?); options are kind, fromLogits, classes, gamma, alpha, ignoreIndex, labelSmoothing, polyEpsilon, weights",
+      ),
+    );
+    expect(() => focalLoss({ kind: 'quality', toString: 1 } as never)).toThrow(
+      new TypeError(
+        "focal-loss/tfjs: focalLoss({ kind: 'quality' }) has no option 'toString'; options are kind, fromLogits, beta, classes, ignoreIndex, weights",
+      ),
+    );
   });
 
   test('options on Object.prototype are not options', () => {
-    const p = tf.tensor2d([[0.25, 0.75], [0.5, 0.5]]);
-    const y = tf.tensor2d([[0, 1], [1, 0]]);
+    const p = tf.tensor2d([
+      [0.25, 0.75],
+      [0.5, 0.5],
+    ]);
+    const y = tf.tensor2d([
+      [0, 1],
+      [1, 0],
+    ]);
     const clean = Array.from(focalLoss()(y, p).dataSync());
-    for (const [key, value] of [['kind', 'sigmoid'], ['fromLogits', true], ['gamma', 7], ['reduction', 'sum'], ['bogus', 1]] as const) {
+    for (const [key, value] of [
+      ['kind', 'sigmoid'],
+      ['fromLogits', true],
+      ['gamma', 7],
+      ['reduction', 'sum'],
+      ['bogus', 1],
+    ] as const) {
       Object.defineProperty(Object.prototype, key, { value, configurable: true, writable: true, enumerable: true });
       try {
         expect(Array.from(focalLoss()(y, p).dataSync()), `Object.prototype.${key}`).toEqual(clean);
@@ -535,34 +729,89 @@ describe('hostile arguments are package errors', () => {
   test('revoked proxies, throwing shape getters, disposed tensors and duck-typed non-tensors as yTrue / yPred', () => {
     const f = focalLoss();
     const g = focalLoss({ kind: 'sigmoid' });
-    const p = tf.tensor2d([[0.25, 0.75], [0.5, 0.5]]);
-    const y = tf.tensor2d([[0, 1], [1, 0]]);
+    const p = tf.tensor2d([
+      [0.25, 0.75],
+      [0.5, 0.5],
+    ]);
+    const y = tf.tensor2d([
+      [0, 1],
+      [1, 0],
+    ]);
     for (const h of [f, g]) {
       expectAdapterError(() => h(revoked() as never, p), /yTrue must be a tf\.Tensor \(got object\)/);
       expectAdapterError(() => h(y, revoked() as never), /yPred must be a tf\.Tensor/);
       // A real tensor whose shape getter throws.
-      const badShape = tf.tensor2d([[0.25, 0.75], [0.5, 0.5]]);
-      Object.defineProperty(badShape, 'shape', { get() { throw new Error('shape getter'); } });
+      const badShape = tf.tensor2d([
+        [0.25, 0.75],
+        [0.5, 0.5],
+      ]);
+      Object.defineProperty(badShape, 'shape', {
+        get() {
+          throw new Error('shape getter');
+        },
+      });
       expectAdapterError(() => h(y, badShape), /yPred\.shape could not be read/);
       badShape.dispose();
       // A throwing constructor getter is never read.
-      const ctor = Object.defineProperty({}, 'constructor', { get() { throw new Error('constructor getter'); } });
+      const ctor = Object.defineProperty({}, 'constructor', {
+        get() {
+          throw new Error('constructor getter');
+        },
+      });
       expectAdapterError(() => h(ctor as never, p), /yTrue must be a tf\.Tensor \(got object\)/);
       // Disposed.
-      const gone = tf.tensor2d([[0, 1], [1, 0]]);
+      const gone = tf.tensor2d([
+        [0, 1],
+        [1, 0],
+      ]);
       gone.dispose();
       expectAdapterError(() => h(gone, p), /yTrue is a disposed tf\.Tensor/);
       expectAdapterError(() => h(y, gone), /yPred is a disposed tf\.Tensor/);
       // Duck-typed: enough for tfjs's instanceof, not a tensor.
-      const duck = { data: () => 0, throwIfDisposed: () => undefined, dataSync: () => new Float32Array(4), shape: [2, 2], dtype: 'float32', size: 4, isDisposed: false };
+      const duck = {
+        data: () => 0,
+        throwIfDisposed: () => undefined,
+        dataSync: () => new Float32Array(4),
+        shape: [2, 2],
+        dtype: 'float32',
+        size: 4,
+        isDisposed: false,
+      };
       // tfjs itself takes it for a tensor (its instanceof is duck-typed): a result, or a package error.
-      const fakeResult = (() => { try { return h(y, duck as never); } catch (e) { return e; } })();
-      if (fakeResult instanceof Error) expectAdapterError(() => { throw fakeResult; }, /yPred/);
+      const fakeResult = (() => {
+        try {
+          return h(y, duck as never);
+        } catch (e) {
+          return e;
+        }
+      })();
+      if (fakeResult instanceof Error)
+        expectAdapterError(() => {
+          throw fakeResult;
+        }, /yPred/);
       else expect((fakeResult as tf.Tensor).shape).toEqual([2]);
-      expectAdapterError(() => h(y, { ...duck, dataSync: () => [1, 2, 3, 4] } as never), /yPred\.dataSync\(\) returned Array/);
+      expectAdapterError(
+        () => h(y, { ...duck, dataSync: () => [1, 2, 3, 4] } as never),
+        /yPred\.dataSync\(\) returned Array/,
+      );
       expectAdapterError(() => h(y, { ...duck, size: 5 } as never), /yPred has an invalid shape or size/);
-      expectAdapterError(() => h(y, { ...duck, throwIfDisposed: undefined } as never), /yPred must be a tf\.Tensor \(got object\)/);
-      expectAdapterError(() => h({ ...duck, dataSync() { throw new Error('dataSync'); } } as never, p), /yTrue could not be read \(Error: dataSync\)/);
+      expectAdapterError(
+        () => h(y, { ...duck, throwIfDisposed: undefined } as never),
+        /yPred must be a tf\.Tensor \(got object\)/,
+      );
+      expectAdapterError(
+        () =>
+          h(
+            {
+              ...duck,
+              dataSync() {
+                throw new Error('dataSync');
+              },
+            } as never,
+            p,
+          ),
+        /yTrue could not be read \(Error: dataSync\)/,
+      );
       expectAdapterError(() => h({ ...duck, shape: [2, -2] } as never, p), /yTrue has an invalid shape/);
       expectAdapterError(() => h({ ...duck, shape: 'abc' } as never, p), /yTrue\.shape must be an array/);
       // Still works.
@@ -615,7 +864,11 @@ describe('tensors and memory', () => {
 function blobs(n: number) {
   const next = rng(2024);
   const gauss = () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
-  const centers = [[-2, 0], [2, 1], [0, -2.5]];
+  const centers = [
+    [-2, 0],
+    [2, 1],
+    [0, -2.5],
+  ];
   const x: number[][] = [];
   const y: number[][] = [];
   const multi: number[][] = [];
@@ -634,13 +887,23 @@ async function train(loss: TfjsFocalLossOptions, activation: 'softmax' | 'sigmoi
   const data = blobs(240);
   const model = tf.sequential({
     layers: [
-      tf.layers.dense({ inputShape: [2], units: 16, activation: 'relu', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+      tf.layers.dense({
+        inputShape: [2],
+        units: 16,
+        activation: 'relu',
+        kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+      }),
       tf.layers.dense({ units: 3, activation, kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
     ],
   });
   const optimizer = tf.train.adam(0.03);
   model.compile({ optimizer, loss: focalLoss(loss) });
-  const history = await model.fit(data.x, multiLabel ? data.multi : data.y, { epochs: 25, batchSize: 32, shuffle: false, verbose: 0 });
+  const history = await model.fit(data.x, multiLabel ? data.multi : data.y, {
+    epochs: 25,
+    batchSize: 32,
+    shuffle: false,
+    verbose: 0,
+  });
   model.dispose();
   optimizer.dispose(); // Adam's moments: model.dispose() leaves the optimizer's tensors
   tf.dispose([data.x, data.y, data.multi]);
@@ -649,10 +912,30 @@ async function train(loss: TfjsFocalLossOptions, activation: 'softmax' | 'sigmoi
 
 describe('tfjs-layers: model.compile({ loss: focalLoss(...) }) and model.fit', () => {
   const runs = [
-    { name: 'softmax output, one-hot labels (fromLogits false)', loss: { gamma: 2 }, activation: 'softmax', multi: false },
-    { name: 'linear output, one-hot labels (fromLogits true)', loss: { gamma: 2, alpha: 0.25, fromLogits: true }, activation: 'linear', multi: false },
-    { name: 'sigmoid output, multi-label (kind sigmoid)', loss: { kind: 'sigmoid', gamma: 2 }, activation: 'sigmoid', multi: true },
-    { name: 'sigmoid output, multi-label (kind asymmetric)', loss: { kind: 'asymmetric' }, activation: 'sigmoid', multi: true },
+    {
+      name: 'softmax output, one-hot labels (fromLogits false)',
+      loss: { gamma: 2 },
+      activation: 'softmax',
+      multi: false,
+    },
+    {
+      name: 'linear output, one-hot labels (fromLogits true)',
+      loss: { gamma: 2, alpha: 0.25, fromLogits: true },
+      activation: 'linear',
+      multi: false,
+    },
+    {
+      name: 'sigmoid output, multi-label (kind sigmoid)',
+      loss: { kind: 'sigmoid', gamma: 2 },
+      activation: 'sigmoid',
+      multi: true,
+    },
+    {
+      name: 'sigmoid output, multi-label (kind asymmetric)',
+      loss: { kind: 'asymmetric' },
+      activation: 'sigmoid',
+      multi: true,
+    },
   ] as const;
   for (const backend of ['cpu', 'wasm'] as const) {
     for (const run of runs) {
@@ -663,7 +946,9 @@ describe('tfjs-layers: model.compile({ loss: focalLoss(...) }) and model.fit', (
           const losses = await train(run.loss as TfjsFocalLossOptions, run.activation, run.multi);
           expect(tf.memory().numTensors).toBe(before);
           expect(losses.every(Number.isFinite)).toBe(true);
-          expect(losses[losses.length - 1], `losses ${losses.map((l) => l.toFixed(4)).join(' ')}`).toBeLessThan(losses[0] * 0.5);
+          expect(losses[losses.length - 1], `losses ${losses.map((l) => l.toFixed(4)).join(' ')}`).toBeLessThan(
+            losses[0] * 0.5,
+          );
         } finally {
           await useBackend('cpu');
         }
@@ -673,7 +958,10 @@ describe('tfjs-layers: model.compile({ loss: focalLoss(...) }) and model.fit', (
 });
 
 test('examples/tfjs/train.mjs runs and its focal loss decreases', () => {
-  const r = spawnSync(process.execPath, [join(root, 'examples', 'tfjs', 'train.mjs')], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(root, 'examples', 'tfjs', 'train.mjs')], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   const losses = [...r.stdout.matchAll(/focal loss (\d+\.\d+)/g)].map((m) => Number(m[1]));
   expect(losses.length, r.stdout).toBe(7);
@@ -683,14 +971,18 @@ test('examples/tfjs/train.mjs runs and its focal loss decreases', () => {
 
 describe('packaging', () => {
   test("dist/tfjs.js imports 'focal-loss' and '@tensorflow/tfjs-core' (no copy of the facade); the main entries never import tfjs", () => {
-    const importsOf = (file: string) => [...readFileSync(join(root, 'dist', file), 'utf8').matchAll(/(?:from|require\()\s*["']([^"']+)["']/g)].map((m) => m[1]).sort();
+    const importsOf = (file: string) =>
+      [...readFileSync(join(root, 'dist', file), 'utf8').matchAll(/(?:from|require\()\s*["']([^"']+)["']/g)]
+        .map((m) => m[1])
+        .sort();
     expect(importsOf('tfjs.js')).toEqual(['@tensorflow/tfjs-core', 'focal-loss']);
     expect(importsOf('tfjs.cjs')).toEqual(['@tensorflow/tfjs-core', 'focal-loss']);
     expect(readFileSync(join(root, 'dist', 'tfjs.js'), 'utf8')).not.toMatch(/WebAssembly/);
     const entries = readdirSync(join(root, 'dist')).filter((f) => /\.(js|cjs)$/.test(f) && !f.startsWith('tfjs.'));
     expect(entries).toContain('node.js');
     expect(entries).toContain('browser.js');
-    for (const entry of entries) expect(readFileSync(join(root, 'dist', entry), 'utf8'), entry).not.toMatch(/tensorflow/);
+    for (const entry of entries)
+      expect(readFileSync(join(root, 'dist', entry), 'utf8'), entry).not.toMatch(/tensorflow/);
     const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
     expect(Object.keys(pkg.exports['./tfjs'])[0]).toBe('types');
     expect(pkg.peerDependencies['@tensorflow/tfjs-core']).toBeDefined();

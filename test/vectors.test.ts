@@ -4,7 +4,18 @@ import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, test } from 'vitest';
 import { expectSameBits } from './helpers/bits';
 import * as api from 'focal-loss';
-import { arrayType, caseArguments, evaluateCase, formatMismatches, functionsOf, KINDS, parseVectors, type Dtype, type FloatArray, type VectorCase } from './helpers/vectors';
+import {
+  arrayType,
+  caseArguments,
+  evaluateCase,
+  formatMismatches,
+  functionsOf,
+  KINDS,
+  parseVectors,
+  type Dtype,
+  type FloatArray,
+  type VectorCase,
+} from './helpers/vectors';
 
 const json = JSON.parse(readFileSync(new URL('./vectors/vectors.json', import.meta.url), 'utf8'));
 const cases = parseVectors(json);
@@ -28,7 +39,10 @@ test('the vectors file is the generated one and has the expected breadth', () =>
   // generate.py accuracy_cases): 29 cases, each of which failed before the series forms. And those where QFL and
   // ASL subtract (acc_subtract_cases: y a few ulps from σ(x), σ(x) just above clip), held to the weaker rule.
   expect(cases.filter((c) => c.name.startsWith('acc/')).length).toBeGreaterThanOrEqual(80);
-  for (const [prefix, f32, f64] of [['acc/qfl', 4, 9], ['acc/asl', 21, 42]] as const) {
+  for (const [prefix, f32, f64] of [
+    ['acc/qfl', 4, 9],
+    ['acc/asl', 21, 42],
+  ] as const) {
     const sub = cases.filter((c) => c.name.startsWith(prefix));
     expect(sub.filter((c) => c.dtypes.includes('f32')).length, prefix).toBe(f32);
     expect(sub.filter((c) => c.dtypes.includes('f64')).length, prefix).toBe(f64);
@@ -70,7 +84,9 @@ function call(c: VectorCase, logits: FloatArray, targets: any, options: Record<s
 
 /** `src` copied into a view `offset` elements into a larger buffer (an ArrayBuffer or a SharedArrayBuffer). */
 function viewOf<T extends ArrayLike<number> & { constructor: any; length: number; BYTES_PER_ELEMENT: number }>(
-  src: T, offset: number, shared: boolean,
+  src: T,
+  offset: number,
+  shared: boolean,
 ): T {
   const Ctor = src.constructor;
   const bytes = (src.length + offset + 3) * src.BYTES_PER_ELEMENT;
@@ -86,39 +102,45 @@ describe('outputs and input views', () => {
   // Every case with logits; the comparisons are bit-for-bit against a plain call.
   const withLogits = cases.filter((c) => c.logits.length > 0);
 
-  test.each(withLogits.map((c) => [c.name, c] as const))('out, odd-offset views and SharedArrayBuffer: %s', (_name, c) => {
-    for (const dtype of c.dtypes) {
-      const [logits, targets, options] = caseArguments(c, dtype);
-      const plain = call(c, logits, targets, options);
+  test.each(withLogits.map((c) => [c.name, c] as const))(
+    'out, odd-offset views and SharedArrayBuffer: %s',
+    (_name, c) => {
+      for (const dtype of c.dtypes) {
+        const [logits, targets, options] = caseArguments(c, dtype);
+        const plain = call(c, logits, targets, options);
 
-      // options.out receives the gradient and is returned as grad.
-      const F = arrayType(dtype);
-      const out = new F(logits.length).fill(12345);
-      const withOut = call(c, logits, targets, { ...options, out });
-      expect(withOut.grad).toBe(out);
-      expectSameBits(out, plain.grad, `${dtype} out`);
-      expectSameLoss(withOut.loss, plain.loss, `${dtype} loss with out`);
+        // options.out receives the gradient and is returned as grad.
+        const F = arrayType(dtype);
+        const out = new F(logits.length).fill(12345);
+        const withOut = call(c, logits, targets, { ...options, out });
+        expect(withOut.grad).toBe(out);
+        expectSameBits(out, plain.grad, `${dtype} out`);
+        expectSameLoss(withOut.loss, plain.loss, `${dtype} loss with out`);
 
-      for (const shared of [false, true]) {
-        for (const offset of [1, 3]) {
-          const label = `${dtype} ${shared ? 'shared' : 'plain'} offset ${offset}`;
-          const vLogits = viewOf(logits, offset, shared);
-          const vTargets = ArrayBuffer.isView(targets) ? viewOf(targets as any, offset + 1, shared) : targets;
-          const vOptions = { ...options };
-          if (ArrayBuffer.isView(options.weights)) vOptions.weights = viewOf(options.weights as any, offset, shared);
-          const r = call(c, vLogits, vTargets, vOptions);
-          expectSameBits(r.grad, plain.grad, `${label} grad`);
-          expectSameLoss(r.loss, plain.loss, `${label} loss`);
-          // And a view used as out.
-          const vOut = viewOf(new F(logits.length), offset, shared);
-          const r2 = call(c, vLogits, vTargets, { ...vOptions, out: vOut });
-          expect(r2.grad).toBe(vOut);
-          expectSameBits(vOut, plain.grad, `${label} out view`);
-          // The poison around the out view is untouched.
-          const around = new F(vOut.buffer);
-          expect(Number.isNaN(around[offset - 1]) && Number.isNaN(around[offset + logits.length]), `${label} out view borders`).toBe(true);
+        for (const shared of [false, true]) {
+          for (const offset of [1, 3]) {
+            const label = `${dtype} ${shared ? 'shared' : 'plain'} offset ${offset}`;
+            const vLogits = viewOf(logits, offset, shared);
+            const vTargets = ArrayBuffer.isView(targets) ? viewOf(targets as any, offset + 1, shared) : targets;
+            const vOptions = { ...options };
+            if (ArrayBuffer.isView(options.weights)) vOptions.weights = viewOf(options.weights as any, offset, shared);
+            const r = call(c, vLogits, vTargets, vOptions);
+            expectSameBits(r.grad, plain.grad, `${label} grad`);
+            expectSameLoss(r.loss, plain.loss, `${label} loss`);
+            // And a view used as out.
+            const vOut = viewOf(new F(logits.length), offset, shared);
+            const r2 = call(c, vLogits, vTargets, { ...vOptions, out: vOut });
+            expect(r2.grad).toBe(vOut);
+            expectSameBits(vOut, plain.grad, `${label} out view`);
+            // The poison around the out view is untouched.
+            const around = new F(vOut.buffer);
+            expect(
+              Number.isNaN(around[offset - 1]) && Number.isNaN(around[offset + logits.length]),
+              `${label} out view borders`,
+            ).toBe(true);
+          }
         }
       }
-    }
-  });
+    },
+  );
 });

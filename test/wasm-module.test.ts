@@ -4,7 +4,16 @@
 // ABI version, and the engine's views of memory across growth.
 import { readFileSync, statSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
-import { ABI_VERSION, HEADER, HEADER_FIELDS, readHeaderField, Status, writeHeader, type FocalExports, type Header } from '../ts/abi';
+import {
+  ABI_VERSION,
+  HEADER,
+  HEADER_FIELDS,
+  readHeaderField,
+  Status,
+  writeHeader,
+  type FocalExports,
+  type Header,
+} from '../ts/abi';
 import { Engine } from '../ts/engine';
 import { getEngine, initSyncWith, isInitialized } from '../ts/loader';
 import { softmaxPlan } from '../ts/options';
@@ -32,7 +41,13 @@ describe('dist/focal_loss.wasm', () => {
     const exports = WebAssembly.Module.exports(module);
     const kinds = Object.fromEntries(exports.map((e) => [e.name, e.kind]));
     expect(kinds.memory).toBe('memory');
-    for (const name of ['focal_abi_version', 'focal_scratch_ptr', 'focal_scratch_len', 'focal_header_layout', ...KERNELS]) {
+    for (const name of [
+      'focal_abi_version',
+      'focal_scratch_ptr',
+      'focal_scratch_len',
+      'focal_header_layout',
+      ...KERNELS,
+    ]) {
       expect(kinds[name], name).toBe('function');
     }
     // Nothing else that looks like an allocator or wasm-bindgen glue.
@@ -69,19 +84,46 @@ describe('raw kernels return status codes, never trap', () => {
   function setup(x: FocalExports, T: 4 | 8 = 8) {
     const base = x.focal_scratch_ptr();
     const F = T === 4 ? Float32Array : Float64Array;
-    const p = { header: base, logits: base + 128, targets: base + 256, grad: base + 512, loss: base + 768, probs: base + 1024 };
+    const p = {
+      header: base,
+      logits: base + 128,
+      targets: base + 256,
+      grad: base + 512,
+      loss: base + 768,
+      probs: base + 1024,
+    };
     new F(x.memory.buffer, p.logits, 6).set([1, 2, 3, 0, -1, 0.5]);
     new Int32Array(x.memory.buffer, p.targets, 2).set([0, 2]);
     return p;
   }
   const header = (p: ReturnType<typeof setup>, over: Partial<Header>): Header =>
-    headerOf({ batch: 2, classes: 3, spatial: 1, logits: p.logits, target_indices: p.targets, loss_out: p.loss, grad_out: p.grad, gamma: 2, ...over });
-  const call = (x: FocalExports, p: ReturnType<typeof setup>, over: Partial<Header> = {}, k: (typeof KERNELS)[number] = 'focal_softmax_f64') => {
+    headerOf({
+      batch: 2,
+      classes: 3,
+      spatial: 1,
+      logits: p.logits,
+      target_indices: p.targets,
+      loss_out: p.loss,
+      grad_out: p.grad,
+      gamma: 2,
+      ...over,
+    });
+  const call = (
+    x: FocalExports,
+    p: ReturnType<typeof setup>,
+    over: Partial<Header> = {},
+    k: (typeof KERNELS)[number] = 'focal_softmax_f64',
+  ) => {
     writeHeader(x.memory.buffer, p.header, header(p, over));
     return x[k](p.header);
   };
   const sigmoid = (x: FocalExports, p: ReturnType<typeof setup>, over: Partial<Header> = {}) =>
-    call(x, p, { batch: 6, classes: 1, target_indices: 0, target_values: p.logits, alpha_scalar: 0.25, ...over }, 'focal_elementwise_f64');
+    call(
+      x,
+      p,
+      { batch: 6, classes: 1, target_indices: 0, target_values: p.logits, alpha_scalar: 0.25, ...over },
+      'focal_elementwise_f64',
+    );
 
   test('a valid call returns Ok and adds to the header sum', () => {
     const x = instance();
@@ -154,7 +196,11 @@ describe('a trap cannot brick the module', () => {
     const top = x.__stack_pointer.value;
     const base = x.focal_scratch_ptr();
     const expected = (() => {
-      writeHeader(x.memory.buffer, base, headerOf({ batch: 1, classes: 3, spatial: 1, logits: base + 256, target_indices: base + 512, gamma: 2 }));
+      writeHeader(
+        x.memory.buffer,
+        base,
+        headerOf({ batch: 1, classes: 3, spatial: 1, logits: base + 256, target_indices: base + 512, gamma: 2 }),
+      );
       new Float64Array(x.memory.buffer, base + 256, 3).set([1, 2, 3]);
       new Int32Array(x.memory.buffer, base + 512, 1)[0] = 1;
       expect(engine.invoke(x.focal_softmax_f64, base)).toBe(Status.Ok);
@@ -173,7 +219,11 @@ describe('a trap cannot brick the module', () => {
       expect(() => engine.invoke(x.focal_softmax_f64, base)).toThrow(WebAssembly.RuntimeError);
       expect(x.__stack_pointer.value).toBe(top);
     }
-    writeHeader(x.memory.buffer, base, headerOf({ batch: 1, classes: 3, spatial: 1, logits: base + 256, target_indices: base + 512, gamma: 2 }));
+    writeHeader(
+      x.memory.buffer,
+      base,
+      headerOf({ batch: 1, classes: 3, spatial: 1, logits: base + 256, target_indices: base + 512, gamma: 2 }),
+    );
     new Float64Array(x.memory.buffer, base + 256, 3).set([1, 2, 3]);
     new Int32Array(x.memory.buffer, base + 512, 1)[0] = 1;
     expect(engine.invoke(x.focal_softmax_f64, base)).toBe(Status.Ok);
@@ -192,7 +242,14 @@ function stubModule(version: number): Uint8Array {
   const section = (id: number, body: number[]) => [id, body.length, ...body];
   const exportsBody = [2, ...name('memory'), 0x02, 0, ...name('focal_abi_version'), 0x00, 0];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00,
     ...section(1, [1, 0x60, 0, 1, 0x7f]), // type: () -> i32
     ...section(3, [1, 0]), // one function of type 0
     ...section(5, [1, 0x00, 1]), // memory: min 1 page
@@ -203,14 +260,25 @@ function stubModule(version: number): Uint8Array {
 
 describe('the loader refuses a module of another ABI version', () => {
   test('the stub module is well formed and reports its version', () => {
-    const x = new WebAssembly.Instance(new WebAssembly.Module(stubModule(ABI_VERSION + 1) as Uint8Array<ArrayBuffer>), {}).exports as any;
+    const x = new WebAssembly.Instance(
+      new WebAssembly.Module(stubModule(ABI_VERSION + 1) as Uint8Array<ArrayBuffer>),
+      {},
+    ).exports as any;
     expect(x.focal_abi_version()).toBe(ABI_VERSION + 1);
   });
 
   test('Engine throws naming both versions; a module that is not focal_loss.wasm is a TypeError', () => {
-    const wrong = new WebAssembly.Instance(new WebAssembly.Module(stubModule(ABI_VERSION + 1) as Uint8Array<ArrayBuffer>), {});
-    expect(() => new Engine(wrong)).toThrow(`focal_loss.wasm has ABI version ${ABI_VERSION + 1} but this JavaScript expects ${ABI_VERSION}`);
-    const other = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])), {});
+    const wrong = new WebAssembly.Instance(
+      new WebAssembly.Module(stubModule(ABI_VERSION + 1) as Uint8Array<ArrayBuffer>),
+      {},
+    );
+    expect(() => new Engine(wrong)).toThrow(
+      `focal_loss.wasm has ABI version ${ABI_VERSION + 1} but this JavaScript expects ${ABI_VERSION}`,
+    );
+    const other = new WebAssembly.Instance(
+      new WebAssembly.Module(new Uint8Array([0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00])),
+      {},
+    );
     expect(() => new Engine(other)).toThrow(TypeError);
     expect(() => new Engine(other)).toThrow('not focal_loss.wasm');
     // The real module is accepted.
@@ -238,7 +306,8 @@ describe('the engine keeps its views of wasm memory, and remakes them when the m
     const want = refReduce(ref, 'sum');
     expect(Math.abs(sum - (want.loss as number))).toBeLessThanOrEqual(1e-12 * Math.abs(want.loss as number));
     let worst = 0;
-    for (let i = 0; i < grad.length; i++) worst = Math.max(worst, Math.abs(grad[i] - want.grad[i]) / (want.gradScale[i] + 1e-300));
+    for (let i = 0; i < grad.length; i++)
+      worst = Math.max(worst, Math.abs(grad[i] - want.grad[i]) / (want.gradScale[i] + 1e-300));
     expect(worst).toBeLessThanOrEqual(1e-12);
   };
 

@@ -12,8 +12,16 @@ import { caseArguments, functionsOf, parseVectors, type Dtype, type FocalApi } f
 const root = new URL('..', import.meta.url);
 const cases = parseVectors(JSON.parse(readFileSync(new URL('test/vectors/vectors.json', root), 'utf8')));
 const builds = [
-  { name: 'SIMD128', dist: 'dist/focal_loss.wasm', cargo: 'target/wasm-simd/wasm32-unknown-unknown/release/focal_loss.wasm' },
-  { name: 'scalar', dist: 'dist/focal_loss.scalar.wasm', cargo: 'target/wasm-scalar/wasm32-unknown-unknown/release/focal_loss.wasm' },
+  {
+    name: 'SIMD128',
+    dist: 'dist/focal_loss.wasm',
+    cargo: 'target/wasm-simd/wasm32-unknown-unknown/release/focal_loss.wasm',
+  },
+  {
+    name: 'scalar',
+    dist: 'dist/focal_loss.scalar.wasm',
+    cargo: 'target/wasm-scalar/wasm32-unknown-unknown/release/focal_loss.wasm',
+  },
 ] as const;
 
 /** A fresh facade bound to `bytes`. */
@@ -52,8 +60,12 @@ function results(api: FocalApi, dtype: Dtype, c: (typeof cases)[number]): unknow
 for (const b of builds) {
   const cargoFile = fileURLToPath(new URL(b.cargo, root));
   const distFile = fileURLToPath(new URL(b.dist, root));
-  const usable = existsSync(cargoFile) && existsSync(distFile) && statSync(cargoFile).mtimeMs <= statSync(distFile).mtimeMs;
-  if (!usable) console.log(`wasm-opt.test: skipped for ${b.name}: ${b.cargo} is missing or newer than ${b.dist} (run npm run build)`);
+  const usable =
+    existsSync(cargoFile) && existsSync(distFile) && statSync(cargoFile).mtimeMs <= statSync(distFile).mtimeMs;
+  if (!usable)
+    console.log(
+      `wasm-opt.test: skipped for ${b.name}: ${b.cargo} is missing or newer than ${b.dist} (run npm run build)`,
+    );
 
   describe.skipIf(!usable)(`${b.name}: wasm-opt changes no result`, async () => {
     const before = usable ? readFileSync(cargoFile) : new Uint8Array();
@@ -63,12 +75,14 @@ for (const b of builds) {
 
     test(`the modules differ (${before.length} bytes from cargo, ${after.length} after wasm-opt) and export the same`, () => {
       expect(Buffer.compare(before, after)).not.toBe(0);
-      const exportsOf = (bytes: Uint8Array) => WebAssembly.Module.exports(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>));
+      const exportsOf = (bytes: Uint8Array) =>
+        WebAssembly.Module.exports(new WebAssembly.Module(bytes as Uint8Array<ArrayBuffer>));
       expect(exportsOf(after)).toEqual(exportsOf(before));
     });
 
     test(`every vector case (${cases.length}), every function of its kind, both dtypes: the same bits`, () => {
-      let compared = 0, computed = 0;
+      let compared = 0,
+        computed = 0;
       for (const c of cases) {
         for (const dtype of c.dtypes as Dtype[]) {
           const want = results(unoptimised, dtype, c);

@@ -10,13 +10,33 @@ export const ABI_VERSION = 3;
 
 /** The fields of crate/src/ffi.rs's `#[repr(C)] CallHeader`, in declaration order, with their types. */
 export const HEADER_FIELDS = [
-  ['batch', 'u32'], ['classes', 'u32'], ['spatial', 'u32'], ['ignore_index', 'i32'],
-  ['logits', 'u32'], ['target_indices', 'u32'], ['target_values', 'u32'], ['alpha', 'u32'],
-  ['pos_weight', 'u32'], ['weights', 'u32'], ['loss_out', 'u32'], ['grad_out', 'u32'],
-  ['loss_kind', 'u32'], ['flags', 'u32'], ['error_index', 'u32'], ['reserved', 'u32'],
-  ['alpha_scalar', 'f64'], ['gamma', 'f64'], ['gamma_neg', 'f64'], ['beta', 'f64'], ['clip', 'f64'],
-  ['pos_weight_scalar', 'f64'], ['poly_epsilon', 'f64'], ['label_smoothing', 'f64'], ['grad_scale', 'f64'],
-  ['sum', 'f64'], ['positives', 'f64'],
+  ['batch', 'u32'],
+  ['classes', 'u32'],
+  ['spatial', 'u32'],
+  ['ignore_index', 'i32'],
+  ['logits', 'u32'],
+  ['target_indices', 'u32'],
+  ['target_values', 'u32'],
+  ['alpha', 'u32'],
+  ['pos_weight', 'u32'],
+  ['weights', 'u32'],
+  ['loss_out', 'u32'],
+  ['grad_out', 'u32'],
+  ['loss_kind', 'u32'],
+  ['flags', 'u32'],
+  ['error_index', 'u32'],
+  ['reserved', 'u32'],
+  ['alpha_scalar', 'f64'],
+  ['gamma', 'f64'],
+  ['gamma_neg', 'f64'],
+  ['beta', 'f64'],
+  ['clip', 'f64'],
+  ['pos_weight_scalar', 'f64'],
+  ['poly_epsilon', 'f64'],
+  ['label_smoothing', 'f64'],
+  ['grad_scale', 'f64'],
+  ['sum', 'f64'],
+  ['positives', 'f64'],
 ] as const;
 
 /** The element-wise kernel's losses (header `loss_kind`). */
@@ -47,7 +67,9 @@ export const HEADER = layout();
  * u32 / i32 fields in a Uint32Array or Int32Array (offset / 4), f64 fields in a Float64Array (offset / 8).
  * The engine writes the header through such views, made once (header at `ptr`: `u32[ptr / 4 + SLOT.batch]`).
  */
-export const SLOT = Object.fromEntries(HEADER_FIELDS.map(([name, type]) => [name, HEADER.offsets[name] / SIZE[type]])) as Record<HeaderField, number>;
+export const SLOT = Object.fromEntries(
+  HEADER_FIELDS.map(([name, type]) => [name, HEADER.offsets[name] / SIZE[type]]),
+) as Record<HeaderField, number>;
 
 /** A call header's values; addresses are byte offsets into wasm memory (0: absent). */
 export type Header = Record<HeaderField, number>;
@@ -66,7 +88,9 @@ export function writeHeader(memory: ArrayBuffer, ptr: number, h: Header): void {
 /** Reads one field of the header at `ptr`. */
 export function readHeaderField(memory: ArrayBuffer, ptr: number, name: 'sum' | 'positives' | 'error_index'): number {
   const view = new DataView(memory, ptr, HEADER.size);
-  return name === 'error_index' ? view.getUint32(HEADER.offsets.error_index, true) : view.getFloat64(HEADER.offsets[name], true);
+  return name === 'error_index'
+    ? view.getUint32(HEADER.offsets.error_index, true)
+    : view.getFloat64(HEADER.offsets[name], true);
 }
 
 /** A kernel: the address of a call header → a status code. */
@@ -128,7 +152,10 @@ export const STATUS_MESSAGES: Readonly<Record<Exclude<(typeof Status)[keyof type
  * says which check fired and where.
  */
 export function statusError(status: number, errorIndex: number): Error {
-  const what = ((STATUS_MESSAGES as Record<number, string>)[status] ?? `unknown status ${status}`).replace('[i]', `[${errorIndex}]`);
+  const what = ((STATUS_MESSAGES as Record<number, string>)[status] ?? `unknown status ${status}`).replace(
+    '[i]',
+    `[${errorIndex}]`,
+  );
   const message = `focal-loss: ${what} (kernel status ${status}: validation let this through; please report it)`;
   return status === Status.InvalidArgument ? new TypeError(message) : new RangeError(message);
 }

@@ -5,11 +5,26 @@
 // every function here is total: describing a value for an error message never throws.
 
 type AnyTypedArray =
-  | Float32Array | Float64Array | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
   | Uint8ClampedArray;
 
 const CONSTRUCTORS = {
-  Float32Array, Float64Array, Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array, Uint8ClampedArray,
+  Float32Array,
+  Float64Array,
+  Int32Array,
+  Uint32Array,
+  Int16Array,
+  Uint16Array,
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
 } as const;
 export type TypedKind = keyof typeof CONSTRUCTORS;
 
@@ -45,7 +60,9 @@ export function typedKind(v: unknown): TypedKind | undefined {
   return undefined; // BigInt64Array, Float16Array, …: kinds the package does not take
 }
 
-const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get! as (this: unknown) => number;
+const arrayBufferByteLength = Object.getOwnPropertyDescriptor(ArrayBuffer.prototype, 'byteLength')!.get! as (
+  this: unknown,
+) => number;
 
 /**
  * True if `buffer` (a typed array's [[ViewedArrayBuffer]]) is a SharedArrayBuffer: ArrayBuffer's own
@@ -87,13 +104,24 @@ const VIEW_CACHE_BYTES = 65536;
  * typed array's buffer and offset never change; its length does when its buffer is detached or
  * resized), else a new one, then cached if small.
  */
-export function canonicalView<K extends TypedKind>(v: unknown, kind: K, name: string, cache: ViewCache | null = null): View<K> {
+export function canonicalView<K extends TypedKind>(
+  v: unknown,
+  kind: K,
+  name: string,
+  cache: ViewCache | null = null,
+): View<K> {
   const buffer = getBuffer.call(v) as ArrayBufferLike;
   const offset = getByteOffset.call(v) as number;
   const length = getLength.call(v) as number;
   // The cached view has `length` too: were it detached or out of bounds (a resizable buffer shrunk),
   // `v`, over the same bytes, would have length 0, which is never cached.
-  if (cache !== null && cache.buffer === buffer && cache.offset === offset && cache.length === length && cache.kind === kind) {
+  if (
+    cache !== null &&
+    cache.buffer === buffer &&
+    cache.offset === offset &&
+    cache.length === length &&
+    cache.kind === kind
+  ) {
     return cache.view as View<K>;
   }
   // A detached buffer reads as length 0 at offset 0; only then can constructing the view fail for it.
@@ -117,7 +145,12 @@ export function canonicalView<K extends TypedKind>(v: unknown, kind: K, name: st
  * private copy is what validation checked and cannot overlap `out` (CONTRACT.md § Aliasing). A cached
  * view is never of shared memory.
  */
-export function inputView<K extends TypedKind>(v: unknown, kind: K, name: string, cache: ViewCache | null = null): View<K> {
+export function inputView<K extends TypedKind>(
+  v: unknown,
+  kind: K,
+  name: string,
+  cache: ViewCache | null = null,
+): View<K> {
   const view = canonicalView(v, kind, name, cache);
   if (cache !== null && cache.view === view) return view;
   if (!isShared(getBuffer.call(view))) return view;
@@ -147,7 +180,9 @@ function detachedError(name: string, kind: string): TypeError {
  */
 export function checkAttached(a: ArrayBufferView, length: number, name: string): void {
   if ((getLength.call(a) as number) !== length) {
-    throw new TypeError(`focal-loss: ${name} was detached (transferred or freed) during the call, by code the call ran (a getter or a Proxy trap)`);
+    throw new TypeError(
+      `focal-loss: ${name} was detached (transferred or freed) during the call, by code the call ran (a getter or a Proxy trap)`,
+    );
   }
 }
 
@@ -279,9 +314,12 @@ export function stackError(error: unknown, fn: string): unknown {
   try {
     if (!(error instanceof Error)) return error;
     const message = error.message;
-    if (message.startsWith('focal-loss') || !(message.includes('call stack') || message.includes('too much recursion'))) return error;
+    if (message.startsWith('focal-loss') || !(message.includes('call stack') || message.includes('too much recursion')))
+      return error;
   } catch {
     return error;
   }
-  return new RangeError(`focal-loss: ${fn} ran out of JavaScript stack (it was called with the stack nearly exhausted)`);
+  return new RangeError(
+    `focal-loss: ${fn} ran out of JavaScript stack (it was called with the stack nearly exhausted)`,
+  );
 }

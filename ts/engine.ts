@@ -64,7 +64,12 @@ const newStream = (): Stream => ({ array: null, field: 0, elem: F32, perClass: f
 
 /** True if `a` and `b` are the same elements of the same memory, so chunk k of one is chunk k of the other. */
 function sameElements(a: NumericArray, b: NumericArray): boolean {
-  return a.buffer === b.buffer && a.byteOffset === b.byteOffset && a.length === b.length && a.BYTES_PER_ELEMENT === b.BYTES_PER_ELEMENT;
+  return (
+    a.buffer === b.buffer &&
+    a.byteOffset === b.byteOffset &&
+    a.length === b.length &&
+    a.BYTES_PER_ELEMENT === b.BYTES_PER_ELEMENT
+  );
 }
 
 /** `n` elements of `src` from `from` into `dst` at `at` (converted as TypedArray#set converts). */
@@ -123,7 +128,9 @@ export class Engine {
     }
     const version = x.focal_abi_version();
     if (version !== ABI_VERSION) {
-      throw new Error(`focal-loss: focal_loss.wasm has ABI version ${version} but this JavaScript expects ${ABI_VERSION}; the .wasm and the .js come from different builds`);
+      throw new Error(
+        `focal-loss: focal_loss.wasm has ABI version ${version} but this JavaScript expects ${ABI_VERSION}; the .wasm and the .js come from different builds`,
+      );
     }
     this.exports = x;
     this.scratchPtr = x.focal_scratch_ptr();
@@ -165,12 +172,13 @@ export class Engine {
       const memory = this.exports.memory;
       const need = this.moduleBytes + bytes;
       const what = plan.loss === 'softmax' ? `one item of ${plan.classes} classes` : 'one element';
-      const refuse = (why: string) => new RangeError(`focal-loss: ${what} needs ${bytes} bytes of WebAssembly memory at once, ${why}`);
+      const refuse = (why: string) =>
+        new RangeError(`focal-loss: ${what} needs ${bytes} bytes of WebAssembly memory at once, ${why}`);
       if (need > MAX_MEMORY) throw refuse('more than a wasm32 module can address (4 GiB)');
       try {
         memory.grow(Math.ceil((need - memory.buffer.byteLength) / PAGE));
       } catch {
-        throw refuse('and this runtime refused to grow the module\'s memory that far');
+        throw refuse("and this runtime refused to grow the module's memory that far");
       }
       this.spareLen = memory.buffer.byteLength - this.moduleBytes;
     }
@@ -183,9 +191,20 @@ export class Engine {
    * first. The one exception is an input laid out exactly like the gradient (out === logits): each
    * chunk reads its own elements before writing them, and no other chunk touches them.
    */
-  private stream(i: number, field: number, array: NumericArray, elem: Elem, perClass: boolean, output: boolean, grad: FloatArray | null): number {
+  private stream(
+    i: number,
+    field: number,
+    array: NumericArray,
+    elem: Elem,
+    perClass: boolean,
+    output: boolean,
+    grad: FloatArray | null,
+  ): number {
     const s = this.streams[i];
-    s.array = !output && grad !== null && overlaps(array, grad) && !(perClass && sameElements(array, grad)) ? array.slice() : array;
+    s.array =
+      !output && grad !== null && overlaps(array, grad) && !(perClass && sameElements(array, grad))
+        ? array.slice()
+        : array;
     s.field = field;
     s.elem = elem;
     s.perClass = perClass;
@@ -215,7 +234,8 @@ export class Engine {
 
     let count = this.stream(0, SLOT.logits, plan.logits, t, true, false, grad);
     const targets = plan.targets;
-    if (targets.kind === 'index') count = this.stream(count, SLOT.target_indices, targets.data, I32, false, false, grad);
+    if (targets.kind === 'index')
+      count = this.stream(count, SLOT.target_indices, targets.data, I32, false, false, grad);
     else count = this.stream(count, SLOT.target_values, targets.data, t, true, false, grad);
     if (plan.weights) count = this.stream(count, SLOT.weights, plan.weights, t, plan.weightsPerElement, false, grad);
     // Softmax losses are one per item; element-wise ones one per element.
@@ -286,11 +306,21 @@ export class Engine {
         at += align(regionItems * (s.perClass ? C : 1) * bytes);
       }
 
-      const kernel = plan.loss === 'softmax' ? (f32 ? this.exports.focal_softmax_f32 : this.exports.focal_softmax_f64) : f32 ? this.exports.focal_elementwise_f32 : this.exports.focal_elementwise_f64;
+      const kernel =
+        plan.loss === 'softmax'
+          ? f32
+            ? this.exports.focal_softmax_f32
+            : this.exports.focal_softmax_f64
+          : f32
+            ? this.exports.focal_elementwise_f32
+            : this.exports.focal_elementwise_f64;
       if (imagesPerChunk >= 1) {
-        for (let n0 = 0; n0 < N; n0 += imagesPerChunk) this.chunk(kernel, ptr, count, C, S, n0, Math.min(imagesPerChunk, N - n0), 0, S);
+        for (let n0 = 0; n0 < N; n0 += imagesPerChunk)
+          this.chunk(kernel, ptr, count, C, S, n0, Math.min(imagesPerChunk, N - n0), 0, S);
       } else {
-        for (let n = 0; n < N; n++) for (let s0 = 0; s0 < S; s0 += capacity) this.chunk(kernel, ptr, count, C, S, n, 1, s0, Math.min(capacity, S - s0));
+        for (let n = 0; n < N; n++)
+          for (let s0 = 0; s0 < S; s0 += capacity)
+            this.chunk(kernel, ptr, count, C, S, n, 1, s0, Math.min(capacity, S - s0));
       }
       totals.sum = f64[d + SLOT.sum];
       totals.positives = f64[d + SLOT.positives];
@@ -305,7 +335,17 @@ export class Engine {
    * kernel, every output scattered. Per-item arrays are contiguous in every chunk; logits-shaped
    * ones are for whole images, and C runs of sc values S apart for a slice of one image.
    */
-  private chunk(kernel: Kernel, ptr: number, count: number, C: number, S: number, n0: number, nc: number, s0: number, sc: number): void {
+  private chunk(
+    kernel: Kernel,
+    ptr: number,
+    count: number,
+    C: number,
+    S: number,
+    n0: number,
+    nc: number,
+    s0: number,
+    sc: number,
+  ): void {
     const firstItem = n0 * S + s0;
     const slice = sc !== S;
     for (let i = 0; i < count; i++) {

@@ -1,18 +1,48 @@
 // The public API and its types. No loading happens here: each runtime's entry (ts/entries/)
 // obtains the WebAssembly module and re-exports this file with its own `init` / `initSync`.
 
-import { describe, describeError, inputView, isArray, readOwn, readProperty, show, stackError, typedKind } from './arrays.js';
+import {
+  describe,
+  describeError,
+  inputView,
+  isArray,
+  readOwn,
+  readProperty,
+  show,
+  stackError,
+  typedKind,
+} from './arrays.js';
 import type { Engine } from './engine.js';
 import { getEngine } from './loader.js';
 import {
-  ASYMMETRIC, elementPlan, QUALITY, releasePlan, SIGMOID, softmaxPlan, takePlan, VARIFOCAL,
-  type AsymmetricOptions, type ClassIndices, type FloatArray, type Plan, type QualityFocalOptions, type Reduction,
-  type SigmoidFocalOptions, type SoftmaxFocalOptions, type VarifocalOptions,
+  ASYMMETRIC,
+  elementPlan,
+  QUALITY,
+  releasePlan,
+  SIGMOID,
+  softmaxPlan,
+  takePlan,
+  VARIFOCAL,
+  type AsymmetricOptions,
+  type ClassIndices,
+  type FloatArray,
+  type Plan,
+  type QualityFocalOptions,
+  type SigmoidFocalOptions,
+  type SoftmaxFocalOptions,
+  type VarifocalOptions,
 } from './options.js';
 
 export type {
-  AsymmetricOptions, ClassIndices, ElementOptions, FloatArray, QualityFocalOptions, Reduction, SigmoidFocalOptions,
-  SoftmaxFocalOptions, VarifocalOptions,
+  AsymmetricOptions,
+  ClassIndices,
+  ElementOptions,
+  FloatArray,
+  QualityFocalOptions,
+  Reduction,
+  SigmoidFocalOptions,
+  SoftmaxFocalOptions,
+  VarifocalOptions,
 } from './options.js';
 export type { InitInput, InitSyncInput } from './loader.js';
 
@@ -71,22 +101,53 @@ function softmax(logits: unknown, targets: unknown, options: unknown, withGrad: 
  *
  * @example softmaxFocalLoss(new Float32Array([2, 0, -1, 0, 3, 1]), [0, 1], { classes: 3 })
  */
-export function softmaxFocalLoss<L extends FloatArray>(logits: L, targets: SoftmaxTargets, options: Omit<SoftmaxFocalOptions<L>, 'out'> & PerItem): L;
-export function softmaxFocalLoss<L extends FloatArray>(logits: L, targets: SoftmaxTargets, options: Omit<SoftmaxFocalOptions<L>, 'out'> & Reduced): number;
-export function softmaxFocalLoss<L extends FloatArray>(logits: L, targets: SoftmaxTargets, options: Omit<SoftmaxFocalOptions<L>, 'out'>): number | L;
-export function softmaxFocalLoss(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxFocalOptions): number | FloatArray {
+export function softmaxFocalLoss<L extends FloatArray>(
+  logits: L,
+  targets: SoftmaxTargets,
+  options: Omit<SoftmaxFocalOptions<L>, 'out'> & PerItem,
+): L;
+export function softmaxFocalLoss<L extends FloatArray>(
+  logits: L,
+  targets: SoftmaxTargets,
+  options: Omit<SoftmaxFocalOptions<L>, 'out'> & Reduced,
+): number;
+export function softmaxFocalLoss<L extends FloatArray>(
+  logits: L,
+  targets: SoftmaxTargets,
+  options: Omit<SoftmaxFocalOptions<L>, 'out'>,
+): number | L;
+export function softmaxFocalLoss(
+  logits: FloatArray,
+  targets: SoftmaxTargets,
+  options: SoftmaxFocalOptions,
+): number | FloatArray {
   return softmax(logits, targets, options, false).loss;
 }
 
 /** Softmax focal loss and its gradient with respect to the logits, in one fused pass. */
-export function softmaxFocalLossWithGrad<L extends FloatArray>(logits: L, targets: SoftmaxTargets, options: SoftmaxFocalOptions<L> & PerItem): LossWithGrad<L, L>;
-export function softmaxFocalLossWithGrad<L extends FloatArray>(logits: L, targets: SoftmaxTargets, options: SoftmaxFocalOptions<L> & Reduced): LossWithGrad<number, L>;
-export function softmaxFocalLossWithGrad<L extends FloatArray>(logits: L, targets: SoftmaxTargets, options: SoftmaxFocalOptions<L>): LossWithGrad<number | L, L>;
-export function softmaxFocalLossWithGrad(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxFocalOptions): LossWithGrad<number | FloatArray, FloatArray> {
+export function softmaxFocalLossWithGrad<L extends FloatArray>(
+  logits: L,
+  targets: SoftmaxTargets,
+  options: SoftmaxFocalOptions<L> & PerItem,
+): LossWithGrad<L, L>;
+export function softmaxFocalLossWithGrad<L extends FloatArray>(
+  logits: L,
+  targets: SoftmaxTargets,
+  options: SoftmaxFocalOptions<L> & Reduced,
+): LossWithGrad<number, L>;
+export function softmaxFocalLossWithGrad<L extends FloatArray>(
+  logits: L,
+  targets: SoftmaxTargets,
+  options: SoftmaxFocalOptions<L>,
+): LossWithGrad<number | L, L>;
+export function softmaxFocalLossWithGrad(
+  logits: FloatArray,
+  targets: SoftmaxTargets,
+  options: SoftmaxFocalOptions,
+): LossWithGrad<number | FloatArray, FloatArray> {
   const r = softmax(logits, targets, options, true);
   return { loss: r.loss, grad: r.grad as FloatArray };
 }
-
 
 /** An element-wise loss function: a number for 'mean' / 'sum', the logits' array type for 'none'. */
 export interface ElementLossFn<O> {
@@ -97,13 +158,29 @@ export interface ElementLossFn<O> {
 
 /** Its `*WithGrad` twin: the loss and the gradient (in `options.out` when given). */
 export interface ElementLossWithGradFn<O> {
-  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options: Omit<O, 'out'> & { out?: L | null } & PerItem): LossWithGrad<L, L>;
-  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<O, 'out'> & { out?: L | null } & Reduced): LossWithGrad<number, L>;
-  <L extends FloatArray>(logits: L, targets: SigmoidTargets, options?: Omit<O, 'out'> & { out?: L | null }): LossWithGrad<number | L, L>;
+  <L extends FloatArray>(
+    logits: L,
+    targets: SigmoidTargets,
+    options: Omit<O, 'out'> & { out?: L | null } & PerItem,
+  ): LossWithGrad<L, L>;
+  <L extends FloatArray>(
+    logits: L,
+    targets: SigmoidTargets,
+    options?: Omit<O, 'out'> & { out?: L | null } & Reduced,
+  ): LossWithGrad<number, L>;
+  <L extends FloatArray>(
+    logits: L,
+    targets: SigmoidTargets,
+    options?: Omit<O, 'out'> & { out?: L | null },
+  ): LossWithGrad<number | L, L>;
 }
 
 /** Its `*Partial` twin: `{ sum, residual, count, positives }` of a shard. */
-export type ElementPartialFn<O> = (logits: FloatArray, targets: SigmoidTargets, options?: PartialOptions<O>) => FocalPartial;
+export type ElementPartialFn<O> = (
+  logits: FloatArray,
+  targets: SigmoidTargets,
+  options?: PartialOptions<O>,
+) => FocalPartial;
 
 /** The three functions of an element-wise loss. */
 function elementFunctions<O>(loss: typeof SIGMOID) {
@@ -119,8 +196,10 @@ function elementFunctions<O>(loss: typeof SIGMOID) {
     }
   };
   return {
-    value: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, false).loss) as ElementLossFn<O>,
-    withGrad: ((logits: unknown, targets: unknown, options?: unknown) => run(logits, targets, options, true)) as ElementLossWithGradFn<O>,
+    value: ((logits: unknown, targets: unknown, options?: unknown) =>
+      run(logits, targets, options, false).loss) as ElementLossFn<O>,
+    withGrad: ((logits: unknown, targets: unknown, options?: unknown) =>
+      run(logits, targets, options, true)) as ElementLossWithGradFn<O>,
     partial: ((logits: unknown, targets: unknown, options?: unknown) => {
       try {
         const engine = getEngine();
@@ -208,14 +287,16 @@ export function classBalancedAlpha(counts: ArrayLike<number>, beta = 0.9999): Fl
 /** classBalancedAlpha's counts: positive integers, at least one, each read once. */
 function readCounts(counts: unknown): number[] {
   const kind = typedKind(counts);
-  if (!(kind || isArray(counts))) throw new TypeError(`focal-loss: counts must be an array of per-class sample counts (got ${describe(counts)})`);
+  if (!(kind || isArray(counts)))
+    throw new TypeError(`focal-loss: counts must be an array of per-class sample counts (got ${describe(counts)})`);
   const view = kind ? inputView(counts, kind, 'counts') : null;
   const length = view ? view.length : readProperty(counts as object, 'length', 'counts.length');
   if (typeof length !== 'number' || length < 1) throw new RangeError('focal-loss: counts must hold at least one class');
   return Array.from({ length }, (_, i) => {
     const c = view ? view[i] : readOwn(counts as object, i, `counts[${i}]`);
     if (typeof c !== 'number') throw new TypeError(`focal-loss: counts[${i}] must be a number (got ${describe(c)})`);
-    if (!(Number.isSafeInteger(c) && c >= 1)) throw new RangeError(`focal-loss: counts[${i}] = ${show(c)} must be a positive integer`);
+    if (!(Number.isSafeInteger(c) && c >= 1))
+      throw new RangeError(`focal-loss: counts[${i}] = ${show(c)} must be a positive integer`);
     return c;
   });
 }
@@ -280,7 +361,9 @@ function partial(engine: Engine, plan: Plan): FocalPartial {
   const loss = newLike(plan.logits, lossCount(plan));
   const { positives } = engine.run(plan, null, loss);
   const { hi, lo } = sum2(loss);
-  return plan.loss === 'softmax' ? { sum: hi, residual: lo, count: plan.count } : { sum: hi, residual: lo, count: plan.count, positives };
+  return plan.loss === 'softmax'
+    ? { sum: hi, residual: lo, count: plan.count }
+    : { sum: hi, residual: lo, count: plan.count, positives };
 }
 
 /**
@@ -292,7 +375,11 @@ function partial(engine: Engine, plan: Plan): FocalPartial {
  * const b = softmaxFocalLossPartial(logitsB, targetsB, { classes: 10 });
  * const { mean } = combineFocalPartials([a, b]); // the mean over both shards' counted items
  */
-export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTargets, options: SoftmaxPartialOptions): FocalPartial {
+export function softmaxFocalLossPartial(
+  logits: FloatArray,
+  targets: SoftmaxTargets,
+  options: SoftmaxPartialOptions,
+): FocalPartial {
   try {
     const engine = getEngine();
     const plan = takePlan();
@@ -303,7 +390,6 @@ export function softmaxFocalLossPartial(logits: FloatArray, targets: SoftmaxTarg
     throw stackError(error, 'softmaxFocalLossPartial');
   }
 }
-
 
 /**
  * Combines shards' partials into the whole batch's: the sums added as double-doubles (so the result
@@ -377,7 +463,9 @@ function combine(parts: unknown): FocalPartial & { mean: number } {
 }
 
 function notParts(parts: unknown): TypeError {
-  return new TypeError(`focal-loss: parts must be an array (or iterable) of partials { sum, residual, count } (got ${describe(parts)})`);
+  return new TypeError(
+    `focal-loss: parts must be an array (or iterable) of partials { sum, residual, count } (got ${describe(parts)})`,
+  );
 }
 
 /**
@@ -388,24 +476,32 @@ function notParts(parts: unknown): TypeError {
  */
 function add(total: Total, p: unknown, i: number): void {
   const name = `parts[${i}]`;
-  if (typeof p !== 'object' || p === null) throw new TypeError(`focal-loss: ${name} must be a partial { sum, residual, count } (got ${describe(p)})`);
+  if (typeof p !== 'object' || p === null)
+    throw new TypeError(`focal-loss: ${name} must be a partial { sum, residual, count } (got ${describe(p)})`);
   const sum = partField(p, 'sum', name);
   const residual = partField(p, 'residual', name);
   const count = partField(p, 'count', name);
   const positives = readOwn(p, 'positives', `${name}.positives`);
-  if (!Number.isFinite(residual)) throw new RangeError(`focal-loss: ${name}.residual = ${show(residual)} must be finite`);
-  if (!(Number.isSafeInteger(count) && count >= 0)) throw new RangeError(`focal-loss: ${name}.count = ${show(count)} must be an integer >= 0`);
+  if (!Number.isFinite(residual))
+    throw new RangeError(`focal-loss: ${name}.residual = ${show(residual)} must be finite`);
+  if (!(Number.isSafeInteger(count) && count >= 0))
+    throw new RangeError(`focal-loss: ${name}.count = ${show(count)} must be an integer >= 0`);
   if (positives !== undefined) {
-    if (typeof positives !== 'number') throw new TypeError(`focal-loss: ${name}.positives must be a number (got ${describe(positives)})`);
-    if (!(positives >= 0 && positives < Infinity)) throw new RangeError(`focal-loss: ${name}.positives = ${show(positives)} must be a finite number >= 0`);
+    if (typeof positives !== 'number')
+      throw new TypeError(`focal-loss: ${name}.positives must be a number (got ${describe(positives)})`);
+    if (!(positives >= 0 && positives < Infinity))
+      throw new RangeError(`focal-loss: ${name}.positives = ${show(positives)} must be a finite number >= 0`);
   }
   const newCount = total.count + count;
   if (!Number.isSafeInteger(newCount)) {
-    throw new RangeError(`focal-loss: the counts of parts[0..${i}] add up to more than 2^53 - 1 (${name}.count = ${show(count)}), which a count cannot represent exactly`);
+    throw new RangeError(
+      `focal-loss: the counts of parts[0..${i}] add up to more than 2^53 - 1 (${name}.count = ${show(count)}), which a count cannot represent exactly`,
+    );
   }
   ({ hi: total.hi, lo: total.lo } = sum2([sum, residual], total.hi, total.lo));
   total.count = newCount;
-  total.positives = total.positives === undefined || positives === undefined ? undefined : total.positives + (positives as number);
+  total.positives =
+    total.positives === undefined || positives === undefined ? undefined : total.positives + (positives as number);
   total.parts++;
 }
 

@@ -11,7 +11,11 @@ export function decodeBase64(text: string): Uint8Array {
   const padding = text.endsWith('==') ? 2 : text.endsWith('=') ? 1 : 0;
   const out = new Uint8Array((text.length / 4) * 3 - padding);
   for (let i = 0, o = 0; i < text.length; i += 4) {
-    const n = (value[text.charCodeAt(i)] << 18) | (value[text.charCodeAt(i + 1)] << 12) | (value[text.charCodeAt(i + 2)] << 6) | value[text.charCodeAt(i + 3)];
+    const n =
+      (value[text.charCodeAt(i)] << 18) |
+      (value[text.charCodeAt(i + 1)] << 12) |
+      (value[text.charCodeAt(i + 2)] << 6) |
+      value[text.charCodeAt(i + 3)];
     out[o++] = n >>> 16;
     if (o < out.length) out[o++] = (n >>> 8) & 255;
     if (o < out.length) out[o++] = n & 255;
@@ -36,10 +40,17 @@ function huffman(lengths: ArrayLike<number>): Huffman {
   return { counts, symbols };
 }
 
-const LENGTH_BASE = [3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258];
+const LENGTH_BASE = [
+  3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 15, 17, 19, 23, 27, 31, 35, 43, 51, 59, 67, 83, 99, 115, 131, 163, 195, 227, 258,
+];
 const LENGTH_EXTRA = [0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 4, 5, 5, 5, 5, 0];
-const DISTANCE_BASE = [1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145, 8193, 12289, 16385, 24577];
-const DISTANCE_EXTRA = [0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13];
+const DISTANCE_BASE = [
+  1, 2, 3, 4, 5, 7, 9, 13, 17, 25, 33, 49, 65, 97, 129, 193, 257, 385, 513, 769, 1025, 1537, 2049, 3073, 4097, 6145,
+  8193, 12289, 16385, 24577,
+];
+const DISTANCE_EXTRA = [
+  0, 0, 0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13,
+];
 const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15];
 
 /**
@@ -51,7 +62,10 @@ const CODE_LENGTH_ORDER = [16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2
 export function inflateRaw(input: Uint8Array, size: number): Uint8Array {
   const corrupt = () => new Error('focal-loss: the inlined WebAssembly module is corrupt');
   const out = new Uint8Array(size);
-  let pos = 0, held = 0, count = 0, o = 0;
+  let pos = 0,
+    held = 0,
+    count = 0,
+    o = 0;
   const bits = (n: number): number => {
     while (count < n) {
       if (pos >= input.length) throw corrupt();
@@ -96,7 +110,9 @@ export function inflateRaw(input: Uint8Array, size: number): Uint8Array {
       literals = huffman(fixed);
       distances = huffman(new Uint8Array(30).fill(5));
     } else {
-      const nLiterals = bits(5) + 257, nDistances = bits(5) + 1, nCodes = bits(4) + 4;
+      const nLiterals = bits(5) + 257,
+        nDistances = bits(5) + 1,
+        nCodes = bits(4) + 4;
       const codeLengths = new Uint8Array(19);
       for (let i = 0; i < nCodes; i++) codeLengths[CODE_LENGTH_ORDER[i]] = bits(3);
       const lengthCode = huffman(codeLengths);

@@ -10,9 +10,17 @@ import { decodeBase64, inflateRaw } from './inflate.js';
 // `lib: ["ES2022"]` alone, with @types/node or with lib "dom" (test/consumers checks all three).
 
 /** A compiled module: `WebAssembly.Module` where the consumer's libraries declare it. */
-export type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never) => infer M } } ? M : never;
+export type WasmModule = typeof globalThis extends { WebAssembly: { Module: abstract new (...args: never) => infer M } }
+  ? M
+  : never;
 /** An instance of the global class `Name` (URL, Response) where the consumer's libraries declare it. */
-type GlobalInstance<Name extends string> = typeof globalThis extends { [K in Name]: abstract new (...args: never) => infer T } ? T : never;
+type GlobalInstance<Name extends string> = typeof globalThis extends {
+  [K in Name]: abstract new (
+    ...args: never
+  ) => infer T;
+}
+  ? T
+  : never;
 /** The bytes of a .wasm file: what lib "dom" calls `BufferSource`. */
 export type WasmBytes = ArrayBuffer | ArrayBufferView;
 
@@ -20,7 +28,13 @@ export type WasmBytes = ArrayBuffer | ArrayBufferView;
  * What `init` accepts: a compiled `WebAssembly.Module`, the .wasm bytes, where to fetch them (a `URL`
  * or a string), or a fetch's `Response` (or the promise of one).
  */
-export type InitInput = WasmModule | WasmBytes | GlobalInstance<'URL'> | string | GlobalInstance<'Response'> | Promise<GlobalInstance<'Response'>>;
+export type InitInput =
+  | WasmModule
+  | WasmBytes
+  | GlobalInstance<'URL'>
+  | string
+  | GlobalInstance<'Response'>
+  | Promise<GlobalInstance<'Response'>>;
 /** What `initSync` accepts: a compiled `WebAssembly.Module` or the .wasm bytes. */
 export type InitSyncInput = WasmModule | WasmBytes;
 
@@ -47,10 +61,35 @@ export function getEngine(): Engine {
  * Runtimes without SIMD128 (Safari < 16.4, old Node / Deno) reject it.
  */
 const SIMD_PROBE = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, // "\0asm", version 1
-  1, 5, 1, 96, 0, 1, 123, // type section: () -> v128
-  3, 2, 1, 0, // function section: one function of type 0
-  10, 8, 1, 6, 0, 65, 0, 253, 15, 11, // code: no locals; i32.const 0; i8x16.splat; end
+  0,
+  97,
+  115,
+  109,
+  1,
+  0,
+  0,
+  0, // "\0asm", version 1
+  1,
+  5,
+  1,
+  96,
+  0,
+  1,
+  123, // type section: () -> v128
+  3,
+  2,
+  1,
+  0, // function section: one function of type 0
+  10,
+  8,
+  1,
+  6,
+  0,
+  65,
+  0,
+  253,
+  15,
+  11, // code: no locals; i32.const 0; i8x16.splat; end
 ]);
 
 /** True if this runtime's WebAssembly supports SIMD128 (what focal_loss.wasm needs; else focal_loss.scalar.wasm). */
@@ -75,7 +114,10 @@ export function initSyncWith(source: InitSyncInput): void {
 }
 
 /** Asynchronous, idempotent instantiation; a failed attempt can be retried. */
-export function initWith(source: InitInput | undefined, defaultSource: () => InitInput | Promise<InitInput>): Promise<void> {
+export function initWith(
+  source: InitInput | undefined,
+  defaultSource: () => InitInput | Promise<InitInput>,
+): Promise<void> {
   if (current) return Promise.resolve();
   loading ??= (async () => {
     // Every `await` here and below is a statement of its own, never inside a call's arguments:
@@ -123,11 +165,13 @@ async function instantiate(source: InitInput): Promise<WebAssembly.Instance> {
 
 /** A fetched .wasm: streaming compilation when served as application/wasm, else from the bytes, once they are checked. */
 async function instantiateResponse(response: Response): Promise<WebAssembly.Instance> {
-  if (!response.ok) throw new Error(`focal-loss: fetching focal_loss.wasm failed: HTTP ${response.status} ${response.url}`);
+  if (!response.ok)
+    throw new Error(`focal-loss: fetching focal_loss.wasm failed: HTTP ${response.status} ${response.url}`);
   const type = response.headers.get('Content-Type') ?? '';
   // An SPA dev server (Vite's, when its dependency pre-bundling moved the code away from the .wasm)
   // answers a missing file with its index.html and HTTP 200.
-  if (/^text\/html\b/i.test(type)) throw notWasmError(response.url, `an HTML page (HTTP ${response.status}, Content-Type ${type})`);
+  if (/^text\/html\b/i.test(type))
+    throw notWasmError(response.url, `an HTML page (HTTP ${response.status}, Content-Type ${type})`);
   if (typeof WebAssembly.instantiateStreaming === 'function' && /^application\/wasm\b/i.test(type)) {
     const streamed = await WebAssembly.instantiateStreaming(response, {});
     return streamed.instance;
@@ -137,7 +181,10 @@ async function instantiateResponse(response: Response): Promise<WebAssembly.Inst
   const buffer = await response.arrayBuffer();
   const bytes = new Uint8Array(buffer);
   if (bytes.length < 4 || WASM_MAGIC.some((b, i) => bytes[i] !== b)) {
-    throw notWasmError(response.url, `${bytes.length} bytes starting ${leadingHex(bytes) || '(empty)'} (Content-Type ${type || 'none'})`);
+    throw notWasmError(
+      response.url,
+      `${bytes.length} bytes starting ${leadingHex(bytes) || '(empty)'} (Content-Type ${type || 'none'})`,
+    );
   }
   const result = await WebAssembly.instantiate(buffer, {});
   return result.instance;
@@ -166,7 +213,9 @@ export function asyncEntry(ownModule: () => InitInput): EntryInit {
     init: (source) => initWith(source, ownModule),
     initSync: (source) => {
       if (source === undefined) {
-        throw new TypeError('focal-loss: initSync needs a WebAssembly.Module or the bytes of focal_loss.wasm here; or use `await init()`');
+        throw new TypeError(
+          'focal-loss: initSync needs a WebAssembly.Module or the bytes of focal_loss.wasm here; or use `await init()`',
+        );
       }
       initSyncWith(source);
     },
@@ -222,7 +271,9 @@ export function inlineEntry(simdModule: InlinedModule): EntryInit {
       ),
     initSync: (source) => {
       if (source === undefined && !simdSupported()) {
-        throw new TypeError('focal-loss: this engine has no WebAssembly SIMD128 and focal-loss/inline carries only the SIMD128 build: pass focal_loss.scalar.wasm (compiled, or its bytes) to initSync, or use `await init()`');
+        throw new TypeError(
+          'focal-loss: this engine has no WebAssembly SIMD128 and focal-loss/inline carries only the SIMD128 build: pass focal_loss.scalar.wasm (compiled, or its bytes) to initSync, or use `await init()`',
+        );
       }
       initSyncWith(source ?? simd());
     },
@@ -233,7 +284,8 @@ export function inlineEntry(simdModule: InlinedModule): EntryInit {
 async function scalarBesidePage(): Promise<InitInput> {
   const host = globalThis as Host;
   const base = host.document?.baseURI ?? host.location?.href;
-  const missing = 'focal-loss: this engine has no WebAssembly SIMD128 and focal-loss/inline carries only the SIMD128 build';
+  const missing =
+    'focal-loss: this engine has no WebAssembly SIMD128 and focal-loss/inline carries only the SIMD128 build';
   if (!base) throw new Error(`${missing}: pass focal_loss.scalar.wasm (its URL, bytes or compiled module) to init()`);
   const url = new URL('focal_loss.scalar.wasm', base);
   const response = await fetch(url);

@@ -16,15 +16,34 @@
 
 import { LossKind, Flag, type Header } from './abi.js';
 import {
-  canonicalView, checkAttached, describe, describeError, inputView, isArray, isFloatKind, quote, readElement, readOwn, readProperty, show,
+  canonicalView,
+  checkAttached,
+  describe,
+  describeError,
+  inputView,
+  isArray,
+  isFloatKind,
+  quote,
+  readElement,
+  readOwn,
+  readProperty,
+  show,
   showList,
-  typedKind, ViewCache, type TypedKind,
+  typedKind,
+  ViewCache,
+  type TypedKind,
 } from './arrays.js';
 import { aliasOf, NOT_PARTIAL, OPTION_KEYS, type LossName } from './option-keys.js';
 
 export type FloatArray = Float32Array | Float64Array;
 export type ClassIndices =
-  | Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array | readonly number[];
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Uint16Array
+  | Int8Array
+  | Uint8Array
+  | readonly number[];
 export type Reduction = 'mean' | 'sum' | 'none';
 
 /** Options every loss shares. */
@@ -123,7 +142,17 @@ export type NumericArray = FloatArray | IndexArray;
 /** The header's scalar fields a plan sets (crate/src/ffi.rs CallHeader). */
 export type HeaderParams = Pick<
   Header,
-  'ignore_index' | 'loss_kind' | 'flags' | 'alpha_scalar' | 'gamma' | 'gamma_neg' | 'beta' | 'clip' | 'pos_weight_scalar' | 'poly_epsilon' | 'label_smoothing'
+  | 'ignore_index'
+  | 'loss_kind'
+  | 'flags'
+  | 'alpha_scalar'
+  | 'gamma'
+  | 'gamma_neg'
+  | 'beta'
+  | 'clip'
+  | 'pos_weight_scalar'
+  | 'poly_epsilon'
+  | 'label_smoothing'
 >;
 
 /**
@@ -140,7 +169,9 @@ export interface Plan {
   /** batch × spatial. */
   readonly items: number;
   /** Class indices (one per item), or target values in the logits' layout. */
-  readonly targets: { readonly kind: 'index'; readonly data: IndexArray } | { readonly kind: 'value'; readonly data: NumericArray };
+  readonly targets:
+    | { readonly kind: 'index'; readonly data: IndexArray }
+    | { readonly kind: 'value'; readonly data: NumericArray };
   /** The header's scalars. */
   readonly params: HeaderParams;
   /** Per-class values, in the kernel's precision: softmax alpha; sigmoid posWeight. */
@@ -175,14 +206,22 @@ function keySet(loss: LossName): KeySet {
   const partial = full.filter((k) => !NOT_PARTIAL.includes(k));
   const mask = (keys: readonly string[]) =>
     keys.reduce((m, k) => {
-      if (optionIndex(k) < 0) throw new Error(`focal-loss: option-keys.ts has a key (${k}) that options.ts's optionIndex does not know`);
+      if (optionIndex(k) < 0)
+        throw new Error(`focal-loss: option-keys.ts has a key (${k}) that options.ts's optionIndex does not know`);
       return m | (1 << optionIndex(k));
     }, 0);
   return { full, partial, fullMask: mask(full), partialMask: mask(partial) };
 }
 const PARTIAL_HINT =
-  ': a partial is always { sum, residual, count } (and positives for the element-wise losses); combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction \'sum\' and scale by 1 / Σ count';
-const INDEX_KINDS: readonly TypedKind[] = ['Int32Array', 'Uint32Array', 'Int16Array', 'Uint16Array', 'Int8Array', 'Uint8Array'];
+  ": a partial is always { sum, residual, count } (and positives for the element-wise losses); combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction 'sum' and scale by 1 / Σ count";
+const INDEX_KINDS: readonly TypedKind[] = [
+  'Int32Array',
+  'Uint32Array',
+  'Int16Array',
+  'Uint16Array',
+  'Int8Array',
+  'Uint8Array',
+];
 const NUMERIC_KINDS: readonly TypedKind[] = ['Float32Array', 'Float64Array', ...INDEX_KINDS];
 
 type Dtype = 'Float32Array' | 'Float64Array';
@@ -233,32 +272,58 @@ class OptionValues implements Record<OptionKey, unknown> {
   clear(): void {
     this.classes = this.shape = this.gamma = this.alpha = this.reduction = this.ignoreIndex = undefined;
     this.labelSmoothing = this.polyEpsilon = this.normalizer = this.weights = this.out = this.posWeight = undefined;
-    this.targetForm = this.beta = this.iouWeighted = this.gammaPos = this.gammaNeg = this.clip = this.detachFocalWeight = undefined;
+    this.targetForm =
+      this.beta =
+      this.iouWeighted =
+      this.gammaPos =
+      this.gammaNeg =
+      this.clip =
+      this.detachFocalWeight =
+        undefined;
   }
 }
 
 /** Each option key's index (its bit in a KeySet's masks, its field in OptionValues by setOption), or −1 for any other key. */
 function optionIndex(key: string): number {
   switch (key) {
-    case 'classes': return 0;
-    case 'shape': return 1;
-    case 'gamma': return 2;
-    case 'alpha': return 3;
-    case 'reduction': return 4;
-    case 'ignoreIndex': return 5;
-    case 'labelSmoothing': return 6;
-    case 'polyEpsilon': return 7;
-    case 'normalizer': return 8;
-    case 'weights': return 9;
-    case 'out': return 10;
-    case 'posWeight': return 11;
-    case 'targetForm': return 12;
-    case 'beta': return 13;
-    case 'iouWeighted': return 14;
-    case 'gammaPos': return 15;
-    case 'gammaNeg': return 16;
-    case 'clip': return 17;
-    case 'detachFocalWeight': return 18;
+    case 'classes':
+      return 0;
+    case 'shape':
+      return 1;
+    case 'gamma':
+      return 2;
+    case 'alpha':
+      return 3;
+    case 'reduction':
+      return 4;
+    case 'ignoreIndex':
+      return 5;
+    case 'labelSmoothing':
+      return 6;
+    case 'polyEpsilon':
+      return 7;
+    case 'normalizer':
+      return 8;
+    case 'weights':
+      return 9;
+    case 'out':
+      return 10;
+    case 'posWeight':
+      return 11;
+    case 'targetForm':
+      return 12;
+    case 'beta':
+      return 13;
+    case 'iouWeighted':
+      return 14;
+    case 'gammaPos':
+      return 15;
+    case 'gammaNeg':
+      return 16;
+    case 'clip':
+      return 17;
+    case 'detachFocalWeight':
+      return 18;
   }
   return -1;
 }
@@ -266,25 +331,63 @@ function optionIndex(key: string): number {
 /** Stores option `index` (optionIndex) in `o`: one named store per key, so every store is monomorphic. */
 function setOption(o: OptionValues, index: number, v: unknown): void {
   switch (index) {
-    case 0: o.classes = v; return;
-    case 1: o.shape = v; return;
-    case 2: o.gamma = v; return;
-    case 3: o.alpha = v; return;
-    case 4: o.reduction = v; return;
-    case 5: o.ignoreIndex = v; return;
-    case 6: o.labelSmoothing = v; return;
-    case 7: o.polyEpsilon = v; return;
-    case 8: o.normalizer = v; return;
-    case 9: o.weights = v; return;
-    case 10: o.out = v; return;
-    case 11: o.posWeight = v; return;
-    case 12: o.targetForm = v; return;
-    case 13: o.beta = v; return;
-    case 14: o.iouWeighted = v; return;
-    case 15: o.gammaPos = v; return;
-    case 16: o.gammaNeg = v; return;
-    case 17: o.clip = v; return;
-    case 18: o.detachFocalWeight = v; return;
+    case 0:
+      o.classes = v;
+      return;
+    case 1:
+      o.shape = v;
+      return;
+    case 2:
+      o.gamma = v;
+      return;
+    case 3:
+      o.alpha = v;
+      return;
+    case 4:
+      o.reduction = v;
+      return;
+    case 5:
+      o.ignoreIndex = v;
+      return;
+    case 6:
+      o.labelSmoothing = v;
+      return;
+    case 7:
+      o.polyEpsilon = v;
+      return;
+    case 8:
+      o.normalizer = v;
+      return;
+    case 9:
+      o.weights = v;
+      return;
+    case 10:
+      o.out = v;
+      return;
+    case 11:
+      o.posWeight = v;
+      return;
+    case 12:
+      o.targetForm = v;
+      return;
+    case 13:
+      o.beta = v;
+      return;
+    case 14:
+      o.iouWeighted = v;
+      return;
+    case 15:
+      o.gammaPos = v;
+      return;
+    case 16:
+      o.gammaNeg = v;
+      return;
+    case 17:
+      o.clip = v;
+      return;
+    case 18:
+      o.detachFocalWeight = v;
+      return;
   }
 }
 
@@ -292,7 +395,8 @@ const SOFTMAX_KEYS = keySet('softmax');
 
 function readLogits(v: unknown): FloatArray {
   const kind = typedKind(v);
-  if (!isFloatKind(kind)) throw new TypeError(`focal-loss: logits must be a Float32Array or Float64Array (got ${describe(v)})`);
+  if (!isFloatKind(kind))
+    throw new TypeError(`focal-loss: logits must be a Float32Array or Float64Array (got ${describe(v)})`);
   return inputView(v, kind, 'logits', LOGITS_VIEW);
 }
 
@@ -309,7 +413,8 @@ const OUT_VIEW = new ViewCache();
  */
 function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, need: string, o: OptionValues): void {
   if (arg === undefined && need === '') return;
-  if (typeof arg !== 'object' || arg === null) throw new TypeError(`focal-loss: options must be an object${need} (got ${describe(arg)})`);
+  if (typeof arg !== 'object' || arg === null)
+    throw new TypeError(`focal-loss: options must be an object${need} (got ${describe(arg)})`);
   // Only own (enumerable) keys are options, as for {...options}: a key inherited from a prototype is not.
   let own: string[];
   try {
@@ -320,7 +425,8 @@ function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, n
   const allowed = partial ? keys.partialMask : keys.fullMask;
   for (let i = 0; i < own.length; i++) {
     const index = optionIndex(own[i]);
-    if (index < 0 || ((allowed >>> index) & 1) === 0) throw unknownOption(own[i], fn, partial, partial ? keys.partial : keys.full);
+    if (index < 0 || ((allowed >>> index) & 1) === 0)
+      throw unknownOption(own[i], fn, partial, partial ? keys.partial : keys.full);
   }
   for (let i = 0; i < own.length; i++) setOption(o, optionIndex(own[i]), readOption(arg, own[i]));
 }
@@ -328,7 +434,9 @@ function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, n
 function unknownOption(key: string, fn: string, partial: boolean, allowed: readonly string[]): TypeError {
   const alias = aliasOf(key);
   const hint = partial && NOT_PARTIAL.includes(key) ? PARTIAL_HINT : alias ? ` (did you mean ${alias}?)` : '';
-  return new TypeError(`focal-loss: ${fn} has no option ${quote(key)}${hint}${hint.startsWith(':') ? '' : `; options are ${allowed.join(', ')}`}`);
+  return new TypeError(
+    `focal-loss: ${fn} has no option ${quote(key)}${hint}${hint.startsWith(':') ? '' : `; options are ${allowed.join(', ')}`}`,
+  );
 }
 
 /** `options[key]` (a known key), as readProperty, with the argument's name made only if the read throws. */
@@ -349,7 +457,9 @@ function readGamma(v: unknown, dtype: Dtype): number {
   if (v === undefined) return 2;
   const g = num('options.gamma', v);
   if (!(Number.isFinite(inKernel(g, dtype)) && g >= 0)) {
-    throw new RangeError(`focal-loss: options.gamma = ${show(g)} must be a finite number >= 0${roundingNote(g, dtype)}`);
+    throw new RangeError(
+      `focal-loss: options.gamma = ${show(g)} must be a finite number >= 0${roundingNote(g, dtype)}`,
+    );
   }
   return g;
 }
@@ -358,7 +468,8 @@ function readSmoothing(v: unknown, dtype: Dtype): number {
   if (v === undefined) return 0;
   const e = num('options.labelSmoothing', v);
   const r = inKernel(e, dtype);
-  if (!(r >= 0 && r < 1)) throw new RangeError(`focal-loss: options.labelSmoothing = ${show(e)} must be in [0, 1)${roundingNote(e, dtype)}`);
+  if (!(r >= 0 && r < 1))
+    throw new RangeError(`focal-loss: options.labelSmoothing = ${show(e)} must be in [0, 1)${roundingNote(e, dtype)}`);
   return e;
 }
 
@@ -375,7 +486,10 @@ function readReduction(v: unknown, partial: boolean): Reduction {
 /** The length of a number[] (read once), which must be `length` (`expected` says so in words, with the number). */
 function listLength(v: object, name: string, length: number, expected: string): void {
   const n = readProperty(v, 'length', `${name}.length`);
-  if (n !== length) throw new RangeError(`focal-loss: ${name}.length = ${typeof n === 'number' ? show(n) : describe(n)} must equal ${expected}`);
+  if (n !== length)
+    throw new RangeError(
+      `focal-loss: ${name}.length = ${typeof n === 'number' ? show(n) : describe(n)} must equal ${expected}`,
+    );
 }
 
 /**
@@ -393,7 +507,13 @@ function listLength(v: object, name: string, length: number, expected: string): 
  * was); a number[] becomes a typed array of the kernel's type (`dtype`), checked as it is copied.
  */
 function readNumbers(
-  v: unknown, name: string, length: number, lengthText: string, dtype: Dtype, ok: (x: number) => boolean, expected: string,
+  v: unknown,
+  name: string,
+  length: number,
+  lengthText: string,
+  dtype: Dtype,
+  ok: (x: number) => boolean,
+  expected: string,
   cache: ViewCache | null,
 ): NumericArray {
   const kind = typedKind(v);
@@ -402,13 +522,15 @@ function readNumbers(
     if (a.length !== length) throw new RangeError(`focal-loss: ${name}.length = ${a.length} must equal ${lengthText}`);
     return a;
   }
-  if (!isArray(v)) throw new TypeError(`focal-loss: ${name} must be a Float32Array, Float64Array or number[] (got ${describe(v)})`);
+  if (!isArray(v))
+    throw new TypeError(`focal-loss: ${name} must be a Float32Array, Float64Array or number[] (got ${describe(v)})`);
   listLength(v, name, length, lengthText);
   const a = newFloat(dtype, length);
   for (let i = 0; i < length; i++) {
     const x = readElement(v, i, name);
     if (typeof x !== 'number') throw new TypeError(`focal-loss: ${name}[${i}] must be a number (got ${describe(x)})`);
-    if (!ok(inKernel(x, dtype))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
+    if (!ok(inKernel(x, dtype)))
+      throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
     a[i] = x;
   }
   return a;
@@ -420,11 +542,19 @@ function isTyped(v: unknown): boolean {
 }
 
 /** The deferred check of a typed array readNumbers returned (see there): still attached, every value passing `ok`. */
-function checkNumbers(a: NumericArray, name: string, dtype: Dtype, ok: (x: number) => boolean, expected: string, length: number): void {
+function checkNumbers(
+  a: NumericArray,
+  name: string,
+  dtype: Dtype,
+  ok: (x: number) => boolean,
+  expected: string,
+  length: number,
+): void {
   checkAttached(a, length, name);
   for (let i = 0; i < a.length; i++) {
     const x = a[i];
-    if (!ok(inKernel(x, dtype))) throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
+    if (!ok(inKernel(x, dtype)))
+      throw new RangeError(`focal-loss: ${name}[${i}] = ${show(x)} must be ${expected}${roundingNote(x, dtype)}`);
   }
 }
 
@@ -435,7 +565,16 @@ const NON_NEGATIVE = 'a finite number >= 0';
 /** options.weights (null if not given), a typed array of them still to be checked by checkNumbers. */
 function readWeights(v: unknown, items: number, what: string, dtype: Dtype): NumericArray | null {
   if (v === undefined || v === null) return null;
-  return readNumbers(v, 'options.weights', items, `the number of ${what} ${items}`, dtype, finiteNonNegative, NON_NEGATIVE, WEIGHTS_VIEW);
+  return readNumbers(
+    v,
+    'options.weights',
+    items,
+    `the number of ${what} ${items}`,
+    dtype,
+    finiteNonNegative,
+    NON_NEGATIVE,
+    WEIGHTS_VIEW,
+  );
 }
 
 /** options.out: `plan.out` is then the caller's array and a view of its memory (which the engine writes), else null. */
@@ -443,7 +582,8 @@ function readOut(v: unknown, length: number, dtype: Dtype, plan: PlanRecord): vo
   plan.out = null;
   if (v === undefined || v === null) return;
   const kind = typedKind(v);
-  if (kind !== dtype) throw new TypeError(`focal-loss: options.out must be a ${dtype} like logits (got ${describe(v)})`);
+  if (kind !== dtype)
+    throw new TypeError(`focal-loss: options.out must be a ${dtype} like logits (got ${describe(v)})`);
   const view = canonicalView(v, kind, 'options.out', OUT_VIEW);
   if (view.length !== length) {
     throw new RangeError(`focal-loss: options.out.length = ${view.length} must equal logits.length = ${length}`);
@@ -456,29 +596,41 @@ function readOut(v: unknown, length: number, dtype: Dtype, plan: PlanRecord): vo
 
 function positiveInt(name: string, v: unknown, min: number): number {
   const n = num(name, v);
-  if (!(Number.isSafeInteger(n) && n >= min)) throw new RangeError(`focal-loss: ${name} = ${show(n)} must be an integer >= ${min}`);
+  if (!(Number.isSafeInteger(n) && n >= min))
+    throw new RangeError(`focal-loss: ${name} = ${show(n)} must be an integer >= ${min}`);
   return n;
 }
 
 /** `plan`'s [batch, classes, spatial] from `shape` or `classes`, checked against the logits' length without forming huge products. */
 function readLayout(o: OptionValues, length: number, plan: PlanRecord): void {
   if (o.shape !== undefined) {
-    if (!isArray(o.shape)) throw new TypeError(`focal-loss: options.shape must be an array [N, C, ...spatial] (got ${describe(o.shape)})`);
+    if (!isArray(o.shape))
+      throw new TypeError(`focal-loss: options.shape must be an array [N, C, ...spatial] (got ${describe(o.shape)})`);
     const rank = readProperty(o.shape, 'length', 'options.shape.length');
-    if (typeof rank !== 'number') throw new TypeError(`focal-loss: options.shape.length must be a number (got ${describe(rank)})`);
-    if (rank > MAX_DIMENSIONS) throw new RangeError(`focal-loss: options.shape has ${rank} dimensions, more than ${MAX_DIMENSIONS}`);
+    if (typeof rank !== 'number')
+      throw new TypeError(`focal-loss: options.shape.length must be a number (got ${describe(rank)})`);
+    if (rank > MAX_DIMENSIONS)
+      throw new RangeError(`focal-loss: options.shape has ${rank} dimensions, more than ${MAX_DIMENSIONS}`);
     const dims: number[] = [];
-    for (let i = 0; i < rank; i++) dims.push(positiveInt(`options.shape[${i}]`, readOwn(o.shape, i, `options.shape[${i}]`), i === 1 ? 1 : 0));
-    if (rank < 2) throw new RangeError(`focal-loss: options.shape = ${showList(dims)} must have at least 2 dimensions [N, C, ...spatial]`);
+    for (let i = 0; i < rank; i++)
+      dims.push(positiveInt(`options.shape[${i}]`, readOwn(o.shape, i, `options.shape[${i}]`), i === 1 ? 1 : 0));
+    if (rank < 2)
+      throw new RangeError(
+        `focal-loss: options.shape = ${showList(dims)} must have at least 2 dimensions [N, C, ...spatial]`,
+      );
     if (o.classes !== undefined && o.classes !== dims[1]) {
-      throw new RangeError(`focal-loss: options.classes = ${typeof o.classes === 'number' ? show(o.classes) : describe(o.classes)} disagrees with options.shape[1] = ${dims[1]}`);
+      throw new RangeError(
+        `focal-loss: options.classes = ${typeof o.classes === 'number' ? show(o.classes) : describe(o.classes)} disagrees with options.shape[1] = ${dims[1]}`,
+      );
     }
     // The element count, stopping as soon as it exceeds the logits' length (dims can be 2^53 each).
     let elements = dims.includes(0) ? 0 : 1;
     for (const d of dims) if (elements > 0 && elements <= length) elements *= d;
     if (elements !== length) {
       const count = elements > length ? `more than ${length}` : String(elements);
-      throw new RangeError(`focal-loss: options.shape = ${showList(dims)} has ${count} elements but logits.length = ${length}`);
+      throw new RangeError(
+        `focal-loss: options.shape = ${showList(dims)} has ${count} elements but logits.length = ${length}`,
+      );
     }
     const spatial = dims.slice(2).reduce((a, d) => a * d, 1);
     // An empty batch (a zero dimension) has no items: [0, C, 0] rather than a dimension of 2^53 to loop over.
@@ -489,19 +641,23 @@ function readLayout(o: OptionValues, length: number, plan: PlanRecord): void {
   }
   if (o.classes !== undefined) {
     const classes = positiveInt('options.classes', o.classes, 1);
-    if (length % classes !== 0) throw new RangeError(`focal-loss: logits.length = ${length} is not a multiple of options.classes = ${classes}`);
+    if (length % classes !== 0)
+      throw new RangeError(`focal-loss: logits.length = ${length} is not a multiple of options.classes = ${classes}`);
     plan.batch = length / classes;
     plan.classes = classes;
     plan.spatial = 1;
     return;
   }
-  throw new TypeError(`focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`);
+  throw new TypeError(
+    `focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`,
+  );
 }
 
 function readIgnoreIndex(v: unknown): number {
   if (v === undefined) return -100;
   const i = num('options.ignoreIndex', v);
-  if (!Number.isInteger(i) || i < -(2 ** 31) || i >= 2 ** 31) throw new RangeError(`focal-loss: options.ignoreIndex = ${show(i)} must be a 32-bit integer`);
+  if (!Number.isInteger(i) || i < -(2 ** 31) || i >= 2 ** 31)
+    throw new RangeError(`focal-loss: options.ignoreIndex = ${show(i)} must be a 32-bit integer`);
   return i;
 }
 
@@ -509,20 +665,27 @@ function readIgnoreIndex(v: unknown): number {
 function readNonNegative(name: string, v: unknown, fallback: number, dtype: Dtype): number {
   if (v === undefined) return fallback;
   const x = num(`options.${name}`, v);
-  if (!finiteNonNegative(inKernel(x, dtype))) throw new RangeError(`focal-loss: options.${name} = ${show(x)} must be a finite number >= 0${roundingNote(x, dtype)}`);
+  if (!finiteNonNegative(inKernel(x, dtype)))
+    throw new RangeError(
+      `focal-loss: options.${name} = ${show(x)} must be a finite number >= 0${roundingNote(x, dtype)}`,
+    );
   return x;
 }
 
 function readPolyEpsilon(v: unknown, dtype: Dtype): number {
   if (v === undefined) return 0;
   const e = num('options.polyEpsilon', v);
-  if (!Number.isFinite(inKernel(e, dtype))) throw new RangeError(`focal-loss: options.polyEpsilon = ${show(e)} must be a finite number${roundingNote(e, dtype)}`);
+  if (!Number.isFinite(inKernel(e, dtype)))
+    throw new RangeError(
+      `focal-loss: options.polyEpsilon = ${show(e)} must be a finite number${roundingNote(e, dtype)}`,
+    );
   return e;
 }
 
 function readBoolean(name: string, v: unknown, fallback: boolean): boolean {
   if (v === undefined) return fallback;
-  if (typeof v !== 'boolean') throw new TypeError(`focal-loss: options.${name} must be true or false (got ${describe(v)})`);
+  if (typeof v !== 'boolean')
+    throw new TypeError(`focal-loss: options.${name} must be true or false (got ${describe(v)})`);
   return v;
 }
 
@@ -531,9 +694,14 @@ function readNormalizer(v: unknown, reduction: Reduction, dtype: Dtype): number 
   if (v === undefined || v === null) return null;
   const x = num('options.normalizer', v);
   if (!(x > 0 && x < Infinity && Number.isFinite(inKernel(1 / x, dtype)))) {
-    throw new RangeError(`focal-loss: options.normalizer = ${show(x)} must be a positive finite number (whose reciprocal is finite${dtype === 'Float32Array' ? ' in float32' : ''})`);
+    throw new RangeError(
+      `focal-loss: options.normalizer = ${show(x)} must be a positive finite number (whose reciprocal is finite${dtype === 'Float32Array' ? ' in float32' : ''})`,
+    );
   }
-  if (reduction !== 'mean') throw new RangeError(`focal-loss: options.normalizer replaces the 'mean' divisor; it cannot be used with reduction '${reduction}'`);
+  if (reduction !== 'mean')
+    throw new RangeError(
+      `focal-loss: options.normalizer replaces the 'mean' divisor; it cannot be used with reduction '${reduction}'`,
+    );
   return x;
 }
 
@@ -547,8 +715,20 @@ function isScalarOption(v: unknown): v is number | null | undefined {
  * kernel's type, or a typed array still to be checked by checkNumbers and then copied by perClassCopy.
  */
 function readPerClass(name: string, v: unknown, classes: number, haveClasses: boolean, dtype: Dtype): NumericArray {
-  if (!haveClasses) throw new TypeError(`focal-loss: options.${name} per class needs options.classes or options.shape (got ${describe(v)} without them)`);
-  return readNumbers(v, `options.${name}`, classes, `the number of classes ${classes}`, dtype, finiteNonNegative, NON_NEGATIVE, null);
+  if (!haveClasses)
+    throw new TypeError(
+      `focal-loss: options.${name} per class needs options.classes or options.shape (got ${describe(v)} without them)`,
+    );
+  return readNumbers(
+    v,
+    `options.${name}`,
+    classes,
+    `the number of classes ${classes}`,
+    dtype,
+    finiteNonNegative,
+    NON_NEGATIVE,
+    null,
+  );
 }
 
 /** A checked typed array of per-class values, copied into the kernel's type (the caller's array is not kept). */
@@ -563,16 +743,31 @@ function perClassCopy(a: NumericArray, dtype: Dtype): FloatArray {
  * needs classes / shape and integer targets), else integer targets with classes / shape — except with one
  * class, where 0/1 labels and class indices (1 = background) are the same arrays read oppositely.
  */
-function readTargetForm(v: unknown, haveClasses: boolean, integers: boolean, classes: number, shape: boolean, targets: unknown): boolean {
+function readTargetForm(
+  v: unknown,
+  haveClasses: boolean,
+  integers: boolean,
+  classes: number,
+  shape: boolean,
+  targets: unknown,
+): boolean {
   if (v === 'dense') return false;
   if (v === 'indices') {
-    if (!haveClasses) throw new TypeError("focal-loss: options.targetForm 'indices' needs options.classes or options.shape (the number of classes)");
-    if (!integers) throw new TypeError(`focal-loss: with options.targetForm 'indices', targets must be class indices: an integer typed array or number[] (got ${describe(targets)})`);
+    if (!haveClasses)
+      throw new TypeError(
+        "focal-loss: options.targetForm 'indices' needs options.classes or options.shape (the number of classes)",
+      );
+    if (!integers)
+      throw new TypeError(
+        `focal-loss: with options.targetForm 'indices', targets must be class indices: an integer typed array or number[] (got ${describe(targets)})`,
+      );
     return true;
   }
   if (v !== undefined) {
     const got = typeof v === 'string' ? quote(v) : describe(v);
-    throw new (typeof v === 'string' ? RangeError : TypeError)(`focal-loss: options.targetForm = ${got} must be 'indices' or 'dense'`);
+    throw new (typeof v === 'string' ? RangeError : TypeError)(
+      `focal-loss: options.targetForm = ${got} must be 'indices' or 'dense'`,
+    );
   }
   if (!(haveClasses && integers)) return false;
   if (classes === 1) {
@@ -589,8 +784,17 @@ function readTargetForm(v: unknown, haveClasses: boolean, integers: boolean, cla
 
 /** The header scalars a loss does not set. */
 const NEUTRAL: HeaderParams = {
-  ignore_index: -100, loss_kind: LossKind.Focal, flags: 0, alpha_scalar: 1, gamma: 0, gamma_neg: 0, beta: 0, clip: 0,
-  pos_weight_scalar: 1, poly_epsilon: 0, label_smoothing: 0,
+  ignore_index: -100,
+  loss_kind: LossKind.Focal,
+  flags: 0,
+  alpha_scalar: 1,
+  gamma: 0,
+  gamma_neg: 0,
+  beta: 0,
+  clip: 0,
+  pos_weight_scalar: 1,
+  poly_epsilon: 0,
+  label_smoothing: 0,
 };
 
 /** Set on the header parameters before a loss sets its own. */
@@ -662,7 +866,13 @@ export function releasePlan(plan: PlanRecord): void {
 }
 
 /** Validates a softmax call completely (`partial`: a *Partial function's options) into `plan`, which it returns, or throws. */
-export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false, plan = new PlanRecord()): Plan {
+export function softmaxPlan(
+  logitsArg: unknown,
+  targetsArg: unknown,
+  optionsArg: unknown,
+  partial = false,
+  plan = new PlanRecord(),
+): Plan {
   const fn = partial ? 'softmaxFocalLossPartial' : 'softmaxFocalLoss';
   const logits = readLogits(logitsArg);
   // Its length now: a getter run below may detach the caller's buffer (checked once they have all run).
@@ -671,7 +881,9 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
   const o = plan.options;
   readOptions(optionsArg, SOFTMAX_KEYS, fn, partial, " with 'classes' or 'shape'", o);
   if (o.shape === undefined && o.classes === undefined) {
-    throw new TypeError(`focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`);
+    throw new TypeError(
+      `focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`,
+    );
   }
   readLayout(o, n, plan);
   const { batch, classes, spatial } = plan;
@@ -709,7 +921,9 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
     target.kind = 'index';
     target.data = readIndices(targetsArg, tkind, items, spatial, classes, '', ignoreIndex, plan);
   } else {
-    throw new TypeError(`focal-loss: targets must be class indices (an integer typed array or number[]) or probabilities (Float32Array/Float64Array) (got ${describe(targetsArg)})`);
+    throw new TypeError(
+      `focal-loss: targets must be class indices (an integer typed array or number[]) or probabilities (Float32Array/Float64Array) (got ${describe(targetsArg)})`,
+    );
   }
   // Every getter and trap of the caller has run: from here on nothing can change the arrays. The typed
   // arrays among them are checked now, in the order they were read.
@@ -718,7 +932,8 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
     checkNumbers(alpha, 'options.alpha', dtype, finiteNonNegative, NON_NEGATIVE, classes);
     alpha = perClassCopy(alpha, dtype);
   }
-  if (weights !== null && isTyped(o.weights)) checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, items);
+  if (weights !== null && isTyped(o.weights))
+    checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, items);
   if (probabilities) {
     checkAttached(target.data, n, 'targets');
     checkProbabilityRows(target.data as FloatArray, batch, classes, spatial, dtype);
@@ -747,28 +962,41 @@ export function softmaxPlan(logitsArg: unknown, targetsArg: unknown, optionsArg:
  * (`plan.count` then receives the number not ignored).
  */
 function readIndices(
-  v: unknown, kind: TypedKind | undefined, items: number, spatial: number, classes: number, background: '' | 'background',
-  ignoreIndex: number, plan: PlanRecord,
+  v: unknown,
+  kind: TypedKind | undefined,
+  items: number,
+  spatial: number,
+  classes: number,
+  background: '' | 'background',
+  ignoreIndex: number,
+  plan: PlanRecord,
 ): IndexArray {
   const limit = background ? classes + 1 : classes;
   if (kind && INDEX_KINDS.includes(kind)) {
     const t = inputView(v, kind, 'targets', TARGETS_VIEW) as IndexArray;
-    if (t.length !== items) throw new RangeError(`focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}${denseHint(background, t.length, items, classes)}`);
+    if (t.length !== items)
+      throw new RangeError(
+        `focal-loss: targets.length = ${t.length} must equal ${itemCount(items, spatial)}${denseHint(background, t.length, items, classes)}`,
+      );
     return t;
   }
   const length = readProperty(v as object, 'length', 'targets.length');
   if (length !== items) {
     const got = typeof length === 'number' ? show(length) : describe(length);
-    throw new RangeError(`focal-loss: targets.length = ${got} must equal ${itemCount(items, spatial)}${denseHint(background, length, items, classes)}`);
+    throw new RangeError(
+      `focal-loss: targets.length = ${got} must equal ${itemCount(items, spatial)}${denseHint(background, length, items, classes)}`,
+    );
   }
   // Copied once: what was checked is what the kernel gets.
   const t = new Int32Array(items);
   let n = 0;
   for (let i = 0; i < items; i++) {
     const x = readElement(v as object, i, 'targets');
-    if (typeof x !== 'number') throw new TypeError(`focal-loss: targets[${i}] must be a number, a class index (got ${describe(x)})`);
+    if (typeof x !== 'number')
+      throw new TypeError(`focal-loss: targets[${i}] must be a number, a class index (got ${describe(x)})`);
     if (x !== ignoreIndex) {
-      if (!(Number.isInteger(x) && x >= 0 && x < limit)) throw new RangeError(notClassIndex(i, x, classes, background, ignoreIndex));
+      if (!(Number.isInteger(x) && x >= 0 && x < limit))
+        throw new RangeError(notClassIndex(i, x, classes, background, ignoreIndex));
       n++;
     }
     t[i] = x;
@@ -778,14 +1006,26 @@ function readIndices(
 }
 
 /** The deferred check of typed class indices (see readIndices): still attached, every index valid. Returns the number not ignored. */
-function checkIndices(t: IndexArray, items: number, classes: number, background: '' | 'background', ignoreIndex: number): number {
+function checkIndices(
+  t: IndexArray,
+  items: number,
+  classes: number,
+  background: '' | 'background',
+  ignoreIndex: number,
+): number {
   checkAttached(t, items, 'targets');
   const bad = firstBadIndex(t, background ? classes + 1 : classes, ignoreIndex);
   if (bad >= 0) throw new RangeError(notClassIndex(bad, t[bad], classes, background, ignoreIndex));
   return -1 - bad;
 }
 
-function notClassIndex(i: number, x: number, classes: number, background: '' | 'background', ignoreIndex: number): string {
+function notClassIndex(
+  i: number,
+  x: number,
+  classes: number,
+  background: '' | 'background',
+  ignoreIndex: number,
+): string {
   return `focal-loss: targets[${i}] = ${show(x)} is not a class index in [0, ${classes}${background ? `] (${classes} = background)` : ')'} or ignoreIndex ${ignoreIndex}`;
 }
 
@@ -806,7 +1046,9 @@ function firstBadIndex(t: IndexArray, limit: number, ignoreIndex: number): numbe
 
 /** An element-wise loss given one integer per logit: dense targets were meant. */
 function denseHint(background: '' | 'background', length: unknown, items: number, classes: number): string {
-  return background && length === items * classes ? '; dense targets (one per logit) go in a Float32Array or Float64Array' : '';
+  return background && length === items * classes
+    ? '; dense targets (one per logit) go in a Float32Array or Float64Array'
+    : '';
 }
 
 function itemCount(items: number, spatial: number): string {
@@ -827,14 +1069,16 @@ function checkProbabilityRows(q: FloatArray, batch: number, classes: number, spa
       for (let s = 0; s < spatial; s++) {
         const i = base + c * spatial + s;
         const v = inKernel(q[i], dtype);
-        if (!(v >= 0 && v <= 1)) throw new RangeError(`focal-loss: targets[${i}] = ${show(q[i])} is not a probability in [0, 1]`);
+        if (!(v >= 0 && v <= 1))
+          throw new RangeError(`focal-loss: targets[${i}] = ${show(q[i])} is not a probability in [0, 1]`);
         sums[s] += v;
       }
     }
     for (let s = 0; s < spatial; s++) {
       if (Math.abs(sums[s] - 1) > PROBABILITY_SUM_TOLERANCE) {
         const where = spatial === 1 ? `row ${n}` : `item [${n}, ${s}]`;
-        const precision = dtype === 'Float32Array' ? ' (each value rounded to float32, the precision of Float32Array logits)' : '';
+        const precision =
+          dtype === 'Float32Array' ? ' (each value rounded to float32, the precision of Float32Array logits)' : '';
         throw new RangeError(`focal-loss: the target probabilities of ${where} sum to ${sums[s]}${precision}, not 1`);
       }
     }
@@ -863,7 +1107,9 @@ export const SIGMOID: ElementLoss = {
       // As the kernel sees it (like weights): 1 + 1e-12 is 1 in float32.
       const r = inKernel(alpha, dtype);
       if (!(r >= 0 && r <= 1)) {
-        throw new RangeError(`focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off${roundingNote(alpha, dtype)}`);
+        throw new RangeError(
+          `focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off${roundingNote(alpha, dtype)}`,
+        );
       }
       alpha = r; // −1e-50 is −0 in float32, not a negative α (which the kernel reads as "off")
     }
@@ -904,7 +1150,8 @@ export const ASYMMETRIC: ElementLoss = {
   params: (o, dtype, p) => {
     const clip = o.clip === undefined ? 0.05 : num('options.clip', o.clip);
     const r = inKernel(clip, dtype);
-    if (!(r >= 0 && r < 1)) throw new RangeError(`focal-loss: options.clip = ${show(clip)} must be in [0, 1)${roundingNote(clip, dtype)}`);
+    if (!(r >= 0 && r < 1))
+      throw new RangeError(`focal-loss: options.clip = ${show(clip)} must be in [0, 1)${roundingNote(clip, dtype)}`);
     p.loss_kind = LossKind.Asymmetric;
     p.gamma = readNonNegative('gammaPos', o.gammaPos, 1, dtype);
     p.gamma_neg = readNonNegative('gammaNeg', o.gammaNeg, 4, dtype);
@@ -921,7 +1168,12 @@ const isProbability = (v: number) => v >= 0 && v <= 1;
  * class indices (t = C is background).
  */
 export function elementPlan(
-  loss: ElementLoss, logitsArg: unknown, targetsArg: unknown, optionsArg: unknown, partial = false, plan = new PlanRecord(),
+  loss: ElementLoss,
+  logitsArg: unknown,
+  targetsArg: unknown,
+  optionsArg: unknown,
+  partial = false,
+  plan = new PlanRecord(),
 ): Plan {
   const fn = partial ? loss.partialName : loss.name;
   const logits = readLogits(logitsArg);
@@ -947,7 +1199,8 @@ export function elementPlan(
   params.ignore_index = ignoreIndex;
   let posWeight: NumericArray | null = null;
   if (loss === SIGMOID) {
-    if (isScalarOption(o.posWeight)) params.pos_weight_scalar = readNonNegative('posWeight', o.posWeight ?? undefined, 1, dtype);
+    if (isScalarOption(o.posWeight))
+      params.pos_weight_scalar = readNonNegative('posWeight', o.posWeight ?? undefined, 1, dtype);
     else posWeight = readPerClass('posWeight', o.posWeight, classes, haveClasses, dtype);
   }
   const normalizer = readNormalizer(o.normalizer, reduction, dtype);
@@ -966,14 +1219,28 @@ export function elementPlan(
     if (tkind === undefined) plan.count *= classes; // a number[]: readIndices counted the items not ignored
   } else if (tkind && NUMERIC_KINDS.includes(tkind)) {
     const y = inputView(targetsArg, tkind, 'targets', TARGETS_VIEW) as NumericArray;
-    if (y.length !== n) throw new RangeError(`focal-loss: targets.length = ${y.length} must equal logits.length = ${n} (one target per logit)`);
+    if (y.length !== n)
+      throw new RangeError(
+        `focal-loss: targets.length = ${y.length} must equal logits.length = ${n} (one target per logit)`,
+      );
     target.kind = 'value';
     target.data = y;
   } else if (isArray(targetsArg)) {
     target.kind = 'value';
-    target.data = readNumbers(targetsArg, 'targets', n, `logits.length = ${n} (one target per logit)`, dtype, isProbability, 'in [0, 1]', null);
+    target.data = readNumbers(
+      targetsArg,
+      'targets',
+      n,
+      `logits.length = ${n} (one target per logit)`,
+      dtype,
+      isProbability,
+      'in [0, 1]',
+      null,
+    );
   } else {
-    const what = haveClasses ? 'class indices (an integer typed array or number[]) or a Float32Array/Float64Array of targets in [0, 1]' : 'a Float32Array, Float64Array or number[] of values in [0, 1]';
+    const what = haveClasses
+      ? 'class indices (an integer typed array or number[]) or a Float32Array/Float64Array of targets in [0, 1]'
+      : 'a Float32Array, Float64Array or number[] of values in [0, 1]';
     throw new TypeError(`focal-loss: targets must be ${what} (got ${describe(targetsArg)})`);
   }
   // Every getter and trap of the caller has run: from here on nothing can change the arrays. The typed
@@ -987,12 +1254,16 @@ export function elementPlan(
     checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, indices ? items : n);
   }
   if (tkind !== undefined) {
-    if (indices) plan.count = checkIndices(target.data as IndexArray, items, classes, 'background', ignoreIndex) * classes;
+    if (indices)
+      plan.count = checkIndices(target.data as IndexArray, items, classes, 'background', ignoreIndex) * classes;
     else {
       const y = target.data;
       checkAttached(y, n, 'targets');
       const bad = firstNotProbability(y, dtype);
-      if (bad >= 0) throw new RangeError(`focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]${roundingNote(y[bad], dtype)}`);
+      if (bad >= 0)
+        throw new RangeError(
+          `focal-loss: targets[${bad}] = ${show(y[bad])} must be in [0, 1]${roundingNote(y[bad], dtype)}`,
+        );
     }
   }
   readOut(o.out, n, dtype, plan);

@@ -9,8 +9,16 @@
 // the one `await init()` initialized — never a second copy of the facade or of the .wasm.
 import { customGrad, getBackend, mul, reshape, Tensor, tensor } from '@tensorflow/tfjs-core';
 import {
-  asymmetricLossWithGrad, qualityFocalLossWithGrad, sigmoidFocalLossWithGrad, softmaxFocalLossWithGrad, varifocalLossWithGrad,
-  type AsymmetricOptions, type QualityFocalOptions, type SigmoidFocalOptions, type SoftmaxFocalOptions, type VarifocalOptions,
+  asymmetricLossWithGrad,
+  qualityFocalLossWithGrad,
+  sigmoidFocalLossWithGrad,
+  softmaxFocalLossWithGrad,
+  varifocalLossWithGrad,
+  type AsymmetricOptions,
+  type QualityFocalOptions,
+  type SigmoidFocalOptions,
+  type SoftmaxFocalOptions,
+  type VarifocalOptions,
 } from 'focal-loss';
 // The core's describer, reads and option keys (pure functions and data, bundled into this file): the
 // adapter refuses and describes values exactly as the core does.
@@ -39,18 +47,32 @@ interface AdapterOptions {
 }
 
 /** focalLoss({ kind: 'softmax', … }): the options of softmaxFocalLoss except reduction, out, normalizer, shape. */
-export type TfjsSoftmaxOptions = { kind?: 'softmax' } & AdapterOptions & Omit<SoftmaxFocalOptions<Float32Array>, NotAdapted>;
-export type TfjsSigmoidOptions = { kind: 'sigmoid' } & AdapterOptions & Omit<SigmoidFocalOptions<Float32Array>, NotAdapted>;
-export type TfjsQualityOptions = { kind: 'quality' } & AdapterOptions & Omit<QualityFocalOptions<Float32Array>, NotAdapted>;
-export type TfjsVarifocalOptions = { kind: 'varifocal' } & AdapterOptions & Omit<VarifocalOptions<Float32Array>, NotAdapted>;
-export type TfjsAsymmetricOptions = { kind: 'asymmetric' } & AdapterOptions & Omit<AsymmetricOptions<Float32Array>, NotAdapted>;
+export type TfjsSoftmaxOptions = { kind?: 'softmax' } & AdapterOptions &
+  Omit<SoftmaxFocalOptions<Float32Array>, NotAdapted>;
+export type TfjsSigmoidOptions = { kind: 'sigmoid' } & AdapterOptions &
+  Omit<SigmoidFocalOptions<Float32Array>, NotAdapted>;
+export type TfjsQualityOptions = { kind: 'quality' } & AdapterOptions &
+  Omit<QualityFocalOptions<Float32Array>, NotAdapted>;
+export type TfjsVarifocalOptions = { kind: 'varifocal' } & AdapterOptions &
+  Omit<VarifocalOptions<Float32Array>, NotAdapted>;
+export type TfjsAsymmetricOptions = { kind: 'asymmetric' } & AdapterOptions &
+  Omit<AsymmetricOptions<Float32Array>, NotAdapted>;
 /** The options of {@link focalLoss}: `kind` selects the loss, the rest are that loss's options. */
-export type TfjsFocalLossOptions = TfjsSoftmaxOptions | TfjsSigmoidOptions | TfjsQualityOptions | TfjsVarifocalOptions | TfjsAsymmetricOptions;
+export type TfjsFocalLossOptions =
+  | TfjsSoftmaxOptions
+  | TfjsSigmoidOptions
+  | TfjsQualityOptions
+  | TfjsVarifocalOptions
+  | TfjsAsymmetricOptions;
 
 /** A TensorFlow.js loss: one value per sample, shape [batch]. */
 export type TfjsLossFunction = (yTrue: Tensor, yPred: Tensor) => Tensor;
 
-type WithGrad = (logits: Float32Array, targets: Float32Array, options: Record<string, unknown>) => { loss: number | Float32Array; grad: Float32Array };
+type WithGrad = (
+  logits: Float32Array,
+  targets: Float32Array,
+  options: Record<string, unknown>,
+) => { loss: number | Float32Array; grad: Float32Array };
 
 const FUNCTIONS: Record<FocalLossKind, WithGrad> = {
   softmax: softmaxFocalLossWithGrad as unknown as WithGrad,
@@ -62,15 +84,19 @@ const FUNCTIONS: Record<FocalLossKind, WithGrad> = {
 
 /** Why each refused option is refused (the message says what to do instead). */
 const REFUSED: Record<NotAdapted, string> = {
-  reduction: 'the loss is one value per sample (shape [batch]) and TensorFlow.js reduces it (model.compile averages it; call .mean() or .sum() on the result yourself)',
+  reduction:
+    'the loss is one value per sample (shape [batch]) and TensorFlow.js reduces it (model.compile averages it; call .mean() or .sum() on the result yourself)',
   out: 'the gradient is handed to TensorFlow.js through tf.customGrad',
-  normalizer: 'it only applies to a \'mean\' reduction, and the adapter returns one loss per sample; divide the result by your normalizer yourself',
+  normalizer:
+    "it only applies to a 'mean' reduction, and the adapter returns one loss per sample; divide the result by your normalizer yourself",
   shape: 'the layout comes from the tensors: classes (or elements) on the last axis, samples on the first',
   targetForm: 'yTrue has the shape of yPred, so its targets are always one value per element',
 };
 /** Spellings Keras users bring. */
 const KERAS_NAMES: Record<string, string> = {
-  from_logits: 'fromLogits', label_smoothing: 'labelSmoothing', apply_class_balancing: 'alpha (a number in [0, 1]; null turns class balancing off)',
+  from_logits: 'fromLogits',
+  label_smoothing: 'labelSmoothing',
+  apply_class_balancing: 'alpha (a number in [0, 1]; null turns class balancing off)',
 };
 
 /** The smallest positive normal float32, 2^-126: probabilities below it (0 and subnormals) are raised to it. */
@@ -140,16 +166,24 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
   const fromLogits = rest.fromLogits === undefined ? false : rest.fromLogits;
   delete rest.kind;
   delete rest.fromLogits;
-  if (typeof kind !== 'string') throw new TypeError(`focal-loss/tfjs: options.kind must be a string (got ${describe(kind)})`);
+  if (typeof kind !== 'string')
+    throw new TypeError(`focal-loss/tfjs: options.kind must be a string (got ${describe(kind)})`);
   if (!Object.hasOwn(FUNCTIONS, kind)) {
-    throw new RangeError(`focal-loss/tfjs: options.kind = ${quote(kind)} must be one of ${Object.keys(FUNCTIONS).map((k) => `'${k}'`).join(', ')}`);
+    throw new RangeError(
+      `focal-loss/tfjs: options.kind = ${quote(kind)} must be one of ${Object.keys(FUNCTIONS)
+        .map((k) => `'${k}'`)
+        .join(', ')}`,
+    );
   }
-  if (typeof fromLogits !== 'boolean') throw new TypeError(`focal-loss/tfjs: options.fromLogits must be a boolean (got ${describe(fromLogits)})`);
+  if (typeof fromLogits !== 'boolean')
+    throw new TypeError(`focal-loss/tfjs: options.fromLogits must be a boolean (got ${describe(fromLogits)})`);
   // The loss's options, from the core's list of them, without those the adapter refuses.
   const accepted = OPTION_KEYS[kind as FocalLossKind].filter((k) => !Object.hasOwn(REFUSED, k));
   for (const key of Object.keys(rest)) {
-    if (Object.hasOwn(REFUSED, key)) throw new TypeError(`focal-loss/tfjs: focalLoss does not take option '${key}': ${REFUSED[key as NotAdapted]}`);
-    if (Object.hasOwn(KERAS_NAMES, key)) throw new TypeError(`focal-loss/tfjs: focalLoss has no option '${key}' (did you mean ${KERAS_NAMES[key]}?)`);
+    if (Object.hasOwn(REFUSED, key))
+      throw new TypeError(`focal-loss/tfjs: focalLoss does not take option '${key}': ${REFUSED[key as NotAdapted]}`);
+    if (Object.hasOwn(KERAS_NAMES, key))
+      throw new TypeError(`focal-loss/tfjs: focalLoss has no option '${key}' (did you mean ${KERAS_NAMES[key]}?)`);
     if (!(accepted as readonly string[]).includes(key)) {
       const alias = aliasOf(key);
       throw new TypeError(
@@ -191,7 +225,9 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
     const perSample = size === 0 ? 0 : (softmax ? size / classes : size) / batch;
     if (classesGiven !== undefined && classesGiven !== classes) {
       const given = typeof classesGiven === 'number' ? String(classesGiven) : describe(classesGiven);
-      throw new RangeError(`focal-loss/tfjs: options.classes = ${given} but yPred's last axis has ${classes} (classes are on the last axis)`);
+      throw new RangeError(
+        `focal-loss/tfjs: options.classes = ${given} but yPred's last axis has ${classes} (classes are on the last axis)`,
+      );
     }
     const trueData = dataOf(yTrue, 'yTrue');
     const targets = trueData instanceof Float32Array ? trueData : Float32Array.from(trueData);
@@ -228,7 +264,8 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
 
     const forward = (pred: Tensor) => {
       const values = new Float32Array(batch);
-      const grad = perSample === 0 ? new Float32Array(size) : lossAndGrad(dataOf(pred, 'yPred') as Float32Array, values);
+      const grad =
+        perSample === 0 ? new Float32Array(size) : lossAndGrad(dataOf(pred, 'yPred') as Float32Array, values);
       // dy: the upstream gradient, one value per sample, broadcast over the sample's elements. No gradient
       // flows to yTrue: it is not an input of this op.
       const gradFunc = (dy: Tensor) => {
@@ -271,34 +308,51 @@ function checkTensors(yTrue: unknown, yPred: unknown, softmax: boolean): { shape
     } catch {
       tensorLike = false;
     }
-    if (!tensorLike || typeof t !== 'object' || t === null) throw new TypeError(`focal-loss/tfjs: ${name} must be a tf.Tensor (got ${describe(t)})`);
-    if (read(t, 'isDisposed', `${name}.isDisposed`) === true) throw new TypeError(`focal-loss/tfjs: ${name} is a disposed tf.Tensor`);
+    if (!tensorLike || typeof t !== 'object' || t === null)
+      throw new TypeError(`focal-loss/tfjs: ${name} must be a tf.Tensor (got ${describe(t)})`);
+    if (read(t, 'isDisposed', `${name}.isDisposed`) === true)
+      throw new TypeError(`focal-loss/tfjs: ${name} is a disposed tf.Tensor`);
     const shapeValue = read(t, 'shape', `${name}.shape`);
     const dtype = read(t, 'dtype', `${name}.dtype`);
     const size = read(t, 'size', `${name}.size`);
-    if (!isArray(shapeValue)) throw new TypeError(`focal-loss/tfjs: ${name}.shape must be an array (got ${describe(shapeValue)}); is ${name} a tf.Tensor?`);
+    if (!isArray(shapeValue))
+      throw new TypeError(
+        `focal-loss/tfjs: ${name}.shape must be an array (got ${describe(shapeValue)}); is ${name} a tf.Tensor?`,
+      );
     const rank = read(shapeValue, 'length', `${name}.shape.length`);
     const shape: number[] = [];
-    for (let i = 0; typeof rank === 'number' && i < rank && i <= 64; i++) shape.push(read(shapeValue, String(i), `${name}.shape[${i}]`) as number);
+    for (let i = 0; typeof rank === 'number' && i < rank && i <= 64; i++)
+      shape.push(read(shapeValue, String(i), `${name}.shape[${i}]`) as number);
     let elements = 1;
     for (const d of shape) elements *= d;
-    if (typeof rank !== 'number' || rank > 64 || shape.some((d) => !(Number.isSafeInteger(d) && d >= 0)) || elements !== size) {
+    if (
+      typeof rank !== 'number' ||
+      rank > 64 ||
+      shape.some((d) => !(Number.isSafeInteger(d) && d >= 0)) ||
+      elements !== size
+    ) {
       throw new TypeError(`focal-loss/tfjs: ${name} has an invalid shape or size; is it a tf.Tensor?`);
     }
-    if (typeof dtype !== 'string') throw new TypeError(`focal-loss/tfjs: ${name}.dtype must be a string (got ${describe(dtype)})`);
+    if (typeof dtype !== 'string')
+      throw new TypeError(`focal-loss/tfjs: ${name}.dtype must be a string (got ${describe(dtype)})`);
     return { shape, dtype, size: size as number };
   };
   const t = read1('yTrue', yTrue);
   const p = read1('yPred', yPred);
-  if (p.dtype !== 'float32') throw new TypeError(`focal-loss/tfjs: yPred must be a float32 tensor (got ${quote(p.dtype)})`);
+  if (p.dtype !== 'float32')
+    throw new TypeError(`focal-loss/tfjs: yPred must be a float32 tensor (got ${quote(p.dtype)})`);
   if (t.dtype !== 'float32' && t.dtype !== 'int32' && t.dtype !== 'bool') {
     throw new TypeError(`focal-loss/tfjs: yTrue must be a float32, int32 or bool tensor (got ${quote(t.dtype)})`);
   }
   if (t.shape.length !== p.shape.length || t.shape.some((d, i) => d !== p.shape[i])) {
-    throw new RangeError(`focal-loss/tfjs: yTrue has shape ${showList(t.shape)} but yPred has shape ${showList(p.shape)}; they must be equal${softmax ? ' (one-hot or probability targets, classes on the last axis)' : ''}`);
+    throw new RangeError(
+      `focal-loss/tfjs: yTrue has shape ${showList(t.shape)} but yPred has shape ${showList(p.shape)}; they must be equal${softmax ? ' (one-hot or probability targets, classes on the last axis)' : ''}`,
+    );
   }
   if (p.shape.length < (softmax ? 2 : 1)) {
-    throw new RangeError(`focal-loss/tfjs: yPred has shape ${showList(p.shape)}; ${softmax ? "kind 'softmax' needs [batch, ..., classes]" : 'it needs a batch axis'}`);
+    throw new RangeError(
+      `focal-loss/tfjs: yPred has shape ${showList(p.shape)}; ${softmax ? "kind 'softmax' needs [batch, ..., classes]" : 'it needs a batch axis'}`,
+    );
   }
   return { shape: p.shape, size: p.size };
 }
@@ -312,7 +366,9 @@ function dataOf(t: Tensor, name: 'yTrue' | 'yPred'): ArrayLike<number> {
     throw new TypeError(`focal-loss/tfjs: ${name} could not be read (${describeError(error)})`);
   }
   if (data instanceof Float32Array || data instanceof Int32Array || data instanceof Uint8Array) return data;
-  throw new TypeError(`focal-loss/tfjs: ${name}.dataSync() returned ${describe(data)}, not a tensor's values; is ${name} a tf.Tensor?`);
+  throw new TypeError(
+    `focal-loss/tfjs: ${name}.dataSync() returned ${describe(data)}, not a tensor's values; is ${name} a tf.Tensor?`,
+  );
 }
 
 /** log p for softmax; probabilities below 2^-126 (0, subnormals) are raised to it. NaN stays NaN. */
@@ -320,7 +376,10 @@ function logOf(p: Float32Array): Float32Array {
   const z = new Float32Array(p.length);
   for (let i = 0; i < p.length; i++) {
     const v = p[i];
-    if (v < 0) throw new RangeError(`focal-loss/tfjs: yPred[${i}] = ${v} is not a probability (fromLogits is false; pass fromLogits: true for logits)`);
+    if (v < 0)
+      throw new RangeError(
+        `focal-loss/tfjs: yPred[${i}] = ${v} is not a probability (fromLogits is false; pass fromLogits: true for logits)`,
+      );
     z[i] = v < FLT_MIN ? LOG_FLT_MIN : Math.log(v);
   }
   return z;
@@ -331,7 +390,10 @@ function logitOf(p: Float32Array): Float32Array {
   const z = new Float32Array(p.length);
   for (let i = 0; i < p.length; i++) {
     const v = p[i];
-    if (v < 0 || v > 1) throw new RangeError(`focal-loss/tfjs: yPred[${i}] = ${v} is not a probability in [0, 1] (fromLogits is false; pass fromLogits: true for logits)`);
+    if (v < 0 || v > 1)
+      throw new RangeError(
+        `focal-loss/tfjs: yPred[${i}] = ${v} is not a probability in [0, 1] (fromLogits is false; pass fromLogits: true for logits)`,
+      );
     z[i] = v < FLT_MIN ? LOGIT_FLT_MIN : v > ONE_BELOW ? LOGIT_ONE_BELOW : Math.log(v) - Math.log1p(-v);
   }
   return z;
@@ -347,5 +409,7 @@ function adapted(error: unknown, fromLogits: boolean): unknown {
   const Ctor = error instanceof TypeError ? TypeError : RangeError;
   const message = error.message.replace(/^focal-loss: /, '');
   if (!/\b(logits|targets)\b/.test(message)) return new Ctor(`focal-loss/tfjs: ${message}`);
-  return new Ctor(`focal-loss/tfjs: ${message} (logits = yPred${fromLogits ? '' : ' mapped to logits'}, targets = yTrue, both flattened row-major)`);
+  return new Ctor(
+    `focal-loss/tfjs: ${message} (logits = yPred${fromLogits ? '' : ' mapped to logits'}, targets = yTrue, both flattened row-major)`,
+  );
 }

@@ -4,7 +4,11 @@ import { init, softmaxFocalLossWithGrad } from 'focal-loss';
 
 const form = document.getElementById('batch');
 const out = document.getElementById('out');
-const numbers = (text) => text.split(/[\s,]+/).filter(Boolean).map(Number);
+const numbers = (text) =>
+  text
+    .split(/[\s,]+/)
+    .filter(Boolean)
+    .map(Number);
 
 function compute() {
   const f = new FormData(form);

@@ -55,10 +55,20 @@ function parseOptions(argv) {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        classes: { type: 'string' }, seeds: { type: 'string' }, seed: { type: 'string' }, epochs: { type: 'string' },
-        gamma: { type: 'string' }, alpha: { type: 'string' }, 'ce-alpha': { type: 'string' }, workers: { type: 'string' },
-        'stability-epochs': { type: 'string' }, grid: { type: 'boolean' }, 'no-stability': { type: 'boolean' }, quick: { type: 'boolean' },
-        json: { type: 'boolean' }, help: { type: 'boolean', short: 'h' },
+        classes: { type: 'string' },
+        seeds: { type: 'string' },
+        seed: { type: 'string' },
+        epochs: { type: 'string' },
+        gamma: { type: 'string' },
+        alpha: { type: 'string' },
+        'ce-alpha': { type: 'string' },
+        workers: { type: 'string' },
+        'stability-epochs': { type: 'string' },
+        grid: { type: 'boolean' },
+        'no-stability': { type: 'boolean' },
+        quick: { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
       },
       strict: true,
       allowPositionals: false,
@@ -84,15 +94,19 @@ function parseOptions(argv) {
   return {
     ...preset,
     seeds: number('seeds', (v) => Number.isInteger(v) && v >= 1 && v <= 100, 'an integer in [1, 100]') ?? preset.seeds,
-    seed: number('seed', (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31, 'an integer in [0, 2^31)') ?? DEFAULTS.seed,
+    seed:
+      number('seed', (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 31, 'an integer in [0, 2^31)') ?? DEFAULTS.seed,
     epochs: number('epochs', (v) => Number.isInteger(v) && v >= 1 && v <= 10000, 'an integer >= 1') ?? preset.epochs,
     gamma: number('gamma', (v) => v >= 0 && v <= 20, 'a number in [0, 20]') ?? DEFAULTS.gamma,
     alpha: number('alpha', (v) => v >= 0 && v <= 1, 'a number in [0, 1]') ?? DEFAULTS.alpha,
     ceAlpha: ceAlpha ?? preset.ceAlpha,
     gammaGrid: Boolean(values.grid),
     stability: !values['no-stability'],
-    stabilityEpochs: number('stability-epochs', (v) => Number.isInteger(v) && v >= 1 && v <= 10000, 'an integer >= 1') ?? preset.stabilityEpochs,
-    workers: number('workers', (v) => Number.isInteger(v) && v >= 0 && v <= 64, 'an integer in [0, 64]') ?? defaultWorkers(),
+    stabilityEpochs:
+      number('stability-epochs', (v) => Number.isInteger(v) && v >= 1 && v <= 10000, 'an integer >= 1') ??
+      preset.stabilityEpochs,
+    workers:
+      number('workers', (v) => Number.isInteger(v) && v >= 0 && v <= 64, 'an integer in [0, 64]') ?? defaultWorkers(),
     json: Boolean(values.json),
   };
 }
@@ -105,9 +119,14 @@ const { sigmoidFocalLoss, sigmoidFocalLossWithGrad } = await import('focal-loss'
 
 const load0 = loadavg();
 const cpu0 = process.cpuUsage();
-const pool = opts.workers === 0
-  ? createSerialPool({ lossWithGrad: sigmoidFocalLossWithGrad, lossNone: sigmoidFocalLoss, cpuSeconds: threadCpuSeconds })
-  : createThreadPool(opts.workers);
+const pool =
+  opts.workers === 0
+    ? createSerialPool({
+        lossWithGrad: sigmoidFocalLossWithGrad,
+        lossNone: sigmoidFocalLoss,
+        cpuSeconds: threadCpuSeconds,
+      })
+    : createThreadPool(opts.workers);
 
 // Progress: a status line rewritten in place on a terminal; one line per finished run (in the order they
 // finish) otherwise.
@@ -150,69 +169,117 @@ const load1 = loadavg();
 const processCpu = (cpuAll.user + cpuAll.system) / 1e6;
 
 if (opts.json) {
-  console.log(JSON.stringify({ ...result, timing: { ...result.timing, processCpuSeconds: processCpu, loadavg: { start: load0, end: load1 }, cores: cpus().length } }, null, 1));
+  console.log(
+    JSON.stringify(
+      {
+        ...result,
+        timing: {
+          ...result.timing,
+          processCpuSeconds: processCpu,
+          loadavg: { start: load0, end: load1 },
+          cores: cpus().length,
+        },
+      },
+      null,
+      1,
+    ),
+  );
   process.exit(0);
 }
 
 const c = result.counts;
 const pm = (s) => `${s.mean.toFixed(3)} ± ${s.sd.toFixed(3)}`;
 const sign = (v) => `${v >= 0 ? '+' : '−'}${Math.abs(v).toFixed(3)}`;
-const seedsText = result.seeds.length > 2 ? `${result.seeds[0]}–${result.seeds[result.seeds.length - 1]}` : result.seeds.join(', ');
-const classText = result.classes === 1 ? `1 class (${CLASS_NAMES[0]})` : `${result.classes} classes (${CLASS_NAMES.slice(0, result.classes).join(', ')})`;
+const seedsText =
+  result.seeds.length > 2 ? `${result.seeds[0]}–${result.seeds[result.seeds.length - 1]}` : result.seeds.join(', ');
+const classText =
+  result.classes === 1
+    ? `1 class (${CLASS_NAMES[0]})`
+    : `${result.classes} classes (${CLASS_NAMES.slice(0, result.classes).join(', ')})`;
 log('');
-log(`${result.seeds.length} seeds (${seedsText}) × ${result.epochs} epochs, ${classText}; per seed ${result.sizes.train} training / ${result.sizes.test} test signals`);
-log(`anchors (seed ${result.seeds[0]}, training): ${c.positive} positive, ${c.background} background (1 : ${Math.round(c.background / c.positive)}), ${c.ignored} ignored; ${c.objects} objects, ${A} anchors × ${result.classes} ${result.classes === 1 ? 'class' : 'classes'} per position`);
+log(
+  `${result.seeds.length} seeds (${seedsText}) × ${result.epochs} epochs, ${classText}; per seed ${result.sizes.train} training / ${result.sizes.test} test signals`,
+);
+log(
+  `anchors (seed ${result.seeds[0]}, training): ${c.positive} positive, ${c.background} background (1 : ${Math.round(c.background / c.positive)}), ${c.ignored} ignored; ${c.objects} objects, ${A} anchors × ${result.classes} ${result.classes === 1 ? 'class' : 'classes'} per position`,
+);
 if (result.alphaSearch.length) {
-  log(`cross-entropy's α: best validation AP (seed ${result.seeds[0]}, never the test signals) of ${result.alphaSearch.map((s) => `α ${s.alpha} → ${s.ap.toFixed(3)}`).join(', ')}: α = ${result.ceAlpha}`);
+  log(
+    `cross-entropy's α: best validation AP (seed ${result.seeds[0]}, never the test signals) of ${result.alphaSearch.map((s) => `α ${s.alpha} → ${s.ap.toFixed(3)}`).join(', ')}: α = ${result.ceAlpha}`,
+  );
 } else {
   log(`cross-entropy's α: ${result.ceAlpha} (given; no search)`);
 }
 log('');
 const W = Math.max(30, ...result.table.map((t) => t.label.length + 2));
-log(`${'loss'.padEnd(W)}${'AP'.padEnd(15)}${'AP50'.padEnd(15)}${'AP75'.padEnd(15)}${'cls/box grad'.padEnd(14)}ΔAP vs CE, paired by seed (mean ± sd; wins; min..max)`);
+log(
+  `${'loss'.padEnd(W)}${'AP'.padEnd(15)}${'AP50'.padEnd(15)}${'AP75'.padEnd(15)}${'cls/box grad'.padEnd(14)}ΔAP vs CE, paired by seed (mean ± sd; wins; min..max)`,
+);
 log('─'.repeat(W + 59 + 54));
 for (const t of result.table) {
-  const delta = t.delta ? `${sign(t.delta.mean)} ± ${t.delta.sd.toFixed(3)}; ${t.delta.wins}/${t.delta.n}; ${sign(t.delta.min)}..${sign(t.delta.max)}` : '—';
-  log(`${t.label.padEnd(W)}${pm(t.ap).padEnd(15)}${pm(t.ap50).padEnd(15)}${pm(t.ap75).padEnd(15)}${`${t.trunkRatio.mean.toFixed(2)}×`.padEnd(14)}${delta}`);
+  const delta = t.delta
+    ? `${sign(t.delta.mean)} ± ${t.delta.sd.toFixed(3)}; ${t.delta.wins}/${t.delta.n}; ${sign(t.delta.min)}..${sign(t.delta.max)}`
+    : '—';
+  log(
+    `${t.label.padEnd(W)}${pm(t.ap).padEnd(15)}${pm(t.ap50).padEnd(15)}${pm(t.ap75).padEnd(15)}${`${t.trunkRatio.mean.toFixed(2)}×`.padEnd(14)}${delta}`,
+  );
 }
-log('(mean ± sd over seeds; "cls/box grad": norm of the classification vs box-regression gradient reaching the shared trunk)');
+log(
+  '(mean ± sd over seeds; "cls/box grad": norm of the classification vs box-regression gradient reaching the shared trunk)',
+);
 for (const t of result.table) {
   if (!t.delta || (t.key !== 'fl' && t.key !== 'ce01')) continue;
   const d = t.delta;
-  const verdict = d.n < 2
-    ? 'one seed: no spread to judge it by'
-    : `95% interval ${sign(d.lo)}..${sign(d.hi)} (t over ${d.n} paired seeds): ${d.resolved ? `resolved, ${d.mean > 0 ? 'ahead' : 'behind'}` : 'NOT resolved at this size (the interval includes 0)'}; won on ${d.wins} of ${d.n} seeds`;
+  const verdict =
+    d.n < 2
+      ? 'one seed: no spread to judge it by'
+      : `95% interval ${sign(d.lo)}..${sign(d.hi)} (t over ${d.n} paired seeds): ${d.resolved ? `resolved, ${d.mean > 0 ? 'ahead' : 'behind'}` : 'NOT resolved at this size (the interval includes 0)'}; won on ${d.wins} of ${d.n} seeds`;
   log(`${t.label} vs ${result.table[0].label}: ΔAP ${sign(d.mean)}, ${verdict}.`);
 }
 
 if (result.fig4) {
   log('');
-  log(`Figure 4 (paper): share of the loss carried by the hardest anchors; model trained with γ = ${result.gamma}, seed ${result.seeds[0]}, test anchors`);
+  log(
+    `Figure 4 (paper): share of the loss carried by the hardest anchors; model trained with γ = ${result.gamma}, seed ${result.seeds[0]}, test anchors`,
+  );
   const f4 = result.fig4;
   const g0 = f4[String(FIG4_GAMMAS[0])];
-  log(`(${g0.negatives.count} negative and ${g0.positives.count} positive (anchor, class) pairs; loss evaluated at each γ, α off)`);
+  log(
+    `(${g0.negatives.count} negative and ${g0.positives.count} positive (anchor, class) pairs; loss evaluated at each γ, α off)`,
+  );
   log(`${'loss at'.padEnd(9)}│ negatives: hardest 0.1%    1%     10% │ positives: hardest 10%    50%`);
   for (const g of FIG4_GAMMAS) {
     const { negatives: n, positives: p } = f4[String(g)];
-    log(`${`γ = ${g}`.padEnd(9)}│ ${' '.repeat(17)}${n.shares[0].toFixed(3)}  ${n.shares[1].toFixed(3)}  ${n.shares[2].toFixed(3)} │ ${' '.repeat(17)}${p.shares[0].toFixed(3)}  ${p.shares[1].toFixed(3)}`);
+    log(
+      `${`γ = ${g}`.padEnd(9)}│ ${' '.repeat(17)}${n.shares[0].toFixed(3)}  ${n.shares[1].toFixed(3)}  ${n.shares[2].toFixed(3)} │ ${' '.repeat(17)}${p.shares[0].toFixed(3)}  ${p.shares[1].toFixed(3)}`,
+    );
   }
 }
 
 if (result.stability) {
   const s = result.stability;
   const tb = s.textbook;
-  const nonFinite = (r) => (r.firstNonFinite
-    ? `first non-finite loss/gradient at step ${r.firstNonFinite.step} of ${s.steps} (epoch ${r.firstNonFinite.epoch}), non-finite in ${r.nonFiniteSteps} of ${s.steps} steps${r.paramsNonFinite ? '; the weights became NaN' : ''}`
-    : `finite loss and gradient in all ${s.steps} steps`);
+  const nonFinite = (r) =>
+    r.firstNonFinite
+      ? `first non-finite loss/gradient at step ${r.firstNonFinite.step} of ${s.steps} (epoch ${r.firstNonFinite.epoch}), non-finite in ${r.nonFiniteSteps} of ${s.steps} steps${r.paramsNonFinite ? '; the weights became NaN' : ''}`
+      : `finite loss and gradient in all ${s.steps} steps`;
   log('');
-  log(`Stability: γ = ${s.gamma}, α = ${s.alpha}, float32 logits, seed ${s.seed}, ${s.epochs} epochs (${s.steps} steps), the same run twice`);
+  log(
+    `Stability: γ = ${s.gamma}, α = ${s.alpha}, float32 logits, seed ${s.seed}, ${s.epochs} epochs (${s.steps} steps), the same run twice`,
+  );
   log(`  textbook float32:   AP ${r3(tb.ap)}, final cls loss ${r3(tb.finalLoss)}; ${nonFinite(tb)}`);
-  log(`  this package:       AP ${r3(s.package.ap)}, final cls loss ${r3(s.package.finalLoss)}; ${nonFinite(s.package)}`);
+  log(
+    `  this package:       AP ${r3(s.package.ap)}, final cls loss ${r3(s.package.finalLoss)}; ${nonFinite(s.package)}`,
+  );
   const range = (r) => `${r.minLogit.toFixed(1)}..${r.maxLogit.toFixed(1)}`;
-  log(`  logits seen (package run): ${range(s.package)}; the textbook gradient is 0·∞ = NaN for γ < 1 once float32 rounds p_t to 1 (logit > 16.6 on a positive, < −17.3 on a negative)`);
+  log(
+    `  logits seen (package run): ${range(s.package)}; the textbook gradient is 0·∞ = NaN for γ < 1 once float32 rounds p_t to 1 (logit > 16.6 on a positive, < −17.3 on a negative)`,
+  );
   if (tb.worstAt) {
     const w = tb.worstAt;
-    log(`  worst finite gradient error of the textbook version vs the package: ${(tb.worstGradError * 100).toPrecision(3)}% (step ${w.step}, logit ${w.logit.toPrecision(4)}, ${w.target === w.cls ? 'positive' : 'negative'}: ${w.grad.toExponential(3)} vs ${w.reference.toExponential(3)})`);
+    log(
+      `  worst finite gradient error of the textbook version vs the package: ${(tb.worstGradError * 100).toPrecision(3)}% (step ${w.step}, logit ${w.logit.toPrecision(4)}, ${w.target === w.cls ? 'positive' : 'negative'}: ${w.grad.toExponential(3)} vs ${w.reference.toExponential(3)})`,
+    );
   }
 }
 
@@ -223,9 +290,13 @@ const where = opts.workers === 0 ? 'this thread' : `${t.workers} worker threads`
 let cpuText = `CPU ${processCpu.toFixed(1)} s for the process`;
 if (t.runCpuSeconds !== null) {
   // One seed's three losses: the mean CPU time of the non-stability runs, times three.
-  const perRun = t.perRun.filter((r) => !r.key.startsWith('stability')).map((r) => /** @type {number} */ (r.cpuSeconds));
+  const perRun = t.perRun
+    .filter((r) => !r.key.startsWith('stability'))
+    .map((r) => /** @type {number} */ (r.cpuSeconds));
   cpuText += `, ${t.runCpuSeconds.toFixed(1)} s in the runs' own threads (${(perRun.reduce((a, b) => a + b, 0) / perRun.length).toFixed(1)} s per ${result.epochs}-epoch run, ${((3 * perRun.reduce((a, b) => a + b, 0)) / perRun.length).toFixed(1)} s per seed)`;
 }
 log('');
 log(`Time: ${t.seconds.toFixed(1)} s wall for ${t.runs} runs on ${where} (${cpus().length} cores); ${cpuText}`);
-log(`load average (1 min) ${load0[0].toFixed(2)} at the start, ${load1[0].toFixed(2)} at the end, on ${cpus().length} cores`);
+log(
+  `load average (1 min) ${load0[0].toFixed(2)} at the start, ${load1[0].toFixed(2)} at the end, on ${cpus().length} cores`,
+);

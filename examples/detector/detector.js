@@ -134,7 +134,8 @@ export function makeSignals(n, seed, classes = DEFAULTS.classes) {
       const hi = c + w / 2;
       if (objs.some((o) => lo < o.hi + 8 && hi > o.lo - 8)) continue;
       objs.push({ cls, lo, hi });
-      for (let s = Math.max(0, Math.floor(lo - 6)); s < Math.min(LENGTH, Math.ceil(hi + 6)); s++) x[s] += objectValue(cls, s, c, w, h);
+      for (let s = Math.max(0, Math.floor(lo - 6)); s < Math.min(LENGTH, Math.ceil(hi + 6)); s++)
+        x[s] += objectValue(cls, s, c, w, h);
     }
     for (let i = 0; i < 3; i++) {
       const s = Math.floor(rand() * LENGTH);
@@ -143,7 +144,8 @@ export function makeSignals(n, seed, classes = DEFAULTS.classes) {
     for (let i = 0; i < 2; i++) {
       const c = uniform(rand, 0, LENGTH);
       const h = (rand() < 0.5 ? -1 : 1) * uniform(rand, 0.8, 2);
-      for (let s = Math.max(0, Math.floor(c - 40)); s < Math.min(LENGTH, Math.ceil(c + 40)); s++) x[s] += h * Math.exp(-(((s - c) / 12) ** 2) / 2);
+      for (let s = Math.max(0, Math.floor(c - 40)); s < Math.min(LENGTH, Math.ceil(c + 40)); s++)
+        x[s] += h * Math.exp(-(((s - c) / 12) ** 2) / 2);
     }
     const at = Math.floor(uniform(rand, 64, LENGTH - 64));
     const step = (rand() < 0.5 ? -1 : 1) * uniform(rand, 0.5, 1.5);
@@ -300,7 +302,7 @@ function forward(model, x, feat, logits, boxOut, off) {
       let s = b1[h];
       const w = h * TAPS;
       for (let j = j0; j < j1; j++) s += W1[w + j] * x[xo + j];
-      feat[f0 + h] = s > 0 ? s : 0;
+      feat[f0 + h] = Math.max(s, 0);
     }
     const l0 = (off + i) * K;
     for (let k = 0; k < K; k++) {
@@ -385,13 +387,29 @@ export function createRun(o) {
   const steps = o.epochs * Math.ceil(train.n / batch);
   // Targets are class indices (C = background), also with one class: targetForm says so, since with C = 1 the
   // package cannot tell indices from 0/1 labels.
-  const options = { classes: CLASSES, targetForm: 'indices', gamma: o.gamma, alpha: o.alpha, ignoreIndex: IGNORE, normalizer: 1, out: dLogits };
+  const options = {
+    classes: CLASSES,
+    targetForm: 'indices',
+    gamma: o.gamma,
+    alpha: o.alpha,
+    ignoreIndex: IGNORE,
+    normalizer: 1,
+    out: dLogits,
+  };
   const refOptions = o.reference ? { ...options, out: refOut } : null;
   let step = 0;
   let epoch = 0;
   let clsNorm2 = 0;
   let boxNorm2 = 0;
-  const stability = { firstNonFinite: /** @type {null | { step: number, epoch: number }} */ (null), nonFiniteSteps: 0, worstGradError: 0, worstAt: /** @type {any} */ (null), paramsNonFinite: false, minLogit: Infinity, maxLogit: -Infinity };
+  const stability = {
+    firstNonFinite: /** @type {null | { step: number, epoch: number }} */ (null),
+    nonFiniteSteps: 0,
+    worstGradError: 0,
+    worstAt: /** @type {any} */ (null),
+    paramsNonFinite: false,
+    minLogit: Infinity,
+    maxLogit: -Infinity,
+  };
   /** @type {{ epoch: number, clsLoss: number, boxLoss: number }[]} */
   const history = [];
   // Per step: the classification loss the loss function returned and the most negative logit it was given
@@ -451,7 +469,14 @@ export function createRun(o) {
           const err = Math.abs(d - refOut[i]) / Math.max(Math.abs(refOut[i]), 1e-6 * scale);
           if (err > stability.worstGradError) {
             stability.worstGradError = err;
-            stability.worstAt = { step: step + 1, logit: logits[i], target: tg[Math.floor(i / CLASSES)], cls: i % CLASSES, grad: d, reference: refOut[i] };
+            stability.worstAt = {
+              step: step + 1,
+              logit: logits[i],
+              target: tg[Math.floor(i / CLASSES)],
+              cls: i % CLASSES,
+              grad: d,
+              reference: refOut[i],
+            };
           }
         }
       }
@@ -538,10 +563,18 @@ export function createRun(o) {
   }
 
   return {
-    model, runEpoch, history, stability, trace,
-    get epoch() { return epoch; },
+    model,
+    runEpoch,
+    history,
+    stability,
+    trace,
+    get epoch() {
+      return epoch;
+    },
     /** √(Σ‖∂L_cls/∂trunk‖² / Σ‖∂L_box/∂trunk‖²) over all steps so far (gradients at the trunk's ReLU output). */
-    get trunkRatio() { return Math.sqrt(clsNorm2 / boxNorm2); },
+    get trunkRatio() {
+      return Math.sqrt(clsNorm2 / boxNorm2);
+    },
   };
 }
 
@@ -585,7 +618,10 @@ export function evaluate(model, set) {
 
 export function evaluateOutputs(out, set) {
   const CLASSES = set.classes;
-  const dets = Array.from({ length: CLASSES }, () => /** @type {{ k: number, score: number, lo: number, hi: number }[]} */ ([]));
+  const dets = Array.from(
+    { length: CLASSES },
+    () => /** @type {{ k: number, score: number, lo: number, hi: number }[]} */ ([]),
+  );
   out.forEach(({ logits, box }, k) => {
     if (!logits.every(Number.isFinite)) return; // a diverged model detects nothing
     for (const d of detect(logits, box, CLASSES)) dets[d.cls].push({ k, score: d.score, lo: d.lo, hi: d.hi });
@@ -656,7 +692,14 @@ export function figure4(model, set, lossNone, gammas = FIG4_GAMMAS, points = 50)
     const neg = [];
     out.forEach(({ logits }, k) => {
       const t = set.targets[k];
-      const l = lossNone(logits, t, { classes: CLASSES, targetForm: 'indices', gamma, alpha: null, ignoreIndex: IGNORE, reduction: 'none' });
+      const l = lossNone(logits, t, {
+        classes: CLASSES,
+        targetForm: 'indices',
+        gamma,
+        alpha: null,
+        ignoreIndex: IGNORE,
+        reduction: 'none',
+      });
       for (let a = 0; a < ANCHORS; a++) {
         if (t[a] === IGNORE) continue;
         for (let c = 0; c < CLASSES; c++) (t[a] === c ? pos : neg).push(l[a * CLASSES + c]);

@@ -10,7 +10,15 @@
 // (web/worker.js). runExperiment hands its tasks to a pool and assembles the results in task order, so the
 // order in which workers finish does not matter.
 import {
-  DEFAULTS, FIG4_GAMMAS, createRun, evaluate, figure4, makeData, meanSpread, paired, textbookFocalLossWithGrad,
+  DEFAULTS,
+  FIG4_GAMMAS,
+  createRun,
+  evaluate,
+  figure4,
+  makeData,
+  meanSpread,
+  paired,
+  textbookFocalLossWithGrad,
 } from './detector.js';
 
 // Sizes, fixed before any result was seen. `default` is the design notes' regime (1 class, 96 training and 300
@@ -21,9 +29,39 @@ import {
 // (the notes' count too). `classes3` is the earlier default (3 classes, 3 seeds × 25 epochs), kept as
 // `--classes 3`; `quick` is for trying options.
 export const PRESETS = Object.freeze({
-  default: { classes: 1, seeds: DEFAULTS.seeds, epochs: DEFAULTS.epochs, train: DEFAULTS.train, test: DEFAULTS.test, val: DEFAULTS.val, alphaGrid: [0.5, 0.75, 0.9], ceAlpha: null, stabilityEpochs: 60 },
-  classes3: { classes: 3, seeds: 3, epochs: 25, train: 96, test: 200, val: 100, alphaGrid: [0.5, 0.75, 0.9], ceAlpha: null, stabilityEpochs: 60 },
-  quick: { classes: 1, seeds: 2, epochs: 12, train: 64, test: 120, val: 60, alphaGrid: [], ceAlpha: 0.75, stabilityEpochs: 12 },
+  default: {
+    classes: 1,
+    seeds: DEFAULTS.seeds,
+    epochs: DEFAULTS.epochs,
+    train: DEFAULTS.train,
+    test: DEFAULTS.test,
+    val: DEFAULTS.val,
+    alphaGrid: [0.5, 0.75, 0.9],
+    ceAlpha: null,
+    stabilityEpochs: 60,
+  },
+  classes3: {
+    classes: 3,
+    seeds: 3,
+    epochs: 25,
+    train: 96,
+    test: 200,
+    val: 100,
+    alphaGrid: [0.5, 0.75, 0.9],
+    ceAlpha: null,
+    stabilityEpochs: 60,
+  },
+  quick: {
+    classes: 1,
+    seeds: 2,
+    epochs: 12,
+    train: 64,
+    test: 120,
+    val: 60,
+    alphaGrid: [],
+    ceAlpha: 0.75,
+    stabilityEpochs: 12,
+  },
 });
 export const GAMMA_GRID = Object.freeze([0, 0.5, 1, 2, 5]);
 export const STABILITY_GAMMA = 0.5;
@@ -80,8 +118,13 @@ export function runTask(task, losses, onEpoch) {
   const run = createRun({
     lossWithGrad: task.textbook ? textbookFocalLossWithGrad : losses.lossWithGrad,
     reference: task.textbook ? losses.lossWithGrad : undefined,
-    data, epochs: task.epochs, seed: task.seed, gamma: task.gamma, alpha: task.alpha,
-    clsWeight: task.clsWeight ?? 1, float32: task.float32 ?? false,
+    data,
+    epochs: task.epochs,
+    seed: task.seed,
+    gamma: task.gamma,
+    alpha: task.alpha,
+    clsWeight: task.clsWeight ?? 1,
+    float32: task.float32 ?? false,
   });
   /** @type {{ epoch: number, ap: number, ap50: number }[]} */
   const curve = [];
@@ -101,9 +144,14 @@ export function runTask(task, losses, onEpoch) {
   const { worstAt, ...stability } = run.stability;
   const c1 = losses.cpuSeconds?.() ?? null;
   return {
-    key: task.key, seed: task.seed, label: task.label,
-    test, val: val && { ap: val.ap, ap50: val.ap50, ap75: val.ap75 },
-    trunkRatio: run.trunkRatio, finalClsLoss: last.clsLoss, finalBoxLoss: last.boxLoss,
+    key: task.key,
+    seed: task.seed,
+    label: task.label,
+    test,
+    val: val && { ap: val.ap, ap50: val.ap50, ap75: val.ap75 },
+    trunkRatio: run.trunkRatio,
+    finalClsLoss: last.clsLoss,
+    finalBoxLoss: last.boxLoss,
     steps: run.trace.loss.length,
     stability: { ...stability, worstAt: worstAt ?? null },
     curve,
@@ -129,7 +177,10 @@ export function createSerialPool(losses) {
     size: 1,
     run(task, onEpoch) {
       const p = chain.then(() => runTask(task, losses, onEpoch));
-      chain = p.then(() => undefined, () => undefined);
+      chain = p.then(
+        () => undefined,
+        () => undefined,
+      );
       return p;
     },
     close() {},
@@ -156,24 +207,27 @@ export function createWorkerPool(workers) {
       workers[w].post({ id: job.id, task: job.task });
     }
   };
-  workers.forEach((worker, w) => worker.listen((m) => {
-    if (m.fatal) {
-      // The worker died (it cannot run anything else): fail its task and every task still waiting.
-      for (const job of [busy.get(w), ...queue.splice(0)]) job?.reject(m.fatal instanceof Error ? m.fatal : new Error(String(m.fatal)));
+  workers.forEach((worker, w) =>
+    worker.listen((m) => {
+      if (m.fatal) {
+        // The worker died (it cannot run anything else): fail its task and every task still waiting.
+        for (const job of [busy.get(w), ...queue.splice(0)])
+          job?.reject(m.fatal instanceof Error ? m.fatal : new Error(String(m.fatal)));
+        busy.delete(w);
+        return;
+      }
+      const job = busy.get(w);
+      if (!job || m.id !== job.id) return;
+      if (m.epoch) {
+        job.onEpoch?.(m.epoch);
+        return;
+      }
       busy.delete(w);
-      return;
-    }
-    const job = busy.get(w);
-    if (!job || m.id !== job.id) return;
-    if (m.epoch) {
-      job.onEpoch?.(m.epoch);
-      return;
-    }
-    busy.delete(w);
-    if (m.error) job.reject(new Error(`task ${job.task.label} (seed ${job.task.seed}): ${m.error}`));
-    else job.resolve(m.result);
-    dispatch();
-  }));
+      if (m.error) job.reject(new Error(`task ${job.task.label} (seed ${job.task.seed}): ${m.error}`));
+      else job.resolve(m.result);
+      dispatch();
+    }),
+  );
   return {
     size: workers.length,
     run(task, onEpoch) {
@@ -200,12 +254,15 @@ export function handleTaskMessage(message, losses, reply) {
     const result = runTask(task, losses, (epoch) => reply({ id, epoch }));
     reply({ id, result });
   } catch (error) {
-    reply({ id, error: error instanceof Error ? error.stack ?? error.message : String(error) });
+    reply({ id, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
   }
 }
 
 /** Two-sided 97.5% quantiles of Student's t for 1–30 degrees of freedom (then 1.96): the paired interval. */
-const T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11, 2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042];
+const T975 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042,
+];
 
 /**
  * Paired differences b − a by seed with a 95% t-interval of their mean; `resolved` when the interval
@@ -249,32 +306,57 @@ export async function runExperiment(o) {
   const evalEvery = o.evalEvery ?? 0;
   const started = performance.now();
   /** @param {Task} task */
-  const submit = (task) => o.pool.run(task, (epoch) => o.onProgress?.({ task, epoch })).then((done) => {
-    o.onProgress?.({ task, done });
-    return done;
-  });
+  const submit = (task) =>
+    o.pool
+      .run(task, (epoch) => o.onProgress?.({ task, epoch }))
+      .then((done) => {
+        o.onProgress?.({ task, done });
+        return done;
+      });
   const base = { classes, sizes, epochs, evalEvery };
 
   // 1. Cross-entropy's α: the best AP on the first seed's validation signals (never the test signals). The
   // winner is that seed's cross-entropy run (same signals, initial weights and minibatch order), so its
   // test AP is measured in the same task.
   const grid = o.ceAlpha === undefined || o.ceAlpha === null ? (o.alphaGrid ?? P.alphaGrid) : [];
-  const alphaRuns = grid.map((a) => submit({ ...base, key: 'alpha', label: `CE α=${fmt(a)} (validation)`, seed: seed0, gamma: 0, alpha: a, val: true }));
+  const alphaRuns = grid.map((a) =>
+    submit({ ...base, key: 'alpha', label: `CE α=${fmt(a)} (validation)`, seed: seed0, gamma: 0, alpha: a, val: true }),
+  );
 
   // 2. The stability pair (started early: the textbook run is the longest task).
   const stabilityOn = o.stability ?? true;
   const stabilityEpochs = o.stabilityEpochs ?? P.stabilityEpochs;
-  const stab = { ...base, epochs: stabilityEpochs, seed: seed0, gamma: STABILITY_GAMMA, alpha, float32: true, trace: true, evalEvery: 0 };
+  const stab = {
+    ...base,
+    epochs: stabilityEpochs,
+    seed: seed0,
+    gamma: STABILITY_GAMMA,
+    alpha,
+    float32: true,
+    trace: true,
+    evalEvery: 0,
+  };
   const stabilityRuns = stabilityOn
-    ? [submit({ ...stab, key: 'stability-textbook', label: `textbook γ=${STABILITY_GAMMA} (float32)`, textbook: true }),
-      submit({ ...stab, key: 'stability-package', label: `package γ=${STABILITY_GAMMA} (float32)` })]
+    ? [
+        submit({
+          ...stab,
+          key: 'stability-textbook',
+          label: `textbook γ=${STABILITY_GAMMA} (float32)`,
+          textbook: true,
+        }),
+        submit({ ...stab, key: 'stability-package', label: `package γ=${STABILITY_GAMMA} (float32)` }),
+      ]
     : [];
 
   // 3. The losses that do not depend on α, then (once α is known) cross-entropy and its ×0.1 control.
   /** @type {{ key: string, label: string, gamma: number, alpha: number, clsWeight: number }[]} */
   const focal = [{ key: 'fl', label: `FL γ=${gamma}, α=${fmt(alpha)}`, gamma, alpha, clsWeight: 1 }];
-  if (o.gammaGrid) for (const g of GAMMA_GRID) if (g !== gamma) focal.push({ key: `g${g}`, label: `FL γ=${g}, α=${fmt(alpha)}`, gamma: g, alpha, clsWeight: 1 });
-  const focalRuns = focal.map((c) => seedList.map((s, i) => submit({ ...base, ...c, seed: s, figure4: c.key === 'fl' && i === 0 })));
+  if (o.gammaGrid)
+    for (const g of GAMMA_GRID)
+      if (g !== gamma) focal.push({ key: `g${g}`, label: `FL γ=${g}, α=${fmt(alpha)}`, gamma: g, alpha, clsWeight: 1 });
+  const focalRuns = focal.map((c) =>
+    seedList.map((s, i) => submit({ ...base, ...c, seed: s, figure4: c.key === 'fl' && i === 0 })),
+  );
 
   const alphaResults = await Promise.all(alphaRuns);
   let ceAlpha = o.ceAlpha ?? null;
@@ -288,13 +370,19 @@ export async function runExperiment(o) {
     { key: 'ce', label: `CE α=${fmt(ceAlpha)}`, gamma: 0, alpha: ceAlpha, clsWeight: 1 },
     { key: 'ce01', label: `CE α=${fmt(ceAlpha)}, cls loss ×0.1`, gamma: 0, alpha: ceAlpha, clsWeight: 0.1 },
   ];
-  const ceRuns = ceConfigs.map((c) => seedList.map((s, i) => (c.key === 'ce' && i === 0 && reuse
-    ? Promise.resolve({ ...reuse, key: 'ce', label: c.label, reused: true })
-    : submit({ ...base, ...c, seed: s }))));
+  const ceRuns = ceConfigs.map((c) =>
+    seedList.map((s, i) =>
+      c.key === 'ce' && i === 0 && reuse
+        ? Promise.resolve({ ...reuse, key: 'ce', label: c.label, reused: true })
+        : submit({ ...base, ...c, seed: s }),
+    ),
+  );
 
   const configs = [...ceConfigs, ...focal];
   const runs = [...ceRuns, ...focalRuns];
-  const perSeed = Object.fromEntries(await Promise.all(configs.map(async (c, i) => [c.key, await Promise.all(runs[i])])));
+  const perSeed = Object.fromEntries(
+    await Promise.all(configs.map(async (c, i) => [c.key, await Promise.all(runs[i])])),
+  );
   const [textbook, pkg] = await Promise.all(stabilityRuns);
 
   const table = configs.map((c) => {
@@ -306,29 +394,67 @@ export async function runExperiment(o) {
       ap50: meanSpread(rows.map((r) => r.test.ap50)),
       ap75: meanSpread(rows.map((r) => r.test.ap75)),
       trunkRatio: meanSpread(rows.map((r) => r.trunkRatio)),
-      delta: c.key === 'ce' ? null : pairedInterval(perSeed.ce.map((r) => r.test.ap), ap),
-      perSeed: rows.map((r) => ({ seed: r.seed, ap: r.test.ap, ap50: r.test.ap50, ap75: r.test.ap75, trunkRatio: r.trunkRatio, curve: r.curve })),
+      delta:
+        c.key === 'ce'
+          ? null
+          : pairedInterval(
+              perSeed.ce.map((r) => r.test.ap),
+              ap,
+            ),
+      perSeed: rows.map((r) => ({
+        seed: r.seed,
+        ap: r.test.ap,
+        ap50: r.test.ap50,
+        ap75: r.test.ap75,
+        trunkRatio: r.trunkRatio,
+        curve: r.curve,
+      })),
     };
   });
   // Every run trained once (the reused α-search winner is counted in the search).
-  const unique = [...alphaResults, ...configs.flatMap((c) => perSeed[c.key].filter((r) => !r.reused)), ...(textbook ? [textbook, pkg] : [])];
+  const unique = [
+    ...alphaResults,
+    ...configs.flatMap((c) => perSeed[c.key].filter((r) => !r.reused)),
+    ...(textbook ? [textbook, pkg] : []),
+  ];
   const cpu = unique.map((r) => r.timing.cpuSeconds);
   const runCpu = cpu.every((v) => v !== null) ? cpu.reduce((s, v) => s + /** @type {number} */ (v), 0) : null;
   const stability = textbook
     ? {
-      gamma: STABILITY_GAMMA, alpha, epochs: stabilityEpochs, seed: seed0, steps: textbook.steps,
-      textbook: { ap: textbook.test.ap, finalLoss: textbook.finalClsLoss, ...textbook.stability, trace: textbook.trace },
-      package: { ap: pkg.test.ap, finalLoss: pkg.finalClsLoss, ...pkg.stability, trace: pkg.trace },
-    }
+        gamma: STABILITY_GAMMA,
+        alpha,
+        epochs: stabilityEpochs,
+        seed: seed0,
+        steps: textbook.steps,
+        textbook: {
+          ap: textbook.test.ap,
+          finalLoss: textbook.finalClsLoss,
+          ...textbook.stability,
+          trace: textbook.trace,
+        },
+        package: { ap: pkg.test.ap, finalLoss: pkg.finalClsLoss, ...pkg.stability, trace: pkg.trace },
+      }
     : null;
   const first = dataFor({ seed: seed0, classes, sizes });
   return {
-    classes, seeds: seedList, epochs, sizes, gamma, alpha, ceAlpha,
+    classes,
+    seeds: seedList,
+    epochs,
+    sizes,
+    gamma,
+    alpha,
+    ceAlpha,
     alphaSearch: alphaResults.map((r, i) => ({ alpha: grid[i], ap: r.val.ap, ap50: r.val.ap50 })),
-    counts: first.train.counts, testCounts: first.test.counts,
-    table, fig4: perSeed.fl[0].figure4, stability,
+    counts: first.train.counts,
+    testCounts: first.test.counts,
+    table,
+    fig4: perSeed.fl[0].figure4,
+    stability,
     timing: {
-      seconds: (performance.now() - started) / 1000, workers: o.pool.size, runs: unique.length, runCpuSeconds: runCpu,
+      seconds: (performance.now() - started) / 1000,
+      workers: o.pool.size,
+      runs: unique.length,
+      runCpuSeconds: runCpu,
       perRun: unique.map((r) => ({ key: r.key, seed: r.seed, ...r.timing })),
     },
   };

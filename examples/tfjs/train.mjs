@@ -10,16 +10,22 @@ if (backend === 'wasm') {
   const { setWasmPaths } = await import('@tensorflow/tfjs-backend-wasm');
   const { createRequire } = await import('node:module');
   const { dirname } = await import('node:path');
-  setWasmPaths(dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/');
+  setWasmPaths(
+    dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm')) + '/',
+  );
 }
 tf.env().set('PROD', true); // quiet: no "install tfjs-node" banner
 await tf.setBackend(backend);
 
 // Data: three Gaussian clusters, the first one rare. Data, initial weights and batch order are seeded.
 let seed = 7;
-const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const gauss = () => Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-const clusters = [{ center: [0, 1.5], n: 20 }, { center: [-1.5, -1], n: 100 }, { center: [1.5, -1], n: 500 }];
+const clusters = [
+  { center: [0, 1.5], n: 20 },
+  { center: [-1.5, -1], n: 100 },
+  { center: [1.5, -1], n: 500 },
+];
 const points = [];
 const labels = [];
 clusters.forEach(({ center, n }, k) => {
@@ -33,7 +39,12 @@ const y = tf.oneHot(tf.tensor1d(labels, 'int32'), 3).toFloat();
 
 const model = tf.sequential({
   layers: [
-    tf.layers.dense({ inputShape: [2], units: 16, activation: 'tanh', kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }) }),
+    tf.layers.dense({
+      inputShape: [2],
+      units: 16,
+      activation: 'tanh',
+      kernelInitializer: tf.initializers.glorotUniform({ seed: 1 }),
+    }),
     tf.layers.dense({ units: 3, activation: 'softmax', kernelInitializer: tf.initializers.glorotUniform({ seed: 2 }) }),
   ],
 });
@@ -45,7 +56,13 @@ await model.fit(x, y, {
   batchSize: 64,
   shuffle: false,
   verbose: 0,
-  callbacks: { onEpochEnd: (epoch, logs) => void ((epoch === 0 || (epoch + 1) % 10 === 0) && console.log(`epoch ${String(epoch + 1).padStart(2)}  focal loss ${logs.loss.toFixed(4)}`)) },
+  callbacks: {
+    onEpochEnd: (epoch, logs) =>
+      void (
+        (epoch === 0 || (epoch + 1) % 10 === 0) &&
+        console.log(`epoch ${String(epoch + 1).padStart(2)}  focal loss ${logs.loss.toFixed(4)}`)
+      ),
+  },
 });
 
 const predicted = tf.tidy(() => model.predict(x).argMax(-1).dataSync());

@@ -77,7 +77,11 @@ function loadData(path) {
     text = readFileSync(path, 'utf8');
   } catch (error) {
     const code = /** @type {NodeJS.ErrnoException} */ (error).code;
-    fail(code === 'ENOENT' ? `cannot read ${path}: no such file` : `cannot read ${path}: ${/** @type {Error} */ (error).message}`);
+    fail(
+      code === 'ENOENT'
+        ? `cannot read ${path}: no such file`
+        : `cannot read ${path}: ${/** @type {Error} */ (error).message}`,
+    );
   }
   try {
     return parseCsv(/** @type {string} */ (text), path);
@@ -95,9 +99,9 @@ const { softmaxFocalLossWithGrad } = await import('focal-loss').catch((error) =>
 });
 const data = opts.data === undefined ? undefined : loadData(opts.data);
 const classes = data?.classes ?? SYNTHETIC.counts.length;
-let alphaSpec;
+let _alphaSpec;
 try {
-  alphaSpec = alphaFor(opts.alpha, classes, null);
+  _alphaSpec = alphaFor(opts.alpha, classes, null);
 } catch (error) {
   fail(`--alpha ${opts.alpha}: ${/** @type {Error} */ (error).message}`);
 }
@@ -132,8 +136,12 @@ const { ce, focal, classNames, trainCounts, testCounts, rarest } = result;
 const pct = (v) => (Number.isNaN(v) ? '    —' : v.toFixed(3).padStart(5));
 const source = opts.data ? opts.data : `embedded data (seed ${result.seed})`;
 const total = trainCounts.reduce((a, b) => a + b, 0);
-console.log(`${source}: ${result.classes} classes, ${result.dims} features, ${total} training / ${testCounts.reduce((a, b) => a + b, 0)} test rows; ${result.epochs} epochs each (${seconds.toFixed(1)} s)`);
-console.log(`focal run: gamma ${focal.gamma}, alpha ${focal.alpha ? `[${focal.alpha.map((a) => a.toPrecision(3)).join(', ')}]` : 'none'}`);
+console.log(
+  `${source}: ${result.classes} classes, ${result.dims} features, ${total} training / ${testCounts.reduce((a, b) => a + b, 0)} test rows; ${result.epochs} epochs each (${seconds.toFixed(1)} s)`,
+);
+console.log(
+  `focal run: gamma ${focal.gamma}, alpha ${focal.alpha ? `[${focal.alpha.map((a) => a.toPrecision(3)).join(', ')}]` : 'none'}`,
+);
 console.log('');
 const nameWidth = Math.max(5, ...classNames.map((n) => n.length));
 const head1 = `${'class'.padEnd(nameWidth)}  train   test │ cross-entropy (γ=0)  │ focal (γ=${focal.gamma}${focal.alpha ? ', α' : ''})`;

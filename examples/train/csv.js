@@ -39,7 +39,9 @@ export function parseCsv(text, name = 'the CSV file') {
   const first = header ?? rows[0];
   const cols = first.fields.length;
   if (cols < 2) {
-    throw new DataError(`${name}: line ${first.line} has ${cols} column; expected feature columns followed by an integer label column`);
+    throw new DataError(
+      `${name}: line ${first.line} has ${cols} column; expected feature columns followed by an integer label column`,
+    );
   }
   const dims = cols - 1;
   const n = rows.length;
@@ -47,7 +49,9 @@ export function parseCsv(text, name = 'the CSV file') {
   const labels = new Array(n);
   rows.forEach(({ line, fields }, r) => {
     if (fields.length !== cols) {
-      throw new DataError(`${name}: line ${line} has ${fields.length} columns, expected ${cols} (as on line ${first.line})`);
+      throw new DataError(
+        `${name}: line ${line} has ${fields.length} columns, expected ${cols} (as on line ${first.line})`,
+      );
     }
     for (let c = 0; c < cols; c++) {
       if (!isNumber(fields[c])) {
@@ -58,7 +62,9 @@ export function parseCsv(text, name = 'the CSV file') {
     for (let d = 0; d < dims; d++) x[r * dims + d] = Number(fields[d]);
     const label = Number(fields[dims]);
     if (!Number.isInteger(label)) {
-      throw new DataError(`${name}: line ${line}: the label '${fields[dims]}' is not an integer (the last column holds class labels)`);
+      throw new DataError(
+        `${name}: line ${line}: the label '${fields[dims]}' is not an integer (the last column holds class labels)`,
+      );
     }
     labels[r] = label;
   });
@@ -72,7 +78,9 @@ export function parseCsv(text, name = 'the CSV file') {
   for (const c of y) counts[c]++;
   const lonely = counts.findIndex((c) => c < 2);
   if (lonely >= 0) {
-    throw new DataError(`${name}: class ${distinct[lonely]} has only 1 row; every class needs at least 2 (one to train on, one to test)`);
+    throw new DataError(
+      `${name}: class ${distinct[lonely]} has only 1 row; every class needs at least 2 (one to train on, one to test)`,
+    );
   }
   return { x, y, n, dims, classes: distinct.length, classNames: distinct.map(String) };
 }

@@ -57,7 +57,10 @@ export function startServer(o = {}) {
     try {
       if (!file) throw Object.assign(new Error('not found'), { code: 'ENOENT' });
       const body = await readFile(file);
-      res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' });
+      res.writeHead(200, {
+        'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'Cache-Control': 'no-store',
+      });
       res.end(body);
     } catch (error) {
       const missing = ['ENOENT', 'EISDIR', 'ENOTDIR'].includes(/** @type {NodeJS.ErrnoException} */ (error).code ?? '');
@@ -77,7 +80,9 @@ export function startServer(o = {}) {
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   if (!existsSync(join(root, 'dist', 'browser.js')) || !existsSync(join(root, 'dist', 'focal_loss.wasm'))) {
-    console.error('error: dist/browser.js or dist/focal_loss.wasm is missing; run `npm run build` (or `npm install`) first');
+    console.error(
+      'error: dist/browser.js or dist/focal_loss.wasm is missing; run `npm run build` (or `npm install`) first',
+    );
     process.exit(1);
   }
   const i = process.argv.indexOf('--port');
@@ -87,9 +92,14 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     process.exit(1);
   }
   startServer({ port }).then(
-    ({ url }) => console.log(`focal-loss demo: ${url}  (the detector; the three-cluster classifier: ${url}classes)  (Ctrl+C to stop)`),
+    ({ url }) =>
+      console.log(
+        `focal-loss demo: ${url}  (the detector; the three-cluster classifier: ${url}classes)  (Ctrl+C to stop)`,
+      ),
     (error) => {
-      console.error(`error: cannot listen on 127.0.0.1:${port}: ${error.message}${error.code === 'EADDRINUSE' ? ' (try --port 0)' : ''}`);
+      console.error(
+        `error: cannot listen on 127.0.0.1:${port}: ${error.message}${error.code === 'EADDRINUSE' ? ' (try --port 0)' : ''}`,
+      );
       process.exit(1);
     },
   );

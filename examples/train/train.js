@@ -35,7 +35,11 @@ export const DEFAULTS = Object.freeze({
 /** The embedded data set: three overlapping 2-D Gaussian clusters with frequencies 1 : 10 : 100. */
 export const SYNTHETIC = Object.freeze({
   counts: [80, 800, 8000],
-  means: [[2.0, 2.0], [2.0, -1.0], [0, 0]],
+  means: [
+    [2.0, 2.0],
+    [2.0, -1.0],
+    [0, 0],
+  ],
   std: 1,
   names: ['rare', 'medium', 'common'],
 });
@@ -90,7 +94,10 @@ export function syntheticDataset(seed, spec = {}) {
   const classes = counts.length;
   const n = counts.reduce((a, b) => a + b, 0);
   const rand = rng(seed);
-  const order = shuffle(Array.from({ length: n }, (_, i) => i), rand);
+  const order = shuffle(
+    Array.from({ length: n }, (_, i) => i),
+    rand,
+  );
   const x = new Float64Array(n * dims);
   const y = new Int32Array(n);
   let k = 0;
@@ -138,7 +145,8 @@ export function split(data, seed, fraction = DEFAULTS.testFraction) {
   const mean = new Float64Array(dims);
   const sd = new Float64Array(dims);
   for (const r of trainRows) for (let d = 0; d < dims; d++) mean[d] += data.x[r * dims + d] / trainRows.length;
-  for (const r of trainRows) for (let d = 0; d < dims; d++) sd[d] += (data.x[r * dims + d] - mean[d]) ** 2 / trainRows.length;
+  for (const r of trainRows)
+    for (let d = 0; d < dims; d++) sd[d] += (data.x[r * dims + d] - mean[d]) ** 2 / trainRows.length;
   for (let d = 0; d < dims; d++) sd[d] = Math.sqrt(sd[d]) || 1;
   const take = (rows) => {
     const x = new Float64Array(rows.length * dims);
@@ -178,7 +186,9 @@ export function alphaFor(spec, classes, counts) {
   if (spec === 'sqrt') return counts && inverseFrequencyAlpha(counts.map(Math.sqrt));
   const values = typeof spec === 'string' ? spec.split(',').map((s) => (s.trim() === '' ? NaN : Number(s))) : spec;
   if (values.length !== classes) {
-    throw new Error(`expected inverse, sqrt, none or ${classes} comma-separated numbers (one per class), got ${values.length}`);
+    throw new Error(
+      `expected inverse, sqrt, none or ${classes} comma-separated numbers (one per class), got ${values.length}`,
+    );
   }
   if (!values.every((v) => Number.isFinite(v) && v >= 0)) throw new Error('every alpha must be a finite number >= 0');
   return values;
@@ -245,7 +255,8 @@ export function predict(model, data) {
   const pred = new Int32Array(data.n);
   for (let i = 0; i < data.n; i++) {
     let best = 0;
-    for (let c = 1; c < model.classes; c++) if (logits[i * model.classes + c] > logits[i * model.classes + best]) best = c;
+    for (let c = 1; c < model.classes; c++)
+      if (logits[i * model.classes + c] > logits[i * model.classes + best]) best = c;
     pred[i] = best;
   }
   return { pred, logits };
@@ -275,7 +286,11 @@ export function metrics(y, pred, classes) {
     return r > 0 && p > 0 ? (2 * p * r) / (p + r) : 0;
   });
   return {
-    recall, precision, f1, support, predicted,
+    recall,
+    precision,
+    f1,
+    support,
+    predicted,
     macroF1: f1.reduce((a, b) => a + b, 0) / classes,
     accuracy: y.length ? correct / y.length : NaN,
   };
@@ -379,9 +394,13 @@ export function createRun(o) {
   function result() {
     const { pred, logits: testLogits } = predict(model, test);
     const out = new Float64Array(testLogits.length);
-    const testLoss = /** @type {number} */ (lossWithGrad(testLogits, test.y, { classes: C, gamma, alpha: alpha ?? null, out }).loss);
+    const testLoss = /** @type {number} */ (
+      lossWithGrad(testLogits, test.y, { classes: C, gamma, alpha: alpha ?? null, out }).loss
+    );
     return {
-      gamma, alpha, epochs: epoch,
+      gamma,
+      alpha,
+      epochs: epoch,
       trainLoss: history.length ? history[history.length - 1].loss : NaN,
       testLoss,
       ...metrics(test.y, pred, C),
@@ -389,7 +408,14 @@ export function createRun(o) {
     };
   }
 
-  return { model, runEpoch, result, get epoch() { return epoch; } };
+  return {
+    model,
+    runEpoch,
+    result,
+    get epoch() {
+      return epoch;
+    },
+  };
 }
 
 /**
@@ -437,14 +463,26 @@ export function prepare(o) {
   return {
     epochs,
     runOptions: {
-      lossWithGrad: o.lossWithGrad, train, test, seed,
-      hidden: o.hidden, batch: o.batch, learningRate: o.learningRate,
+      lossWithGrad: o.lossWithGrad,
+      train,
+      test,
+      seed,
+      hidden: o.hidden,
+      batch: o.batch,
+      learningRate: o.learningRate,
     },
     runs: { ce: { gamma: 0, alpha: null }, focal: { gamma, alpha } },
     info: {
-      seed, epochs, gamma, alpha, rarest, trainCounts,
+      seed,
+      epochs,
+      gamma,
+      alpha,
+      rarest,
+      trainCounts,
       testCounts: classCounts(test.y, test.classes),
-      classNames: data.classNames, classes: data.classes, dims: data.dims,
+      classNames: data.classNames,
+      classes: data.classes,
+      dims: data.dims,
     },
   };
 }

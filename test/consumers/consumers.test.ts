@@ -35,7 +35,9 @@ const require = createRequire(import.meta.url);
  * builds put the result on globalThis.__report; Node builds print it.
  */
 function appSource(specifier: string, opts: { cjs?: boolean; browser?: boolean; init?: boolean }): string {
-  const load = opts.cjs ? `const api = require(${JSON.stringify(specifier)});` : `import * as api from ${JSON.stringify(specifier)};`;
+  const load = opts.cjs
+    ? `const api = require(${JSON.stringify(specifier)});`
+    : `import * as api from ${JSON.stringify(specifier)};`;
   return `${load}
 const compute = () => {${COMPUTE}
 };
@@ -74,7 +76,9 @@ ${opts.browser ? 'globalThis.__report = report;' : 'console.log(JSON.stringify(r
 /** Runs a webpack build; fails the test on errors. */
 async function webpackBuild(config: webpack.Configuration): Promise<Stats> {
   const stats = await new Promise<Stats>((resolve, reject) =>
-    webpack({ context: project, devtool: false, performance: { hints: false }, ...config }).run((error, result) => (error || !result ? reject(error) : resolve(result))),
+    webpack({ context: project, devtool: false, performance: { hints: false }, ...config }).run((error, result) =>
+      error || !result ? reject(error) : resolve(result),
+    ),
   );
   expect(stats.hasErrors(), stats.toString('errors-only')).toBe(false);
   return stats;
@@ -130,7 +134,13 @@ let base = '';
 let browser: Browser;
 /** Paths the server answered (200 or 404). */
 const requests: { path: string; status: number }[] = [];
-const mime: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css' };
+const mime: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+};
 
 beforeAll(async () => {
   server = createServer((req, res) => {
@@ -139,7 +149,12 @@ beforeAll(async () => {
     const ok = !normalize(path).startsWith('..') && existsSync(file) && statSync(file).isFile();
     requests.push({ path, status: ok ? 200 : 404 });
     if (!ok) return void res.writeHead(404).end('not found');
-    res.writeHead(200, { 'Content-Type': mime[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' }).end(readFileSync(file));
+    res
+      .writeHead(200, {
+        'Content-Type': mime[extname(file)] ?? 'application/octet-stream',
+        'Cache-Control': 'no-store',
+      })
+      .end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -152,12 +167,19 @@ afterAll(async () => {
 });
 
 /** A page for a bundle: a module script, or a classic one (webpack's output); optionally an engine without SIMD128. */
-function writePage(dir: string, script: string, opts: { module?: boolean; noSimd?: boolean; page?: string } = {}): string {
+function writePage(
+  dir: string,
+  script: string,
+  opts: { module?: boolean; noSimd?: boolean; page?: string } = {},
+): string {
   // Engines without SIMD128 (Safari < 16.4) reject the package's 29-byte probe module; here every
   // WebAssembly.validate says no, before the bundle runs, so the SIMD/scalar choice takes the scalar path.
   const noSimd = opts.noSimd ? '<script>WebAssembly.validate = () => false;</script>' : '';
   const page = opts.page ?? (opts.noSimd ? 'no-simd.html' : 'index.html');
-  writeFileSync(join(dir, page), `<!doctype html><meta charset="utf-8">${noSimd}<script${opts.module === false ? '' : ' type="module"'} src="./${script}"></script>`);
+  writeFileSync(
+    join(dir, page),
+    `<!doctype html><meta charset="utf-8">${noSimd}<script${opts.module === false ? '' : ' type="module"'} src="./${script}"></script>`,
+  );
   return page;
 }
 
@@ -169,8 +191,13 @@ async function runPage(path: string): Promise<Record<string, unknown>> {
     const errors: string[] = [];
     tab.on('pageerror', (e) => errors.push(String(e)));
     await tab.goto(`${base}/${path}`);
-    await tab.waitForFunction(() => (globalThis as { __report?: unknown }).__report !== undefined, undefined, { timeout: 60_000 });
-    const report = (await tab.evaluate(() => (globalThis as unknown as { __report: unknown }).__report)) as Record<string, unknown>;
+    await tab.waitForFunction(() => (globalThis as { __report?: unknown }).__report !== undefined, undefined, {
+      timeout: 60_000,
+    });
+    const report = (await tab.evaluate(() => (globalThis as unknown as { __report: unknown }).__report)) as Record<
+      string,
+      unknown
+    >;
     expect(errors).toEqual([]);
     return report;
   } finally {
@@ -188,8 +215,17 @@ describe('bundled from the packed tarball, run, and exact', () => {
     const dir = join(project, 'vite');
     mkdirSync(dir, { recursive: true });
     cpSync(join(project, 'src', 'default.js'), join(dir, 'main.js'));
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/main.js"></script>');
-    await build({ root: dir, configFile: false, logLevel: 'silent', base: './', build: { outDir: out('vite'), emptyOutDir: true } });
+    writeFileSync(
+      join(dir, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><script type="module" src="/main.js"></script>',
+    );
+    await build({
+      root: dir,
+      configFile: false,
+      logLevel: 'silent',
+      base: './',
+      build: { outDir: out('vite'), emptyOutDir: true },
+    });
     const wasm = filesUnder(out('vite')).filter((f) => f.endsWith('.wasm'));
     expect(wasm).toHaveLength(2); // focal_loss-<hash>.wasm and focal_loss.scalar-<hash>.wasm
     const html = readFileSync(out('vite/index.html'), 'utf8');
@@ -200,23 +236,38 @@ describe('bundled from the packed tarball, run, and exact', () => {
     expect(simd.readyAtImport).toBe(false); // the browser entry: `await init()` fetches the asset
     expectExact(await runPage(`vite/${writePage(out('vite'), script, { noSimd: true })}`));
     expect(wasmRequests('/vite/').map((r) => r.status)).toEqual([200, 200]);
-    expect(wasmRequests('/vite/').map((r) => r.path).join(' ')).toMatch(/focal_loss-[^ ]+\.wasm .*focal_loss\.scalar-[^ ]+\.wasm/);
+    expect(
+      wasmRequests('/vite/')
+        .map((r) => r.path)
+        .join(' '),
+    ).toMatch(/focal_loss-[^ ]+\.wasm .*focal_loss\.scalar-[^ ]+\.wasm/);
   });
 
-  for (const [how, src] of [['import', 'default.js'], ['require', 'default-require.cjs']] as const) {
+  for (const [how, src] of [
+    ['import', 'default.js'],
+    ['require', 'default-require.cjs'],
+  ] as const) {
     test(`webpack 5 (target web, ${how} 'focal-loss'): the ESM browser entry through the webpack condition, .wasm emitted`, async () => {
       const name = `webpack-${how}`;
       const stats = await new Promise<Stats>((resolve, reject) =>
         webpack({
-          mode: 'production', target: 'web', context: project, entry: `./src/${src}`, devtool: false,
-          output: { path: out(name), filename: 'main.js', clean: true }, performance: { hints: false },
+          mode: 'production',
+          target: 'web',
+          context: project,
+          entry: `./src/${src}`,
+          devtool: false,
+          output: { path: out(name), filename: 'main.js', clean: true },
+          performance: { hints: false },
         }).run((error, result) => (error || !result ? reject(error) : resolve(result))),
       );
       expect(stats.hasErrors(), stats.toString('errors-only')).toBe(false);
       expect(filesUnder(out(name)).filter((f) => f.endsWith('.wasm'))).toHaveLength(2);
       const read = [...stats.compilation.fileDependencies].filter((f) => f.includes('focal-loss'));
       // The browser entry and the chunk every ESM entry shares (the facade), nothing else.
-      const entries = read.filter((f) => /dist[\\/][^\\/]+\.c?js$/.test(f)).map((f) => f.replace(/.*dist[\\/]/, '')).sort();
+      const entries = read
+        .filter((f) => /dist[\\/][^\\/]+\.c?js$/.test(f))
+        .map((f) => f.replace(/.*dist[\\/]/, ''))
+        .sort();
       expect(entries).toEqual(['browser.js', expect.stringMatching(/^chunk-\w+\.js$/)]);
       const report = await runPage(`${name}/${writePage(out(name), 'main.js', { module: false })}`);
       expectExact(report);
@@ -225,7 +276,14 @@ describe('bundled from the packed tarball, run, and exact', () => {
   }
 
   test("esbuild, browser (import 'focal-loss/inline'): nothing to copy, nothing fetched; await init() compiles the inlined module", async () => {
-    await esbuild.build({ entryPoints: [join(project, 'src', 'inline.js')], bundle: true, format: 'esm', platform: 'browser', outfile: out('esbuild/app.js'), logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [join(project, 'src', 'inline.js')],
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      outfile: out('esbuild/app.js'),
+      logLevel: 'silent',
+    });
     expect(filesUnder(out('esbuild'))).toEqual(['app.js']);
     const report = await runPage(`esbuild/${writePage(out('esbuild'), 'app.js')}`);
     expectExact(report);
@@ -238,48 +296,101 @@ describe('bundled from the packed tarball, run, and exact', () => {
   test('esbuild, browser, an engine without SIMD128: the inline entry fetches focal_loss.scalar.wasm beside the page (a clear error when it is missing)', async () => {
     const page = writePage(out('esbuild'), 'app.js', { noSimd: true });
     const missing = await runPage(`esbuild/${page}`);
-    expect(missing.error).toMatch(/no WebAssembly SIMD128 and focal-loss\/inline carries only the SIMD128 build; fetching focal_loss\.scalar\.wasm beside the page failed \(HTTP 404 .*\/esbuild\/focal_loss\.scalar\.wasm\): copy node_modules\/focal-loss\/dist\/focal_loss\.scalar\.wasm there/);
-    cpSync(join(project, 'node_modules', 'focal-loss', 'dist', 'focal_loss.scalar.wasm'), out('esbuild/focal_loss.scalar.wasm'));
+    expect(missing.error).toMatch(
+      /no WebAssembly SIMD128 and focal-loss\/inline carries only the SIMD128 build; fetching focal_loss\.scalar\.wasm beside the page failed \(HTTP 404 .*\/esbuild\/focal_loss\.scalar\.wasm\): copy node_modules\/focal-loss\/dist\/focal_loss\.scalar\.wasm there/,
+    );
+    cpSync(
+      join(project, 'node_modules', 'focal-loss', 'dist', 'focal_loss.scalar.wasm'),
+      out('esbuild/focal_loss.scalar.wasm'),
+    );
     expectExact(await runPage(`esbuild/${page}`));
-    expect(wasmRequests('/esbuild/').map((r) => `${r.path} ${r.status}`)).toEqual(['/esbuild/focal_loss.scalar.wasm 404', '/esbuild/focal_loss.scalar.wasm 200']);
+    expect(wasmRequests('/esbuild/').map((r) => `${r.path} ${r.status}`)).toEqual([
+      '/esbuild/focal_loss.scalar.wasm 404',
+      '/esbuild/focal_loss.scalar.wasm 200',
+    ]);
   });
 
   test("esbuild, browser, require('focal-loss') (the browser + require condition): the inline CJS entry, zero configuration", async () => {
-    await esbuild.build({ entryPoints: [join(project, 'src', 'default-require.cjs')], bundle: true, format: 'iife', platform: 'browser', outfile: out('esbuild-require/app.js'), logLevel: 'silent', metafile: true })
-      .then((r) => expect(Object.keys(r.metafile.inputs).some((f) => f.endsWith('focal-loss/dist/inline.cjs'))).toBe(true));
+    await esbuild
+      .build({
+        entryPoints: [join(project, 'src', 'default-require.cjs')],
+        bundle: true,
+        format: 'iife',
+        platform: 'browser',
+        outfile: out('esbuild-require/app.js'),
+        logLevel: 'silent',
+        metafile: true,
+      })
+      .then((r) =>
+        expect(Object.keys(r.metafile.inputs).some((f) => f.endsWith('focal-loss/dist/inline.cjs'))).toBe(true),
+      );
     expectExact(await runPage(`esbuild-require/${writePage(out('esbuild-require'), 'app.js', { module: false })}`));
     expect(wasmRequests('/esbuild-require/')).toEqual([]);
   });
 
   test("esbuild, Node ESM (platform node, import 'focal-loss/inline'): ready at import, exact", async () => {
-    await esbuild.build({ entryPoints: [join(project, 'src', 'node-inline.mjs')], bundle: true, format: 'esm', platform: 'node', outfile: out('node/esm.mjs'), logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [join(project, 'src', 'node-inline.mjs')],
+      bundle: true,
+      format: 'esm',
+      platform: 'node',
+      outfile: out('node/esm.mjs'),
+      logLevel: 'silent',
+    });
     const report = nodeReport(out('node/esm.mjs'));
     expectExact(report);
     expect(report.readyAtImport).toBe(true);
   });
 
   test("esbuild, Node CJS (platform node, format cjs, require('focal-loss/inline')): ready at require, exact, no warnings", async () => {
-    const r = await esbuild.build({ entryPoints: [join(project, 'src', 'node-inline.cjs')], bundle: true, format: 'cjs', platform: 'node', outfile: out('node/cjs.cjs'), logLevel: 'silent' });
+    const r = await esbuild.build({
+      entryPoints: [join(project, 'src', 'node-inline.cjs')],
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      outfile: out('node/cjs.cjs'),
+      logLevel: 'silent',
+    });
     expect(r.warnings).toEqual([]);
     const report = nodeReport(out('node/cjs.cjs'));
     expectExact(report);
     expect(report.readyAtImport).toBe(true);
     // ESM source bundled to CJS: the inline entry has no import.meta, so esbuild has nothing to warn about.
-    const fromEsm = await esbuild.build({ entryPoints: [join(project, 'src', 'node-inline.mjs')], bundle: true, format: 'cjs', platform: 'node', outfile: out('node/esm-to-cjs.cjs'), logLevel: 'silent' });
+    const fromEsm = await esbuild.build({
+      entryPoints: [join(project, 'src', 'node-inline.mjs')],
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      outfile: out('node/esm-to-cjs.cjs'),
+      logLevel: 'silent',
+    });
     expect(fromEsm.warnings).toEqual([]);
     expectExact(nodeReport(out('node/esm-to-cjs.cjs')));
   });
 
   test("esbuild, Node CJS, require('focal-loss') (the file-based node entry, bundled): a clear error that names the fix", async () => {
-    await esbuild.build({ entryPoints: [join(project, 'src', 'node-default.cjs')], bundle: true, format: 'cjs', platform: 'node', outfile: out('node/default.cjs'), logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [join(project, 'src', 'node-default.cjs')],
+      bundle: true,
+      format: 'cjs',
+      platform: 'node',
+      outfile: out('node/default.cjs'),
+      logLevel: 'silent',
+    });
     const r = spawnSync(process.execPath, [out('node/default.cjs')], { encoding: 'utf8', timeout: 60_000 });
     expect(r.status).not.toBe(0);
-    expect(r.stderr).toMatch(/focal-loss: .*\/out\/node\/focal_loss\.wasm not found: this code was bundled without the \.wasm beside it\. Import 'focal-loss\/inline'/);
+    expect(r.stderr).toMatch(
+      /focal-loss: .*\/out\/node\/focal_loss\.wasm not found: this code was bundled without the \.wasm beside it\. Import 'focal-loss\/inline'/,
+    );
   });
 
   test("Rollup 4 + @rollup/plugin-node-resolve (browser: true, import 'focal-loss/inline'): exact in Chromium", async () => {
     const warnings: string[] = [];
-    const bundle = await rollup({ input: join(project, 'src', 'inline.js'), plugins: [nodeResolve({ browser: true })], onwarn: (w) => void warnings.push(w.message) });
+    const bundle = await rollup({
+      input: join(project, 'src', 'inline.js'),
+      plugins: [nodeResolve({ browser: true })],
+      onwarn: (w) => void warnings.push(w.message),
+    });
     await bundle.write({ file: out('rollup/app.js'), format: 'es' });
     await bundle.close();
     expect(warnings).toEqual([]);
@@ -288,7 +399,21 @@ describe('bundled from the packed tarball, run, and exact', () => {
   });
 
   test("bun build (--target browser, import 'focal-loss/inline'): exact in Chromium", async () => {
-    run(binary('bun'), ['build', join(project, 'src', 'inline.js'), '--target', 'browser', '--format', 'esm', '--outfile', out('bun/app.js')], project, { BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' });
+    run(
+      binary('bun'),
+      [
+        'build',
+        join(project, 'src', 'inline.js'),
+        '--target',
+        'browser',
+        '--format',
+        'esm',
+        '--outfile',
+        out('bun/app.js'),
+      ],
+      project,
+      { BUN_RUNTIME_TRANSPILER_CACHE_PATH: '0' },
+    );
     expect(filesUnder(out('bun'))).toEqual(['app.js']);
     expectExact(await runPage(`bun/${writePage(out('bun'), 'app.js')}`));
     expect(wasmRequests('/bun/')).toEqual([]);
@@ -296,7 +421,9 @@ describe('bundled from the packed tarball, run, and exact', () => {
 
   test("edge-runtime + esbuild (conditions edge-light, worker, browser; import 'focal-loss/inline'): ready at load, exact", async () => {
     const edgeVersion = require('edge-runtime/package.json').version as string;
-    writeFileSync(join(project, 'src', 'edge.js'), `import * as api from 'focal-loss/inline';
+    writeFileSync(
+      join(project, 'src', 'edge.js'),
+      `import * as api from 'focal-loss/inline';
 addEventListener('fetch', (event) => {
   event.respondWith((async () => {
     const readyAtImport = (() => { try { api.wasmMemoryBytes(); return true; } catch { return false; } })();
@@ -305,9 +432,18 @@ addEventListener('fetch', (event) => {
     return Response.json({ readyAtImport, ...compute() });
   })());
 });
-`);
+`,
+    );
     const conditions = ['edge-light', 'worker', 'browser'];
-    await esbuild.build({ entryPoints: [join(project, 'src', 'edge.js')], bundle: true, format: 'iife', platform: 'browser', conditions, outfile: out('edge/edge.js'), logLevel: 'silent' });
+    await esbuild.build({
+      entryPoints: [join(project, 'src', 'edge.js')],
+      bundle: true,
+      format: 'iife',
+      platform: 'browser',
+      conditions,
+      outfile: out('edge/edge.js'),
+      logLevel: 'silent',
+    });
     const runtime = new EdgeRuntime({ initialCode: readFileSync(out('edge/edge.js'), 'utf8') });
     const response = await runtime.dispatchFetch('http://localhost/');
     const report = (await response.json()) as Record<string, unknown>;
@@ -317,9 +453,20 @@ addEventListener('fetch', (event) => {
     // 'focal-loss' itself resolves to the edge-light entry, which imports './focal_loss.wasm?module'
     // for Vercel's bundler (Vercel Edge compiles no WebAssembly from bytes); plain esbuild has no
     // loader for that, hence focal-loss/inline with edge-runtime.
-    writeFileSync(join(project, 'src', 'edge-default.js'), "import { sigmoidFocalLoss } from 'focal-loss'; console.log(sigmoidFocalLoss);");
-    await expect(esbuild.build({ entryPoints: [join(project, 'src', 'edge-default.js')], bundle: true, platform: 'browser', conditions, write: false, logLevel: 'silent' }))
-      .rejects.toThrow(/No loader is configured for "\.wasm" files: .*focal_loss\.wasm\?module/);
+    writeFileSync(
+      join(project, 'src', 'edge-default.js'),
+      "import { sigmoidFocalLoss } from 'focal-loss'; console.log(sigmoidFocalLoss);",
+    );
+    await expect(
+      esbuild.build({
+        entryPoints: [join(project, 'src', 'edge-default.js')],
+        bundle: true,
+        platform: 'browser',
+        conditions,
+        write: false,
+        logLevel: 'silent',
+      }),
+    ).rejects.toThrow(/No loader is configured for "\.wasm" files: .*focal_loss\.wasm\?module/);
   });
 
   // package.json's `sideEffects` must keep each entry's top-level loading (syncEntry / inlineEntry)
@@ -329,16 +476,28 @@ addEventListener('fetch', (event) => {
       test(`webpack 5 (target node, ${mode}), importing only two losses from '${specifier}': ready at load, exact`, async () => {
         const name = `webpack-node-${mode}-${specifier.replace('/', '-')}`;
         const src = specifier === 'focal-loss' ? 'node-losses.mjs' : 'node-losses-inline.mjs';
-        await webpackBuild({ mode, target: 'node', entry: `./src/${src}`, output: { path: out(name), filename: 'main.cjs', clean: true } });
+        await webpackBuild({
+          mode,
+          target: 'node',
+          entry: `./src/${src}`,
+          output: { path: out(name), filename: 'main.cjs', clean: true },
+        });
         expectExact(nodeReport(out(`${name}/main.cjs`)));
       });
     }
   }
 
   test("webpack 5 (target web, production), importing only two losses from 'focal-loss/inline', no init: exact in Chromium", async () => {
-    await webpackBuild({ mode: 'production', target: 'web', entry: './src/web-losses-inline.js', output: { path: out('webpack-web-inline'), filename: 'main.js', clean: true } });
+    await webpackBuild({
+      mode: 'production',
+      target: 'web',
+      entry: './src/web-losses-inline.js',
+      output: { path: out('webpack-web-inline'), filename: 'main.js', clean: true },
+    });
     expect(filesUnder(out('webpack-web-inline'))).toEqual(['main.js']);
-    expectExact(await runPage(`webpack-web-inline/${writePage(out('webpack-web-inline'), 'main.js', { module: false })}`));
+    expectExact(
+      await runPage(`webpack-web-inline/${writePage(out('webpack-web-inline'), 'main.js', { module: false })}`),
+    );
   });
 
   test("Vite 8 (vite build), importing only two losses from 'focal-loss/inline', no init: exact in Chromium", async () => {
@@ -346,8 +505,17 @@ addEventListener('fetch', (event) => {
     const dir = join(project, 'vite-inline');
     mkdirSync(dir, { recursive: true });
     cpSync(join(project, 'src', 'web-losses-inline.js'), join(dir, 'main.js'));
-    writeFileSync(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><script type="module" src="/main.js"></script>');
-    await build({ root: dir, configFile: false, logLevel: 'silent', base: './', build: { outDir: out('vite-inline'), emptyOutDir: true } });
+    writeFileSync(
+      join(dir, 'index.html'),
+      '<!doctype html><meta charset="utf-8"><script type="module" src="/main.js"></script>',
+    );
+    await build({
+      root: dir,
+      configFile: false,
+      logLevel: 'silent',
+      base: './',
+      build: { outDir: out('vite-inline'), emptyOutDir: true },
+    });
     expect(filesUnder(out('vite-inline')).filter((f) => f.endsWith('.wasm'))).toEqual([]);
     expectExact(await runPage('vite-inline/index.html'));
   });
@@ -358,8 +526,13 @@ addEventListener('fetch', (event) => {
     writeFileSync(join(dir, 'expected.json'), JSON.stringify(expected));
     // Jest's documented native-ESM setup: no transform, `node --experimental-vm-modules`; the test
     // file is an ES module (.mjs). Under jsdom the `browser` + `import` conditions pick the browser entry.
-    writeFileSync(join(dir, 'jest.config.cjs'), `module.exports = { testEnvironment: ${JSON.stringify(require.resolve('jest-environment-jsdom'))}, transform: {}, testMatch: ['**/*.test.mjs'] };`);
-    writeFileSync(join(dir, 'focal.test.mjs'), `import * as api from 'focal-loss';
+    writeFileSync(
+      join(dir, 'jest.config.cjs'),
+      `module.exports = { testEnvironment: ${JSON.stringify(require.resolve('jest-environment-jsdom'))}, transform: {}, testMatch: ['**/*.test.mjs'] };`,
+    );
+    writeFileSync(
+      join(dir, 'focal.test.mjs'),
+      `import * as api from 'focal-loss';
 import { readFileSync, writeFileSync } from 'node:fs';
 test('focal-loss under jsdom, native ESM', async () => {
   expect(typeof window).toBe('object');
@@ -370,10 +543,26 @@ test('focal-loss under jsdom, native ESM', async () => {
   expect(result).toEqual(JSON.parse(readFileSync(new URL('./expected.json', import.meta.url), 'utf8')));
   writeFileSync(new URL('./report.json', import.meta.url), JSON.stringify(result));
 });
-`);
+`,
+    );
     const jestPkg = require.resolve('jest/package.json');
     const jest = join(dirname(jestPkg), (JSON.parse(readFileSync(jestPkg, 'utf8')) as { bin: string }).bin);
-    const r = spawnSync(process.execPath, ['--experimental-vm-modules', jest, '--ci', '--rootDir', dir, '--config', join(dir, 'jest.config.cjs'), '--cacheDirectory', join(tmp, 'jest-cache'), '--watchman=false'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--experimental-vm-modules',
+        jest,
+        '--ci',
+        '--rootDir',
+        dir,
+        '--config',
+        join(dir, 'jest.config.cjs'),
+        '--cacheDirectory',
+        join(tmp, 'jest-cache'),
+        '--watchman=false',
+      ],
+      { cwd: dir, encoding: 'utf8', timeout: 120_000 },
+    );
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr).toMatch(/Tests:\s+1 passed, 1 total/);
     expectExact(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, unknown>);
@@ -385,8 +574,13 @@ test('focal-loss under jsdom, native ESM', async () => {
     writeFileSync(join(dir, 'expected.json'), JSON.stringify(expected));
     // What a user writes: the default Jest config plus testEnvironment 'jsdom' (the environment
     // package's path here, as it is this repository's devDependency, not the consumer's).
-    writeFileSync(join(dir, 'jest.config.cjs'), `module.exports = { testEnvironment: ${JSON.stringify(require.resolve('jest-environment-jsdom'))}, transform: {} };`);
-    writeFileSync(join(dir, 'focal.test.cjs'), `const api = require('focal-loss');
+    writeFileSync(
+      join(dir, 'jest.config.cjs'),
+      `module.exports = { testEnvironment: ${JSON.stringify(require.resolve('jest-environment-jsdom'))}, transform: {} };`,
+    );
+    writeFileSync(
+      join(dir, 'focal.test.cjs'),
+      `const api = require('focal-loss');
 test('focal-loss under jsdom', async () => {
   expect(typeof window).toBe('object'); // jsdom, with no fetch of its own
   const readyAtImport = (() => { try { api.wasmMemoryBytes(); return true; } catch { return false; } })();
@@ -398,10 +592,25 @@ test('focal-loss under jsdom', async () => {
   const entry = require.resolve('focal-loss');
   require('node:fs').writeFileSync(require('node:path').join(__dirname, 'report.json'), JSON.stringify({ readyAtImport, entry, ...result }));
 });
-`);
+`,
+    );
     const jestPkg = require.resolve('jest/package.json');
     const jest = join(dirname(jestPkg), (JSON.parse(readFileSync(jestPkg, 'utf8')) as { bin: string }).bin);
-    const r = spawnSync(process.execPath, [jest, '--ci', '--rootDir', dir, '--config', join(dir, 'jest.config.cjs'), '--cacheDirectory', join(tmp, 'jest-cache'), '--watchman=false'], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      process.execPath,
+      [
+        jest,
+        '--ci',
+        '--rootDir',
+        dir,
+        '--config',
+        join(dir, 'jest.config.cjs'),
+        '--cacheDirectory',
+        join(tmp, 'jest-cache'),
+        '--watchman=false',
+      ],
+      { cwd: dir, encoding: 'utf8', timeout: 120_000 },
+    );
     expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
     expect(r.stderr).toMatch(/Tests:\s+1 passed, 1 total/);
     const { entry, ...report } = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, unknown>;
@@ -414,7 +623,9 @@ test('focal-loss under jsdom', async () => {
 // ---------------------------------------------------------------- types
 
 describe('the published types stand alone (skipLibCheck: false)', () => {
-  const consumerTs = (specifier: string) => `import { init, initSync, softmaxFocalLossWithGrad, sigmoidFocalLoss, type InitInput, type InitSyncInput } from '${specifier}';
+  const consumerTs = (
+    specifier: string,
+  ) => `import { init, initSync, softmaxFocalLossWithGrad, sigmoidFocalLoss, type InitInput, type InitSyncInput } from '${specifier}';
 export async function main(bytes: Uint8Array): Promise<number> {
   await init();
   initSync(bytes);
@@ -427,8 +638,18 @@ export async function main(bytes: Uint8Array): Promise<number> {
 }
 `;
   const variants = [
-    { name: 'lib ES2022 + @types/node, module node16 (ESM and CJS)', lib: ['ES2022'], types: ['node'], module: 'node16' },
-    { name: 'lib ES2022 alone (no @types/node), moduleResolution bundler', lib: ['ES2022'], types: [], module: 'bundler' },
+    {
+      name: 'lib ES2022 + @types/node, module node16 (ESM and CJS)',
+      lib: ['ES2022'],
+      types: ['node'],
+      module: 'node16',
+    },
+    {
+      name: 'lib ES2022 alone (no @types/node), moduleResolution bundler',
+      lib: ['ES2022'],
+      types: [],
+      module: 'bundler',
+    },
     { name: 'lib ES2022 + DOM, moduleResolution bundler', lib: ['ES2022', 'DOM'], types: [], module: 'bundler' },
   ];
   for (const v of variants) {
@@ -442,12 +663,23 @@ export async function main(bytes: Uint8Array): Promise<number> {
         writeFileSync(join(dir, 'inline.cts'), consumerTs('focal-loss/inline'));
       }
       const compilerOptions = {
-        strict: true, noEmit: true, skipLibCheck: false, target: 'ES2022', lib: v.lib, types: v.types,
+        strict: true,
+        noEmit: true,
+        skipLibCheck: false,
+        target: 'ES2022',
+        lib: v.lib,
+        types: v.types,
         typeRoots: [join(root, 'node_modules', '@types')],
-        ...(v.module === 'node16' ? { module: 'node16', moduleResolution: 'node16' } : { module: 'ESNext', moduleResolution: 'bundler' }),
+        ...(v.module === 'node16'
+          ? { module: 'node16', moduleResolution: 'node16' }
+          : { module: 'ESNext', moduleResolution: 'bundler' }),
       };
       writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ compilerOptions, include: ['*.mts', '*.cts'] }));
-      const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', dir], { cwd: dir, encoding: 'utf8', timeout: 120_000 });
+      const tsc = spawnSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', dir], {
+        cwd: dir,
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
       expect(tsc.stdout + tsc.stderr).toBe('');
       expect(tsc.status).toBe(0);
     });

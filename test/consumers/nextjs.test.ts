@@ -45,12 +45,29 @@ beforeAll(async () => {
   tmp = packed.tmp;
   project = join(tmp, 'app');
   mkdirSync(project);
-  writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'next-consumer', private: true, type: 'module' }));
+  writeFileSync(
+    join(project, 'package.json'),
+    JSON.stringify({ name: 'next-consumer', private: true, type: 'module' }),
+  );
   // From the registry (~360 MB; from the npm cache in seconds once it has them).
-  const install = spawnSync('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund', `next@${NEXT}`, `react@${REACT}`, `react-dom@${REACT}`, packed.tarball], { cwd: project, encoding: 'utf8', timeout: 600_000 });
+  const install = spawnSync(
+    'npm',
+    [
+      'install',
+      '--prefer-offline',
+      '--no-audit',
+      '--no-fund',
+      `next@${NEXT}`,
+      `react@${REACT}`,
+      `react-dom@${REACT}`,
+      packed.tarball,
+    ],
+    { cwd: project, encoding: 'utf8', timeout: 600_000 },
+  );
   expect(install.status, `${install.stdout}\n${install.stderr}`).toBe(0);
   const files: Record<string, string> = {
-    'app/layout.js': 'export default function RootLayout({ children }) { return <html><body>{children}</body></html>; }\n',
+    'app/layout.js':
+      'export default function RootLayout({ children }) { return <html><body>{children}</body></html>; }\n',
     'app/edge/route.js': route('focal-loss', 'edge'),
     'app/edge-inline/route.js': route('focal-loss/inline', 'edge'),
     'app/node/route.js': route('focal-loss', 'nodejs'),
@@ -84,7 +101,10 @@ afterAll(async () => {
 const next = () => join(project, 'node_modules', 'next', 'dist', 'bin', 'next');
 
 /** What each route answered (status and JSON body, or the text of a non-JSON answer), and the page's report. */
-async function visit(base: string, routes = ['/edge', '/edge-inline', '/readme', '/node']): Promise<Record<string, unknown>> {
+async function visit(
+  base: string,
+  routes = ['/edge', '/edge-inline', '/readme', '/node'],
+): Promise<Record<string, unknown>> {
   const answer = async (response: Response) => {
     const text = await response.text();
     try {
@@ -96,7 +116,12 @@ async function visit(base: string, routes = ['/edge', '/edge-inline', '/readme',
   const got: Record<string, unknown> = {};
   for (const path of routes) {
     const body = path === '/readme' ? JSON.stringify(readmeBody) : undefined;
-    got[path] = await answer(await fetch(base + path, path === '/readme' ? { method: 'POST', body, headers: { 'Content-Type': 'application/json' } } : {}));
+    got[path] = await answer(
+      await fetch(
+        base + path,
+        path === '/readme' ? { method: 'POST', body, headers: { 'Content-Type': 'application/json' } } : {},
+      ),
+    );
   }
   const page = await pageReport(browser, `${base}/`, '#report');
   got['/ (client component, Chromium)'] = { report: page.report, errors: page.errors };
@@ -123,22 +148,38 @@ describe(`Next.js ${NEXT} App Router (React ${REACT}), from the packed tarball, 
   // client component are checked; Turbopack (the default) builds and serves every route.
   const edgeRoutes = ['/edge', '/edge-inline', '/readme'];
   for (const bundler of ['Turbopack', 'webpack'] as const) {
-    const routes = bundler === 'webpack' ? 'the Node route and the client component' : 'edge, edge /inline, Node, README edge routes and the client component';
+    const routes =
+      bundler === 'webpack'
+        ? 'the Node route and the client component'
+        : 'edge, edge /inline, Node, README edge routes and the client component';
     test(`next build${bundler === 'webpack' ? ' --webpack' : ''} (${bundler}) + next start: ${routes}, exact`, async () => {
       rmSync(join(project, '.next'), { recursive: true, force: true }); // the other bundler's output
       const hidden = bundler === 'webpack' ? edgeRoutes : [];
       for (const path of hidden) renameSync(join(project, 'app', path), join(project, 'app', `_${path.slice(1)}`));
-      let build;
+      let build: ReturnType<typeof spawnSync>;
       try {
-        build = spawnSync(process.execPath, [next(), 'build', ...(bundler === 'webpack' ? ['--webpack'] : [])], { cwd: project, encoding: 'utf8', timeout: 300_000, env: { ...process.env, ...env } });
+        build = spawnSync(process.execPath, [next(), 'build', ...(bundler === 'webpack' ? ['--webpack'] : [])], {
+          cwd: project,
+          encoding: 'utf8',
+          timeout: 300_000,
+          env: { ...process.env, ...env },
+        });
       } finally {
         for (const path of hidden) renameSync(join(project, 'app', `_${path.slice(1)}`), join(project, 'app', path));
       }
       expect(build.status, `${build.stdout}\n${build.stderr}`).toBe(0);
       const port = await freePort();
-      const server = await startServer([next(), 'start', '-H', '127.0.0.1', '-p', String(port)], project, `http://127.0.0.1:${port}/_not-found`, env);
+      const server = await startServer(
+        [next(), 'start', '-H', '127.0.0.1', '-p', String(port)],
+        project,
+        `http://127.0.0.1:${port}/_not-found`,
+        env,
+      );
       try {
-        const got = await visit(`http://127.0.0.1:${port}`, bundler === 'webpack' ? ['/node'] : [...edgeRoutes, '/node']);
+        const got = await visit(
+          `http://127.0.0.1:${port}`,
+          bundler === 'webpack' ? ['/node'] : [...edgeRoutes, '/node'],
+        );
         const wanted = want();
         for (const path of hidden) delete wanted[path as keyof typeof wanted];
         expect(got, server.output()).toEqual(wanted);
@@ -150,7 +191,12 @@ describe(`Next.js ${NEXT} App Router (React ${REACT}), from the packed tarball, 
 
   test('next dev (Turbopack): the same routes and page, exact', async () => {
     const port = await freePort();
-    const server = await startServer([next(), 'dev', '-H', '127.0.0.1', '-p', String(port)], project, `http://127.0.0.1:${port}/_not-found`, env);
+    const server = await startServer(
+      [next(), 'dev', '-H', '127.0.0.1', '-p', String(port)],
+      project,
+      `http://127.0.0.1:${port}/_not-found`,
+      env,
+    );
     try {
       const got = await visit(`http://127.0.0.1:${port}`);
       expect(got, server.output()).toEqual(want());

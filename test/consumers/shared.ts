@@ -37,7 +37,9 @@ export function expectExact(report: Record<string, unknown>): void {
 export function packTarball(prefix: string): { tmp: string; tarball: string } {
   const tmp = mkdtempSync(join(tmpdir(), prefix));
   if (process.env.FOCAL_LOSS_TARBALL) return { tmp, tarball: process.env.FOCAL_LOSS_TARBALL };
-  const packed = JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], root).stdout) as { filename: string }[];
+  const packed = JSON.parse(
+    run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', tmp], root).stdout,
+  ) as { filename: string }[];
   return { tmp, tarball: join(tmp, packed[0].filename) };
 }
 
@@ -61,8 +63,19 @@ export interface Started {
 }
 
 /** Starts `node <args>` in `cwd` and waits until `url` answers (any HTTP status); stop() ends its process group. */
-export async function startServer(args: string[], cwd: string, url: string, env: Record<string, string> = {}, timeoutMs = 90_000): Promise<Started> {
-  const child = spawn(process.execPath, args, { cwd, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', ...env } });
+export async function startServer(
+  args: string[],
+  cwd: string,
+  url: string,
+  env: Record<string, string> = {},
+  timeoutMs = 90_000,
+): Promise<Started> {
+  const child = spawn(process.execPath, args, {
+    cwd,
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
   let log = '';
   child.stdout?.on('data', (d) => void (log += String(d)));
   child.stderr?.on('data', (d) => void (log += String(d)));
@@ -72,11 +85,15 @@ export async function startServer(args: string[], cwd: string, url: string, env:
     if (!exited && child.pid) {
       try {
         process.kill(-child.pid, 'SIGTERM');
-      } catch { /* already gone */ }
+      } catch {
+        /* already gone */
+      }
       const forced = setTimeout(() => {
         try {
           if (child.pid) process.kill(-child.pid, 'SIGKILL');
-        } catch { /* gone */ }
+        } catch {
+          /* gone */
+        }
       }, 5_000);
       await done;
       clearTimeout(forced);
@@ -100,7 +117,11 @@ export async function startServer(args: string[], cwd: string, url: string, env:
 }
 
 /** Opens a page and waits for `globalThis.__report` (or, with `selector`, for JSON text in that element). */
-export async function pageReport(browser: Browser, url: string, selector?: string): Promise<{ report: Record<string, unknown>; errors: string[] }> {
+export async function pageReport(
+  browser: Browser,
+  url: string,
+  selector?: string,
+): Promise<{ report: Record<string, unknown>; errors: string[] }> {
   const context = await browser.newContext();
   try {
     const tab = await context.newPage();
@@ -108,11 +129,21 @@ export async function pageReport(browser: Browser, url: string, selector?: strin
     tab.on('pageerror', (e) => errors.push(String(e)));
     await tab.goto(url);
     if (selector) {
-      await tab.waitForFunction((s) => (document.querySelector(s)?.textContent ?? '') !== '', selector, { timeout: 90_000 });
+      await tab.waitForFunction((s) => (document.querySelector(s)?.textContent ?? '') !== '', selector, {
+        timeout: 90_000,
+      });
       return { report: JSON.parse((await tab.textContent(selector)) ?? '') as Record<string, unknown>, errors };
     }
-    await tab.waitForFunction(() => (globalThis as { __report?: unknown }).__report !== undefined, undefined, { timeout: 90_000 });
-    return { report: (await tab.evaluate(() => (globalThis as unknown as { __report: unknown }).__report)) as Record<string, unknown>, errors };
+    await tab.waitForFunction(() => (globalThis as { __report?: unknown }).__report !== undefined, undefined, {
+      timeout: 90_000,
+    });
+    return {
+      report: (await tab.evaluate(() => (globalThis as unknown as { __report: unknown }).__report)) as Record<
+        string,
+        unknown
+      >,
+      errors,
+    };
   } finally {
     await context.close();
   }

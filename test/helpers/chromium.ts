@@ -8,7 +8,15 @@ export const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: chromiumPath,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
   });
 }
 
@@ -24,7 +32,13 @@ export interface TrainedPage {
  * (`document.body.dataset.training`), reads the numbers it shows and saves a full-page screenshot to
  * test/.artifacts/<screenshot>.png.
  */
-export async function openTrainedPage(browser: Browser, url: string, height: number, screenshot: string, timeout: number): Promise<TrainedPage> {
+export async function openTrainedPage(
+  browser: Browser,
+  url: string,
+  height: number,
+  screenshot: string,
+  timeout: number,
+): Promise<TrainedPage> {
   const pageErrors: string[] = [];
   const page = await browser.newPage({ viewport: { width: 1200, height } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -32,7 +46,11 @@ export async function openTrainedPage(browser: Browser, url: string, height: num
     if (m.type() === 'error') pageErrors.push(m.text());
   });
   await page.goto(url);
-  await page.waitForFunction(() => document.body.dataset.training === 'done' || document.body.dataset.training === 'error', null, { timeout });
+  await page.waitForFunction(
+    () => document.body.dataset.training === 'done' || document.body.dataset.training === 'error',
+    null,
+    { timeout },
+  );
   const shown = JSON.parse((await page.textContent('#results-json')) ?? '{}');
   const artifacts = new URL('../.artifacts/', import.meta.url);
   mkdirSync(artifacts, { recursive: true });

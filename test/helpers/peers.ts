@@ -6,7 +6,13 @@
 interface PeerCase {
   id: string;
   kind: string;
-  inputs: { logits: unknown[]; targets?: number[]; scores?: number[]; target_probabilities?: number[]; target_form?: string };
+  inputs: {
+    logits: unknown[];
+    targets?: number[];
+    scores?: number[];
+    target_probabilities?: number[];
+    target_form?: string;
+  };
   options: Record<string, unknown>;
   expected: { package: Record<string, unknown> };
 }
@@ -27,31 +33,39 @@ function scales(grad: unknown[]): unknown[] {
 
 /** The peers' cases that pin a gradient, as vectors.json cases (raw JSON form, numbers as the file writes them). */
 export function peerVectors(json: { cases: PeerCase[] }): object[] {
-  return json.cases.filter((c) => c.expected.package.grad ?? c.expected.package.grad_of_sum).map((c) => {
-    const { classes, shape, ...options } = c.options as { classes?: number; shape?: number[] } & Record<string, unknown>;
-    if (c.kind === 'softmax' && options.alpha === null) delete options.alpha; // none
-    const indices = c.kind === 'softmax' ? !c.inputs.target_probabilities : c.inputs.target_form?.startsWith('class indices') ?? false;
-    const pkg = c.expected.package;
-    const reduction = (options.reduction as string | undefined) ?? 'mean';
-    const loss = doubles(reduction === 'none' ? pkg.loss_none : pkg.loss);
-    const grad = doubles(pkg.grad ?? pkg.grad_of_sum) as unknown[];
-    const n = c.inputs.logits.length;
-    const C = classes ?? shape?.[1] ?? 1;
-    const targets = c.inputs.target_probabilities ?? c.inputs.scores ?? c.inputs.targets ?? [];
-    const ignore = (options.ignoreIndex as number | undefined) ?? -100;
-    const counted = indices ? targets.filter((t) => t !== ignore).length : 0;
-    const count = c.kind === 'softmax' ? (indices ? counted : n / C) : indices ? counted * C : n;
-    return {
-      name: `peer/${c.id}`,
-      kind: c.kind,
-      dtypes: ['f64'],
-      logits: c.inputs.logits,
-      ...(classes !== undefined ? { classes } : {}),
-      ...(shape !== undefined ? { shape } : {}),
-      ...(c.kind === 'softmax' && !indices ? { probs: targets } : { targets }),
-      ...(c.kind !== 'softmax' ? { targetKind: indices ? 'indices' : 'dense' } : {}),
-      options,
-      expected: { loss, grad, grad_scale: scales(grad), count },
-    };
-  });
+  return json.cases
+    .filter((c) => c.expected.package.grad ?? c.expected.package.grad_of_sum)
+    .map((c) => {
+      const { classes, shape, ...options } = c.options as { classes?: number; shape?: number[] } & Record<
+        string,
+        unknown
+      >;
+      if (c.kind === 'softmax' && options.alpha === null) delete options.alpha; // none
+      const indices =
+        c.kind === 'softmax'
+          ? !c.inputs.target_probabilities
+          : (c.inputs.target_form?.startsWith('class indices') ?? false);
+      const pkg = c.expected.package;
+      const reduction = (options.reduction as string | undefined) ?? 'mean';
+      const loss = doubles(reduction === 'none' ? pkg.loss_none : pkg.loss);
+      const grad = doubles(pkg.grad ?? pkg.grad_of_sum) as unknown[];
+      const n = c.inputs.logits.length;
+      const C = classes ?? shape?.[1] ?? 1;
+      const targets = c.inputs.target_probabilities ?? c.inputs.scores ?? c.inputs.targets ?? [];
+      const ignore = (options.ignoreIndex as number | undefined) ?? -100;
+      const counted = indices ? targets.filter((t) => t !== ignore).length : 0;
+      const count = c.kind === 'softmax' ? (indices ? counted : n / C) : indices ? counted * C : n;
+      return {
+        name: `peer/${c.id}`,
+        kind: c.kind,
+        dtypes: ['f64'],
+        logits: c.inputs.logits,
+        ...(classes !== undefined ? { classes } : {}),
+        ...(shape !== undefined ? { shape } : {}),
+        ...(c.kind === 'softmax' && !indices ? { probs: targets } : { targets }),
+        ...(c.kind !== 'softmax' ? { targetKind: indices ? 'indices' : 'dense' } : {}),
+        options,
+        expected: { loss, grad, grad_scale: scales(grad), count },
+      };
+    });
 }

@@ -16,7 +16,11 @@ type Reduction = 'mean' | 'sum' | 'none';
 
 type LossFn = (logits: FloatArray, targets: any, options?: any) => number | FloatArray;
 type WithGradFn = (logits: FloatArray, targets: any, options?: any) => { loss: number | FloatArray; grad: FloatArray };
-type PartialFn = (logits: FloatArray, targets: any, options?: any) => { sum: number; count: number; positives?: number };
+type PartialFn = (
+  logits: FloatArray,
+  targets: any,
+  options?: any,
+) => { sum: number; count: number; positives?: number };
 
 /** The subset of the package's public API the checker calls (any runtime's build fits). */
 export interface FocalApi {
@@ -40,7 +44,11 @@ export interface FocalApi {
 export const KINDS = ['softmax', 'sigmoid', 'quality', 'varifocal', 'asymmetric'] as const;
 export type Kind = (typeof KINDS)[number];
 const FUNCTION: Record<Kind, string> = {
-  softmax: 'softmaxFocalLoss', sigmoid: 'sigmoidFocalLoss', quality: 'qualityFocalLoss', varifocal: 'varifocalLoss', asymmetric: 'asymmetricLoss',
+  softmax: 'softmaxFocalLoss',
+  sigmoid: 'sigmoidFocalLoss',
+  quality: 'qualityFocalLoss',
+  varifocal: 'varifocalLoss',
+  asymmetric: 'asymmetricLoss',
 };
 
 /** The loss-only, *WithGrad and *Partial functions of a case's kind. */
@@ -133,7 +141,12 @@ export function parseVectors(json: unknown): VectorCase[] {
   return root.cases.map((raw: any): VectorCase => {
     const options: VectorCase['options'] = {};
     for (const [key, v] of Object.entries(raw.options ?? {})) {
-      options[key] = v === null || typeof v === 'boolean' || key === 'reduction' ? (v as any) : Array.isArray(v) ? decodeList(v) : decode(v);
+      options[key] =
+        v === null || typeof v === 'boolean' || key === 'reduction'
+          ? (v as any)
+          : Array.isArray(v)
+            ? decodeList(v)
+            : decode(v);
     }
     const e = raw.expected;
     const c: VectorCase = {
@@ -149,7 +162,8 @@ export function parseVectors(json: unknown): VectorCase[] {
         count: e.count,
       },
     };
-    if (e.loss_scale !== undefined) c.expected.lossScale = Array.isArray(e.loss_scale) ? decodeList(e.loss_scale) : decode(e.loss_scale);
+    if (e.loss_scale !== undefined)
+      c.expected.lossScale = Array.isArray(e.loss_scale) ? decodeList(e.loss_scale) : decode(e.loss_scale);
     if (e.positives !== undefined) c.expected.positives = decode(e.positives);
     if (raw.classes !== undefined) c.classes = raw.classes;
     if (raw.shape !== undefined) c.shape = raw.shape;
@@ -181,8 +195,13 @@ export function caseArguments(c: VectorCase, dtype: Dtype): [FloatArray, any, Re
   // Element-wise class indices say so: with one class the package refuses to guess (CONTRACT.md § Sigmoid options).
   if (c.kind !== 'softmax' && c.targetKind === 'indices') options.targetForm = 'indices';
   const targets =
-    c.kind === 'softmax' ? (c.probs ? F.from(c.probs) : Int32Array.from(c.targets ?? []))
-    : c.targetKind === 'indices' ? Int32Array.from(c.targets ?? []) : F.from(c.targets ?? []);
+    c.kind === 'softmax'
+      ? c.probs
+        ? F.from(c.probs)
+        : Int32Array.from(c.targets ?? [])
+      : c.targetKind === 'indices'
+        ? Int32Array.from(c.targets ?? [])
+        : F.from(c.targets ?? []);
   return [logits, targets, options];
 }
 
@@ -195,10 +214,21 @@ class Collector {
   mismatches: Mismatch[] = [];
   worstRelError = 0;
   worstWhere = '';
-  constructor(readonly c: VectorCase, readonly dtype: Dtype) {}
+  constructor(
+    readonly c: VectorCase,
+    readonly dtype: Dtype,
+  ) {}
 
   problem(what: string, message: string): void {
-    this.mismatches.push({ case: this.c.name, dtype: this.dtype, what, got: NaN, expected: NaN, tolerance: 0, message });
+    this.mismatches.push({
+      case: this.c.name,
+      dtype: this.dtype,
+      what,
+      got: NaN,
+      expected: NaN,
+      tolerance: 0,
+      message,
+    });
   }
 
   /** A value stored in an array of the dtype: an expected value beyond its range is ±Infinity there. */
@@ -235,8 +265,10 @@ class Collector {
   loss(prefix: string, got: number | FloatArray, F: typeof Float32Array | typeof Float64Array): void {
     const { loss: exp, lossScale } = this.c.expected;
     if (Array.isArray(exp)) {
-      if (!(got instanceof F)) return this.problem(`${prefix}.loss`, `expected a ${F.name} of per-item losses, got ${describe(got)}`);
-      if (got.length !== exp.length) return this.problem(`${prefix}.loss`, `length ${got.length}, expected ${exp.length}`);
+      if (!(got instanceof F))
+        return this.problem(`${prefix}.loss`, `expected a ${F.name} of per-item losses, got ${describe(got)}`);
+      if (got.length !== exp.length)
+        return this.problem(`${prefix}.loss`, `length ${got.length}, expected ${exp.length}`);
       const scale = (i: number) => (Array.isArray(lossScale) ? lossScale[i] : Math.abs(exp[i]));
       for (let i = 0; i < exp.length; i++) this.stored(`${prefix}.loss[${i}]`, got[i], exp[i], scale(i));
     } else {
@@ -290,7 +322,8 @@ export function evaluateCase(api: FocalApi, c: VectorCase, dtype: Dtype): CaseRe
     const [logits, targets, { reduction: _r, normalizer: _n, ...options }] = caseArguments(c, dtype);
     const p = partial(logits, targets, options);
     if (p.count !== c.expected.count) col.problem('partial.count', `${p.count}, expected ${c.expected.count}`);
-    if (c.expected.positives !== undefined) col.value('partial.positives', p.positives ?? NaN, c.expected.positives, c.expected.positives);
+    if (c.expected.positives !== undefined)
+      col.value('partial.positives', p.positives ?? NaN, c.expected.positives, c.expected.positives);
   } catch (error) {
     col.problem('partial', `threw ${String(error)}`);
   }
@@ -305,8 +338,10 @@ export function checkCase(api: FocalApi, c: VectorCase, dtype: Dtype): Mismatch[
 /** One line per mismatch, for a test failure message. */
 export function formatMismatches(mismatches: readonly Mismatch[]): string {
   return mismatches
-    .map((m) => m.message
-      ? `${m.case} [${m.dtype}] ${m.what}: ${m.message}`
-      : `${m.case} [${m.dtype}] ${m.what}: got ${m.got}, expected ${m.expected} (tolerance ${m.tolerance.toExponential(2)})`)
+    .map((m) =>
+      m.message
+        ? `${m.case} [${m.dtype}] ${m.what}: ${m.message}`
+        : `${m.case} [${m.dtype}] ${m.what}: got ${m.got}, expected ${m.expected} (tolerance ${m.tolerance.toExponential(2)})`,
+    )
     .join('\n');
 }

@@ -20,14 +20,24 @@ function fill(a: FloatArray, seed: number, amp = 4) {
 
 /** Bit-identical results (loss number or array, gradient). */
 function expectSame(got: { loss: unknown; grad: FloatArray }, want: { loss: unknown; grad: FloatArray }) {
-  if (typeof want.loss === 'number') expect(Object.is(got.loss, want.loss), `loss ${got.loss} vs ${want.loss}`).toBe(true);
+  if (typeof want.loss === 'number')
+    expect(Object.is(got.loss, want.loss), `loss ${got.loss} vs ${want.loss}`).toBe(true);
   else expect(sameBits(got.loss as FloatArray, want.loss as FloatArray)).toBeNull();
   expect(sameBits(got.grad, want.grad), 'grad').toBeNull();
 }
 
 /** The 'sum' gradient of a sample of rows against the reference (f64 1e-12 / f32 3e-5). */
-function expectRowsMatchReference(Ctor: Ctor, logits: ArrayLike<number>, targets: ArrayLike<number>, C: number, gamma: number, grad: FloatArray, rows: number[]) {
-  const pickRows = (a: ArrayLike<number>, width: number) => rows.flatMap((n) => Array.from({ length: width }, (_, c) => a[n * width + c]));
+function expectRowsMatchReference(
+  Ctor: Ctor,
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  C: number,
+  gamma: number,
+  grad: FloatArray,
+  rows: number[],
+) {
+  const pickRows = (a: ArrayLike<number>, width: number) =>
+    rows.flatMap((n) => Array.from({ length: width }, (_, c) => a[n * width + c]));
   const ref = refSoftmaxCall(pickRows(logits, C), pickRows(targets, 1), { classes: C, gamma, reduction: 'sum' }, false);
   const got = Ctor.from(pickRows(grad, C));
   const bad = compareResult({ loss: ref.loss, grad: got }, ref, Ctor, true);
@@ -35,7 +45,10 @@ function expectRowsMatchReference(Ctor: Ctor, logits: ArrayLike<number>, targets
 }
 
 describe('out === logits', () => {
-  for (const [Ctor, M] of [[Float32Array, 20_000], [Float64Array, 12_000]] as const) {
+  for (const [Ctor, M] of [
+    [Float32Array, 20_000],
+    [Float64Array, 12_000],
+  ] as const) {
     for (const reduction of ['mean', 'sum', 'none'] as const) {
       test(`softmax rows, ${M} × 10 ${Ctor.name}, ${reduction}`, () => {
         const C = 10;
@@ -46,7 +59,8 @@ describe('out === logits', () => {
         const aliased = softmaxFocalLossWithGrad(logits, targets, { classes: C, reduction, gamma: 1.5, out: logits });
         expect(aliased.grad).toBe(logits);
         expectSame(aliased, separate);
-        if (reduction === 'sum') expectRowsMatchReference(Ctor, values, targets, C, 1.5, aliased.grad, [1, 2, 4_000, 9_999, M - 1]);
+        if (reduction === 'sum')
+          expectRowsMatchReference(Ctor, values, targets, C, 1.5, aliased.grad, [1, 2, 4_000, 9_999, M - 1]);
       });
     }
   }
@@ -88,7 +102,7 @@ describe('out === logits', () => {
 });
 
 describe('out overlapping the targets', () => {
-  test('class indices: an Int32Array view into the Float32Array out\'s buffer', () => {
+  test("class indices: an Int32Array view into the Float32Array out's buffer", () => {
     const M = 20_000;
     const C = 10;
     const logits = fill(new Float32Array(M * C), 21);
@@ -180,7 +194,7 @@ describe('out overlapping the targets', () => {
 });
 
 describe('out overlapping the weights or the logits at an offset', () => {
-  test('softmax weights in out\'s buffer', () => {
+  test("softmax weights in out's buffer", () => {
     const M = 20_000;
     const C = 10;
     const logits = fill(new Float32Array(M * C), 31);

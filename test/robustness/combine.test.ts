@@ -3,7 +3,11 @@
 // to the whole batch's correctly rounded sum, whatever the split and the order.
 import { describe, expect, test } from 'vitest';
 import {
-  combineFocalPartials, sigmoidFocalLossPartial, softmaxFocalLoss, softmaxFocalLossPartial, type FocalPartial,
+  combineFocalPartials,
+  sigmoidFocalLossPartial,
+  softmaxFocalLoss,
+  softmaxFocalLossPartial,
+  type FocalPartial,
 } from 'focal-loss';
 import { fsum } from '../helpers/fsum';
 import { expectPackageError, rng } from './helpers';
@@ -12,20 +16,48 @@ import { refSigmoid, refSoftmax } from '../reference';
 const ok = { sum: 1.5, residual: 0, count: 3 };
 
 describe('invalid parts', () => {
-  test("a sum that is not a number: TypeError naming parts[i].sum", () => {
-    expectPackageError(() => combineFocalPartials([{ sum: '1', residual: 0, count: 1 } as any]), TypeError, 'parts[0].sum');
-    expectPackageError(() => combineFocalPartials([ok, { sum: null, residual: 0, count: 1 } as any]), TypeError, 'parts[1].sum');
-    expectPackageError(() => combineFocalPartials([ok, ok, { residual: 0, count: 1 } as any]), TypeError, 'parts[2].sum');
-    expectPackageError(() => combineFocalPartials([{ sum: 10n, residual: 0, count: 1 } as any]), TypeError, 'parts[0].sum');
+  test('a sum that is not a number: TypeError naming parts[i].sum', () => {
+    expectPackageError(
+      () => combineFocalPartials([{ sum: '1', residual: 0, count: 1 } as any]),
+      TypeError,
+      'parts[0].sum',
+    );
+    expectPackageError(
+      () => combineFocalPartials([ok, { sum: null, residual: 0, count: 1 } as any]),
+      TypeError,
+      'parts[1].sum',
+    );
+    expectPackageError(
+      () => combineFocalPartials([ok, ok, { residual: 0, count: 1 } as any]),
+      TypeError,
+      'parts[2].sum',
+    );
+    expectPackageError(
+      () => combineFocalPartials([{ sum: 10n, residual: 0, count: 1 } as any]),
+      TypeError,
+      'parts[0].sum',
+    );
   });
 
   test('a residual that is not a number: TypeError naming parts[i].residual', () => {
-    expectPackageError(() => combineFocalPartials([{ sum: 1, residual: '0', count: 1 } as any]), TypeError, 'parts[0].residual');
-    expectPackageError(() => combineFocalPartials([ok, { sum: 1, residual: Symbol('r'), count: 1 } as any]), TypeError, 'parts[1].residual');
+    expectPackageError(
+      () => combineFocalPartials([{ sum: 1, residual: '0', count: 1 } as any]),
+      TypeError,
+      'parts[0].residual',
+    );
+    expectPackageError(
+      () => combineFocalPartials([ok, { sum: 1, residual: Symbol('r'), count: 1 } as any]),
+      TypeError,
+      'parts[1].residual',
+    );
   });
 
   test('a count that is not a non-negative integer: TypeError / RangeError naming parts[0].count', () => {
-    expectPackageError(() => combineFocalPartials([{ sum: 1, residual: 0, count: '2' } as any]), TypeError, 'parts[0].count');
+    expectPackageError(
+      () => combineFocalPartials([{ sum: 1, residual: 0, count: '2' } as any]),
+      TypeError,
+      'parts[0].count',
+    );
     expectPackageError(() => combineFocalPartials([{ sum: 1, residual: 0 } as any]), TypeError, 'parts[0].count');
     for (const count of [0.5, -1, NaN, Infinity, -Infinity]) {
       let thrown: unknown;
@@ -63,9 +95,21 @@ describe('invalid parts', () => {
   });
 
   test('printing a bad value never throws', () => {
-    const nasty = { [Symbol.toPrimitive]() { throw new Error('user toPrimitive'); } };
-    expectPackageError(() => combineFocalPartials([{ sum: nasty, residual: 0, count: 1 } as any]), TypeError, 'parts[0].sum');
-    expectPackageError(() => combineFocalPartials([{ sum: 1, residual: 0, count: Object.create(null) } as any]), TypeError, 'parts[0].count');
+    const nasty = {
+      [Symbol.toPrimitive]() {
+        throw new Error('user toPrimitive');
+      },
+    };
+    expectPackageError(
+      () => combineFocalPartials([{ sum: nasty, residual: 0, count: 1 } as any]),
+      TypeError,
+      'parts[0].sum',
+    );
+    expectPackageError(
+      () => combineFocalPartials([{ sum: 1, residual: 0, count: Object.create(null) } as any]),
+      TypeError,
+      'parts[0].count',
+    );
   });
 });
 
@@ -87,7 +131,9 @@ describe('valid parts combine exactly', () => {
 
   test('softmax: Σ of 7 uneven shards = the whole batch (1e-15 relative), any order, nested', () => {
     const whole = softmaxFocalLossPartial(logits, targets, { classes: C });
-    const parts = shards(M, 7, 1).map(([a, b]) => softmaxFocalLossPartial(logits.subarray(a * C, b * C), targets.subarray(a, b), { classes: C }));
+    const parts = shards(M, 7, 1).map(([a, b]) =>
+      softmaxFocalLossPartial(logits.subarray(a * C, b * C), targets.subarray(a, b), { classes: C }),
+    );
     const combined = combineFocalPartials(parts);
     expect(Math.abs(combined.sum - whole.sum)).toBeLessThanOrEqual(1e-15 * whole.sum);
     expect(combined.count).toBe(whole.count);
@@ -95,15 +141,24 @@ describe('valid parts combine exactly', () => {
     // Against the float64 reference: the exact sum of the item losses.
     const ref = fsum(refSoftmax(logits, targets, { classes: C }).losses);
     expect(Math.abs(combined.sum - ref)).toBeLessThanOrEqual(1e-12 * ref);
-    expect(Math.abs(combined.mean - softmaxFocalLoss(logits, targets, { classes: C }))).toBeLessThanOrEqual(1e-13 * combined.mean);
+    expect(Math.abs(combined.mean - softmaxFocalLoss(logits, targets, { classes: C }))).toBeLessThanOrEqual(
+      1e-13 * combined.mean,
+    );
     // Any order, any iterable, and combining combined partials.
     const reversed = combineFocalPartials(new Set([...parts].reverse()));
     expect(reversed.sum).toBe(combined.sum);
     expect(reversed.residual).toBe(combined.residual);
-    const nested = combineFocalPartials([combineFocalPartials(parts.slice(0, 3)), combineFocalPartials(parts.slice(3))] as FocalPartial[]);
+    const nested = combineFocalPartials([
+      combineFocalPartials(parts.slice(0, 3)),
+      combineFocalPartials(parts.slice(3)),
+    ] as FocalPartial[]);
     expect(Math.abs(nested.sum - combined.sum)).toBeLessThanOrEqual(1e-15 * combined.sum);
     expect(nested.count).toBe(combined.count);
-    const generated = combineFocalPartials((function* gen() { yield* parts; })());
+    const generated = combineFocalPartials(
+      (function* gen() {
+        yield* parts;
+      })(),
+    );
     expect(generated.sum).toBe(combined.sum);
   });
 
@@ -112,7 +167,9 @@ describe('valid parts combine exactly', () => {
     const x = Float32Array.from({ length: n }, () => (r() - 0.5) * 10);
     const y = Float32Array.from({ length: n }, () => (r() < 0.3 ? 1 : 0));
     const whole = sigmoidFocalLossPartial(x, y, { alpha: 0.3 });
-    const parts = shards(n, 5, 2).map(([a, b]) => sigmoidFocalLossPartial(x.subarray(a, b), y.subarray(a, b), { alpha: 0.3 }));
+    const parts = shards(n, 5, 2).map(([a, b]) =>
+      sigmoidFocalLossPartial(x.subarray(a, b), y.subarray(a, b), { alpha: 0.3 }),
+    );
     const combined = combineFocalPartials(parts);
     expect(Math.abs(combined.sum - whole.sum)).toBeLessThanOrEqual(1e-15 * whole.sum);
     expect(combined.count).toBe(n);
@@ -127,8 +184,16 @@ describe('valid parts combine exactly', () => {
   });
 
   test('after the throws above, a valid list still combines exactly', () => {
-    try { combineFocalPartials([{ sum: '1', residual: 0, count: 1 } as any]); } catch { /* expected */ }
-    try { combineFocalPartials([null as any]); } catch { /* expected */ }
+    try {
+      combineFocalPartials([{ sum: '1', residual: 0, count: 1 } as any]);
+    } catch {
+      /* expected */
+    }
+    try {
+      combineFocalPartials([null as any]);
+    } catch {
+      /* expected */
+    }
     const a = { sum: 0.1, residual: 0, count: 1 };
     const b = { sum: 0.2, residual: 0, count: 2 };
     const c = combineFocalPartials([a, b]);
@@ -158,15 +223,33 @@ describe('huge or hostile lists of parts', () => {
   test('an iterator that throws a revoked Proxy, an Error whose message getter throws, or a long message: a TypeError naming parts', () => {
     const { proxy, revoke } = Proxy.revocable({}, {});
     revoke();
-    const badMessage = Object.defineProperty(new Error('x'), 'message', { get() { throw new Error('message getter'); } });
-    const throwing = (value: unknown) => ({ [Symbol.iterator]: () => ({ next() { throw value; } }) });
+    const badMessage = Object.defineProperty(new Error('x'), 'message', {
+      get() {
+        throw new Error('message getter');
+      },
+    });
+    const throwing = (value: unknown) => ({
+      [Symbol.iterator]: () => ({
+        next() {
+          throw value;
+        },
+      }),
+    });
     for (const value of [proxy, badMessage, new Error('y'.repeat(100_000)), Symbol('s'), undefined]) {
       const e = expectPackageError(() => combineFocalPartials(throwing(value) as never), TypeError, 'parts');
       expect(e.message.length).toBeLessThan(300);
     }
     // A Symbol.iterator that is a revoked Proxy's getter, a next that is not a function, a result that is not an object.
-    expectPackageError(() => combineFocalPartials({ [Symbol.iterator]: () => ({ next: 1 }) } as never), TypeError, 'parts');
-    expectPackageError(() => combineFocalPartials({ [Symbol.iterator]: () => ({ next: () => 1 }) } as never), TypeError, 'parts');
+    expectPackageError(
+      () => combineFocalPartials({ [Symbol.iterator]: () => ({ next: 1 }) } as never),
+      TypeError,
+      'parts',
+    );
+    expectPackageError(
+      () => combineFocalPartials({ [Symbol.iterator]: () => ({ next: () => 1 }) } as never),
+      TypeError,
+      'parts',
+    );
     expectPackageError(() => combineFocalPartials({ [Symbol.iterator]: () => proxy } as never), TypeError, 'parts');
     // Parts from a generator are still read one by one, and a bad one is named by its position.
     function* gen() {
@@ -175,15 +258,33 @@ describe('huge or hostile lists of parts', () => {
       yield { sum: 1, residual: 0, count: -1 };
     }
     expectPackageError(() => combineFocalPartials(gen()), RangeError, 'parts[2].count');
-    expect(combineFocalPartials((function* () { yield ok; yield ok; })()).count).toBe(6);
+    expect(
+      combineFocalPartials(
+        (function* () {
+          yield ok;
+          yield ok;
+        })(),
+      ).count,
+    ).toBe(6);
   });
 
   test('counts that add up past 2^53 − 1: a RangeError, not an imprecise count', () => {
     const big = { sum: 1, residual: 0, count: Number.MAX_SAFE_INTEGER };
     expectPackageError(() => combineFocalPartials([big, { sum: 1, residual: 0, count: 2 }]), RangeError, 'count');
-    expectPackageError(() => combineFocalPartials([{ sum: 1, residual: 0, count: 2 ** 52 }, { sum: 1, residual: 0, count: 2 ** 52 }]), RangeError, 'count');
+    expectPackageError(
+      () =>
+        combineFocalPartials([
+          { sum: 1, residual: 0, count: 2 ** 52 },
+          { sum: 1, residual: 0, count: 2 ** 52 },
+        ]),
+      RangeError,
+      'count',
+    );
     // Right at the limit is fine, and can be fed back.
-    const edge = combineFocalPartials([{ sum: 1, residual: 0, count: Number.MAX_SAFE_INTEGER - 1 }, { sum: 1, residual: 0, count: 1 }]);
+    const edge = combineFocalPartials([
+      { sum: 1, residual: 0, count: Number.MAX_SAFE_INTEGER - 1 },
+      { sum: 1, residual: 0, count: 1 },
+    ]);
     expect(edge.count).toBe(Number.MAX_SAFE_INTEGER);
     expect(combineFocalPartials([edge]).count).toBe(Number.MAX_SAFE_INTEGER);
   });

@@ -5,7 +5,11 @@
 // The same values with Float64Array logits are valid and exact (they are finite in double).
 import { describe, expect, test } from 'vitest';
 import {
-  sigmoidFocalLoss, sigmoidFocalLossPartial, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossPartial,
+  sigmoidFocalLoss,
+  sigmoidFocalLossPartial,
+  sigmoidFocalLossWithGrad,
+  softmaxFocalLoss,
+  softmaxFocalLossPartial,
   softmaxFocalLossWithGrad,
 } from 'focal-loss';
 import { compareResult, expectPackageError, firstTouched, refSigmoidCall, refSoftmaxCall, SENTINEL } from './helpers';
@@ -17,7 +21,9 @@ expect(Math.fround(BIG)).toBe(Infinity);
 function expectStillExact() {
   const z = [1, -2, 0.5, 3, 0, -1];
   const r = softmaxFocalLossWithGrad(Float64Array.from(z), [2, 0], { classes: 3, gamma: 1.5 });
-  expect(compareResult(r, refSoftmaxCall(z, [2, 0], { classes: 3, gamma: 1.5 }, false), Float64Array, true)).toEqual([]);
+  expect(compareResult(r, refSoftmaxCall(z, [2, 0], { classes: 3, gamma: 1.5 }, false), Float64Array, true)).toEqual(
+    [],
+  );
   const s = sigmoidFocalLossWithGrad(Float32Array.from(z), [1, 0, 1, 1, 0, 0]);
   expect(compareResult(s, refSigmoidCall(z.map(Math.fround), [1, 0, 1, 1, 0, 0]), Float32Array, true)).toEqual([]);
 }
@@ -29,15 +35,41 @@ describe('weights that overflow float32', () => {
   const bad = n - 5;
 
   for (const [kind, make] of [
-    ['Float64Array', () => { const w = new Float64Array(n).fill(1); w[bad] = BIG; return w; }],
-    ['number[]', () => { const w = new Array<number>(n).fill(1); w[bad] = BIG; return w; }],
+    [
+      'Float64Array',
+      () => {
+        const w = new Float64Array(n).fill(1);
+        w[bad] = BIG;
+        return w;
+      },
+    ],
+    [
+      'number[]',
+      () => {
+        const w = new Array<number>(n).fill(1);
+        w[bad] = BIG;
+        return w;
+      },
+    ],
   ] as const) {
     test(`sigmoid, 200,000 elements, ${kind} weights[${bad}] = 1e39: RangeError, out untouched`, () => {
       const out = new Float32Array(n).fill(SENTINEL);
-      expectPackageError(() => sigmoidFocalLossWithGrad(x, y, { weights: make(), out }), RangeError, `options.weights[${bad}]`);
+      expectPackageError(
+        () => sigmoidFocalLossWithGrad(x, y, { weights: make(), out }),
+        RangeError,
+        `options.weights[${bad}]`,
+      );
       expect(firstTouched(out), 'out was written').toBe(-1);
-      expectPackageError(() => sigmoidFocalLoss(x, y, { weights: make(), reduction: 'none' }), RangeError, `options.weights[${bad}]`);
-      expectPackageError(() => sigmoidFocalLossPartial(x, y, { weights: make() }), RangeError, `options.weights[${bad}]`);
+      expectPackageError(
+        () => sigmoidFocalLoss(x, y, { weights: make(), reduction: 'none' }),
+        RangeError,
+        `options.weights[${bad}]`,
+      );
+      expectPackageError(
+        () => sigmoidFocalLossPartial(x, y, { weights: make() }),
+        RangeError,
+        `options.weights[${bad}]`,
+      );
       expectStillExact();
     });
   }
@@ -48,17 +80,47 @@ describe('weights that overflow float32', () => {
   const targets = Int32Array.from({ length: rows }, (_, i) => i % C);
   const badRow = rows - 3;
   for (const [kind, make] of [
-    ['Float64Array', () => { const w = new Float64Array(rows).fill(1); w[badRow] = BIG; return w; }],
-    ['number[]', () => { const w = new Array<number>(rows).fill(1); w[badRow] = BIG; return w; }],
+    [
+      'Float64Array',
+      () => {
+        const w = new Float64Array(rows).fill(1);
+        w[badRow] = BIG;
+        return w;
+      },
+    ],
+    [
+      'number[]',
+      () => {
+        const w = new Array<number>(rows).fill(1);
+        w[badRow] = BIG;
+        return w;
+      },
+    ],
   ] as const) {
     test(`softmax, 100,000 rows × 4, ${kind} weights[${badRow}] = 1e39: RangeError, out untouched`, () => {
       const out = new Float32Array(rows * C).fill(SENTINEL);
-      expectPackageError(() => softmaxFocalLossWithGrad(logits, targets, { classes: C, weights: make(), out }), RangeError, `options.weights[${badRow}]`);
+      expectPackageError(
+        () => softmaxFocalLossWithGrad(logits, targets, { classes: C, weights: make(), out }),
+        RangeError,
+        `options.weights[${badRow}]`,
+      );
       expect(firstTouched(out), 'out was written').toBe(-1);
-      expectPackageError(() => softmaxFocalLoss(logits, targets, { classes: C, weights: make(), reduction: 'none' }), RangeError, `options.weights[${badRow}]`);
-      expectPackageError(() => softmaxFocalLossPartial(logits, targets, { classes: C, weights: make() }), RangeError, `options.weights[${badRow}]`);
+      expectPackageError(
+        () => softmaxFocalLoss(logits, targets, { classes: C, weights: make(), reduction: 'none' }),
+        RangeError,
+        `options.weights[${badRow}]`,
+      );
+      expectPackageError(
+        () => softmaxFocalLossPartial(logits, targets, { classes: C, weights: make() }),
+        RangeError,
+        `options.weights[${badRow}]`,
+      );
       // Channels-first: the same weights per position.
-      expectPackageError(() => softmaxFocalLossWithGrad(logits, targets, { shape: [1, C, rows], weights: make(), out }), RangeError, `options.weights[${badRow}]`);
+      expectPackageError(
+        () => softmaxFocalLossWithGrad(logits, targets, { shape: [1, C, rows], weights: make(), out }),
+        RangeError,
+        `options.weights[${badRow}]`,
+      );
       expect(firstTouched(out), 'out was written (channels-first)').toBe(-1);
       expectStillExact();
     });
@@ -67,10 +129,31 @@ describe('weights that overflow float32', () => {
   test('the same weights with Float64Array logits are valid and exact', () => {
     const z = [0.5, -1, 2, 0, 1, -3];
     const w = [1, BIG];
-    const r = softmaxFocalLossWithGrad(Float64Array.from(z), [1, 2], { classes: 3, weights: Float64Array.from(w), reduction: 'sum' });
-    expect(compareResult(r, refSoftmaxCall(z, [1, 2], { classes: 3, weights: w, reduction: 'sum' }, false), Float64Array, true)).toEqual([]);
-    const s = sigmoidFocalLossWithGrad(Float64Array.from(z), [1, 0, 1, 0, 1, 0], { weights: [1, 1, 1, 1, 1, BIG], reduction: 'sum' });
-    expect(compareResult(s, refSigmoidCall(z, [1, 0, 1, 0, 1, 0], { weights: [1, 1, 1, 1, 1, BIG], reduction: 'sum' }), Float64Array, true)).toEqual([]);
+    const r = softmaxFocalLossWithGrad(Float64Array.from(z), [1, 2], {
+      classes: 3,
+      weights: Float64Array.from(w),
+      reduction: 'sum',
+    });
+    expect(
+      compareResult(
+        r,
+        refSoftmaxCall(z, [1, 2], { classes: 3, weights: w, reduction: 'sum' }, false),
+        Float64Array,
+        true,
+      ),
+    ).toEqual([]);
+    const s = sigmoidFocalLossWithGrad(Float64Array.from(z), [1, 0, 1, 0, 1, 0], {
+      weights: [1, 1, 1, 1, 1, BIG],
+      reduction: 'sum',
+    });
+    expect(
+      compareResult(
+        s,
+        refSigmoidCall(z, [1, 0, 1, 0, 1, 0], { weights: [1, 1, 1, 1, 1, BIG], reduction: 'sum' }),
+        Float64Array,
+        true,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -81,24 +164,48 @@ describe('scalar options that overflow float32', () => {
 
   test('gamma 1e39: RangeError naming options.gamma (softmax and sigmoid, every function)', () => {
     const out = new Float32Array(3000).fill(SENTINEL);
-    expectPackageError(() => softmaxFocalLossWithGrad(z, t, { classes: 3, gamma: BIG, out }), RangeError, 'options.gamma');
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(z, t, { classes: 3, gamma: BIG, out }),
+      RangeError,
+      'options.gamma',
+    );
     expectPackageError(() => softmaxFocalLoss(z, t, { classes: 3, gamma: BIG }), RangeError, 'options.gamma');
     expectPackageError(() => softmaxFocalLossPartial(z, t, { classes: 3, gamma: BIG }), RangeError, 'options.gamma');
     expectPackageError(() => sigmoidFocalLossWithGrad(z, y, { gamma: BIG, out }), RangeError, 'options.gamma');
     expectPackageError(() => sigmoidFocalLoss(z, y, { gamma: BIG }), RangeError, 'options.gamma');
     expectPackageError(() => sigmoidFocalLossPartial(z, y, { gamma: BIG }), RangeError, 'options.gamma');
     // An empty batch too: the option is wrong whatever the batch.
-    expectPackageError(() => softmaxFocalLoss(new Float32Array(0), [], { classes: 3, gamma: BIG }), RangeError, 'options.gamma');
+    expectPackageError(
+      () => softmaxFocalLoss(new Float32Array(0), [], { classes: 3, gamma: BIG }),
+      RangeError,
+      'options.gamma',
+    );
     expect(firstTouched(out)).toBe(-1);
     expectStillExact();
   });
 
   test('softmax alpha 1e39, scalar and per class: RangeError naming options.alpha', () => {
     const out = new Float32Array(3000).fill(SENTINEL);
-    expectPackageError(() => softmaxFocalLossWithGrad(z, t, { classes: 3, alpha: BIG, out }), RangeError, 'options.alpha');
-    expectPackageError(() => softmaxFocalLossWithGrad(z, t, { classes: 3, alpha: [1, BIG, 1], out }), RangeError, 'options.alpha');
-    expectPackageError(() => softmaxFocalLoss(z, t, { classes: 3, alpha: Float64Array.from([1, 1, BIG]) }), RangeError, 'options.alpha');
-    expectPackageError(() => softmaxFocalLossPartial(z, t, { classes: 3, alpha: [BIG, 1, 1] }), RangeError, 'options.alpha');
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(z, t, { classes: 3, alpha: BIG, out }),
+      RangeError,
+      'options.alpha',
+    );
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(z, t, { classes: 3, alpha: [1, BIG, 1], out }),
+      RangeError,
+      'options.alpha',
+    );
+    expectPackageError(
+      () => softmaxFocalLoss(z, t, { classes: 3, alpha: Float64Array.from([1, 1, BIG]) }),
+      RangeError,
+      'options.alpha',
+    );
+    expectPackageError(
+      () => softmaxFocalLossPartial(z, t, { classes: 3, alpha: [BIG, 1, 1] }),
+      RangeError,
+      'options.alpha',
+    );
     expect(firstTouched(out)).toBe(-1);
     expectStillExact();
   });
@@ -106,10 +213,26 @@ describe('scalar options that overflow float32', () => {
   test('labelSmoothing 0.99999999 (1 in float32): RangeError naming options.labelSmoothing', () => {
     expect(Math.fround(0.99999999)).toBe(1);
     const out = new Float32Array(3000).fill(SENTINEL);
-    expectPackageError(() => softmaxFocalLossWithGrad(z, t, { classes: 3, labelSmoothing: 0.99999999, out }), RangeError, 'options.labelSmoothing');
-    expectPackageError(() => softmaxFocalLossPartial(z, t, { classes: 3, labelSmoothing: 0.99999999 }), RangeError, 'options.labelSmoothing');
-    expectPackageError(() => sigmoidFocalLossWithGrad(z, y, { labelSmoothing: 0.99999999, out }), RangeError, 'options.labelSmoothing');
-    expectPackageError(() => sigmoidFocalLoss(z, y, { labelSmoothing: 0.99999999 }), RangeError, 'options.labelSmoothing');
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(z, t, { classes: 3, labelSmoothing: 0.99999999, out }),
+      RangeError,
+      'options.labelSmoothing',
+    );
+    expectPackageError(
+      () => softmaxFocalLossPartial(z, t, { classes: 3, labelSmoothing: 0.99999999 }),
+      RangeError,
+      'options.labelSmoothing',
+    );
+    expectPackageError(
+      () => sigmoidFocalLossWithGrad(z, y, { labelSmoothing: 0.99999999, out }),
+      RangeError,
+      'options.labelSmoothing',
+    );
+    expectPackageError(
+      () => sigmoidFocalLoss(z, y, { labelSmoothing: 0.99999999 }),
+      RangeError,
+      'options.labelSmoothing',
+    );
     expect(firstTouched(out)).toBe(-1);
     expectStillExact();
   });
@@ -119,7 +242,10 @@ describe('scalar options that overflow float32', () => {
     const t64 = Array.from(t.subarray(0, 10));
     for (const o of [{ gamma: BIG }, { alpha: BIG }, { alpha: [1, BIG, 1] }, { labelSmoothing: 0.99999999 }]) {
       const r = softmaxFocalLossWithGrad(z64, t64, { classes: 3, reduction: 'sum', ...o });
-      expect(compareResult(r, refSoftmaxCall(z64, t64, { classes: 3, reduction: 'sum', ...o }, false), Float64Array, true), JSON.stringify(o)).toEqual([]);
+      expect(
+        compareResult(r, refSoftmaxCall(z64, t64, { classes: 3, reduction: 'sum', ...o }, false), Float64Array, true),
+        JSON.stringify(o),
+      ).toEqual([]);
     }
   });
 });
@@ -173,17 +299,33 @@ describe('a probability row that sums to 1 within 1e-3 in double but not in floa
 
   test('Float32Array logits: RangeError naming targets, out untouched, no kernel status', () => {
     const out = new Float32Array(N * C).fill(SENTINEL);
-    const e = expectPackageError(() => softmaxFocalLossWithGrad(logits, q, { classes: C, out }), RangeError, /\btargets?\b/);
+    const e = expectPackageError(
+      () => softmaxFocalLossWithGrad(logits, q, { classes: C, out }),
+      RangeError,
+      /\btargets?\b/,
+    );
     expect(e.message).not.toContain('kernel status');
     expect(firstTouched(out), 'out was written').toBe(-1);
-    expectPackageError(() => softmaxFocalLoss(logits, q, { classes: C, reduction: 'none' }), RangeError, /\btargets?\b/);
+    expectPackageError(
+      () => softmaxFocalLoss(logits, q, { classes: C, reduction: 'none' }),
+      RangeError,
+      /\btargets?\b/,
+    );
     expectPackageError(() => softmaxFocalLossPartial(logits, q, { classes: C }), RangeError, /\btargets?\b/);
     // The same row as Float32Array targets (already rounded): also refused.
-    expectPackageError(() => softmaxFocalLoss(logits, Float32Array.from(q), { classes: C }), RangeError, /\btargets?\b/);
+    expectPackageError(
+      () => softmaxFocalLoss(logits, Float32Array.from(q), { classes: C }),
+      RangeError,
+      /\btargets?\b/,
+    );
     // Channels-first: the row is one position's C values across the channels.
     const shaped = new Float64Array(N * C);
     for (let n = 0; n < N; n++) for (let c = 0; c < C; c++) shaped[c * N + n] = q[n * C + c];
-    expectPackageError(() => softmaxFocalLossWithGrad(logits, shaped, { shape: [1, C, N], out }), RangeError, /\btargets?\b/);
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(logits, shaped, { shape: [1, C, N], out }),
+      RangeError,
+      /\btargets?\b/,
+    );
     expect(firstTouched(out), 'out was written (channels-first)').toBe(-1);
     expectStillExact();
   });
@@ -192,6 +334,8 @@ describe('a probability row that sums to 1 within 1e-3 in double but not in floa
     const z64 = Float64Array.from(logits.subarray((N - 2) * C));
     const q64 = q.subarray((N - 2) * C);
     const r = softmaxFocalLossWithGrad(z64, q64, { classes: C, reduction: 'sum', gamma: 1 });
-    expect(compareResult(r, refSoftmaxCall(z64, q64, { classes: C, reduction: 'sum', gamma: 1 }, true), Float64Array, true)).toEqual([]);
+    expect(
+      compareResult(r, refSoftmaxCall(z64, q64, { classes: C, reduction: 'sum', gamma: 1 }, true), Float64Array, true),
+    ).toEqual([]);
   });
 });

@@ -21,8 +21,16 @@
 import { describe, expect, test } from 'vitest';
 import * as FL from 'focal-loss';
 import {
-  compareResult, fsum, packageErrorProblem, refSigmoidCall, refSoftmaxCall, rng, safeString, SENTINEL,
-  type FloatCtor, type Reduction,
+  compareResult,
+  fsum,
+  packageErrorProblem,
+  refSigmoidCall,
+  refSoftmaxCall,
+  rng,
+  safeString,
+  SENTINEL,
+  type FloatCtor,
+  type Reduction,
 } from './helpers';
 import { refSigmoid, refSoftmax } from '../reference';
 
@@ -42,8 +50,31 @@ const pick = <T>(r: Rand, xs: readonly T[]): T => xs[Math.floor(r() * xs.length)
 const int = (r: Rand, n: number) => Math.floor(r() * n);
 
 const NUMBERS = [
-  NaN, Infinity, -Infinity, -0, 0, 1, 2, 3, 0.5, 1.5, -1, -100, 255, 1e308, -1e308, 1e39, 2 ** 31, 2 ** 32, 2 ** 53,
-  2 ** 53 + 2, 5e-324, 0.99999999, 1 - 2 ** -53, 1e-7, 7,
+  NaN,
+  Infinity,
+  -Infinity,
+  -0,
+  0,
+  1,
+  2,
+  3,
+  0.5,
+  1.5,
+  -1,
+  -100,
+  255,
+  1e308,
+  -1e308,
+  1e39,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 53 + 2,
+  5e-324,
+  0.99999999,
+  1 - 2 ** -53,
+  1e-7,
+  7,
 ] as const;
 
 /** Proxies made here, and what a package must do with them (a Proxy of a typed array: TypeError). */
@@ -75,33 +106,73 @@ const isRevoked = (v: unknown) => v !== null && typeof v === 'object' && revoked
 /** Values that are neither numbers nor arrays of numbers (null and undefined are drawn separately). */
 function wrongKind(r: Rand): unknown {
   switch (int(r, 22)) {
-    case 0: return 'abc';
-    case 1: return '';
-    case 2: return '2';
-    case 3: return Symbol('garbage');
-    case 4: return true;
-    case 5: return 10n;
-    case 6: return {};
-    case 7: return Object.create(null);
-    case 8: return () => 2;
-    case 9: return new Date(0);
-    case 10: return /x/;
-    case 11: return new Map([[0, 1]]);
-    case 12: return new ArrayBuffer(16);
-    case 13: return new DataView(new ArrayBuffer(16));
-    case 14: return revoked();
-    case 15: return proxyOf({});
-    case 16: return { valueOf: () => 2, toString: () => '2' };
+    case 0:
+      return 'abc';
+    case 1:
+      return '';
+    case 2:
+      return '2';
+    case 3:
+      return Symbol('garbage');
+    case 4:
+      return true;
+    case 5:
+      return 10n;
+    case 6:
+      return {};
+    case 7:
+      return Object.create(null);
+    case 8:
+      return () => 2;
+    case 9:
+      return new Date(0);
+    case 10:
+      return /x/;
+    case 11:
+      return new Map([[0, 1]]);
+    case 12:
+      return new ArrayBuffer(16);
+    case 13:
+      return new DataView(new ArrayBuffer(16));
+    case 14:
+      return revoked();
+    case 15:
+      return proxyOf({});
+    case 16:
+      return { valueOf: () => 2, toString: () => '2' };
     // Printing these throws: building an error message must not.
-    case 17: return { [Symbol.toPrimitive]() { throw new Error('user toPrimitive'); } };
-    case 18: return Object.defineProperty({}, 'constructor', { get() { throw new Error('user constructor getter'); } });
-    case 19: return new BigInt64Array(2);
-    case 20: return new BigUint64Array(3);
-    default: return { length: 2, 0: 1, 1: 0 };
+    case 17:
+      return {
+        [Symbol.toPrimitive]() {
+          throw new Error('user toPrimitive');
+        },
+      };
+    case 18:
+      return Object.defineProperty({}, 'constructor', {
+        get() {
+          throw new Error('user constructor getter');
+        },
+      });
+    case 19:
+      return new BigInt64Array(2);
+    case 20:
+      return new BigUint64Array(3);
+    default:
+      return { length: 2, 0: 1, 1: 0 };
   }
 }
 
-const TYPED = [Int8Array, Uint8Array, Uint8ClampedArray, Int16Array, Uint16Array, Int32Array, Uint32Array, Float32Array, Float64Array] as const;
+const TYPED = [
+  Int8Array,
+  Uint8Array,
+  Uint8ClampedArray,
+  Int16Array,
+  Uint16Array,
+  Int32Array,
+  Uint32Array,
+  Float32Array,
+  Float64Array,
+] as const;
 const INDEX_TYPES = [Int32Array, Uint32Array, Int16Array, Uint16Array, Int8Array, Uint8Array] as const;
 
 function garbageNumber(r: Rand): number {
@@ -170,16 +241,26 @@ interface Ctx {
 
 const isFloat = (v: unknown): v is Float32Array | Float64Array =>
   !isRevoked(v) && (v instanceof Float32Array || v instanceof Float64Array) && !isProxy(v) && !detached.has(v);
-const isIndexArray = (v: unknown) => !isRevoked(v) && INDEX_TYPES.some((T) => v instanceof T) && !isProxy(v) && !detached.has(v as object);
-const f32Overflows = (ctx: Ctx, x: number) => ctx.Ctor === Float32Array && Number.isFinite(x) && !Number.isFinite(Math.fround(x));
+const isIndexArray = (v: unknown) =>
+  !isRevoked(v) && INDEX_TYPES.some((T) => v instanceof T) && !isProxy(v) && !detached.has(v as object);
+const f32Overflows = (ctx: Ctx, x: number) =>
+  ctx.Ctor === Float32Array && Number.isFinite(x) && !Number.isFinite(Math.fround(x));
 
 /** Never acceptable where an array of numbers is expected (null / undefined are the caller's business). */
 function neverArray(v: unknown): boolean {
   if (v === null || v === undefined) return false;
   if (typeof v !== 'object') return true; // strings, symbols, numbers, booleans, bigints, functions
   if (isRevoked(v) || detached.has(v) || proxies.get(v) === 'typed' || proxies.get(v) === 'object') return true;
-  return v instanceof DataView || v instanceof ArrayBuffer || v instanceof BigInt64Array || v instanceof BigUint64Array ||
-    v instanceof Map || v instanceof Date || v instanceof RegExp || !('length' in v);
+  return (
+    v instanceof DataView ||
+    v instanceof ArrayBuffer ||
+    v instanceof BigInt64Array ||
+    v instanceof BigUint64Array ||
+    v instanceof Map ||
+    v instanceof Date ||
+    v instanceof RegExp ||
+    !('length' in v)
+  );
 }
 
 function classifyNumber(ctx: Ctx, v: unknown, ok: (x: number) => boolean): Class {
@@ -205,7 +286,8 @@ function classifyNumberArray(ctx: Ctx, v: any, length: number, element: (x: numb
   // Integer typed arrays, array-likes: not documented; taken or refused, but never with bad values.
   try {
     if (v.length !== length) return EITHER;
-    for (let i = 0; i < v.length; i++) if (typeof v[i] !== 'number' || !element(v[i]) || f32Overflows(ctx, v[i])) return EITHER;
+    for (let i = 0; i < v.length; i++)
+      if (typeof v[i] !== 'number' || !element(v[i]) || f32Overflows(ctx, v[i])) return EITHER;
   } catch {
     return EITHER;
   }
@@ -299,7 +381,11 @@ function classifyLayout(o: Record<string, unknown>, len: number): { cls: Class; 
   if (shape !== undefined) {
     if (isRevoked(shape)) return { cls: TYPE };
     if (isProxy(shape)) return { cls: proxies.get(shape as object) === 'array' ? ANY : TYPE };
-    if (!Array.isArray(shape)) return { cls: typeof shape === 'object' && shape !== null && ArrayBuffer.isView(shape) && !detached.has(shape) ? ANY : TYPE };
+    if (!Array.isArray(shape))
+      return {
+        cls:
+          typeof shape === 'object' && shape !== null && ArrayBuffer.isView(shape) && !detached.has(shape) ? ANY : TYPE,
+      };
     // Every element is checked: when several are wrong (or the length is), either error may come first.
     let kindError = false; // an element that is not a number (a hole reads undefined): TypeError naming options.shape[i]
     let rangeError = shape.length < 2; // too short, or an element that is not an integer >= 0 (>= 1 for C): RangeError
@@ -345,7 +431,16 @@ interface Problem {
   options: Record<string, unknown>; // the options object of the valid problem (replacements go into it)
   /** The options argument of the valid call: `options`, or a Proxy / getters standing for it, or undefined for {}. */
   optionsArg: unknown;
-  ref: { reduction?: Reduction; classes?: number; shape?: number[]; gamma?: number; alpha?: any; ignoreIndex?: number; labelSmoothing?: number; weights?: number[] | null };
+  ref: {
+    reduction?: Reduction;
+    classes?: number;
+    shape?: number[];
+    gamma?: number;
+    alpha?: any;
+    ignoreIndex?: number;
+    labelSmoothing?: number;
+    weights?: number[] | null;
+  };
   /** A Proxy number[] in a valid call: exact values, or a TypeError. */
   orType: boolean;
 }
@@ -400,23 +495,59 @@ function softmaxProblem(r: Rand, fn: string): Problem {
     targetsArg = T === null ? targets.slice() : T.from(targets);
     ref.ignoreIndex = ignoreIndex;
   }
-  if (r() < 0.5) { const g = pick(r, [0, 0.5, 1, 2, 3, f32(r() * 5)]); options.gamma = g; ref.gamma = g; }
+  if (r() < 0.5) {
+    const g = pick(r, [0, 0.5, 1, 2, 3, f32(r() * 5)]);
+    options.gamma = g;
+    ref.gamma = g;
+  }
   const a = r();
   if (a < 0.15) options.alpha = null;
-  else if (a < 0.35) { const s = f32(r() * 2); options.alpha = s; ref.alpha = s; }
-  else if (a < 0.55) { const xs = Array.from({ length: C }, () => f32(r() * 2)); options.alpha = container(r, xs); ref.alpha = xs; }
-  if (r() < 0.3) { const e = r() < 0.2 ? 0 : f32(r() * 0.4); options.labelSmoothing = e; ref.labelSmoothing = e; }
+  else if (a < 0.35) {
+    const s = f32(r() * 2);
+    options.alpha = s;
+    ref.alpha = s;
+  } else if (a < 0.55) {
+    const xs = Array.from({ length: C }, () => f32(r() * 2));
+    options.alpha = container(r, xs);
+    ref.alpha = xs;
+  }
+  if (r() < 0.3) {
+    const e = r() < 0.2 ? 0 : f32(r() * 0.4);
+    options.labelSmoothing = e;
+    ref.labelSmoothing = e;
+  }
   const w = r();
   if (w < 0.15) options.weights = null;
-  else if (w < 0.5) { const xs = Array.from({ length: items }, () => f32(r() * 3)); options.weights = container(r, xs); ref.weights = xs; }
+  else if (w < 0.5) {
+    const xs = Array.from({ length: items }, () => f32(r() * 3));
+    options.weights = container(r, xs);
+    ref.weights = xs;
+  }
   if (!fn.endsWith('Partial')) {
-    if (r() < 0.75) { const v = pick(r, ['mean', 'sum', 'none'] as const); options.reduction = v; ref.reduction = v; }
+    if (r() < 0.75) {
+      const v = pick(r, ['mean', 'sum', 'none'] as const);
+      options.reduction = v;
+      ref.reduction = v;
+    }
   } else {
     ref.reduction = 'none';
   }
   if (fn.endsWith('WithGrad') && r() < 0.6) options.out = r() < 0.1 ? null : new Ctor(len).fill(SENTINEL);
   return {
-    fn, softmax: true, Ctor, logits, targets, probs, C, S, items, ignoreIndex, options, optionsArg: options, ref, orType: false,
+    fn,
+    softmax: true,
+    Ctor,
+    logits,
+    targets,
+    probs,
+    C,
+    S,
+    items,
+    ignoreIndex,
+    options,
+    optionsArg: options,
+    ref,
+    orType: false,
     args: [Ctor.from(logits), targetsArg, options],
   };
 }
@@ -428,25 +559,69 @@ function sigmoidProblem(r: Rand, fn: string): Problem {
   const soft = r() < 0.4;
   const targets = Array.from({ length: n }, () => (soft ? f32(r()) : int(r, 2)));
   const kind = int(r, 4);
-  const targetsArg = kind === 0 ? targets.slice() : kind === 1 ? Float64Array.from(targets) : kind === 2 || soft ? Float32Array.from(targets) : Uint8Array.from(targets);
+  const targetsArg =
+    kind === 0
+      ? targets.slice()
+      : kind === 1
+        ? Float64Array.from(targets)
+        : kind === 2 || soft
+          ? Float32Array.from(targets)
+          : Uint8Array.from(targets);
   const options: Record<string, unknown> = {};
   const ref: Problem['ref'] = {};
-  if (r() < 0.5) { const g = pick(r, [0, 0.5, 1, 2, 3, f32(r() * 5)]); options.gamma = g; ref.gamma = g; }
+  if (r() < 0.5) {
+    const g = pick(r, [0, 0.5, 1, 2, 3, f32(r() * 5)]);
+    options.gamma = g;
+    ref.gamma = g;
+  }
   const a = r();
-  if (a < 0.15) { options.alpha = null; ref.alpha = null; }
-  else if (a < 0.25) { options.alpha = -1; ref.alpha = -1; }
-  else if (a < 0.6) { const v = pick(r, [0, 1, f32(r())]); options.alpha = v; ref.alpha = v; }
-  if (r() < 0.3) { const e = r() < 0.2 ? 0 : f32(r() * 0.4); options.labelSmoothing = e; ref.labelSmoothing = e; }
+  if (a < 0.15) {
+    options.alpha = null;
+    ref.alpha = null;
+  } else if (a < 0.25) {
+    options.alpha = -1;
+    ref.alpha = -1;
+  } else if (a < 0.6) {
+    const v = pick(r, [0, 1, f32(r())]);
+    options.alpha = v;
+    ref.alpha = v;
+  }
+  if (r() < 0.3) {
+    const e = r() < 0.2 ? 0 : f32(r() * 0.4);
+    options.labelSmoothing = e;
+    ref.labelSmoothing = e;
+  }
   const w = r();
   if (w < 0.15) options.weights = null;
-  else if (w < 0.5) { const xs = Array.from({ length: n }, () => f32(r() * 3)); options.weights = container(r, xs); ref.weights = xs; }
+  else if (w < 0.5) {
+    const xs = Array.from({ length: n }, () => f32(r() * 3));
+    options.weights = container(r, xs);
+    ref.weights = xs;
+  }
   if (!fn.endsWith('Partial')) {
-    if (r() < 0.75) { const v = pick(r, ['mean', 'sum', 'none'] as const); options.reduction = v; ref.reduction = v; }
+    if (r() < 0.75) {
+      const v = pick(r, ['mean', 'sum', 'none'] as const);
+      options.reduction = v;
+      ref.reduction = v;
+    }
   } else ref.reduction = 'none';
   if (fn.endsWith('WithGrad') && r() < 0.6) options.out = r() < 0.1 ? null : new Ctor(n).fill(SENTINEL);
   const optionsArg = fn.endsWith('Partial') && r() < 0.1 && Object.keys(options).length === 0 ? undefined : options;
   return {
-    fn, softmax: false, Ctor, logits, targets, probs: false, C: 1, S: 1, items: n, ignoreIndex: -100, options, optionsArg, ref, orType: false,
+    fn,
+    softmax: false,
+    Ctor,
+    logits,
+    targets,
+    probs: false,
+    C: 1,
+    S: 1,
+    items: n,
+    ignoreIndex: -100,
+    options,
+    optionsArg,
+    ref,
+    orType: false,
     args: [Ctor.from(logits), targetsArg, optionsArg],
   };
 }
@@ -507,12 +682,28 @@ function mutate(r: Rand, pb: Problem): string | null {
     return 'logits';
   }
   if (slot === 'targets') {
-    pb.args[1] = r() < 0.8 ? garbageArray(r, pb.softmax && r() < 0.5 ? pb.items : len) : r() < 0.2 ? pick(r, [undefined, null]) : r() < 0.5 ? wrongKind(r) : garbageNumber(r);
+    pb.args[1] =
+      r() < 0.8
+        ? garbageArray(r, pb.softmax && r() < 0.5 ? pb.items : len)
+        : r() < 0.2
+          ? pick(r, [undefined, null])
+          : r() < 0.5
+            ? wrongKind(r)
+            : garbageNumber(r);
     return 'targets';
   }
   if (slot === 'options') {
     const k = r();
-    pb.args[2] = k < 0.3 ? pick(r, [undefined, null, 0, 'sum', 2, true]) : k < 0.45 ? revoked() : k < 0.7 ? wrongKind(r) : k < 0.85 ? [] : new Float32Array(2);
+    pb.args[2] =
+      k < 0.3
+        ? pick(r, [undefined, null, 0, 'sum', 2, true])
+        : k < 0.45
+          ? revoked()
+          : k < 0.7
+            ? wrongKind(r)
+            : k < 0.85
+              ? []
+              : new Float32Array(2);
     return 'options';
   }
   if (pb.args[2] !== pb.options) return null; // the options object was replaced (or is undefined): no option to replace
@@ -522,8 +713,24 @@ function mutate(r: Rand, pb: Problem): string | null {
       o[Symbol('extra') as unknown as string] = 1; // a symbol key: not an option; ignored or refused
       return 'options[symbol]';
     }
-    const key = pick(r, ['foo', 'ignore_index', 'num_classes', 'weight', 'from_logits', 'Gamma', 'eps', '0', 'constructor', 'positives']);
-    Object.defineProperty(o, key, { value: r() < 0.5 ? 1 : undefined, enumerable: true, configurable: true, writable: true });
+    const key = pick(r, [
+      'foo',
+      'ignore_index',
+      'num_classes',
+      'weight',
+      'from_logits',
+      'Gamma',
+      'eps',
+      '0',
+      'constructor',
+      'positives',
+    ]);
+    Object.defineProperty(o, key, {
+      value: r() < 0.5 ? 1 : undefined,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
     return `options.${key}`;
   }
   let v: unknown;
@@ -554,7 +761,17 @@ function mutate(r: Rand, pb: Problem): string | null {
 /** Names the targets: 'targets[3] = …', 'targets.length', or 'the target probabilities of row 2 sum to …'. */
 const TARGETS = /\btargets?\b/;
 
-const SOFTMAX_KEYS = ['classes', 'shape', 'gamma', 'alpha', 'reduction', 'ignoreIndex', 'labelSmoothing', 'weights', 'out'];
+const SOFTMAX_KEYS = [
+  'classes',
+  'shape',
+  'gamma',
+  'alpha',
+  'reduction',
+  'ignoreIndex',
+  'labelSmoothing',
+  'weights',
+  'out',
+];
 const SIGMOID_KEYS = ['gamma', 'alpha', 'reduction', 'labelSmoothing', 'weights', 'out'];
 
 interface Judgement {
@@ -568,7 +785,15 @@ interface Judgement {
 function judge(pb: Problem, mutated: string[]): Judgement {
   const at: { slot: string; cls: Class; names: (string | RegExp)[] }[] = [];
   const logits = pb.args[0];
-  const ctx: Ctx = { Ctor: pb.Ctor, len: pb.logits.length, C: pb.C, S: pb.S, items: pb.items, ignoreIndex: pb.ignoreIndex, fn: pb.fn };
+  const ctx: Ctx = {
+    Ctor: pb.Ctor,
+    len: pb.logits.length,
+    C: pb.C,
+    S: pb.S,
+    items: pb.items,
+    ignoreIndex: pb.ignoreIndex,
+    fn: pb.fn,
+  };
   const lc = classifyLogits(logits);
   at.push({ slot: 'logits', cls: lc, names: ['logits'] });
   if (lc.verdict === 'any') {
@@ -582,10 +807,15 @@ function judge(pb: Problem, mutated: string[]): Judgement {
     let cls: Class;
     if (o === undefined) cls = pb.softmax ? TYPE : ANY;
     else if (o === null || (typeof o !== 'object' && typeof o !== 'function') || isRevoked(o)) cls = TYPE;
-    else if (typeof o === 'function') cls = pb.softmax ? TYPE : ANY; // a function object: taken or refused
+    else if (typeof o === 'function')
+      cls = pb.softmax ? TYPE : ANY; // a function object: taken or refused
     else {
       let keys: string[] = [];
-      try { keys = Object.keys(o); } catch { /* none */ }
+      try {
+        keys = Object.keys(o);
+      } catch {
+        /* none */
+      }
       const known = pb.softmax ? SOFTMAX_KEYS : SIGMOID_KEYS;
       cls = keys.some((k) => !known.includes(k)) || pb.softmax ? TYPE : ANY;
     }
@@ -596,7 +826,8 @@ function judge(pb: Problem, mutated: string[]): Judgement {
   } else {
     const oo = pb.options;
     const known = pb.softmax ? SOFTMAX_KEYS : SIGMOID_KEYS;
-    for (const k of Object.keys(oo)) if (!known.includes(k)) at.push({ slot: `options.${k}`, cls: TYPE, names: [`'${k}'`] });
+    for (const k of Object.keys(oo))
+      if (!known.includes(k)) at.push({ slot: `options.${k}`, cls: TYPE, names: [`'${k}'`] });
     if (pb.softmax) {
       const lay = classifyLayout(oo, ctx.len);
       at.push({ slot: 'layout', cls: lay.cls, names: ['logits', 'options.classes', 'options.shape'] });
@@ -611,37 +842,76 @@ function judge(pb: Problem, mutated: string[]): Judgement {
       if (iic.verdict === 'any') ctx.ignoreIndex = ii === undefined ? -100 : (ii as number);
       const alpha = oo.alpha;
       at.push({
-        slot: 'options.alpha', names: ['options.alpha'],
-        cls: typeof alpha === 'number' ? (Number.isFinite(alpha) && alpha >= 0 && !f32Overflows(ctx, alpha) ? ANY : RANGE)
-          : detached.has(alpha as object) ? EITHER // a detached alpha has length 0 ≠ C: a RangeError is as good
-          : classifyNumberArray(ctx, alpha, ctx.C, (x) => Number.isFinite(x) && x >= 0),
+        slot: 'options.alpha',
+        names: ['options.alpha'],
+        cls:
+          typeof alpha === 'number'
+            ? Number.isFinite(alpha) && alpha >= 0 && !f32Overflows(ctx, alpha)
+              ? ANY
+              : RANGE
+            : detached.has(alpha as object)
+              ? EITHER // a detached alpha has length 0 ≠ C: a RangeError is as good
+              : classifyNumberArray(ctx, alpha, ctx.C, (x) => Number.isFinite(x) && x >= 0),
       });
       at.push({ slot: 'targets', cls: classifyTargetsSoftmax(ctx, pb.args[1]), names: [TARGETS] });
     } else {
       const alpha = oo.alpha;
       at.push({
-        slot: 'options.alpha', names: ['options.alpha'],
-        cls: alpha === undefined || alpha === null ? ANY : typeof alpha !== 'number' ? TYPE : alpha === -1 || (alpha >= 0 && alpha <= 1) ? ANY : RANGE,
+        slot: 'options.alpha',
+        names: ['options.alpha'],
+        cls:
+          alpha === undefined || alpha === null
+            ? ANY
+            : typeof alpha !== 'number'
+              ? TYPE
+              : alpha === -1 || (alpha >= 0 && alpha <= 1)
+                ? ANY
+                : RANGE,
       });
       at.push({ slot: 'targets', cls: classifyTargetsSigmoid(ctx, pb.args[1]), names: [TARGETS] });
     }
-    at.push({ slot: 'options.gamma', cls: classifyNumber(ctx, oo.gamma, (x) => Number.isFinite(x) && x >= 0), names: ['options.gamma'] });
     at.push({
-      slot: 'options.labelSmoothing', names: ['options.labelSmoothing'],
-      cls: classifyNumber(ctx, oo.labelSmoothing, (x) => x >= 0 && x < 1 && (ctx.Ctor === Float64Array || Math.fround(x) < 1)),
+      slot: 'options.gamma',
+      cls: classifyNumber(ctx, oo.gamma, (x) => Number.isFinite(x) && x >= 0),
+      names: ['options.gamma'],
+    });
+    at.push({
+      slot: 'options.labelSmoothing',
+      names: ['options.labelSmoothing'],
+      cls: classifyNumber(
+        ctx,
+        oo.labelSmoothing,
+        (x) => x >= 0 && x < 1 && (ctx.Ctor === Float64Array || Math.fround(x) < 1),
+      ),
     });
     const red = oo.reduction;
     at.push({
-      slot: 'options.reduction', names: ['options.reduction', "'reduction'"],
-      cls: pb.fn.endsWith('Partial') ? (red === undefined || red === null ? ANY : TYPE)
-        : red === undefined || red === 'mean' || red === 'sum' || red === 'none' ? ANY : typeof red === 'string' ? RANGE : TYPE,
+      slot: 'options.reduction',
+      names: ['options.reduction', "'reduction'"],
+      cls: pb.fn.endsWith('Partial')
+        ? red === undefined || red === null
+          ? ANY
+          : TYPE
+        : red === undefined || red === 'mean' || red === 'sum' || red === 'none'
+          ? ANY
+          : typeof red === 'string'
+            ? RANGE
+            : TYPE,
     });
-    at.push({ slot: 'options.weights', cls: classifyNumberArray(ctx, oo.weights, ctx.items, (x) => Number.isFinite(x) && x >= 0), names: ['options.weights'] });
+    at.push({
+      slot: 'options.weights',
+      cls: classifyNumberArray(ctx, oo.weights, ctx.items, (x) => Number.isFinite(x) && x >= 0),
+      names: ['options.weights'],
+    });
     at.push({ slot: 'options.out', cls: classifyOut(ctx, oo.out), names: ['options.out', "'out'"] });
   }
   const throwing = at.filter((a) => a.cls.verdict === 'throw');
   // Replaced slots judged 'any' may still be refused (an undocumented kind): they may be named too.
-  const touched = (a: { slot: string }) => mutated.some((m) => m === a.slot || (a.slot === 'layout' && (m === 'options.classes' || m === 'options.shape' || m === 'logits')));
+  const touched = (a: { slot: string }) =>
+    mutated.some(
+      (m) =>
+        m === a.slot || (a.slot === 'layout' && (m === 'options.classes' || m === 'options.shape' || m === 'logits')),
+    );
   const maybe = at.filter((a) => a.cls.verdict === 'any' && touched(a));
   const names = [...throwing, ...maybe].flatMap((a) => a.names);
   if (throwing.length > 0) {
@@ -649,7 +919,12 @@ function judge(pb: Problem, mutated: string[]): Judgement {
     return { verdict: 'throw', kind, names, ctx };
   }
   if (mutated.length > 0) return { verdict: 'any', names: names.length ? names : ['focal-loss'], ctx };
-  return { verdict: pb.orType ? 'exactOrType' : 'exact', kind: pb.orType ? TypeError : undefined, names: [TARGETS, 'options.weights'], ctx };
+  return {
+    verdict: pb.orType ? 'exactOrType' : 'exact',
+    kind: pb.orType ? TypeError : undefined,
+    names: [TARGETS, 'options.weights'],
+    ctx,
+  };
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -667,14 +942,24 @@ function fixedChecks() {
     calls += 2;
     const a = FL.softmaxFocalLossWithGrad(logits, targets, { classes: 5, gamma: 1.5, out });
     const b = FL.sigmoidFocalLossWithGrad(sl, st, { reduction: 'none' });
-    return { loss: a.loss as number, grad: Array.from(out), sLoss: Array.from(b.loss as Float32Array), sGrad: Array.from(b.grad) };
+    return {
+      loss: a.loss as number,
+      grad: Array.from(out),
+      sLoss: Array.from(b.loss as Float32Array),
+      sGrad: Array.from(b.grad),
+    };
   };
   const first = run();
   const ref = refSoftmaxCall(logits, targets, { classes: 5, gamma: 1.5 }, false);
   const sref = refSigmoidCall(Array.from(sl), Array.from(st), { reduction: 'none' });
   const bad = [
     ...compareResult({ loss: first.loss, grad: Float64Array.from(first.grad) }, ref, Float64Array, true),
-    ...compareResult({ loss: Float32Array.from(first.sLoss), grad: Float32Array.from(first.sGrad) }, sref, Float32Array, true),
+    ...compareResult(
+      { loss: Float32Array.from(first.sLoss), grad: Float32Array.from(first.sGrad) },
+      sref,
+      Float32Array,
+      true,
+    ),
   ];
   const same = (x: number[], y: number[]) => x.length === y.length && x.every((v, i) => Object.is(v, y[i]));
   return {
@@ -686,7 +971,12 @@ function fixedChecks() {
       } catch (e) {
         return `the fixed valid call threw ${safeString((e as Error)?.message ?? e)}`;
       }
-      if (!Object.is(now.loss, first.loss) || !same(now.grad, first.grad) || !same(now.sLoss, first.sLoss) || !same(now.sGrad, first.sGrad)) {
+      if (
+        !Object.is(now.loss, first.loss) ||
+        !same(now.grad, first.grad) ||
+        !same(now.sLoss, first.sLoss) ||
+        !same(now.sGrad, first.sGrad)
+      ) {
         return 'the fixed valid call no longer returns the same bits';
       }
       return null;
@@ -699,7 +989,8 @@ function snapshot(vs: unknown[]): { v: ArrayLike<unknown>; copy: unknown[] }[] {
   const out: { v: ArrayLike<unknown>; copy: unknown[] }[] = [];
   for (const v of vs) {
     if (v === null || typeof v !== 'object' || isProxy(v) || isRevoked(v) || detached.has(v)) continue;
-    if ((ArrayBuffer.isView(v) && !(v instanceof DataView)) || Array.isArray(v)) out.push({ v: v as ArrayLike<unknown>, copy: Array.from(v as ArrayLike<unknown>) });
+    if ((ArrayBuffer.isView(v) && !(v instanceof DataView)) || Array.isArray(v))
+      out.push({ v: v as ArrayLike<unknown>, copy: Array.from(v as ArrayLike<unknown>) });
   }
   return out;
 }
@@ -718,11 +1009,15 @@ function reductionOf(o: unknown): Reduction {
 function formProblem(pb: Problem, j: Judgement, result: any, hugeAllowed: boolean): string | null {
   const logits = pb.args[0] as Float32Array | Float64Array;
   const Ctor = logits.constructor as FloatCtor;
-  const all = (a: ArrayLike<number>) => { for (let i = 0; i < a.length; i++) if (!finiteOrNaN(a[i], hugeAllowed)) return false; return true; };
+  const all = (a: ArrayLike<number>) => {
+    for (let i = 0; i < a.length; i++) if (!finiteOrNaN(a[i], hugeAllowed)) return false;
+    return true;
+  };
   if (pb.fn.endsWith('Partial')) {
     if (result === null || typeof result !== 'object') return `a partial is ${safeString(result)}`;
     const { sum, residual, count } = result;
-    if (!finiteOrNaN(sum, hugeAllowed) || typeof residual !== 'number' || !Number.isInteger(count) || count < 0) return `a malformed partial ${safeString(JSON.stringify(result))}`;
+    if (!finiteOrNaN(sum, hugeAllowed) || typeof residual !== 'number' || !Number.isInteger(count) || count < 0)
+      return `a malformed partial ${safeString(JSON.stringify(result))}`;
     if (count > logits.length) return `count ${count} > logits.length ${logits.length}`;
     return null;
   }
@@ -736,7 +1031,8 @@ function formProblem(pb: Problem, j: Judgement, result: any, hugeAllowed: boolea
   } else if (!finiteOrNaN(loss, hugeAllowed)) return `loss ${safeString(loss)} is not a finite number or NaN`;
   if (pb.fn.endsWith('WithGrad')) {
     const grad = result?.grad;
-    if (!(grad instanceof Ctor) || grad.length !== logits.length) return `grad is not a ${Ctor.name} of length ${logits.length}`;
+    if (!(grad instanceof Ctor) || grad.length !== logits.length)
+      return `grad is not a ${Ctor.name} of length ${logits.length}`;
     if (!all(grad)) return 'a gradient is not finite or NaN';
   }
   return null;
@@ -744,7 +1040,9 @@ function formProblem(pb: Problem, j: Judgement, result: any, hugeAllowed: boolea
 
 function exactProblem(pb: Problem, result: any): string[] {
   const { reduction, ...o } = pb.ref;
-  const base = pb.softmax ? refSoftmax(pb.logits, pb.targets, o, pb.probs) : refSigmoid(pb.logits, pb.targets, o as any);
+  const base = pb.softmax
+    ? refSoftmax(pb.logits, pb.targets, o, pb.probs)
+    : refSigmoid(pb.logits, pb.targets, o as any);
   if (pb.fn.endsWith('Partial')) {
     if (result === null || typeof result !== 'object') return [`a partial is ${safeString(result)}`];
     const want = fsum(base.losses);
@@ -761,14 +1059,21 @@ function exactProblem(pb: Problem, result: any): string[] {
   const withGrad = pb.fn.endsWith('WithGrad');
   const bad = compareResult(withGrad ? result : { loss: result }, reduced, pb.Ctor, withGrad);
   const out = pb.options.out;
-  if (withGrad && (out instanceof Float32Array || out instanceof Float64Array) && result?.grad !== out) bad.push('grad is not options.out');
+  if (withGrad && (out instanceof Float32Array || out instanceof Float64Array) && result?.grad !== out)
+    bad.push('grad is not options.out');
   return bad;
 }
 
 function hasHuge(v: unknown): boolean {
   if (typeof v === 'number') return Math.abs(v) > 1e30;
   if (v === null || typeof v !== 'object' || isProxy(v) || isRevoked(v) || detached.has(v)) return false;
-  if (Array.isArray(v) || (ArrayBuffer.isView(v) && !(v instanceof DataView) && !(v instanceof BigInt64Array) && !(v instanceof BigUint64Array))) {
+  if (
+    Array.isArray(v) ||
+    (ArrayBuffer.isView(v) &&
+      !(v instanceof DataView) &&
+      !(v instanceof BigInt64Array) &&
+      !(v instanceof BigUint64Array))
+  ) {
     const a = v as ArrayLike<unknown>;
     for (let i = 0; i < a.length; i++) if (typeof a[i] === 'number' && Math.abs(a[i] as number) > 1e30) return true;
   }
@@ -779,7 +1084,10 @@ function fuzzLoss(fn: string, seed: number, n: number): string[] {
   const r = rng(seed);
   const failures: string[] = [];
   let failed = 0;
-  const fail = (i: number, what: string) => { failed++; if (failures.length < Number(process.env.FUZZ_MAX ?? 30)) failures.push(`${fn} seed ${seed} call ${i}: ${what}`); };
+  const fail = (i: number, what: string) => {
+    failed++;
+    if (failures.length < Number(process.env.FUZZ_MAX ?? 30)) failures.push(`${fn} seed ${seed} call ${i}: ${what}`);
+  };
   const fixed = fixedChecks();
   failures.push(...fixed.bad.map((b) => `fixed valid call: ${b}`));
   const memory = FL.wasmMemoryBytes();
@@ -797,7 +1105,10 @@ function fuzzLoss(fn: string, seed: number, n: number): string[] {
     const j = judge(pb, mutated);
     const o = pb.args[2];
     const plain = o === pb.options;
-    const outs = plain && isFloat(pb.options.out) && (pb.options.out as Float64Array)[0] === SENTINEL ? [pb.options.out as Float64Array] : [];
+    const outs =
+      plain && isFloat(pb.options.out) && (pb.options.out as Float64Array)[0] === SENTINEL
+        ? [pb.options.out as Float64Array]
+        : [];
     const snaps = snapshot([pb.args[0], pb.args[1], ...(plain ? [pb.options.weights, pb.options.alpha] : [])]);
     const hugeAllowed = [pb.args[0], ...(plain ? Object.values(pb.options) : [])].some(hasHuge);
 
@@ -835,7 +1146,8 @@ function fuzzLoss(fn: string, seed: number, n: number): string[] {
     }
     for (const s of snaps) {
       const now = Array.from(s.v);
-      if (now.length !== s.copy.length || now.some((x, k) => !Object.is(x, s.copy[k]))) fail(i, `${what} an input array was modified`);
+      if (now.length !== s.copy.length || now.some((x, k) => !Object.is(x, s.copy[k])))
+        fail(i, `${what} an input array was modified`);
     }
     if (!memoryReported && FL.wasmMemoryBytes() !== memory) {
       memoryReported = true;
@@ -857,14 +1169,18 @@ function fuzzLoss(fn: string, seed: number, n: number): string[] {
 function validPart(r: Rand): { sum: number; residual: number; count: number } {
   const sum = r() < 0.1 ? 0 : (r() * 10) ** 3 * (r() < 0.5 ? 1 : 1e-6);
   const ulp = sum === 0 ? 0 : 2 ** (Math.floor(Math.log2(sum)) - 53);
-  return { sum, residual: sum === 0 ? 0 : Math.round((r() - 0.5) * 64) * ulp / 128, count: int(r, 1000) };
+  return { sum, residual: sum === 0 ? 0 : (Math.round((r() - 0.5) * 64) * ulp) / 128, count: int(r, 1000) };
 }
 
 function fuzzCombine(seed: number, n: number): string[] {
   const r = rng(seed);
   const failures: string[] = [];
   let failed = 0;
-  const fail = (i: number, what: string) => { failed++; if (failures.length < Number(process.env.FUZZ_MAX ?? 30)) failures.push(`combineFocalPartials seed ${seed} call ${i}: ${what}`); };
+  const fail = (i: number, what: string) => {
+    failed++;
+    if (failures.length < Number(process.env.FUZZ_MAX ?? 30))
+      failures.push(`combineFocalPartials seed ${seed} call ${i}: ${what}`);
+  };
   const memory = FL.wasmMemoryBytes();
   for (let i = 0; i < n; i++) {
     const parts: any[] = Array.from({ length: int(r, 5) }, () => validPart(r));
@@ -877,7 +1193,10 @@ function fuzzCombine(seed: number, n: number): string[] {
       valid = true;
       const k = r();
       if (k < 0.2) arg = new Set(parts);
-      else if (k < 0.4) arg = (function* gen() { yield* parts; })();
+      else if (k < 0.4)
+        arg = (function* gen() {
+          yield* parts;
+        })();
       else if (k < 0.5 && parts.length) parts[0] = { ...parts[0], mean: 5 };
     } else if (u < 0.45) {
       // Not an iterable of partials at all.
@@ -885,7 +1204,13 @@ function fuzzCombine(seed: number, n: number): string[] {
       arg = v;
       names = ['parts'];
       let iterable = false;
-      try { iterable = typeof v === 'string' || (v !== null && typeof v === 'object' && typeof (v as any)[Symbol.iterator] === 'function'); } catch { /* revoked */ }
+      try {
+        iterable =
+          typeof v === 'string' ||
+          (v !== null && typeof v === 'object' && typeof (v as any)[Symbol.iterator] === 'function');
+      } catch {
+        /* revoked */
+      }
       const empty = v === '' || (ArrayBuffer.isView(v) && (v as any).length === 0);
       cls = empty ? ANY : iterable ? EITHER : TYPE;
     } else {
@@ -905,7 +1230,8 @@ function fuzzCombine(seed: number, n: number): string[] {
         const v = r() < 0.6 ? garbageNumber(r) : r() < 0.5 ? pick(r, [undefined, null, '1', '2']) : wrongKind(r);
         parts[j] = { ...parts[j], [key]: v };
         names = [`parts[${j}].${key}`];
-        if (v === undefined && key === 'residual') cls = ANY; // { sum, count } alone: taken as residual 0 or refused
+        if (v === undefined && key === 'residual')
+          cls = ANY; // { sum, count } alone: taken as residual 0 or refused
         else if (typeof v !== 'number') cls = TYPE;
         else if (key === 'count') cls = Number.isInteger(v) && v >= 0 ? ANY : EITHER;
         else cls = ANY; // a NaN / Infinity sum (a NaN loss) may propagate or be refused
@@ -936,7 +1262,13 @@ function fuzzCombine(seed: number, n: number): string[] {
       if (!(Math.abs(result.mean - mean) <= 1e-15 * Math.abs(mean))) fail(i, `mean ${result.mean} expected ${mean}`);
     } else if (cls.verdict === 'throw') {
       fail(i, `returned ${safeString(JSON.stringify(result))} for ${names.join(', ')} instead of throwing`);
-    } else if (result === null || typeof result !== 'object' || typeof result.sum !== 'number' || typeof result.mean !== 'number' || !Number.isInteger(result.count)) {
+    } else if (
+      result === null ||
+      typeof result !== 'object' ||
+      typeof result.sum !== 'number' ||
+      typeof result.mean !== 'number' ||
+      !Number.isInteger(result.count)
+    ) {
       fail(i, `a malformed result ${safeString(result)}`);
     }
     if (FL.wasmMemoryBytes() !== memory) fail(i, 'wasmMemoryBytes() changed');
@@ -948,8 +1280,12 @@ function fuzzCombine(seed: number, n: number): string[] {
 // ------------------------------------------------------------------------------------------------
 
 const FNS = [
-  'softmaxFocalLoss', 'softmaxFocalLossWithGrad', 'softmaxFocalLossPartial',
-  'sigmoidFocalLoss', 'sigmoidFocalLossWithGrad', 'sigmoidFocalLossPartial',
+  'softmaxFocalLoss',
+  'softmaxFocalLossWithGrad',
+  'softmaxFocalLossPartial',
+  'sigmoidFocalLoss',
+  'sigmoidFocalLossWithGrad',
+  'sigmoidFocalLossPartial',
 ] as const;
 
 describe('seeded garbage fuzzer', () => {

@@ -46,14 +46,23 @@ export function detach<A extends ArrayBufferView>(a: A): A {
  * of the two classes), whose message starts with 'focal-loss: ', names one of `names` (substrings or
  * patterns; none: any), and is not a leaked kernel status.
  */
-export function packageErrorProblem(e: unknown, names?: readonly (string | RegExp)[], kind?: typeof TypeError | typeof RangeError): string | null {
+export function packageErrorProblem(
+  e: unknown,
+  names?: readonly (string | RegExp)[],
+  kind?: typeof TypeError | typeof RangeError,
+): string | null {
   if (!(e instanceof Error)) return `threw a non-Error ${safeString(e)}`;
   const ctor = e.constructor;
   if (ctor !== TypeError && ctor !== RangeError) return `threw ${ctor?.name}: ${e.message}`;
   if (kind && ctor !== kind) return `threw ${ctor.name} instead of ${kind.name}: ${e.message}`;
-  if (typeof e.message !== 'string' || !e.message.startsWith('focal-loss: ')) return `not a package message: ${ctor.name}: ${e.message}`;
+  if (typeof e.message !== 'string' || !e.message.startsWith('focal-loss: '))
+    return `not a package message: ${ctor.name}: ${e.message}`;
   if (e.message.includes('kernel status')) return `a kernel status leaked: ${e.message}`;
-  if (names && names.length > 0 && !names.some((n) => (typeof n === 'string' ? e.message.includes(n) : n.test(e.message)))) {
+  if (
+    names &&
+    names.length > 0 &&
+    !names.some((n) => (typeof n === 'string' ? e.message.includes(n) : n.test(e.message)))
+  ) {
     return `message does not name ${names.map(String).join(' | ')}: ${ctor.name}: ${e.message}`;
   }
   return null;
@@ -73,13 +82,21 @@ export function safeString(v: unknown): string {
 }
 
 /** Asserts `e` is a package error (see packageErrorProblem), printing the whole problem when it is not. */
-export function expectPackageErrorValue(e: unknown, names?: readonly (string | RegExp)[], kind?: typeof TypeError | typeof RangeError): void {
+export function expectPackageErrorValue(
+  e: unknown,
+  names?: readonly (string | RegExp)[],
+  kind?: typeof TypeError | typeof RangeError,
+): void {
   const p = packageErrorProblem(e, names, kind);
   expect(p, p ?? '').toBeNull();
 }
 
 /** Runs `call`, expecting a package error of class `kind` naming `name` (a substring or a pattern). */
-export function expectPackageError(call: () => unknown, kind: typeof TypeError | typeof RangeError, name: string | RegExp): Error {
+export function expectPackageError(
+  call: () => unknown,
+  kind: typeof TypeError | typeof RangeError,
+  name: string | RegExp,
+): Error {
   let thrown: unknown;
   let returned = false;
   try {
@@ -94,7 +111,13 @@ export function expectPackageError(call: () => unknown, kind: typeof TypeError |
 }
 
 /** Every entry outside rtol·max(|exp|, scale) + tiny (scale defaults to |exp|). */
-export function mismatches(got: ArrayLike<number> | number, exp: ArrayLike<number> | number, rtol: number, tiny: number, scale?: ArrayLike<number>): string[] {
+export function mismatches(
+  got: ArrayLike<number> | number,
+  exp: ArrayLike<number> | number,
+  rtol: number,
+  tiny: number,
+  scale?: ArrayLike<number>,
+): string[] {
   const g = typeof got === 'number' ? [got] : got;
   const e = typeof exp === 'number' ? [exp] : exp;
   if (typeof got !== typeof exp) return [`got ${typeof got}, expected ${typeof exp}`];
@@ -110,7 +133,14 @@ export function mismatches(got: ArrayLike<number> | number, exp: ArrayLike<numbe
   return bad;
 }
 
-export function expectClose(got: ArrayLike<number> | number, exp: ArrayLike<number> | number, rtol: number, tiny: number, scale?: ArrayLike<number>, what = '') {
+export function expectClose(
+  got: ArrayLike<number> | number,
+  exp: ArrayLike<number> | number,
+  rtol: number,
+  tiny: number,
+  scale?: ArrayLike<number>,
+  what = '',
+) {
   const bad = mismatches(got, exp, rtol, tiny, scale);
   expect(bad, `${what}\n${bad.join('\n')}`).toEqual([]);
 }
@@ -140,16 +170,24 @@ export function compareResult(
 }
 
 /** Reference for a softmax call (values as numbers: pass the float32-rounded inputs for Float32Array logits). */
-export function refSoftmaxCall(logits: ArrayLike<number>, targets: ArrayLike<number>, o: RefSoftmaxOptions & { reduction?: Reduction }, probs: boolean) {
+export function refSoftmaxCall(
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  o: RefSoftmaxOptions & { reduction?: Reduction },
+  probs: boolean,
+) {
   const { reduction = 'mean', ...rest } = o;
   return refReduce(refSoftmax(logits, targets, rest, probs), reduction);
 }
 
-export function refSigmoidCall(logits: ArrayLike<number>, targets: ArrayLike<number>, o: RefSigmoidOptions & { reduction?: Reduction } = {}) {
+export function refSigmoidCall(
+  logits: ArrayLike<number>,
+  targets: ArrayLike<number>,
+  o: RefSigmoidOptions & { reduction?: Reduction } = {},
+) {
   const { reduction = 'mean', ...rest } = o;
   return refReduce(refSigmoid(logits, targets, rest), reduction);
 }
-
 
 /** Same bits (NaN equals NaN, -0 differs from 0). */
 export function sameBits(got: ArrayLike<number>, want: ArrayLike<number>): string | null {

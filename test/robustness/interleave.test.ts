@@ -8,14 +8,24 @@
 import { describe, expect, test } from 'vitest';
 import * as FL from 'focal-loss';
 import {
-  compareResult, detach, fsum, packageErrorProblem, refSigmoidCall, refSoftmaxCall, rng, safeString, SENTINEL,
-  type F, type FloatCtor,
+  compareResult,
+  detach,
+  fsum,
+  packageErrorProblem,
+  refSigmoidCall,
+  refSoftmaxCall,
+  rng,
+  safeString,
+  SENTINEL,
+  type F,
+  type FloatCtor,
 } from './helpers';
 import { refSigmoid, refSoftmax } from '../reference';
 
 const CALLS = 20_000;
 
-const wave = (n: number, seed: number, amp = 4) => Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.731 + seed) * amp));
+const wave = (n: number, seed: number, amp = 4) =>
+  Array.from({ length: n }, (_, i) => Math.fround(Math.sin(i * 0.731 + seed) * amp));
 
 interface Valid {
   name: string;
@@ -38,14 +48,25 @@ interface Malformed {
 function numbers(r: unknown): number[] {
   if (typeof r === 'number') return [r];
   if (ArrayBuffer.isView(r)) return Array.from(r as F);
-  if (r && typeof r === 'object') return Object.keys(r).sort().flatMap((k) => numbers((r as Record<string, unknown>)[k]));
+  if (r && typeof r === 'object')
+    return Object.keys(r)
+      .sort()
+      .flatMap((k) => numbers((r as Record<string, unknown>)[k]));
   return [NaN];
 }
 
 // ------------------------------------------------------------------------------------------------
 // Valid calls
 
-function softmaxCase(name: string, Ctor: FloatCtor, M: number, C: number, o: Record<string, any>, withGrad: boolean, targets?: number[]): Valid {
+function softmaxCase(
+  name: string,
+  Ctor: FloatCtor,
+  M: number,
+  C: number,
+  o: Record<string, any>,
+  withGrad: boolean,
+  targets?: number[],
+): Valid {
   const z = wave(M * C, M + C);
   const t = targets ?? Array.from({ length: M }, (_, i) => (i % 11 === 0 ? -100 : (i * 5) % C));
   const logits = Ctor.from(z);
@@ -56,11 +77,14 @@ function softmaxCase(name: string, Ctor: FloatCtor, M: number, C: number, o: Rec
     name,
     run: () => {
       out?.fill(SENTINEL);
-      const r = withGrad ? FL.softmaxFocalLossWithGrad(logits, ti, { ...o, out } as any) : FL.softmaxFocalLoss(logits, ti, o as any);
+      const r = withGrad
+        ? FL.softmaxFocalLossWithGrad(logits, ti, { ...o, out } as any)
+        : FL.softmaxFocalLoss(logits, ti, o as any);
       if (first === undefined) first = r;
       return r;
     },
-    reference: () => compareResult(withGrad ? (first as any) : { loss: first }, refSoftmaxCall(z, t, o, false), Ctor, withGrad),
+    reference: () =>
+      compareResult(withGrad ? (first as any) : { loss: first }, refSoftmaxCall(z, t, o, false), Ctor, withGrad),
   };
 }
 
@@ -73,11 +97,14 @@ function sigmoidCase(name: string, Ctor: FloatCtor, n: number, o: Record<string,
   return {
     name,
     run: () => {
-      const r = withGrad ? FL.sigmoidFocalLossWithGrad(logits, targets, o as any) : FL.sigmoidFocalLoss(logits, targets, o as any);
+      const r = withGrad
+        ? FL.sigmoidFocalLossWithGrad(logits, targets, o as any)
+        : FL.sigmoidFocalLoss(logits, targets, o as any);
       if (first === undefined) first = r;
       return r;
     },
-    reference: () => compareResult(withGrad ? (first as any) : { loss: first }, refSigmoidCall(z, y, o), Ctor, withGrad),
+    reference: () =>
+      compareResult(withGrad ? (first as any) : { loss: first }, refSigmoidCall(z, y, o), Ctor, withGrad),
   };
 }
 
@@ -99,7 +126,12 @@ function partialCases(): Valid[] {
       run: () => (a = FL.softmaxFocalLossPartial(Float64Array.from(z), t, { classes: 3, gamma: 1 })),
       reference: () => {
         const base = refSoftmax(z, t, { classes: 3, gamma: 1 });
-        const bad = compareResult({ loss: a.sum + a.residual }, { loss: fsum(base.losses), grad: new Float64Array(0), gradScale: new Float64Array(0) }, Float64Array, false);
+        const bad = compareResult(
+          { loss: a.sum + a.residual },
+          { loss: fsum(base.losses), grad: new Float64Array(0), gradScale: new Float64Array(0) },
+          Float64Array,
+          false,
+        );
         return a.count === base.count ? bad : [...bad, `count ${a.count} vs ${base.count}`];
       },
     },
@@ -108,7 +140,12 @@ function partialCases(): Valid[] {
       run: () => (b = FL.sigmoidFocalLossPartial(Float32Array.from(sz), sy, { alpha: 0.4 })),
       reference: () => {
         const base = refSigmoid(sz, sy, { alpha: 0.4 });
-        return compareResult({ loss: b.sum + b.residual }, { loss: fsum(base.losses), grad: new Float64Array(0), gradScale: new Float64Array(0) }, Float32Array, false);
+        return compareResult(
+          { loss: b.sum + b.residual },
+          { loss: fsum(base.losses), grad: new Float64Array(0), gradScale: new Float64Array(0) },
+          Float32Array,
+          false,
+        );
       },
     },
     {
@@ -117,7 +154,8 @@ function partialCases(): Valid[] {
       reference: () => {
         const whole = FL.softmaxFocalLossPartial(Float64Array.from(z), t, { classes: 3, gamma: 1 });
         const bad: string[] = [];
-        if (!(Math.abs(c.sum - whole.sum) <= 1e-15 * whole.sum)) bad.push(`combined sum ${c.sum} vs whole ${whole.sum}`);
+        if (!(Math.abs(c.sum - whole.sum) <= 1e-15 * whole.sum))
+          bad.push(`combined sum ${c.sum} vs whole ${whole.sum}`);
         if (c.count !== whole.count) bad.push(`count ${c.count} vs ${whole.count}`);
         return bad;
       },
@@ -137,15 +175,45 @@ function wideCase(): Valid {
       first ??= r;
       return r;
     },
-    reference: () => compareResult(first, refSoftmaxCall(z, [777], { classes: C, reduction: 'sum' }, false), Float64Array, true),
+    reference: () =>
+      compareResult(first, refSoftmaxCall(z, [777], { classes: C, reduction: 'sum' }, false), Float64Array, true),
   };
 }
 
 const valid: Valid[] = [
-  softmaxCase('softmax f64 20×5 with out', Float64Array, 20, 5, { classes: 5, gamma: 1.5, alpha: [1, 0.5, 2, 1, 1] }, true),
-  softmaxCase('softmax f32 6,000×7 (two chunks), mean', Float32Array, 6_000, 7, { classes: 7, labelSmoothing: 0.1 }, true),
-  softmaxCase('softmax f64 [3, 5, 200] channels-first, none', Float64Array, 3, 5 * 200, { shape: [3, 5, 200], reduction: 'none' }, false, Array.from({ length: 600 }, (_, i) => i % 5)),
-  softmaxCase('softmaxFocalLoss f32 50×4, sum, weights', Float32Array, 50, 4, { classes: 4, reduction: 'sum', weights: wave(50, 1).map((v) => Math.abs(v)) }, false),
+  softmaxCase(
+    'softmax f64 20×5 with out',
+    Float64Array,
+    20,
+    5,
+    { classes: 5, gamma: 1.5, alpha: [1, 0.5, 2, 1, 1] },
+    true,
+  ),
+  softmaxCase(
+    'softmax f32 6,000×7 (two chunks), mean',
+    Float32Array,
+    6_000,
+    7,
+    { classes: 7, labelSmoothing: 0.1 },
+    true,
+  ),
+  softmaxCase(
+    'softmax f64 [3, 5, 200] channels-first, none',
+    Float64Array,
+    3,
+    5 * 200,
+    { shape: [3, 5, 200], reduction: 'none' },
+    false,
+    Array.from({ length: 600 }, (_, i) => i % 5),
+  ),
+  softmaxCase(
+    'softmaxFocalLoss f32 50×4, sum, weights',
+    Float32Array,
+    50,
+    4,
+    { classes: 4, reduction: 'sum', weights: wave(50, 1).map((v) => Math.abs(v)) },
+    false,
+  ),
   sigmoidCase('sigmoid f32 40,000 (two chunks), sum', Float32Array, 40_000, { reduction: 'sum', gamma: 1 }, true),
   sigmoidCase('sigmoid f64 9, none', Float64Array, 9, { reduction: 'none', alpha: null }, true),
   sigmoidCase('sigmoidFocalLoss f64 100, mean', Float64Array, 100, { labelSmoothing: 0.05 }, false),
@@ -175,37 +243,186 @@ function malformed(): Malformed[] {
   const smallOut = new Float64Array(6);
   const flipping = () => {
     let reads = 0;
-    return new Proxy(Array.from({ length: M }, (_, i) => i % C), {
-      get(t, k, r) {
-        if (k === String(M - 1)) return ++reads === 1 ? 0 : 99;
-        return Reflect.get(t, k, r);
+    return new Proxy(
+      Array.from({ length: M }, (_, i) => i % C),
+      {
+        get(t, k, r) {
+          if (k === String(M - 1)) return ++reads === 1 ? 0 : 99;
+          return Reflect.get(t, k, r);
+        },
       },
-    });
+    );
   };
   const flippingPlain = Array.from({ length: M }, (_, i) => (i === M - 1 ? 0 : i % C));
   return [
-    { name: `sigmoid f32 weights[${n - 5}] = 1e39`, expect: 'throw', kind: RangeError, names: [`options.weights[${n - 5}]`], out: sOut, run: () => FL.sigmoidFocalLossWithGrad(sx, sy, { weights: wBig, out: sOut }) },
-    { name: `softmax targets[${M - 1}] = ${C} (last chunk)`, expect: 'throw', kind: RangeError, names: [`targets[${M - 1}]`], out, run: () => FL.softmaxFocalLossWithGrad(x, badT, { classes: C, out }) },
-    { name: 'softmax Proxy targets flipping on a second read', expect: 'exactOrType', names: ['targets'], out, run: () => FL.softmaxFocalLossWithGrad(x, flipping(), { classes: C, out }), exact: () => FL.softmaxFocalLossWithGrad(x, Int32Array.from(flippingPlain), { classes: C }) },
-    { name: 'detached logits', expect: 'throw', kind: TypeError, names: ['logits'], run: () => FL.softmaxFocalLoss(detach(new Float32Array(6)), [], { classes: 3 }) },
-    { name: 'detached out', expect: 'throw', kind: TypeError, names: ['options.out'], run: () => FL.sigmoidFocalLossWithGrad(new Float64Array(0), [], { out: detach(new Float64Array(4)) }) },
-    { name: 'revoked Proxy options', expect: 'throw', kind: TypeError, names: ['options'], run: () => { const p = Proxy.revocable({ classes: 3 }, {}); p.revoke(); return FL.softmaxFocalLoss(small, [0, 1], p.proxy as any); } },
-    { name: 'weights [Object.create(null), 1]', expect: 'throw', kind: TypeError, names: ['options.weights[0]'], out: smallOut, run: () => FL.softmaxFocalLossWithGrad(small, [0, 1], { classes: 3, weights: [Object.create(null), 1], out: smallOut }) },
-    { name: 'shape [2, Symbol()]', expect: 'throw', kind: TypeError, names: ['options.shape[1]'], run: () => FL.softmaxFocalLoss(small, [0, 1], { shape: [2, Symbol('c') as any] }) },
-    { name: 'classes 1e6 with empty logits', expect: 'zeroOrRange', run: () => FL.softmaxFocalLoss(new Float64Array(0), [], { classes: 1e6 }) },
-    { name: 'shape [0, 2**22] with empty logits', expect: 'zeroOrRange', run: () => FL.softmaxFocalLossWithGrad(new Float32Array(0), [], { shape: [0, 2 ** 22] }).loss },
-    { name: 'gamma 1e39 with Float32Array logits', expect: 'throw', kind: RangeError, names: ['options.gamma'], out, run: () => FL.softmaxFocalLossWithGrad(x, badT.map((v) => v % C), { classes: C, gamma: 1e39, out }) },
-    { name: 'labelSmoothing 0.99999999 with Float32Array logits', expect: 'throw', kind: RangeError, names: ['options.labelSmoothing'], out: sOut, run: () => FL.sigmoidFocalLossWithGrad(sx, sy, { labelSmoothing: 0.99999999, out: sOut }) },
-    { name: 'alpha of the wrong length', expect: 'throw', kind: RangeError, names: ['options.alpha'], run: () => FL.softmaxFocalLoss(small, [0, 1], { classes: 3, alpha: [1, 1] }) },
-    { name: 'a wide row with a bad target', expect: 'throw', kind: RangeError, names: ['targets[0]'], out: wideOut, run: () => FL.softmaxFocalLossWithGrad(wide, [20_000], { classes: 20_000, out: wideOut }) },
-    { name: 'a wide row with NaN weight', expect: 'throw', kind: RangeError, names: ['options.weights[0]'], out: wideOut, run: () => FL.softmaxFocalLossWithGrad(wide, [3], { classes: 20_000, weights: [NaN], out: wideOut }) },
-    { name: 'Proxy of a Float32Array as logits', expect: 'throw', kind: TypeError, names: ['logits'], run: () => FL.sigmoidFocalLoss(new Proxy(new Float32Array(4), {}), [0, 1, 0, 1]) },
-    { name: 'partial with reduction', expect: 'throw', kind: TypeError, names: ["'reduction'", 'options.reduction'], run: () => FL.sigmoidFocalLossPartial(small, [0, 1, 0, 1, 0, 1], { reduction: 'sum' } as any) },
-    { name: 'combine [{ sum: "1" }]', expect: 'throw', kind: TypeError, names: ['parts[0].sum'], run: () => FL.combineFocalPartials([{ sum: '1', residual: 0, count: 1 } as any]) },
-    { name: 'combine [null]', expect: 'throw', kind: TypeError, names: ['parts[0]'], run: () => FL.combineFocalPartials([null as any]) },
-    { name: 'combine 5', expect: 'throw', kind: TypeError, names: ['parts'], run: () => FL.combineFocalPartials(5 as any) },
-    { name: 'logits a string', expect: 'throw', kind: TypeError, names: ['logits'], run: () => FL.softmaxFocalLossWithGrad('abc' as any, [0], { classes: 3 }) },
-    { name: 'unknown option', expect: 'throw', kind: TypeError, names: ["'ignore_index'"], run: () => FL.softmaxFocalLoss(small, [0, 1], { classes: 3, ignore_index: 1 } as any) },
+    {
+      name: `sigmoid f32 weights[${n - 5}] = 1e39`,
+      expect: 'throw',
+      kind: RangeError,
+      names: [`options.weights[${n - 5}]`],
+      out: sOut,
+      run: () => FL.sigmoidFocalLossWithGrad(sx, sy, { weights: wBig, out: sOut }),
+    },
+    {
+      name: `softmax targets[${M - 1}] = ${C} (last chunk)`,
+      expect: 'throw',
+      kind: RangeError,
+      names: [`targets[${M - 1}]`],
+      out,
+      run: () => FL.softmaxFocalLossWithGrad(x, badT, { classes: C, out }),
+    },
+    {
+      name: 'softmax Proxy targets flipping on a second read',
+      expect: 'exactOrType',
+      names: ['targets'],
+      out,
+      run: () => FL.softmaxFocalLossWithGrad(x, flipping(), { classes: C, out }),
+      exact: () => FL.softmaxFocalLossWithGrad(x, Int32Array.from(flippingPlain), { classes: C }),
+    },
+    {
+      name: 'detached logits',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['logits'],
+      run: () => FL.softmaxFocalLoss(detach(new Float32Array(6)), [], { classes: 3 }),
+    },
+    {
+      name: 'detached out',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['options.out'],
+      run: () => FL.sigmoidFocalLossWithGrad(new Float64Array(0), [], { out: detach(new Float64Array(4)) }),
+    },
+    {
+      name: 'revoked Proxy options',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['options'],
+      run: () => {
+        const p = Proxy.revocable({ classes: 3 }, {});
+        p.revoke();
+        return FL.softmaxFocalLoss(small, [0, 1], p.proxy as any);
+      },
+    },
+    {
+      name: 'weights [Object.create(null), 1]',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['options.weights[0]'],
+      out: smallOut,
+      run: () =>
+        FL.softmaxFocalLossWithGrad(small, [0, 1], { classes: 3, weights: [Object.create(null), 1], out: smallOut }),
+    },
+    {
+      name: 'shape [2, Symbol()]',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['options.shape[1]'],
+      run: () => FL.softmaxFocalLoss(small, [0, 1], { shape: [2, Symbol('c') as any] }),
+    },
+    {
+      name: 'classes 1e6 with empty logits',
+      expect: 'zeroOrRange',
+      run: () => FL.softmaxFocalLoss(new Float64Array(0), [], { classes: 1e6 }),
+    },
+    {
+      name: 'shape [0, 2**22] with empty logits',
+      expect: 'zeroOrRange',
+      run: () => FL.softmaxFocalLossWithGrad(new Float32Array(0), [], { shape: [0, 2 ** 22] }).loss,
+    },
+    {
+      name: 'gamma 1e39 with Float32Array logits',
+      expect: 'throw',
+      kind: RangeError,
+      names: ['options.gamma'],
+      out,
+      run: () =>
+        FL.softmaxFocalLossWithGrad(
+          x,
+          badT.map((v) => v % C),
+          { classes: C, gamma: 1e39, out },
+        ),
+    },
+    {
+      name: 'labelSmoothing 0.99999999 with Float32Array logits',
+      expect: 'throw',
+      kind: RangeError,
+      names: ['options.labelSmoothing'],
+      out: sOut,
+      run: () => FL.sigmoidFocalLossWithGrad(sx, sy, { labelSmoothing: 0.99999999, out: sOut }),
+    },
+    {
+      name: 'alpha of the wrong length',
+      expect: 'throw',
+      kind: RangeError,
+      names: ['options.alpha'],
+      run: () => FL.softmaxFocalLoss(small, [0, 1], { classes: 3, alpha: [1, 1] }),
+    },
+    {
+      name: 'a wide row with a bad target',
+      expect: 'throw',
+      kind: RangeError,
+      names: ['targets[0]'],
+      out: wideOut,
+      run: () => FL.softmaxFocalLossWithGrad(wide, [20_000], { classes: 20_000, out: wideOut }),
+    },
+    {
+      name: 'a wide row with NaN weight',
+      expect: 'throw',
+      kind: RangeError,
+      names: ['options.weights[0]'],
+      out: wideOut,
+      run: () => FL.softmaxFocalLossWithGrad(wide, [3], { classes: 20_000, weights: [NaN], out: wideOut }),
+    },
+    {
+      name: 'Proxy of a Float32Array as logits',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['logits'],
+      run: () => FL.sigmoidFocalLoss(new Proxy(new Float32Array(4), {}), [0, 1, 0, 1]),
+    },
+    {
+      name: 'partial with reduction',
+      expect: 'throw',
+      kind: TypeError,
+      names: ["'reduction'", 'options.reduction'],
+      run: () => FL.sigmoidFocalLossPartial(small, [0, 1, 0, 1, 0, 1], { reduction: 'sum' } as any),
+    },
+    {
+      name: 'combine [{ sum: "1" }]',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['parts[0].sum'],
+      run: () => FL.combineFocalPartials([{ sum: '1', residual: 0, count: 1 } as any]),
+    },
+    {
+      name: 'combine [null]',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['parts[0]'],
+      run: () => FL.combineFocalPartials([null as any]),
+    },
+    {
+      name: 'combine 5',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['parts'],
+      run: () => FL.combineFocalPartials(5 as any),
+    },
+    {
+      name: 'logits a string',
+      expect: 'throw',
+      kind: TypeError,
+      names: ['logits'],
+      run: () => FL.softmaxFocalLossWithGrad('abc' as any, [0], { classes: 3 }),
+    },
+    {
+      name: 'unknown option',
+      expect: 'throw',
+      kind: TypeError,
+      names: ["'ignore_index'"],
+      run: () => FL.softmaxFocalLoss(small, [0, 1], { classes: 3, ignore_index: 1 } as any),
+    },
   ];
 }
 
@@ -218,7 +435,10 @@ describe('a long interleaving of malformed and valid calls', () => {
     let memory = FL.wasmMemoryBytes();
     const failures: string[] = [];
     let failed = 0;
-    const fail = (i: number, what: string) => { failed++; if (failures.length < 30) failures.push(`call ${i}: ${what}`); };
+    const fail = (i: number, what: string) => {
+      failed++;
+      if (failures.length < 30) failures.push(`call ${i}: ${what}`);
+    };
     const r = rng(0x1e7e);
     let validCalls = 0;
     let badCalls = 0;
@@ -234,7 +454,8 @@ describe('a long interleaving of malformed and valid calls', () => {
           continue;
         }
         const want = expected[k];
-        if (got.length !== want.length || got.some((v, j) => !Object.is(v, want[j]))) fail(i, `${valid[k].name}: not the same bits as its first (reference-checked) result`);
+        if (got.length !== want.length || got.some((v, j) => !Object.is(v, want[j])))
+          fail(i, `${valid[k].name}: not the same bits as its first (reference-checked) result`);
       } else {
         badCalls++;
         const m = bad[Math.floor(r() * bad.length)];
@@ -265,7 +486,8 @@ describe('a long interleaving of malformed and valid calls', () => {
         } else {
           const want = numbers(m.exact!());
           const got = numbers(result);
-          if (got.length !== want.length || got.some((v, j) => !Object.is(v, want[j]))) fail(i, `${m.name}: returned, but not the values of its first reads`);
+          if (got.length !== want.length || got.some((v, j) => !Object.is(v, want[j])))
+            fail(i, `${m.name}: returned, but not the values of its first reads`);
         }
         if (threw && m.out) {
           const at = m.out.findIndex((v) => v !== SENTINEL);

@@ -8,7 +8,14 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import * as FL from 'focal-loss';
-import { compareResult, expectPackageErrorValue, packageErrorProblem, refSigmoidCall, refSoftmaxCall, SENTINEL } from './helpers';
+import {
+  compareResult,
+  expectPackageErrorValue,
+  packageErrorProblem,
+  refSigmoidCall,
+  refSoftmaxCall,
+  SENTINEL,
+} from './helpers';
 
 const api = FL as unknown as Record<string, (...args: unknown[]) => any>;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -23,8 +30,17 @@ function revoked(): object {
   return proxy;
 }
 const nullProto = () => Object.create(null);
-const throwingPrimitive = () => ({ [Symbol.toPrimitive]() { throw new Error('user toPrimitive'); } });
-const throwingConstructor = () => Object.defineProperty({}, 'constructor', { get() { throw new Error('user constructor getter'); } });
+const throwingPrimitive = () => ({
+  [Symbol.toPrimitive]() {
+    throw new Error('user toPrimitive');
+  },
+});
+const throwingConstructor = () =>
+  Object.defineProperty({}, 'constructor', {
+    get() {
+      throw new Error('user constructor getter');
+    },
+  });
 const unprintables: [string, () => unknown][] = [
   ['a null-prototype object', nullProto],
   ['a symbol', () => Symbol('s')],
@@ -42,7 +58,13 @@ function expectStillExact() {
 }
 
 /** Calls fn(...args), expecting a package error of `kind` (or either) naming `name`; `out` keeps its sentinel. */
-function expectRefused(fn: string, args: unknown[], kind: typeof TypeError | typeof RangeError | undefined, name: string | RegExp, out?: Float64Array | Float32Array) {
+function expectRefused(
+  fn: string,
+  args: unknown[],
+  kind: typeof TypeError | typeof RangeError | undefined,
+  name: string | RegExp,
+  out?: Float64Array | Float32Array,
+) {
   let thrown: unknown;
   let returned = false;
   try {
@@ -53,30 +75,48 @@ function expectRefused(fn: string, args: unknown[], kind: typeof TypeError | typ
   }
   expect(returned, `${fn} returned instead of throwing (${String(name)})`).toBe(false);
   expectPackageErrorValue(thrown, [name], kind);
-  if (out) expect(out.findIndex((v) => v !== SENTINEL), 'out was written').toBe(-1);
+  if (out)
+    expect(
+      out.findIndex((v) => v !== SENTINEL),
+      'out was written',
+    ).toBe(-1);
 }
 
 const SOFTMAX = ['softmaxFocalLoss', 'softmaxFocalLossWithGrad', 'softmaxFocalLossPartial'];
 const SIGMOID = ['sigmoidFocalLoss', 'sigmoidFocalLossWithGrad', 'sigmoidFocalLossPartial'];
 
-describe('the brief\'s examples', () => {
+describe("the brief's examples", () => {
   test('weights: [Object.create(null), 1] → TypeError naming options.weights[0]', () => {
     for (const fn of SOFTMAX) {
       const out = new Float64Array(6).fill(SENTINEL);
-      expectRefused(fn, [L, T, { classes: 3, weights: [Object.create(null), 1], ...(fn.endsWith('WithGrad') ? { out } : {}) }], TypeError, 'options.weights[0]', out);
+      expectRefused(
+        fn,
+        [L, T, { classes: 3, weights: [Object.create(null), 1], ...(fn.endsWith('WithGrad') ? { out } : {}) }],
+        TypeError,
+        'options.weights[0]',
+        out,
+      );
     }
-    for (const fn of SIGMOID) expectRefused(fn, [SL, ST, { weights: [1, 1, 1, Object.create(null)] }], TypeError, 'options.weights[3]');
+    for (const fn of SIGMOID)
+      expectRefused(fn, [SL, ST, { weights: [1, 1, 1, Object.create(null)] }], TypeError, 'options.weights[3]');
     expectStillExact();
   });
 
   test('a Symbol in shape → TypeError naming options.shape[1]', () => {
     for (const fn of SOFTMAX) expectRefused(fn, [L, T, { shape: [2, Symbol('C')] }], TypeError, 'options.shape[1]');
-    for (const fn of SOFTMAX) expectRefused(fn, [L, [0, 0, 0, 0, 0, 0], { shape: [2, 1, Symbol('S')] }], TypeError, 'options.shape[2]');
+    for (const fn of SOFTMAX)
+      expectRefused(fn, [L, [0, 0, 0, 0, 0, 0], { shape: [2, 1, Symbol('S')] }], TypeError, 'options.shape[2]');
     expectStillExact();
   });
 
   test('a revoked Proxy as options → TypeError', () => {
-    for (const fn of [...SOFTMAX, ...SIGMOID]) expectRefused(fn, [fn.startsWith('softmax') ? L : SL, fn.startsWith('softmax') ? T : ST, revoked()], TypeError, 'options');
+    for (const fn of [...SOFTMAX, ...SIGMOID])
+      expectRefused(
+        fn,
+        [fn.startsWith('softmax') ? L : SL, fn.startsWith('softmax') ? T : ST, revoked()],
+        TypeError,
+        'options',
+      );
     expectStillExact();
   });
 });
@@ -97,15 +137,44 @@ describe('values without a string form, in every argument', () => {
       }
       expectRefused('softmaxFocalLoss', [L, T, { shape: [2, 3], classes: make() }], undefined, 'options.classes');
       for (const key of ['gamma', 'alpha', 'labelSmoothing', 'reduction']) {
-        expectRefused('sigmoidFocalLossWithGrad', [SL, ST, { [key]: make(), out: new Float64Array(4).fill(SENTINEL) }], TypeError, `options.${key}`);
+        expectRefused(
+          'sigmoidFocalLossWithGrad',
+          [SL, ST, { [key]: make(), out: new Float64Array(4).fill(SENTINEL) }],
+          TypeError,
+          `options.${key}`,
+        );
       }
       // array options and their elements
-      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, alpha: make(), out }], TypeError, 'options.alpha', out);
-      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, weights: make(), out }], TypeError, 'options.weights', out);
+      expectRefused(
+        'softmaxFocalLossWithGrad',
+        [L, T, { classes: 3, alpha: make(), out }],
+        TypeError,
+        'options.alpha',
+        out,
+      );
+      expectRefused(
+        'softmaxFocalLossWithGrad',
+        [L, T, { classes: 3, weights: make(), out }],
+        TypeError,
+        'options.weights',
+        out,
+      );
       expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, out: make() }], TypeError, 'options.out');
       expectRefused('softmaxFocalLoss', [L, T, { shape: make() }], TypeError, 'options.shape');
-      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, alpha: [1, make(), 1], out }], TypeError, 'options.alpha[1]', out);
-      expectRefused('softmaxFocalLossWithGrad', [L, T, { classes: 3, weights: [1, make()], out }], TypeError, 'options.weights[1]', out);
+      expectRefused(
+        'softmaxFocalLossWithGrad',
+        [L, T, { classes: 3, alpha: [1, make(), 1], out }],
+        TypeError,
+        'options.alpha[1]',
+        out,
+      );
+      expectRefused(
+        'softmaxFocalLossWithGrad',
+        [L, T, { classes: 3, weights: [1, make()], out }],
+        TypeError,
+        'options.weights[1]',
+        out,
+      );
       expectRefused('softmaxFocalLossWithGrad', [L, T, { shape: [make(), 3] }], TypeError, 'options.shape[0]');
       // class indices and sigmoid targets as number[]: a wrong element (TypeError or RangeError) naming it
       expectRefused('softmaxFocalLossWithGrad', [L, [0, make()], { classes: 3, out }], undefined, 'targets[1]', out);
@@ -122,11 +191,14 @@ describe('options objects that are not plain', () => {
   test('options as a live Proxy, as getters, with a null prototype: exact results', () => {
     const want = refSoftmaxCall(L, T, { classes: 3, gamma: 1, reduction: 'sum' }, false);
     const plain = { classes: 3, gamma: 1, reduction: 'sum' as const };
-    const getters = Object.defineProperties({}, {
-      classes: { get: () => 3, enumerable: true },
-      gamma: { get: () => 1, enumerable: true },
-      reduction: { get: () => 'sum', enumerable: true },
-    });
+    const getters = Object.defineProperties(
+      {},
+      {
+        classes: { get: () => 3, enumerable: true },
+        gamma: { get: () => 1, enumerable: true },
+        reduction: { get: () => 'sum', enumerable: true },
+      },
+    );
     for (const o of [new Proxy({ ...plain }, {}), getters, Object.assign(Object.create(null), plain)]) {
       const r = FL.softmaxFocalLossWithGrad(L, T, o as any);
       expect(compareResult(r, want, Float64Array, true)).toEqual([]);
@@ -157,7 +229,7 @@ describe('getters that detach an input, and calls near stack exhaustion', () => 
     return a;
   };
 
-  test("a weights[0] getter that detaches logits → TypeError naming logits as detached", () => {
+  test('a weights[0] getter that detaches logits → TypeError naming logits as detached', () => {
     for (const fn of [...SOFTMAX, ...SIGMOID]) {
       const softmax = fn.startsWith('softmax');
       const logits = Float64Array.from(softmax ? L : SL);
@@ -173,9 +245,23 @@ describe('getters that detach an input, and calls near stack exhaustion', () => 
     for (const fn of [...SOFTMAX, ...SIGMOID]) {
       const softmax = fn.startsWith('softmax');
       const logits = Float64Array.from(softmax ? L : SL);
-      expectRefused(fn, [logits, getterArray(softmax ? T : ST, 1, detachLater(logits)), softmax ? { classes: 3 } : {}], TypeError, /^focal-loss: logits .*detached/);
+      expectRefused(
+        fn,
+        [logits, getterArray(softmax ? T : ST, 1, detachLater(logits)), softmax ? { classes: 3 } : {}],
+        TypeError,
+        /^focal-loss: logits .*detached/,
+      );
       const weights = new Float64Array(softmax ? 2 : 4).fill(1);
-      expectRefused(fn, [Float64Array.from(softmax ? L : SL), getterArray(softmax ? T : ST, 0, detachLater(weights)), softmax ? { classes: 3, weights } : { weights }], TypeError, /^focal-loss: options\.weights .*detached/);
+      expectRefused(
+        fn,
+        [
+          Float64Array.from(softmax ? L : SL),
+          getterArray(softmax ? T : ST, 0, detachLater(weights)),
+          softmax ? { classes: 3, weights } : { weights },
+        ],
+        TypeError,
+        /^focal-loss: options\.weights .*detached/,
+      );
     }
     expectStillExact();
   });
@@ -184,12 +270,18 @@ describe('getters that detach an input, and calls near stack exhaustion', () => 
     for (const fn of [...SOFTMAX, ...SIGMOID]) {
       const softmax = fn.startsWith('softmax');
       const logits = Float64Array.from(softmax ? L : SL);
-      const o = Object.defineProperty(softmax ? { classes: 3 } : {}, 'gamma', { get: () => (detachLater(logits)(), 2), enumerable: true });
+      const o = Object.defineProperty(softmax ? { classes: 3 } : {}, 'gamma', {
+        get: () => (detachLater(logits)(), 2),
+        enumerable: true,
+      });
       expectRefused(fn, [logits, softmax ? T : ST, o], TypeError, /^focal-loss: logits .*detached/);
     }
     // A per-class alpha typed array detached by a later getter is not silently zero.
     const alpha = Float64Array.from([1, 2, 3]);
-    const o = Object.defineProperty({ classes: 3, alpha }, 'weights', { get: () => (detachLater(alpha)(), [1, 1]), enumerable: true });
+    const o = Object.defineProperty({ classes: 3, alpha }, 'weights', {
+      get: () => (detachLater(alpha)(), [1, 1]),
+      enumerable: true,
+    });
     expectRefused('softmaxFocalLoss', [L, T, o], TypeError, /^focal-loss: options\.alpha .*detached/);
     expectStillExact();
   });
@@ -215,8 +307,12 @@ describe('getters that detach an input, and calls near stack exhaustion', () => 
     expect(wrong, 'wrong values').toEqual([]);
     // A stack exhausted at the call itself (or in the package's handler of an overflow) can only surface as the
     // engine's own RangeError: a true diagnosis. Anything else must be the package's RangeError about the stack.
-    const engineOverflow = (e: unknown) => e instanceof RangeError && e.constructor === RangeError && e.message === 'Maximum call stack size exceeded';
-    const problems = errors.filter((e) => !engineOverflow(e)).map((e) => packageErrorProblem(e, [/stack/], RangeError)).filter((p) => p !== null);
+    const engineOverflow = (e: unknown) =>
+      e instanceof RangeError && e.constructor === RangeError && e.message === 'Maximum call stack size exceeded';
+    const problems = errors
+      .filter((e) => !engineOverflow(e))
+      .map((e) => packageErrorProblem(e, [/stack/], RangeError))
+      .filter((p) => p !== null);
     expect(problems.slice(0, 5), problems.slice(0, 5).join('\n')).toEqual([]);
     expect(errors.some((e) => /detached/.test((e as Error).message))).toBe(false);
     // Near the limit some calls do fail (the test reached it); most of the depths succeed.
@@ -247,11 +343,22 @@ test('near stack exhaustion in unoptimized code: no "detached" misdiagnosis, eve
       for (let round = 0; round < 3; round++) dive(0);
     }
     console.log(JSON.stringify({ calls: calls_, messages }));`;
-  const r = spawnSync(process.execPath, ['--max-opt=0', '--input-type=module', '-e', script], { cwd: root, encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--max-opt=0', '--input-type=module', '-e', script], {
+    cwd: root,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(r.status, r.stderr).toBe(0);
-  const { calls, messages } = JSON.parse(r.stdout.trim().split('\n').pop()!) as { calls: number; messages: Record<string, number> };
+  const { calls, messages } = JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    calls: number;
+    messages: Record<string, number>;
+  };
   expect(calls).toBeGreaterThan(1000);
-  const wrong = Object.keys(messages).filter((m) => m !== 'RangeError: Maximum call stack size exceeded' && !/^RangeError: focal-loss: \w+ ran out of JavaScript stack/.test(m));
+  const wrong = Object.keys(messages).filter(
+    (m) =>
+      m !== 'RangeError: Maximum call stack size exceeded' &&
+      !/^RangeError: focal-loss: \w+ ran out of JavaScript stack/.test(m),
+  );
   expect(wrong, JSON.stringify(messages)).toEqual([]);
 });
 
@@ -266,8 +373,31 @@ describe('messages quote at most ~80 characters of any value', () => {
       ['softmaxFocalLoss', [L, T, { classes: 3, gamma: long }]],
       ['softmaxFocalLoss', [L, [0, long], { classes: 3 }]],
       ['combineFocalPartials', [[{ sum: long, residual: 0, count: 1 }]]],
-      ['combineFocalPartials', [{ [Symbol.iterator]: () => ({ next() { throw new Error(long); } }) }]],
-      ['softmaxFocalLoss', [L, T, Object.defineProperty({ classes: 3 }, 'gamma', { get() { throw new TypeError(long); }, enumerable: true })]],
+      [
+        'combineFocalPartials',
+        [
+          {
+            [Symbol.iterator]: () => ({
+              next() {
+                throw new Error(long);
+              },
+            }),
+          },
+        ],
+      ],
+      [
+        'softmaxFocalLoss',
+        [
+          L,
+          T,
+          Object.defineProperty({ classes: 3 }, 'gamma', {
+            get() {
+              throw new TypeError(long);
+            },
+            enumerable: true,
+          }),
+        ],
+      ],
       ['softmaxFocalLoss', [L, T, { shape: Array(64).fill(2 ** 53 - 1) }]],
       ['softmaxFocalLoss', [L, T, { shape: [2 ** 53 - 1] }]],
     ];

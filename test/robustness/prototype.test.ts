@@ -21,9 +21,24 @@ const FNS = LOSSES.flatMap((f) => [f, `${f}WithGrad`, `${f}Partial`]);
 /** A value for each option key of any function that changes what a call returns (or makes it throw). */
 const sink = new Float64Array(6).fill(SENTINEL);
 const HOSTILE: Record<string, unknown> = {
-  out: sink, reduction: 'none', normalizer: 1e-3, classes: 2, shape: [2, 3], gamma: 7, alpha: 0.9, ignoreIndex: 0,
-  labelSmoothing: 0.5, polyEpsilon: 3, weights: [0, 0, 0, 0, 0, 0], posWeight: 50, beta: 0, iouWeighted: false,
-  gammaPos: 5, gammaNeg: 0, clip: 0.5, detachFocalWeight: true,
+  out: sink,
+  reduction: 'none',
+  normalizer: 1e-3,
+  classes: 2,
+  shape: [2, 3],
+  gamma: 7,
+  alpha: 0.9,
+  ignoreIndex: 0,
+  labelSmoothing: 0.5,
+  polyEpsilon: 3,
+  weights: [0, 0, 0, 0, 0, 0],
+  posWeight: 50,
+  beta: 0,
+  iouWeighted: false,
+  gammaPos: 5,
+  gammaNeg: 0,
+  clip: 0.5,
+  detachFocalWeight: true,
 };
 
 /** The call of `fn` on the module's problem, with options the caller wrote (`own`). */
@@ -35,7 +50,8 @@ function call(fn: string, own: () => Record<string, unknown>) {
 /** A result as comparable data: numbers, and arrays copied. */
 function snapshot(r: unknown): unknown {
   if (r instanceof Float64Array) return Array.from(r);
-  if (typeof r === 'object' && r !== null) return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, snapshot(v)]));
+  if (typeof r === 'object' && r !== null)
+    return Object.fromEntries(Object.entries(r).map(([k, v]) => [k, snapshot(v)]));
   return r;
 }
 
@@ -50,7 +66,13 @@ function withPollution<T>(target: object, key: PropertyKey, value: unknown, body
 
 describe('Object.prototype pollution of option keys changes nothing', () => {
   // Each function with the options it needs (softmax: classes), and with one of its own besides.
-  const OWN: Record<string, string> = { softmax: 'gamma', sigmoid: 'gamma', quality: 'beta', varifocal: 'gamma', asymmetric: 'gammaPos' };
+  const OWN: Record<string, string> = {
+    softmax: 'gamma',
+    sigmoid: 'gamma',
+    quality: 'beta',
+    varifocal: 'gamma',
+    asymmetric: 'gammaPos',
+  };
   const cases = ['minimal options', 'one option of its own'];
   let checked = 0;
   for (const fn of FNS) {
@@ -73,7 +95,8 @@ describe('Object.prototype pollution of option keys changes nothing', () => {
             problems.push(`Object.prototype.${key}: threw ${(e as Error).message}`);
             continue;
           }
-          if (JSON.stringify(got) !== JSON.stringify(clean)) problems.push(`Object.prototype.${key}: ${JSON.stringify(got)} instead of ${JSON.stringify(clean)}`);
+          if (JSON.stringify(got) !== JSON.stringify(clean))
+            problems.push(`Object.prototype.${key}: ${JSON.stringify(got)} instead of ${JSON.stringify(clean)}`);
           if (sink.some((v) => v !== SENTINEL)) problems.push(`Object.prototype.${key}: the inherited out was written`);
           checked++;
         }
@@ -155,7 +178,9 @@ describe('inherited array elements are not elements', () => {
       expect(FL.combineFocalPartials([part])).toEqual({ sum: 2, residual: 0, count: 4, mean: 0.5 });
     });
     withPollution(Object.prototype, 'residual', 0, () => {
-      expect(() => FL.combineFocalPartials([{ sum: 2, count: 4 } as never])).toThrow(/^focal-loss: parts\[0\]\.residual must be a number/);
+      expect(() => FL.combineFocalPartials([{ sum: 2, count: 4 } as never])).toThrow(
+        /^focal-loss: parts\[0\]\.residual must be a number/,
+      );
     });
   });
 });

@@ -5,7 +5,13 @@
 import { describe, expect, test } from 'vitest';
 import * as FL from 'focal-loss';
 import {
-  compareResult, expectClose, expectPackageErrorValue, fsum, refSigmoidCall, refSoftmaxCall, SENTINEL,
+  compareResult,
+  expectClose,
+  expectPackageErrorValue,
+  fsum,
+  refSigmoidCall,
+  refSoftmaxCall,
+  SENTINEL,
 } from './helpers';
 import { refSigmoid, refSoftmax } from '../reference';
 
@@ -20,12 +26,37 @@ const SL = Float64Array.from([1.5, -0.5, 2, -3, 0.25, 4]);
 const ST = [1, 0, 1, 1, 0, 0];
 
 const softmaxOptions = () => ({
-  classes: 3, gamma: 1.5, alpha: [0.5, 1, 2], reduction: 'sum', ignoreIndex: -100, labelSmoothing: 0.1, weights: [1, 2],
+  classes: 3,
+  gamma: 1.5,
+  alpha: [0.5, 1, 2],
+  reduction: 'sum',
+  ignoreIndex: -100,
+  labelSmoothing: 0.1,
+  weights: [1, 2],
 });
-const sigmoidOptions = () => ({ gamma: 1.5, alpha: 0.3, reduction: 'sum', labelSmoothing: 0.1, weights: [1, 2, 0.5, 1, 3, 0.25] });
+const sigmoidOptions = () => ({
+  gamma: 1.5,
+  alpha: 0.3,
+  reduction: 'sum',
+  labelSmoothing: 0.1,
+  weights: [1, 2, 0.5, 1, 3, 0.25],
+});
 
-type Fn = 'softmaxFocalLoss' | 'softmaxFocalLossWithGrad' | 'softmaxFocalLossPartial' | 'sigmoidFocalLoss' | 'sigmoidFocalLossWithGrad' | 'sigmoidFocalLossPartial';
-const FNS: Fn[] = ['softmaxFocalLoss', 'softmaxFocalLossWithGrad', 'softmaxFocalLossPartial', 'sigmoidFocalLoss', 'sigmoidFocalLossWithGrad', 'sigmoidFocalLossPartial'];
+type Fn =
+  | 'softmaxFocalLoss'
+  | 'softmaxFocalLossWithGrad'
+  | 'softmaxFocalLossPartial'
+  | 'sigmoidFocalLoss'
+  | 'sigmoidFocalLossWithGrad'
+  | 'sigmoidFocalLossPartial';
+const FNS: Fn[] = [
+  'softmaxFocalLoss',
+  'softmaxFocalLossWithGrad',
+  'softmaxFocalLossPartial',
+  'sigmoidFocalLoss',
+  'sigmoidFocalLossWithGrad',
+  'sigmoidFocalLossPartial',
+];
 
 /** The options a function takes (a partial has no reduction and no out). */
 function optionsFor(fn: Fn, extra: Record<string, unknown> = {}): Record<string, unknown> {
@@ -35,7 +66,13 @@ function optionsFor(fn: Fn, extra: Record<string, unknown> = {}): Record<string,
 }
 
 /** Expected values of `fn` on the module's problem with plain `options` (from the reference). */
-function expectExact(fn: Fn, result: any, o: Record<string, any>, logits = fn.startsWith('softmax') ? L : SL, targets: number[] = fn.startsWith('softmax') ? T : ST) {
+function expectExact(
+  fn: Fn,
+  result: any,
+  o: Record<string, any>,
+  logits = fn.startsWith('softmax') ? L : SL,
+  targets: number[] = fn.startsWith('softmax') ? T : ST,
+) {
   const { out: _out, ...rest } = o;
   if (fn.endsWith('Partial')) {
     const base = fn.startsWith('softmax') ? refSoftmax(logits, targets, rest) : refSigmoid(logits, targets, rest);
@@ -43,7 +80,9 @@ function expectExact(fn: Fn, result: any, o: Record<string, any>, logits = fn.st
     expectClose(result.sum + result.residual, fsum(base.losses), 1e-12, 1e-300, undefined, 'partial sum');
     return;
   }
-  const ref = fn.startsWith('softmax') ? refSoftmaxCall(logits, targets, rest, false) : refSigmoidCall(logits, targets, rest);
+  const ref = fn.startsWith('softmax')
+    ? refSoftmaxCall(logits, targets, rest, false)
+    : refSigmoidCall(logits, targets, rest);
   const withGrad = fn.endsWith('WithGrad');
   expect(compareResult(withGrad ? result : { loss: result }, ref, Float64Array, withGrad)).toEqual([]);
 }
@@ -60,7 +99,8 @@ function counting<T extends object>(target: T): { proxy: T; reads: Map<PropertyK
   return { proxy, reads };
 }
 
-const over = (reads: Map<PropertyKey, number>) => [...reads].filter(([, n]) => n > 1).map(([k, n]) => `${String(k)} read ${n} times`);
+const over = (reads: Map<PropertyKey, number>) =>
+  [...reads].filter(([, n]) => n > 1).map(([k, n]) => `${String(k)} read ${n} times`);
 
 describe('each option is read at most once per call', () => {
   for (const fn of FNS) {
@@ -75,7 +115,13 @@ describe('each option is read at most once per call', () => {
 
   test('softmax with shape (and classes agreeing): every key once', () => {
     for (const fn of ['softmaxFocalLoss', 'softmaxFocalLossWithGrad', 'softmaxFocalLossPartial'] as const) {
-      const plain: Record<string, unknown> = { shape: [2, 3, 2], classes: 3, gamma: 2, alpha: 0.5, weights: [1, 0.5, 2, 1] };
+      const plain: Record<string, unknown> = {
+        shape: [2, 3, 2],
+        classes: 3,
+        gamma: 2,
+        alpha: 0.5,
+        weights: [1, 0.5, 2, 1],
+      };
       if (!fn.endsWith('Partial')) plain.reduction = 'mean';
       const { proxy, reads } = counting({ ...plain });
       const r = api[fn](L2, T2, proxy);
@@ -125,18 +171,27 @@ describe('an option that changes between reads gives the result of its first val
   const flips: Record<string, [unknown, unknown[]]> = {
     classes: [3, [2, 6, 0, -1, 'x']],
     gamma: [1.5, [-1, NaN, 0, 5, 'x']],
-    alpha: [[0.5, 1, 2], [[-1, 1, 1], [1], [5, 5, 5], null, 'x']],
+    alpha: [
+      [0.5, 1, 2],
+      [[-1, 1, 1], [1], [5, 5, 5], null, 'x'],
+    ],
     reduction: ['sum', ['avg', 'none', 'mean', 1]],
     ignoreIndex: [-100, [0, 1, 1.5, 'x']],
     labelSmoothing: [0.1, [1, -1, 0.5, 'x']],
-    weights: [[1, 2], [[-1, 2], [1], [5, 5], null, 'x']],
+    weights: [
+      [1, 2],
+      [[-1, 2], [1], [5, 5], null, 'x'],
+    ],
   };
   const sigmoidFlips: Record<string, [unknown, unknown[]]> = {
     gamma: [1.5, [-1, NaN, 0, 5, 'x']],
     alpha: [0.3, [2, -0.5, null, 0.9, 'x']],
     reduction: ['sum', ['avg', 'none', 'mean', 1]],
     labelSmoothing: [0.1, [1, -1, 0.5, 'x']],
-    weights: [[1, 2, 0.5, 1, 3, 0.25], [[-1, 2, 0.5, 1, 3, 0.25], [1], Array(6).fill(5), null, 'x']],
+    weights: [
+      [1, 2, 0.5, 1, 3, 0.25],
+      [[-1, 2, 0.5, 1, 3, 0.25], [1], Array(6).fill(5), null, 'x'],
+    ],
   };
   for (const fn of FNS) {
     const table = fn.startsWith('softmax') ? flips : sigmoidFlips;
@@ -150,7 +205,9 @@ describe('an option that changes between reads gives the result of its first val
           try {
             r = api[fn](fn.startsWith('softmax') ? L : SL, fn.startsWith('softmax') ? T : ST, options);
           } catch (e) {
-            throw new Error(`${key} = ${JSON.stringify(first)} then ${JSON.stringify(after)}: threw ${(e as Error).message}`);
+            throw new Error(
+              `${key} = ${JSON.stringify(first)} then ${JSON.stringify(after)}: threw ${(e as Error).message}`,
+            );
           }
           expectExact(fn, r, { ...base, [key]: first });
           expect(reads(), `${key} reads`).toBe(1);
@@ -217,7 +274,10 @@ describe('array elements are read at most once', () => {
       const r = outcome(() => api[fn](softmax ? L : SL, softmax ? T : ST, { ...base, weights: array }));
       expect(r.error, `threw ${(r.error as Error)?.message}`).toBeUndefined();
       expectExact(fn, r.result, { ...base, weights: plainWeights });
-      expect(reads.filter((n) => n > 1), 'elements read more than once').toEqual([]);
+      expect(
+        reads.filter((n) => n > 1),
+        'elements read more than once',
+      ).toEqual([]);
     });
 
     test(`${fn}: weights as a Proxy number[] counting element reads: exact results (or a TypeError), each element read at most once`, () => {
@@ -226,7 +286,11 @@ describe('array elements are read at most once', () => {
       const r = outcome(() => api[fn](softmax ? L : SL, softmax ? T : ST, { ...base, weights: proxy }));
       if (r.error !== undefined) {
         expectPackageErrorValue(r.error, ['options.weights'], TypeError);
-        if (base.out) expect((base.out as Float64Array).every((v) => v === SENTINEL), 'out written before the throw').toBe(true);
+        if (base.out)
+          expect(
+            (base.out as Float64Array).every((v) => v === SENTINEL),
+            'out written before the throw',
+          ).toBe(true);
       } else {
         expectExact(fn, r.result, { ...base, weights: plainWeights });
         expect([...reads].filter(([, n]) => n > 1).map(([i, n]) => `weights[${i}] read ${n} times`)).toEqual([]);
@@ -256,7 +320,10 @@ describe('array elements are read at most once', () => {
       const r = outcome(() => api[fn](softmax ? L : SL, proxy, base));
       if (r.error !== undefined) {
         expectPackageErrorValue(r.error, ['targets'], TypeError);
-        expect(out.every((v) => v === SENTINEL), 'out partly written').toBe(true);
+        expect(
+          out.every((v) => v === SENTINEL),
+          'out partly written',
+        ).toBe(true);
       } else {
         expectExact(fn, r.result, base);
       }
@@ -270,7 +337,10 @@ describe('array elements are read at most once', () => {
       const r = outcome(() => api[fn](softmax ? L : SL, array, base));
       if (r.error !== undefined) {
         expectPackageErrorValue(r.error, ['targets'], TypeError);
-        expect(out.every((v) => v === SENTINEL), 'out partly written').toBe(true);
+        expect(
+          out.every((v) => v === SENTINEL),
+          'out partly written',
+        ).toBe(true);
       } else {
         expectExact(fn, r.result, base);
       }
@@ -287,7 +357,10 @@ describe('array elements are read at most once', () => {
     const r = outcome(() => FL.softmaxFocalLossWithGrad(logits, proxy, { classes: C, out }));
     if (r.error !== undefined) {
       expectPackageErrorValue(r.error, ['targets'], TypeError);
-      expect(out.findIndex((v) => v !== SENTINEL), 'out partly written').toBe(-1);
+      expect(
+        out.findIndex((v) => v !== SENTINEL),
+        'out partly written',
+      ).toBe(-1);
     } else {
       const plain = FL.softmaxFocalLossWithGrad(logits, Int32Array.from(targets), { classes: C });
       expect((r.result as any).loss).toBe(plain.loss);

@@ -20,7 +20,9 @@ const ST = [1, 0, 0, 1];
 function innerCall(problems: string[]): void {
   const out = new Float64Array(6).fill(SENTINEL);
   const r = FL.softmaxFocalLossWithGrad(IL, IT, { ...innerOptions, out });
-  problems.push(...compareResult(r, refSoftmaxCall(IL, IT, innerOptions, false), Float64Array, true).map((p) => `inner: ${p}`));
+  problems.push(
+    ...compareResult(r, refSoftmaxCall(IL, IT, innerOptions, false), Float64Array, true).map((p) => `inner: ${p}`),
+  );
   if (r.grad !== out) problems.push('inner: grad is not its out');
 }
 
@@ -33,7 +35,9 @@ describe('a getter that calls the package again', () => {
     const r = FL.softmaxFocalLossWithGrad(L, T, options as never);
     expect(inner).toBe(1);
     expect(problems).toEqual([]);
-    expect(compareResult(r, refSoftmaxCall(L, T, { classes: 3, gamma: 1.5, reduction: 'sum' }, false), Float64Array, true)).toEqual([]);
+    expect(
+      compareResult(r, refSoftmaxCall(L, T, { classes: 3, gamma: 1.5, reduction: 'sum' }, false), Float64Array, true),
+    ).toEqual([]);
     expect(r.grad).toBe(options.out);
   });
 
@@ -44,7 +48,12 @@ describe('a getter that calls the package again', () => {
     const options = { classes: 3, gamma: 2, alpha: [1, 0.5, 2], weights, reduction: 'mean' as const };
     const r = FL.softmaxFocalLossWithGrad(L, T, options);
     expect(problems).toEqual([]);
-    const ref = refSoftmaxCall(L, T, { classes: 3, gamma: 2, alpha: [1, 0.5, 2], weights: [2, 0.5], reduction: 'mean' }, false);
+    const ref = refSoftmaxCall(
+      L,
+      T,
+      { classes: 3, gamma: 2, alpha: [1, 0.5, 2], weights: [2, 0.5], reduction: 'mean' },
+      false,
+    );
     expect(compareResult(r, ref, Float64Array, true)).toEqual([]);
   });
 
@@ -56,14 +65,28 @@ describe('a getter that calls the package again', () => {
       get: () => {
         innerCall(problems);
         const r = FL.sigmoidFocalLoss(SL, ST, { gamma: 0, alpha: null, reduction: 'sum' });
-        problems.push(...compareResult({ loss: r }, refSigmoidCall(SL, ST, { gamma: 0, alpha: null, reduction: 'sum' }), Float64Array, false));
+        problems.push(
+          ...compareResult(
+            { loss: r },
+            refSigmoidCall(SL, ST, { gamma: 0, alpha: null, reduction: 'sum' }),
+            Float64Array,
+            false,
+          ),
+        );
         return 0;
       },
     });
     const options = { gamma: 1.5, alpha: 0.3, labelSmoothing: 0.1, out: new Float64Array(4) };
     const r = FL.sigmoidFocalLossWithGrad(SL, targets, options);
     expect(problems).toEqual([]);
-    expect(compareResult(r, refSigmoidCall(SL, [1, 0, 0, 1], { gamma: 1.5, alpha: 0.3, labelSmoothing: 0.1 }), Float64Array, true)).toEqual([]);
+    expect(
+      compareResult(
+        r,
+        refSigmoidCall(SL, [1, 0, 0, 1], { gamma: 1.5, alpha: 0.3, labelSmoothing: 0.1 }),
+        Float64Array,
+        true,
+      ),
+    ).toEqual([]);
   });
 
   test('an inner call that throws leaves the outer call intact', () => {
@@ -82,7 +105,14 @@ describe('a getter that calls the package again', () => {
     });
     const r = FL.softmaxFocalLoss(L, T, options as never);
     expect(threw).toBe(1);
-    expect(compareResult({ loss: r }, refSoftmaxCall(L, T, { classes: 3, gamma: 2, reduction: 'sum' }, false), Float64Array, false)).toEqual([]);
+    expect(
+      compareResult(
+        { loss: r },
+        refSoftmaxCall(L, T, { classes: 3, gamma: 2, reduction: 'sum' }, false),
+        Float64Array,
+        false,
+      ),
+    ).toEqual([]);
   });
 });
 
@@ -91,13 +121,24 @@ describe('the same small arrays again', () => {
     const logits = Float32Array.from([1, 2, 3, 4, 5, 6]);
     const targets = Int32Array.from([0, 2]);
     const out = new Float32Array(6);
-    const cases = [[0.5, -1, 2, 3, 0, -2], [4, 4, 4, -4, -4, -4], [0, 0, 1, 1, 2, 2]];
+    const cases = [
+      [0.5, -1, 2, 3, 0, -2],
+      [4, 4, 4, -4, -4, -4],
+      [0, 0, 1, 1, 2, 2],
+    ];
     for (const values of cases) {
       logits.set(values);
       targets[0] = (targets[0] + 1) % 3;
       const r = FL.softmaxFocalLossWithGrad(logits, targets, { classes: 3, out });
       expect(r.grad).toBe(out);
-      expect(compareResult(r, refSoftmaxCall(Array.from(logits), Array.from(targets), { classes: 3 }, false), Float32Array, true)).toEqual([]);
+      expect(
+        compareResult(
+          r,
+          refSoftmaxCall(Array.from(logits), Array.from(targets), { classes: 3 }, false),
+          Float32Array,
+          true,
+        ),
+      ).toEqual([]);
     }
     expect(cases.length).toBe(3);
   });
@@ -108,13 +149,27 @@ describe('the same small arrays again', () => {
     signed.set([1, 0]);
     const logits = Float64Array.from([1, 2, 3, 4]);
     const a = FL.softmaxFocalLoss(logits, signed, { classes: 2, reduction: 'sum' });
-    expect(compareResult({ loss: a }, refSoftmaxCall(logits, [1, 0], { classes: 2, reduction: 'sum' }, false), Float64Array, false)).toEqual([]);
+    expect(
+      compareResult(
+        { loss: a },
+        refSoftmaxCall(logits, [1, 0], { classes: 2, reduction: 'sum' }, false),
+        Float64Array,
+        false,
+      ),
+    ).toEqual([]);
     // The same buffer, offset and byte length as float32 targets: probabilities, not indices.
     const probs = new Float32Array(bytes);
     probs.set([0.25, 0.75]);
     const q = [0.25, 0.75];
     const b = FL.softmaxFocalLoss(Float64Array.from([1, 2]), probs, { classes: 2, reduction: 'sum' });
-    expect(compareResult({ loss: b }, refSoftmaxCall([1, 2], q, { classes: 2, reduction: 'sum' }, true), Float64Array, false)).toEqual([]);
+    expect(
+      compareResult(
+        { loss: b },
+        refSoftmaxCall([1, 2], q, { classes: 2, reduction: 'sum' }, true),
+        Float64Array,
+        false,
+      ),
+    ).toEqual([]);
   });
 
   test('an array used by the last call and then detached is a TypeError naming it, and out is untouched', () => {
@@ -125,10 +180,18 @@ describe('the same small arrays again', () => {
     FL.softmaxFocalLossWithGrad(logits, targets, { classes: 2, out });
     const untouched = new Float64Array(4).fill(SENTINEL);
     detach(targets);
-    expectPackageError(() => FL.softmaxFocalLossWithGrad(logits, targets, { classes: 2, out: untouched }), TypeError, 'targets');
+    expectPackageError(
+      () => FL.softmaxFocalLossWithGrad(logits, targets, { classes: 2, out: untouched }),
+      TypeError,
+      'targets',
+    );
     expect(untouched.every((v) => v === SENTINEL)).toBe(true);
     detach(out);
-    expectPackageError(() => FL.softmaxFocalLossWithGrad(logits, [0, 1], { classes: 2, out }), TypeError, 'options.out');
+    expectPackageError(
+      () => FL.softmaxFocalLossWithGrad(logits, [0, 1], { classes: 2, out }),
+      TypeError,
+      'options.out',
+    );
     detach(logits);
     expectPackageError(() => FL.sigmoidFocalLoss(logits, new Float64Array(4)), TypeError, 'logits');
   });

@@ -39,10 +39,17 @@ function child<T>(body: string): T {
   `;
   const started = Date.now();
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-    cwd: root, encoding: 'utf8', timeout: HANG_GUARD_MS, maxBuffer: 256 << 20, killSignal: 'SIGKILL',
+    cwd: root,
+    encoding: 'utf8',
+    timeout: HANG_GUARD_MS,
+    maxBuffer: 256 << 20,
+    killSignal: 'SIGKILL',
   });
   const elapsed = Date.now() - started;
-  expect(r.signal, `the child was killed (${r.signal}) after ${elapsed} ms: it did not finish within the ${HANG_GUARD_MS} ms hang guard`).toBeNull();
+  expect(
+    r.signal,
+    `the child was killed (${r.signal}) after ${elapsed} ms: it did not finish within the ${HANG_GUARD_MS} ms hang guard`,
+  ).toBeNull();
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout) as T;
 }
@@ -85,7 +92,13 @@ describe('huge classes with empty logits', () => {
     expect(r[3].value).toEqual({ sum: 0, residual: 0, count: 0 });
   });
 
-  for (const [label, classes] of [['2**30', 2 ** 30], ['2**31', 2 ** 31], ['2**32', 2 ** 32], ['2**53', 2 ** 53], ['1e300', 1e300]] as const) {
+  for (const [label, classes] of [
+    ['2**30', 2 ** 30],
+    ['2**31', 2 ** 31],
+    ['2**32', 2 ** 32],
+    ['2**53', 2 ** 53],
+    ['1e300', 1e300],
+  ] as const) {
     test(`classes ${label}, empty logits: 0 or a package RangeError, never a raw WebAssembly error`, () => {
       const r = child<Outcome[]>(`
         return [
@@ -152,7 +165,8 @@ describe('shapes', () => {
 });
 
 describe('one softmax row wider than the scratch area', () => {
-  const rowOf = (C: number) => `Float64Array.from({ length: ${C} }, (_, i) => Math.sin(i * 0.001) * 3 + Math.cos(i * 0.37))`;
+  const rowOf = (C: number) =>
+    `Float64Array.from({ length: ${C} }, (_, i) => Math.sin(i * 0.001) * 3 + Math.cos(i * 0.37))`;
   const ref = (C: number, target: number) => {
     const z = Float64Array.from({ length: C }, (_, i) => Math.sin(i * 0.001) * 3 + Math.cos(i * 0.37));
     return { z, ref: refSoftmaxCall(z, [target], { classes: C, reduction: 'sum' }, false) };
@@ -164,7 +178,16 @@ describe('one softmax row wider than the scratch area', () => {
 
   test('1 row × 200,000 Float64Array classes: exact; a second such call does not grow memory again', () => {
     const C = 200_000;
-    const r = child<{ m0: number; m1: number; m2: number; m3: number; loss1: number; loss2: number; grad1: string; grad2: string }>(`
+    const r = child<{
+      m0: number;
+      m1: number;
+      m2: number;
+      m3: number;
+      loss1: number;
+      loss2: number;
+      grad1: string;
+      grad2: string;
+    }>(`
       const z = ${rowOf(C)};
       const m0 = F.wasmMemoryBytes();
       const a = F.softmaxFocalLossWithGrad(z, [12345], { classes: ${C}, reduction: 'sum' });
@@ -204,7 +227,9 @@ describe('one softmax row wider than the scratch area', () => {
     for (let k = 0; k < 4; k++) {
       const ref = refSoftmaxCall(z, [k, 99999, 500], { classes: C }, false);
       expect(compareResult({ loss: r.losses[2 * k] }, ref, Float32Array, false), `wide call ${k}`).toEqual([]);
-      expect(Math.abs(r.losses[2 * k + 1] - (refSoftmaxCall([1, 2, 3], [1], { classes: 3 }, false).loss as number))).toBeLessThan(3e-5);
+      expect(
+        Math.abs(r.losses[2 * k + 1] - (refSoftmaxCall([1, 2, 3], [1], { classes: 3 }, false).loss as number)),
+      ).toBeLessThan(3e-5);
     }
   });
 });

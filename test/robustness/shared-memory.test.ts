@@ -9,9 +9,7 @@
 // And `out` on a SharedArrayBuffer still receives the gradient.
 import { Worker } from 'node:worker_threads';
 import { describe, expect, test } from 'vitest';
-import {
-  sigmoidFocalLossWithGrad, softmaxFocalLossWithGrad, type FloatArray,
-} from 'focal-loss';
+import { sigmoidFocalLossWithGrad, softmaxFocalLossWithGrad, type FloatArray } from 'focal-loss';
 import { expectPackageErrorValue, packageErrorProblem, sameBits, SENTINEL, values } from './helpers';
 
 /** Bit-identical { loss, grad }. */
@@ -55,7 +53,10 @@ describe('out over the same shared bytes through a new SharedArrayBuffer object'
       targets[i] = i % 3 === 0 ? 1 : 0;
       weights[i] = 0.5 + (i % 4) * 0.25;
     }
-    const separate = sigmoidFocalLossWithGrad(Float64Array.from(logits), Float64Array.from(targets), { weights: Float64Array.from(weights), reduction: 'sum' });
+    const separate = sigmoidFocalLossWithGrad(Float64Array.from(logits), Float64Array.from(targets), {
+      weights: Float64Array.from(weights),
+      reduction: 'sum',
+    });
     memory.grow(1);
     // out over the targets' bytes, shifted by 16 bytes (a later chunk's targets would be gradient values).
     const out = new Float64Array(memory.buffer, n * 8 + 16, n);
@@ -108,7 +109,10 @@ describe('another thread writing into SharedArrayBuffer-backed targets during ca
     // Positions spread over every chunk (the scratch area holds ~6500 rows of this call).
     const positions = Array.from({ length: 64 }, (_, k) => Math.floor(((k + 0.5) * M) / 64));
     const control = new Int32Array(new SharedArrayBuffer(8));
-    const worker = new Worker(FLIPPER, { eval: true, workerData: { targets: targets.buffer, control: control.buffer, positions, bad: 99 } });
+    const worker = new Worker(FLIPPER, {
+      eval: true,
+      workerData: { targets: targets.buffer, control: control.buffer, positions, bad: 99 },
+    });
     await new Promise<void>((resolve) => worker.once('message', () => resolve()));
     let ok = 0;
     let refused = 0;
@@ -118,7 +122,8 @@ describe('another thread writing into SharedArrayBuffer-backed targets during ca
         const out = new Float32Array(M * C).fill(SENTINEL);
         try {
           const r = softmaxFocalLossWithGrad(logits, targets, { classes: C, reduction: 'sum', out });
-          if (!Object.is(r.loss, exact.loss) || sameBits(out, exact.grad) !== null) problems.push(`call ${call}: result differs from the valid targets' (${r.loss} vs ${exact.loss})`);
+          if (!Object.is(r.loss, exact.loss) || sameBits(out, exact.grad) !== null)
+            problems.push(`call ${call}: result differs from the valid targets' (${r.loss} vs ${exact.loss})`);
           ok++;
         } catch (e) {
           const p = packageErrorProblem(e, [/^focal-loss: targets\[\d+\] = 99 /], RangeError);
@@ -148,7 +153,10 @@ describe('another thread writing into SharedArrayBuffer-backed targets during ca
     const exact = sigmoidFocalLossWithGrad(logits, Int32Array.from(targets), { classes: C, reduction: 'sum' });
     const positions = Array.from({ length: 64 }, (_, k) => Math.floor(((k + 0.5) * M) / 64));
     const control = new Int32Array(new SharedArrayBuffer(8));
-    const worker = new Worker(FLIPPER, { eval: true, workerData: { targets: targets.buffer, control: control.buffer, positions, bad: 1000 } });
+    const worker = new Worker(FLIPPER, {
+      eval: true,
+      workerData: { targets: targets.buffer, control: control.buffer, positions, bad: 1000 },
+    });
     await new Promise<void>((resolve) => worker.once('message', () => resolve()));
     const problems: string[] = [];
     let refused = 0;
@@ -157,7 +165,8 @@ describe('another thread writing into SharedArrayBuffer-backed targets during ca
         const out = new Float64Array(M * C).fill(SENTINEL);
         try {
           const r = sigmoidFocalLossWithGrad(logits, targets, { classes: C, reduction: 'sum', out });
-          if (!Object.is(r.loss, exact.loss) || sameBits(out, exact.grad) !== null) problems.push(`call ${call}: result differs`);
+          if (!Object.is(r.loss, exact.loss) || sameBits(out, exact.grad) !== null)
+            problems.push(`call ${call}: result differs`);
         } catch (e) {
           refused++;
           const p = packageErrorProblem(e, [/^focal-loss: targets\[\d+\] = 1000 /], RangeError);
@@ -189,7 +198,9 @@ describe('shared inputs and outputs still work', () => {
     alpha.set([0.5, 1, 2]);
     const out = new Float64Array(sab, 512, M * C).fill(SENTINEL);
     const plain = softmaxFocalLossWithGrad(Float64Array.from(logits), Int32Array.from(targets), {
-      classes: C, weights: Float64Array.from(weights), alpha: Float64Array.from(alpha),
+      classes: C,
+      weights: Float64Array.from(weights),
+      alpha: Float64Array.from(alpha),
     });
     const r = softmaxFocalLossWithGrad(logits, targets, { classes: C, weights, alpha, out });
     expect(r.grad).toBe(out);
@@ -204,8 +215,15 @@ describe('shared inputs and outputs still work', () => {
     expect(r.grad).toBe(out);
     expectSame(r, sigmoidFocalLossWithGrad(logits, [1, 0, 0, 1]));
     expectPackageErrorValue(
-      (() => { try { sigmoidFocalLossWithGrad(logits, [1, 0, 0, 2], { out }); } catch (e) { return e; } })(),
-      ['targets[3]'], RangeError,
+      (() => {
+        try {
+          sigmoidFocalLossWithGrad(logits, [1, 0, 0, 2], { out });
+        } catch (e) {
+          return e;
+        }
+      })(),
+      ['targets[3]'],
+      RangeError,
     );
   });
 });

@@ -44,7 +44,8 @@ describe('one class: integer targets are refused, not read as class indices', ()
     expectClose(FL.sigmoidFocalLoss(x, [1, 0]) as number, want, 3e-5, 0);
     // Two classes or more: class indices as before (t = C background).
     expect(FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), [0, 2], { classes: 2 })).toBeCloseTo(
-      refReduce(refSigmoid([3, -1, 0, 2], [1, 0, 0, 0], {}), 'mean').loss as number, 6,
+      refReduce(refSigmoid([3, -1, 0, 2], [1, 0, 0, 0], {}), 'mean').loss as number,
+      6,
     );
   });
 
@@ -66,18 +67,45 @@ describe('one class: integer targets are refused, not read as class indices', ()
     const ignored = FL.sigmoidFocalLoss(x, [0, -100], { classes: 1, targetForm: 'indices' });
     expectClose(ignored as number, refReduce(refSigmoid([3], [1], {}), 'sum').loss as number, 3e-5, 0);
     // 'dense' also lets multi-hot integer targets [M, C] through with classes C.
-    const multi = FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), new Uint8Array([1, 0, 0, 1]), { classes: 2, targetForm: 'dense' });
+    const multi = FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), new Uint8Array([1, 0, 0, 1]), {
+      classes: 2,
+      targetForm: 'dense',
+    });
     expect(multi).toBe(FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), new Float32Array([1, 0, 0, 1])));
     // Wrong uses.
-    expectPackageError(() => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 'indices' }), TypeError, 'options.targetForm');
-    expectPackageError(() => FL.sigmoidFocalLoss(x, new Float32Array([1, 0]), { classes: 1, targetForm: 'indices' }), TypeError, 'targets');
-    expectPackageError(() => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 'index' as never }), RangeError, 'options.targetForm');
-    expectPackageError(() => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 1 as never }), TypeError, 'options.targetForm');
-    expectPackageError(() => FL.softmaxFocalLoss(x, [0], { classes: 2, targetForm: 'dense' } as never), TypeError, 'targetForm');
+    expectPackageError(
+      () => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 'indices' }),
+      TypeError,
+      'options.targetForm',
+    );
+    expectPackageError(
+      () => FL.sigmoidFocalLoss(x, new Float32Array([1, 0]), { classes: 1, targetForm: 'indices' }),
+      TypeError,
+      'targets',
+    );
+    expectPackageError(
+      () => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 'index' as never }),
+      RangeError,
+      'options.targetForm',
+    );
+    expectPackageError(
+      () => FL.sigmoidFocalLoss(x, [1, 0], { targetForm: 1 as never }),
+      TypeError,
+      'options.targetForm',
+    );
+    expectPackageError(
+      () => FL.softmaxFocalLoss(x, [0], { classes: 2, targetForm: 'dense' } as never),
+      TypeError,
+      'targetForm',
+    );
   });
 
   test('classes > 1 with an integer array of one entry per logit: the message says dense targets go in a float array', () => {
-    const e = expectPackageError(() => FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), new Uint8Array([1, 0, 0, 1]), { classes: 2 }), RangeError, 'targets.length');
+    const e = expectPackageError(
+      () => FL.sigmoidFocalLoss(Float32Array.from([3, -1, 0, 2]), new Uint8Array([1, 0, 0, 1]), { classes: 2 }),
+      RangeError,
+      'targets.length',
+    );
     expect(e.message).toMatch(/Float32Array/);
   });
 });
@@ -89,7 +117,11 @@ describe('normalizer is a positive finite number', () => {
       for (const variant of ['', 'WithGrad']) {
         for (const normalizer of [Infinity, -Infinity, NaN, 0, -1]) {
           const o = fn.startsWith('softmax') ? { classes: 2, normalizer } : { normalizer };
-          expectPackageError(() => api[fn + variant](Float64Array.from([1, 2]), fn.startsWith('softmax') ? [0] : [1, 0], o), RangeError, 'options.normalizer');
+          expectPackageError(
+            () => api[fn + variant](Float64Array.from([1, 2]), fn.startsWith('softmax') ? [0] : [1, 0], o),
+            RangeError,
+            'options.normalizer',
+          );
           n++;
         }
       }
@@ -151,8 +183,16 @@ describe('float32 logits: targets and alpha are checked as float32', () => {
   test('sigmoid alpha 1 + 1e-12 (1 in float32) is α = 1 with Float32Array logits, refused with Float64Array ones', () => {
     expect(FL.sigmoidFocalLoss(x, [1, 0], { alpha: 1 + 1e-12 })).toBe(FL.sigmoidFocalLoss(x, [1, 0], { alpha: 1 }));
     expect(FL.sigmoidFocalLoss(x, [1, 0], { alpha: -1e-50 })).toBe(FL.sigmoidFocalLoss(x, [1, 0], { alpha: 0 }));
-    expectPackageError(() => FL.sigmoidFocalLoss(Float64Array.from(x), [1, 0], { alpha: 1 + 1e-12 }), RangeError, 'options.alpha');
-    const e = expectPackageError(() => FL.sigmoidFocalLoss(x, [1, 0], { alpha: 1.0000001 }), RangeError, 'options.alpha');
+    expectPackageError(
+      () => FL.sigmoidFocalLoss(Float64Array.from(x), [1, 0], { alpha: 1 + 1e-12 }),
+      RangeError,
+      'options.alpha',
+    );
+    const e = expectPackageError(
+      () => FL.sigmoidFocalLoss(x, [1, 0], { alpha: 1.0000001 }),
+      RangeError,
+      'options.alpha',
+    );
     expect(e.message).toMatch(/float32/);
   });
 });

@@ -6,7 +6,11 @@
 import vm from 'node:vm';
 import { describe, expect, test } from 'vitest';
 import {
-  sigmoidFocalLoss, sigmoidFocalLossPartial, sigmoidFocalLossWithGrad, softmaxFocalLoss, softmaxFocalLossPartial,
+  sigmoidFocalLoss,
+  sigmoidFocalLossPartial,
+  sigmoidFocalLossWithGrad,
+  softmaxFocalLoss,
+  softmaxFocalLossPartial,
   softmaxFocalLossWithGrad,
 } from 'focal-loss';
 import { compareResult, detach, expectPackageError, refSigmoidCall, refSoftmaxCall, SENTINEL } from './helpers';
@@ -19,8 +23,10 @@ const st = [1, 0, 0, 1, 1, 0];
 const f32 = (a: number[]) => Float32Array.from(a);
 const f64 = (a: number[]) => Float64Array.from(a);
 
-const softRef = (logits: number[], reduction: 'mean' | 'sum' | 'none' = 'mean') => refSoftmaxCall(logits, t, { classes: C, reduction }, false);
-const sigRef = (logits: number[], reduction: 'mean' | 'sum' | 'none' = 'mean') => refSigmoidCall(logits, st, { reduction });
+const softRef = (logits: number[], reduction: 'mean' | 'sum' | 'none' = 'mean') =>
+  refSoftmaxCall(logits, t, { classes: C, reduction }, false);
+const sigRef = (logits: number[], reduction: 'mean' | 'sum' | 'none' = 'mean') =>
+  refSigmoidCall(logits, st, { reduction });
 
 function withOwn<A extends object>(a: A, key: string, value: unknown): A {
   Object.defineProperty(a, key, { value, configurable: true, writable: true });
@@ -45,7 +51,14 @@ describe('a Float64Array with misleading own properties is the Float64Array it i
         expect(r.grad.length).toBe(z.length);
         expect(compareResult(r, softRef(z, reduction), Float64Array, true)).toEqual([]);
       }
-      expect(compareResult({ loss: softmaxFocalLoss(dressed(f64(z)), t, { classes: C, reduction: 'sum' }) }, softRef(z, 'sum'), Float64Array, false)).toEqual([]);
+      expect(
+        compareResult(
+          { loss: softmaxFocalLoss(dressed(f64(z)), t, { classes: C, reduction: 'sum' }) },
+          softRef(z, 'sum'),
+          Float64Array,
+          false,
+        ),
+      ).toEqual([]);
       const p = softmaxFocalLossPartial(dressed(f64(z)), t, { classes: C });
       expect(p.count).toBe(4);
       expect(p.sum).toBe(softmaxFocalLossPartial(f64(z), t, { classes: C }).sum);
@@ -71,7 +84,11 @@ describe('a Float64Array with misleading own properties is the Float64Array it i
   test('a Float64Array dressed as a Float32Array is not a Float32Array out', () => {
     const out = withOwn(new Float64Array(z.length).fill(SENTINEL), 'constructor', Float32Array);
     withOwn(out, 'BYTES_PER_ELEMENT', 4);
-    expectPackageError(() => softmaxFocalLossWithGrad(f32(z), t, { classes: C, out: out as any }), TypeError, 'options.out');
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(f32(z), t, { classes: C, out: out as any }),
+      TypeError,
+      'options.out',
+    );
     expect(out.every((v) => v === SENTINEL)).toBe(true);
   });
 
@@ -105,14 +122,26 @@ describe('typed arrays from another realm', () => {
     const r = softmaxFocalLossWithGrad(logits, t, { classes: C });
     expect(r.grad.length).toBe(z.length);
     expect(Object.prototype.toString.call(r.grad)).toBe('[object Float32Array]');
-    expect(compareResult({ loss: r.loss, grad: Float32Array.from(r.grad) }, softRef(z32), Float32Array, true)).toEqual([]);
+    expect(compareResult({ loss: r.loss, grad: Float32Array.from(r.grad) }, softRef(z32), Float32Array, true)).toEqual(
+      [],
+    );
     const s = sigmoidFocalLoss(other(`new Float32Array(${JSON.stringify(sz)})`), st, { reduction: 'sum' });
     expect(compareResult({ loss: s }, sigRef(sz, 'sum'), Float32Array, false)).toEqual([]);
   });
 
   test('a Float64Array logits from a vm context: exact results', () => {
-    const r = softmaxFocalLossWithGrad(other(`new Float64Array(${JSON.stringify(z)})`), t, { classes: C, reduction: 'none' });
-    expect(compareResult({ loss: Float64Array.from(r.loss as Float64Array), grad: Float64Array.from(r.grad) }, softRef(z, 'none'), Float64Array, true)).toEqual([]);
+    const r = softmaxFocalLossWithGrad(other(`new Float64Array(${JSON.stringify(z)})`), t, {
+      classes: C,
+      reduction: 'none',
+    });
+    expect(
+      compareResult(
+        { loss: Float64Array.from(r.loss as Float64Array), grad: Float64Array.from(r.grad) },
+        softRef(z, 'none'),
+        Float64Array,
+        true,
+      ),
+    ).toEqual([]);
   });
 
   test('targets, weights and out from a vm context', () => {
@@ -140,9 +169,17 @@ describe('a Proxy of a typed array is not a typed array: TypeError naming the ar
   test('targets, weights, out', () => {
     expectPackageError(() => softmaxFocalLoss(f32(z), proxy(Int32Array.from(t)), { classes: C }), TypeError, 'targets');
     expectPackageError(() => sigmoidFocalLoss(f32(sz), proxy(f32(st))), TypeError, 'targets');
-    expectPackageError(() => softmaxFocalLoss(f32(z), t, { classes: C, weights: proxy(f32([1, 1, 1, 1])) }), TypeError, 'options.weights');
+    expectPackageError(
+      () => softmaxFocalLoss(f32(z), t, { classes: C, weights: proxy(f32([1, 1, 1, 1])) }),
+      TypeError,
+      'options.weights',
+    );
     const out = new Float32Array(z.length).fill(SENTINEL);
-    expectPackageError(() => softmaxFocalLossWithGrad(f32(z), t, { classes: C, out: proxy(out) }), TypeError, 'options.out');
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(f32(z), t, { classes: C, out: proxy(out) }),
+      TypeError,
+      'options.out',
+    );
     expect(out.every((v) => v === SENTINEL)).toBe(true);
   });
 });
@@ -157,24 +194,60 @@ describe('a detached typed array is a TypeError naming the argument, never a sil
   });
 
   test('targets: class indices, probabilities, sigmoid targets', () => {
-    expectPackageError(() => softmaxFocalLoss(f32(z), detach(Int32Array.from(t)), { classes: C }), TypeError, 'targets');
-    expectPackageError(() => softmaxFocalLoss(new Float32Array(0), detach(Int32Array.from(t)), { classes: C }), TypeError, 'targets');
-    expectPackageError(() => softmaxFocalLoss(f32(z), detach(new Float32Array(z.length)), { classes: C }), TypeError, 'targets');
+    expectPackageError(
+      () => softmaxFocalLoss(f32(z), detach(Int32Array.from(t)), { classes: C }),
+      TypeError,
+      'targets',
+    );
+    expectPackageError(
+      () => softmaxFocalLoss(new Float32Array(0), detach(Int32Array.from(t)), { classes: C }),
+      TypeError,
+      'targets',
+    );
+    expectPackageError(
+      () => softmaxFocalLoss(f32(z), detach(new Float32Array(z.length)), { classes: C }),
+      TypeError,
+      'targets',
+    );
     expectPackageError(() => sigmoidFocalLoss(f32(sz), detach(f32(st))), TypeError, 'targets');
     expectPackageError(() => sigmoidFocalLoss(new Float64Array(0), detach(f32(st))), TypeError, 'targets');
     expectPackageError(() => sigmoidFocalLossPartial(f64(sz), detach(Uint8Array.from(st))), TypeError, 'targets');
   });
 
   test('weights', () => {
-    expectPackageError(() => softmaxFocalLoss(f32(z), t, { classes: C, weights: detach(new Float32Array(4).fill(1)) }), TypeError, 'options.weights');
-    expectPackageError(() => softmaxFocalLoss(new Float32Array(0), [], { classes: C, weights: detach(new Float32Array(4)) }), TypeError, 'options.weights');
-    expectPackageError(() => sigmoidFocalLoss(f64(sz), st, { weights: detach(new Float64Array(6).fill(1)) }), TypeError, 'options.weights');
+    expectPackageError(
+      () => softmaxFocalLoss(f32(z), t, { classes: C, weights: detach(new Float32Array(4).fill(1)) }),
+      TypeError,
+      'options.weights',
+    );
+    expectPackageError(
+      () => softmaxFocalLoss(new Float32Array(0), [], { classes: C, weights: detach(new Float32Array(4)) }),
+      TypeError,
+      'options.weights',
+    );
+    expectPackageError(
+      () => sigmoidFocalLoss(f64(sz), st, { weights: detach(new Float64Array(6).fill(1)) }),
+      TypeError,
+      'options.weights',
+    );
   });
 
   test('out: TypeError, and the next valid call is exact', () => {
-    expectPackageError(() => softmaxFocalLossWithGrad(f32(z), t, { classes: C, out: detach(new Float32Array(z.length)) }), TypeError, 'options.out');
-    expectPackageError(() => softmaxFocalLossWithGrad(new Float32Array(0), [], { classes: C, out: detach(new Float32Array(3)) }), TypeError, 'options.out');
-    expectPackageError(() => sigmoidFocalLossWithGrad(f64(sz), st, { out: detach(new Float64Array(6)) }), TypeError, 'options.out');
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(f32(z), t, { classes: C, out: detach(new Float32Array(z.length)) }),
+      TypeError,
+      'options.out',
+    );
+    expectPackageError(
+      () => softmaxFocalLossWithGrad(new Float32Array(0), [], { classes: C, out: detach(new Float32Array(3)) }),
+      TypeError,
+      'options.out',
+    );
+    expectPackageError(
+      () => sigmoidFocalLossWithGrad(f64(sz), st, { out: detach(new Float64Array(6)) }),
+      TypeError,
+      'options.out',
+    );
     const r = softmaxFocalLossWithGrad(f64(z), t, { classes: C });
     expect(compareResult(r, softRef(z), Float64Array, true)).toEqual([]);
   });

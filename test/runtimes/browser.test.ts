@@ -26,7 +26,11 @@ let browser: Browser;
 const served: { path: string; type: string }[] = [];
 
 const types: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8', '.js': 'text/javascript', '.mjs': 'text/javascript', '.json': 'application/json', '.wasm': 'application/wasm',
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript',
+  '.mjs': 'text/javascript',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
 };
 
 const page = `<!doctype html><meta charset="utf-8">
@@ -154,14 +158,18 @@ beforeAll(async () => {
     const url = new URL(req.url ?? '/', 'http://127.0.0.1');
     const [, mode, ...rest] = url.pathname.split('/');
     const rel = normalize(decodeURIComponent(rest.join('/')));
-    const allowed = mode === 'repo' ? /^(dist|examples)\//.test(rel) : mode === 'wasm' || mode === 'octet' || mode === 'tfjs';
+    const allowed =
+      mode === 'repo' ? /^(dist|examples)\//.test(rel) : mode === 'wasm' || mode === 'octet' || mode === 'tfjs';
     const fromRepo = mode === 'repo' || (mode === 'tfjs' && rel.startsWith('node_modules/@tensorflow/'));
     const file = join(fromRepo ? root : dir, rel);
     if (!allowed || rel.startsWith('..') || !existsSync(file) || !statSync(file).isFile()) {
       res.writeHead(404).end('not found');
       return;
     }
-    const type = mode === 'octet' && extname(file) === '.wasm' ? 'application/octet-stream' : (types[extname(file)] ?? 'application/octet-stream');
+    const type =
+      mode === 'octet' && extname(file) === '.wasm'
+        ? 'application/octet-stream'
+        : (types[extname(file)] ?? 'application/octet-stream');
     served.push({ path: url.pathname, type });
     res.writeHead(200, { 'Content-Type': type, 'Cache-Control': 'no-store' }).end(readFileSync(file));
   });
@@ -176,15 +184,23 @@ afterAll(async () => {
   removeFixture(dir);
 });
 
-async function runPage(url: string): Promise<Report & { beforeInit: string | null; duringInit: string | null; error?: string }> {
+async function runPage(
+  url: string,
+): Promise<Report & { beforeInit: string | null; duringInit: string | null; error?: string }> {
   const context = await browser.newContext();
   try {
     const tab = await context.newPage();
     const errors: string[] = [];
     tab.on('pageerror', (e) => errors.push(String(e)));
     await tab.goto(url);
-    await tab.waitForFunction(() => (window as unknown as { __report?: unknown }).__report !== undefined, undefined, { timeout: 90_000 });
-    const report = await tab.evaluate(() => (window as unknown as { __report: unknown }).__report) as Report & { beforeInit: string | null; duringInit: string | null; error?: string };
+    await tab.waitForFunction(() => (window as unknown as { __report?: unknown }).__report !== undefined, undefined, {
+      timeout: 90_000,
+    });
+    const report = (await tab.evaluate(() => (window as unknown as { __report: unknown }).__report)) as Report & {
+      beforeInit: string | null;
+      duringInit: string | null;
+      error?: string;
+    };
     expect(errors).toEqual([]);
     return report;
   } finally {
@@ -200,7 +216,10 @@ describe('Chromium', () => {
       expect(r.error).toBeUndefined();
       console.log(`chromium: ${r.version}`);
       expect(r.entry).toBe(`${base}/${mode}/node_modules/focal-loss/dist/browser.js`);
-      expect(served).toContainEqual({ path: `/${mode}/node_modules/focal-loss/dist/focal_loss.wasm`, type: mode === 'wasm' ? 'application/wasm' : 'application/octet-stream' });
+      expect(served).toContainEqual({
+        path: `/${mode}/node_modules/focal-loss/dist/focal_loss.wasm`,
+        type: mode === 'wasm' ? 'application/wasm' : 'application/octet-stream',
+      });
       expect(r.beforeInit).toMatch(/^Error: focal-loss: the WebAssembly module is not loaded; call `await init\(\)`/);
       expect(r.duringInit).toMatch(/^Error: focal-loss: init\(\) has not finished yet; await init\(\)/);
       expectMatchesNode(r);
@@ -212,8 +231,11 @@ describe('Chromium', () => {
     const tab = await context.newPage();
     await tab.goto(`${base}/repo/examples/browser/index.html`);
     await tab.waitForSelector('body[data-state="done"]', { timeout: 60_000 });
-    const shown = JSON.parse(await tab.textContent('#out') ?? '') as { loss: number; grad: number[] };
-    const want = api.softmaxFocalLossWithGrad(new Float64Array([2, 0.5, -1, 0, 3, 0.1]), [0, 1], { classes: 3, gamma: 2 });
+    const shown = JSON.parse((await tab.textContent('#out')) ?? '') as { loss: number; grad: number[] };
+    const want = api.softmaxFocalLossWithGrad(new Float64Array([2, 0.5, -1, 0, 3, 0.1]), [0, 1], {
+      classes: 3,
+      gamma: 2,
+    });
     expect(shown).toEqual({ loss: want.loss, grad: Array.from(want.grad) });
     // A bad input gives the library's RangeError, shown on the page.
     await tab.fill('input[name="targets"]', '0, 5');
@@ -222,7 +244,7 @@ describe('Chromium', () => {
     await context.close();
   });
 
-  test('focal-loss/tfjs: a tfjs-layers model trains with the adapter\'s loss on the CPU and WASM backends', async () => {
+  test("focal-loss/tfjs: a tfjs-layers model trains with the adapter's loss on the CPU and WASM backends", async () => {
     tf.env().set('IS_TEST', true); // Node's tfjs (the reference numbers below): no "install tfjs-node" banner
     await tf.setBackend('cpu');
     const context = await browser.newContext();
@@ -231,16 +253,30 @@ describe('Chromium', () => {
       const errors: string[] = [];
       tab.on('pageerror', (e) => errors.push(String(e)));
       await tab.goto(`${base}/tfjs/tfjs.html`);
-      await tab.waitForFunction(() => (window as unknown as { __report?: unknown }).__report !== undefined, undefined, { timeout: 90_000 });
-      type Run = { losses: number[]; fixed: { loss: number[]; grad: number[] }; tensorsBefore: number; tensorsAfter: number; simd?: boolean; error?: string };
-      const r = await tab.evaluate(() => (window as unknown as { __report: unknown }).__report) as {
-        error?: string; tfjs: string; adapter: string; backends: Record<string, Run>;
+      await tab.waitForFunction(() => (window as unknown as { __report?: unknown }).__report !== undefined, undefined, {
+        timeout: 90_000,
+      });
+      type Run = {
+        losses: number[];
+        fixed: { loss: number[]; grad: number[] };
+        tensorsBefore: number;
+        tensorsAfter: number;
+        simd?: boolean;
+        error?: string;
+      };
+      const r = (await tab.evaluate(() => (window as unknown as { __report: unknown }).__report)) as {
+        error?: string;
+        tfjs: string;
+        adapter: string;
+        backends: Record<string, Run>;
         beforeInit: { loss: number[]; bad: string | null; badAfterInit: string | null };
       };
       expect(r.error).toBeUndefined();
       expect(errors).toEqual([]);
       // focalLoss() before init(): works once init() is done; an unknown option name is refused at once, before init().
-      expect(r.beforeInit.loss).toEqual(Array.from(focalLoss({ gamma: 2, fromLogits: true })(tf.tensor2d([[1, 0]]), tf.tensor2d([[2, -1]])).dataSync()));
+      expect(r.beforeInit.loss).toEqual(
+        Array.from(focalLoss({ gamma: 2, fromLogits: true })(tf.tensor2d([[1, 0]]), tf.tensor2d([[2, -1]])).dataSync()),
+      );
       const unknownGama = /^TypeError: focal-loss\/tfjs: focalLoss\(\{ kind: 'softmax' \}\) has no option 'gama'/;
       expect(r.beforeInit.bad).toMatch(unknownGama);
       expect(r.beforeInit.badAfterInit).toMatch(unknownGama);
@@ -248,19 +284,27 @@ describe('Chromium', () => {
       // One focal_loss.wasm for the page and the adapter: the adapter imported the page's 'focal-loss'.
       expect(served.filter((s) => s.path.startsWith('/tfjs/') && s.path.endsWith('focal_loss.wasm'))).toHaveLength(1);
       // What the adapter computes in Node on the same fixed batch (CPU backend): bit-identical.
-      const mod = await import(/* @vite-ignore */ pathToFileURL(join(dir, 'tfjs-train.mjs')).href) as { fixedBatch: (t: typeof tf, f: typeof focalLoss) => { loss: number[]; grad: number[] } };
+      const mod = (await import(/* @vite-ignore */ pathToFileURL(join(dir, 'tfjs-train.mjs')).href)) as {
+        fixedBatch: (t: typeof tf, f: typeof focalLoss) => { loss: number[]; grad: number[] };
+      };
       const node = mod.fixedBatch(tf, focalLoss);
       for (const name of ['cpu', 'wasm']) {
         const run = r.backends[name];
         expect(run.error, `${name} backend`).toBeUndefined();
         const shown = run.losses.map((l) => l.toFixed(4)).join(' ');
-        console.log(`chromium, tfjs ${r.tfjs} ${name} backend${run.simd === undefined ? '' : ` (SIMD ${run.simd})`}: focal loss by epoch ${shown}`);
+        console.log(
+          `chromium, tfjs ${r.tfjs} ${name} backend${run.simd === undefined ? '' : ` (SIMD ${run.simd})`}: focal loss by epoch ${shown}`,
+        );
         expect(run.losses.every(Number.isFinite)).toBe(true);
         expect(run.losses[run.losses.length - 1], shown).toBeLessThan(run.losses[0] * 0.5);
         expect(run.tensorsAfter, `${name}: tensors left behind`).toBe(run.tensorsBefore);
         expect(run.fixed.loss).toEqual(node.loss);
         if (name === 'cpu') expect(run.fixed.grad).toEqual(node.grad);
-        else for (let i = 0; i < node.grad.length; i++) expect(Math.abs(run.fixed.grad[i] - node.grad[i])).toBeLessThanOrEqual(1e-7 * Math.abs(node.grad[i]) + 1e-9);
+        else
+          for (let i = 0; i < node.grad.length; i++)
+            expect(Math.abs(run.fixed.grad[i] - node.grad[i])).toBeLessThanOrEqual(
+              1e-7 * Math.abs(node.grad[i]) + 1e-9,
+            );
       }
     } finally {
       await context.close();

@@ -59,9 +59,18 @@ describe('runtimes started as processes', () => {
     const deno = binary('deno');
     // Read permission for the vectors file only (the script reads it with node:fs): the package's
     // focal_loss.wasm is loaded as a module, which needs no permission.
-    const r = parseReport(run(deno, ['run', `--allow-read=${join(dir, 'vectors.json')}`, '--no-config', '--node-modules-dir=manual', 'run.mjs'], dir, {
-      DENO_DIR: join(dir, '.deno'), DENO_NO_UPDATE_CHECK: '1', DENO_NO_PROMPT: '1',
-    }).stdout);
+    const r = parseReport(
+      run(
+        deno,
+        ['run', `--allow-read=${join(dir, 'vectors.json')}`, '--no-config', '--node-modules-dir=manual', 'run.mjs'],
+        dir,
+        {
+          DENO_DIR: join(dir, '.deno'),
+          DENO_NO_UPDATE_CHECK: '1',
+          DENO_NO_PROMPT: '1',
+        },
+      ).stdout,
+    );
     expect(r.runtime).toBe('deno');
     expect(r.entry).toMatch(/node_modules\/focal-loss\/dist\/deno\.js$/);
     expect(r.beforeInit).toBeNull();

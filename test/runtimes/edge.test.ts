@@ -20,7 +20,10 @@ const wasmModuleBinding: Plugin = {
   name: 'vercel-wasm-module',
   setup(build) {
     build.onResolve({ filter: /\.wasm\?module$/ }, (args) => ({ path: args.path, namespace: 'wasm-binding' }));
-    build.onLoad({ filter: /.*/, namespace: 'wasm-binding' }, () => ({ contents: 'export default globalThis.__focal_loss_wasm;', loader: 'js' }));
+    build.onLoad({ filter: /.*/, namespace: 'wasm-binding' }, () => ({
+      contents: 'export default globalThis.__focal_loss_wasm;',
+      loader: 'js',
+    }));
   },
 };
 
@@ -40,7 +43,13 @@ beforeAll(async () => {
   dir = makeFixture();
   await bundleHarness(join(dir, 'harness.mjs'), 'esm');
   writeFileSync(join(dir, 'edge.mjs'), edgeFunction);
-  await bundleWorker({ entry: join(dir, 'edge.mjs'), outfile: join(dir, 'out', 'edge.js'), conditions: ['edge-light', 'worker', 'browser'], format: 'iife', plugins: [wasmModuleBinding] });
+  await bundleWorker({
+    entry: join(dir, 'edge.mjs'),
+    outfile: join(dir, 'out', 'edge.js'),
+    conditions: ['edge-light', 'worker', 'browser'],
+    format: 'iife',
+    plugins: [wasmModuleBinding],
+  });
   bundle = readFileSync(join(dir, 'out', 'edge.js'), 'utf8');
 });
 
@@ -53,10 +62,14 @@ test('the bundle uses the edge-light entry', () => {
 
 test(`edge-runtime ${edgeVersion}: every vector case in both dtypes, bit-identical to Node`, async () => {
   const runtime = new EdgeRuntime({
-    extend: (context) => Object.assign(context, { __focal_loss_bytes: new Uint8Array(readFileSync(join(dist, 'focal_loss.wasm'))) }),
+    extend: (context) =>
+      Object.assign(context, { __focal_loss_bytes: new Uint8Array(readFileSync(join(dist, 'focal_loss.wasm'))) }),
     initialCode: `globalThis.__focal_loss_wasm = new WebAssembly.Module(__focal_loss_bytes);\n${bundle}`,
   });
-  const response = await runtime.dispatchFetch('http://localhost/', { method: 'POST', body: readFileSync(allVectorsFile(), 'utf8') });
+  const response = await runtime.dispatchFetch('http://localhost/', {
+    method: 'POST',
+    body: readFileSync(allVectorsFile(), 'utf8'),
+  });
   expect(response.status).toBe(200);
   const report = (await response.json()) as Report & { beforeInit: string | null };
   expect(report.beforeInit).toBeNull(); // instantiated when the module is evaluated: no init() needed

@@ -3,7 +3,16 @@
 // harness bundled for each runtime, and where to find the runtimes' binaries in node_modules.
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import { peerVectors } from '../helpers/peers';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -45,45 +54,96 @@ export function removeFixture(dir: string): void {
 
 /** Bundles test/runtimes/harness.ts (and the checker it uses) into one file of the given format. */
 export async function bundleHarness(outfile: string, format: 'esm' | 'cjs'): Promise<void> {
-  await build({ entryPoints: [join(root, 'test', 'runtimes', 'harness.ts')], bundle: true, format, outfile, platform: 'neutral', target: 'es2022', logLevel: 'silent' });
+  await build({
+    entryPoints: [join(root, 'test', 'runtimes', 'harness.ts')],
+    bundle: true,
+    format,
+    outfile,
+    platform: 'neutral',
+    target: 'es2022',
+    logLevel: 'silent',
+  });
 }
 
 /**
  * Bundles a worker script as the host's bundler would: resolving `focal-loss` with the given export
  * conditions, keeping `.wasm` imports for the host (`wasm` plugin decides what they become).
  */
-export async function bundleWorker(opts: { entry: string; outfile: string; conditions: string[]; format: 'esm' | 'iife'; plugins?: Plugin[] }): Promise<void> {
+export async function bundleWorker(opts: {
+  entry: string;
+  outfile: string;
+  conditions: string[];
+  format: 'esm' | 'iife';
+  plugins?: Plugin[];
+}): Promise<void> {
   await build({
-    entryPoints: [opts.entry], bundle: true, format: opts.format, outfile: opts.outfile, platform: 'browser',
-    conditions: opts.conditions, target: 'es2022', logLevel: 'silent', plugins: opts.plugins ?? [],
+    entryPoints: [opts.entry],
+    bundle: true,
+    format: opts.format,
+    outfile: opts.outfile,
+    platform: 'browser',
+    conditions: opts.conditions,
+    target: 'es2022',
+    logLevel: 'silent',
+    plugins: opts.plugins ?? [],
     external: ['*.wasm'],
   });
 }
 
 /** A binary from a platform package (the wrapper in node_modules/.bin needs the postinstall step). */
 export function binary(name: 'deno' | 'bun'): string {
-  const candidates = name === 'deno'
-    ? [['@deno/linux-x64-glibc', 'deno'], ['@deno/linux-arm64-glibc', 'deno'], ['@deno/darwin-x64', 'deno'], ['@deno/darwin-arm64', 'deno']]
-    : [['@oven/bun-linux-x64', 'bin/bun'], ['@oven/bun-linux-x64-baseline', 'bin/bun'], ['@oven/bun-linux-aarch64', 'bin/bun'], ['@oven/bun-darwin-aarch64', 'bin/bun'], ['@oven/bun-darwin-x64', 'bin/bun']];
+  const candidates =
+    name === 'deno'
+      ? [
+          ['@deno/linux-x64-glibc', 'deno'],
+          ['@deno/linux-arm64-glibc', 'deno'],
+          ['@deno/darwin-x64', 'deno'],
+          ['@deno/darwin-arm64', 'deno'],
+        ]
+      : [
+          ['@oven/bun-linux-x64', 'bin/bun'],
+          ['@oven/bun-linux-x64-baseline', 'bin/bun'],
+          ['@oven/bun-linux-aarch64', 'bin/bun'],
+          ['@oven/bun-darwin-aarch64', 'bin/bun'],
+          ['@oven/bun-darwin-x64', 'bin/bun'],
+        ];
   for (const [pkg, file] of candidates) {
     try {
       const path = join(dirname(require.resolve(`${pkg}/package.json`)), file);
       if (existsSync(path)) return path;
-    } catch { /* not this platform */ }
+    } catch {
+      /* not this platform */
+    }
   }
   return join(root, 'node_modules', '.bin', name);
 }
 
 /** Runs a command; throws with its output if it fails. */
-export function run(cmd: string, args: string[], cwd: string, env: Record<string, string> = {}): SpawnSyncReturns<string> {
-  const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 120_000, env: { ...process.env, NO_COLOR: '1', ...env } });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
+export function run(
+  cmd: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): SpawnSyncReturns<string> {
+  const r = spawnSync(cmd, args, {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    timeout: 120_000,
+    env: { ...process.env, NO_COLOR: '1', ...env },
+  });
+  if (r.status !== 0)
+    throw new Error(`${cmd} ${args.join(' ')} failed (${r.status ?? r.signal}):\n${r.stdout}\n${r.stderr}`);
   return r;
 }
 
 /** The last line of stdout that is a JSON object: the report a script printed. */
 export function parseReport(stdout: string): Report {
-  const line = stdout.trim().split('\n').reverse().find((l) => l.startsWith('{'));
+  const line = stdout
+    .trim()
+    .split('\n')
+    .reverse()
+    .find((l) => l.startsWith('{'));
   if (!line) throw new Error(`no report in output:\n${stdout.slice(0, 2000)}`);
   return JSON.parse(line) as Report;
 }

@@ -2,7 +2,15 @@
 // every case of the shared vectors in each of its dtypes against the 60-digit references
 // (test/helpers/vectors.ts), and hashes the exact bits of every result so the Node test can assert
 // that all runtimes return bit-identical losses and gradients. Pure code: no runtime APIs.
-import { caseArguments, evaluateCase, formatMismatches, functionsOf, parseVectors, type FloatArray, type FocalApi } from '../helpers/vectors';
+import {
+  caseArguments,
+  evaluateCase,
+  formatMismatches,
+  functionsOf,
+  parseVectors,
+  type FloatArray,
+  type FocalApi,
+} from '../helpers/vectors';
 
 export interface RuntimeReport {
   /** Number of (case, dtype) pairs checked against the references. */
@@ -43,8 +51,9 @@ class Hasher {
 /** Deterministic inputs larger than the 256 KiB scratch area (several chunks per call). */
 function bigCases(): { name: string; run: (api: FocalApi) => Array<number | FloatArray> }[] {
   let s = 0x12345678;
-  const next = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
-  const rows = 40_000, C = 10;
+  const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
+  const rows = 40_000,
+    C = 10;
   const logits = Array.from({ length: rows * C }, () => (next() - 0.5) * 24);
   const classes = Int32Array.from({ length: rows }, () => Math.floor(next() * C));
   const y = Array.from({ length: 150_000 }, () => (next() < 0.3 ? 1 : next() < 0.5 ? 0 : next()));
@@ -54,7 +63,12 @@ function bigCases(): { name: string; run: (api: FocalApi) => Array<number | Floa
     out.push({
       name: `big/softmax ${rows}x${C} ${F.name}`,
       run: (api) => {
-        const r = api.softmaxFocalLossWithGrad(F.from(logits), classes, { classes: C, gamma: 1.5, alpha: 0.5, reduction: 'mean' });
+        const r = api.softmaxFocalLossWithGrad(F.from(logits), classes, {
+          classes: C,
+          gamma: 1.5,
+          alpha: 0.5,
+          reduction: 'mean',
+        });
         const n = api.softmaxFocalLoss(F.from(logits), classes, { classes: C, gamma: 0.5, reduction: 'none' });
         return [r.loss, r.grad, n];
       },

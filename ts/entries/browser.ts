@@ -10,16 +10,22 @@ type Host = { process?: { getBuiltinModule?: (id: string) => unknown } };
 /** Where this entry's module is, and how to get it: fetched, or read where the URL is a file. */
 async function ownModule(): Promise<InitInput> {
   // Literal `new URL('./x.wasm', import.meta.url)` expressions, so bundlers find and copy both files.
-  const url = simdSupported() ? new URL('./focal_loss.wasm', import.meta.url) : new URL('./focal_loss.scalar.wasm', import.meta.url);
+  const url = simdSupported()
+    ? new URL('./focal_loss.wasm', import.meta.url)
+    : new URL('./focal_loss.scalar.wasm', import.meta.url);
   if (url.protocol === 'file:') {
     // A test runner that runs browser code in Node with a browser export condition (Jest's native
     // ESM with jsdom): no fetch, or one that does not read file: URLs; Node's fs is at hand through
     // process.getBuiltinModule (Node >= 20.16), which no bundler follows.
-    const fs = (globalThis as Host).process?.getBuiltinModule?.('node:fs') as { readFileSync(path: URL): Uint8Array } | undefined;
+    const fs = (globalThis as Host).process?.getBuiltinModule?.('node:fs') as
+      | { readFileSync(path: URL): Uint8Array }
+      | undefined;
     if (fs) return fs.readFileSync(url);
   }
   if (typeof fetch !== 'function') {
-    throw new Error(`focal-loss: this runtime has no fetch to load ${url.href}: import 'focal-loss/inline' (the module inside the JavaScript), or pass the .wasm bytes to init()`);
+    throw new Error(
+      `focal-loss: this runtime has no fetch to load ${url.href}: import 'focal-loss/inline' (the module inside the JavaScript), or pass the .wasm bytes to init()`,
+    );
   }
   const response = await fetch(url);
   // Vite 6 and 7 dev: dependency pre-bundling moves this code to <base>node_modules/.vite/deps/,

@@ -16,10 +16,11 @@ const publish = () => {
   // NaN (the textbook run's losses after it broke) becomes null in JSON.
   $('results-json').textContent = JSON.stringify(results, (k, v) => (k === 'timing' ? undefined : v), 1);
 };
-const drawFigure1 = () => drawFigure1Into($, sigmoidFocalLoss, (figure1) => {
-  results.figure1 = figure1;
-  publish();
-});
+const drawFigure1 = () =>
+  drawFigure1Into($, sigmoidFocalLoss, (figure1) => {
+    results.figure1 = figure1;
+    publish();
+  });
 
 const P = PRESETS.default;
 const num = (name, d) => {
@@ -59,31 +60,61 @@ function drawAP(curves, epochs, table) {
   for (const t of table ?? []) {
     const byEpoch = new Map();
     for (const s of t.perSeed) for (const p of s.curve) byEpoch.set(p.epoch, [...(byEpoch.get(p.epoch) ?? []), p.ap]);
-    const mean = [...byEpoch].map(([e, v]) => /** @type {[number, number]} */ ([e, v.reduce((a, b) => a + b, 0) / v.length]));
-    series.push({ points: mean, color: RUN_COLORS[t.key], dash: RUN_DASH[t.key], width: 3, label: `${t.label}: mean of ${t.perSeed.length} seeds` });
+    const mean = [...byEpoch].map(
+      ([e, v]) => /** @type {[number, number]} */ ([e, v.reduce((a, b) => a + b, 0) / v.length]),
+    );
+    series.push({
+      points: mean,
+      color: RUN_COLORS[t.key],
+      dash: RUN_DASH[t.key],
+      width: 3,
+      label: `${t.label}: mean of ${t.perSeed.length} seeds`,
+    });
   }
   $('ap-chart').innerHTML = lineChart({
-    width: 620, height: 300, title: `test AP per epoch (thin: each seed; thick: mean over seeds)`, x: [0, epochs], y: [0, yMax],
-    xTicks: ticks(epochs), yTicks: Array.from({ length: Math.round(yMax * 20) + 1 }, (_, i) => i / 20),
-    xLabel: 'epoch', yLabel: 'AP (IoU .50:.95)', series, legendBelow: 1,
+    width: 620,
+    height: 300,
+    title: `test AP per epoch (thin: each seed; thick: mean over seeds)`,
+    x: [0, epochs],
+    y: [0, yMax],
+    xTicks: ticks(epochs),
+    yTicks: Array.from({ length: Math.round(yMax * 20) + 1 }, (_, i) => i / 20),
+    xLabel: 'epoch',
+    yLabel: 'AP (IoU .50:.95)',
+    series,
+    legendBelow: 1,
   });
 }
 
 function drawTable(r) {
-  const rows = ['<tr><th>loss</th><th>AP</th><th>AP50</th><th>AP75</th><th>cls/box grad</th><th>ΔAP vs CE (paired by seed)</th><th>95% interval</th><th>seeds won</th></tr>'];
+  const rows = [
+    '<tr><th>loss</th><th>AP</th><th>AP50</th><th>AP75</th><th>cls/box grad</th><th>ΔAP vs CE (paired by seed)</th><th>95% interval</th><th>seeds won</th></tr>',
+  ];
   for (const t of r.table) {
     const d = t.delta;
-    const cls = d && d.resolved && d.mean > 0 ? ' class="better"' : '';
-    rows.push(`<tr data-run="${t.key}"><td>${t.label}</td><td>${pm(t.ap)}</td><td>${t.ap50.mean.toFixed(3)}</td><td>${t.ap75.mean.toFixed(3)}</td><td>${t.trunkRatio.mean.toFixed(2)}×</td>`
-      + (d ? `<td${cls}>${sign(d.mean)} ± ${d.sd.toFixed(3)}</td><td>${d.n > 1 ? `${sign(d.lo)}..${sign(d.hi)}${d.resolved ? '' : ' (includes 0)'}` : '—'}</td><td>${d.wins}/${d.n}</td>` : '<td>—</td><td></td><td></td>')
-      + '</tr>');
+    const cls = d?.resolved && d.mean > 0 ? ' class="better"' : '';
+    rows.push(
+      `<tr data-run="${t.key}"><td>${t.label}</td><td>${pm(t.ap)}</td><td>${t.ap50.mean.toFixed(3)}</td><td>${t.ap75.mean.toFixed(3)}</td><td>${t.trunkRatio.mean.toFixed(2)}×</td>` +
+        (d
+          ? `<td${cls}>${sign(d.mean)} ± ${d.sd.toFixed(3)}</td><td>${d.n > 1 ? `${sign(d.lo)}..${sign(d.hi)}${d.resolved ? '' : ' (includes 0)'}` : '—'}</td><td>${d.wins}/${d.n}</td>`
+          : '<td>—</td><td></td><td></td>') +
+        '</tr>',
+    );
   }
   $('ap-table').innerHTML = rows.join('');
-  const search = r.alphaSearch.length ? `α = ${r.ceAlpha}: the best validation AP of ${r.alphaSearch.map((s) => `${s.alpha} → ${s.ap.toFixed(3)}`).join(', ')} (seed ${r.seeds[0]})` : `α = ${r.ceAlpha} (given)`;
+  const search = r.alphaSearch.length
+    ? `α = ${r.ceAlpha}: the best validation AP of ${r.alphaSearch.map((s) => `${s.alpha} → ${s.ap.toFixed(3)}`).join(', ')} (seed ${r.seeds[0]})`
+    : `α = ${r.ceAlpha} (given)`;
   const fl = r.table.find((t) => t.key === 'fl');
   const d = fl?.delta;
-  const verdict = !d || d.n < 2 ? 'one seed: no spread to judge by' : d.resolved ? `resolved: the 95% interval of the paired difference excludes 0 (${d.wins} of ${d.n} seeds won)` : `not resolved at ${d.n} seeds: the 95% interval includes 0 (${d.wins} of ${d.n} seeds won)`;
-  $('ap-verdict').textContent = `${r.seeds.length} seeds × ${r.epochs} epochs. Cross-entropy's ${search}. ${fl?.label} vs ${r.table[0].label}: ΔAP ${d ? sign(d.mean) : '—'}, ${verdict}.`;
+  const verdict =
+    !d || d.n < 2
+      ? 'one seed: no spread to judge by'
+      : d.resolved
+        ? `resolved: the 95% interval of the paired difference excludes 0 (${d.wins} of ${d.n} seeds won)`
+        : `not resolved at ${d.n} seeds: the 95% interval includes 0 (${d.wins} of ${d.n} seeds won)`;
+  $('ap-verdict').textContent =
+    `${r.seeds.length} seeds × ${r.epochs} epochs. Cross-entropy's ${search}. ${fl?.label} vs ${r.table[0].label}: ΔAP ${d ? sign(d.mean) : '—'}, ${verdict}.`;
 }
 
 function drawStability(s) {
@@ -94,25 +125,78 @@ function drawStability(s) {
   const yMax = Math.ceil(Math.max(...finite) * 2) / 2;
   const xTicks = Array.from({ length: Math.floor(steps / 100) + 1 }, (_, i) => i * 100);
   const at = tb.firstNonFinite?.step;
-  const marker = at ? [{ points: /** @type {[number, number][]} */ ([[at, 0], [at, yMax]]), color: '#d62728', dash: '3 3', width: 1.2, label: `textbook: first NaN at step ${at} (epoch ${tb.firstNonFinite.epoch}); ${tb.nonFiniteSteps} of ${steps} steps non-finite` }] : [];
+  const marker = at
+    ? [
+        {
+          points: /** @type {[number, number][]} */ ([
+            [at, 0],
+            [at, yMax],
+          ]),
+          color: '#d62728',
+          dash: '3 3',
+          width: 1.2,
+          label: `textbook: first NaN at step ${at} (epoch ${tb.firstNonFinite.epoch}); ${tb.nonFiniteSteps} of ${steps} steps non-finite`,
+        },
+      ]
+    : [];
   $('stability-chart').innerHTML = lineChart({
-    width: 560, height: 280, title: `classification loss per step (γ = ${s.gamma}, float32 logits, seed ${s.seed})`, x: [0, steps], y: [0, yMax],
-    xTicks, yTicks: Array.from({ length: Math.round(yMax * 2) + 1 }, (_, i) => i / 2), xLabel: 'training step', yLabel: 'loss', legendBelow: 1,
+    width: 560,
+    height: 280,
+    title: `classification loss per step (γ = ${s.gamma}, float32 logits, seed ${s.seed})`,
+    x: [0, steps],
+    y: [0, yMax],
+    xTicks,
+    yTicks: Array.from({ length: Math.round(yMax * 2) + 1 }, (_, i) => i / 2),
+    xLabel: 'training step',
+    yLabel: 'loss',
+    legendBelow: 1,
     series: [
-      { points: tb.trace.loss.map((v, i) => [i + 1, v]), color: '#d62728', width: 2, label: `textbook float32 (AP ${tb.ap.toFixed(3)})${at ? ': the line stops where the loss became NaN' : ''}` },
-      { points: pk.trace.loss.map((v, i) => [i + 1, v]), color: '#111', width: 1.2, label: `this package (AP ${pk.ap.toFixed(3)}): ${pk.nonFiniteSteps === 0 ? 'finite at every step' : `${pk.nonFiniteSteps} non-finite steps`}` },
+      {
+        points: tb.trace.loss.map((v, i) => [i + 1, v]),
+        color: '#d62728',
+        width: 2,
+        label: `textbook float32 (AP ${tb.ap.toFixed(3)})${at ? ': the line stops where the loss became NaN' : ''}`,
+      },
+      {
+        points: pk.trace.loss.map((v, i) => [i + 1, v]),
+        color: '#111',
+        width: 1.2,
+        label: `this package (AP ${pk.ap.toFixed(3)}): ${pk.nonFiniteSteps === 0 ? 'finite at every step' : `${pk.nonFiniteSteps} non-finite steps`}`,
+      },
       ...marker,
     ],
   });
   const minLogits = [...tb.trace.minLogit, ...pk.trace.minLogit].filter(Number.isFinite);
   const lo = Math.floor(Math.min(-18, ...minLogits));
   $('stability-logits').innerHTML = lineChart({
-    width: 500, height: 280, title: 'most negative logit in the minibatch, per step', x: [0, steps], y: [lo, 0],
-    xTicks, yTicks: Array.from({ length: Math.floor(-lo / 2) + 1 }, (_, i) => -2 * i), xLabel: 'training step', yLabel: 'logit', legendBelow: 1,
+    width: 500,
+    height: 280,
+    title: 'most negative logit in the minibatch, per step',
+    x: [0, steps],
+    y: [lo, 0],
+    xTicks,
+    yTicks: Array.from({ length: Math.floor(-lo / 2) + 1 }, (_, i) => -2 * i),
+    xLabel: 'training step',
+    yLabel: 'logit',
+    legendBelow: 1,
     series: [
-      { points: pk.trace.minLogit.map((v, i) => [i + 1, v]), color: '#111', width: 1.2, label: 'this package\'s run' },
-      { points: tb.trace.minLogit.map((v, i) => [i + 1, v]).slice(0, at ?? steps), color: '#d62728', width: 2, label: 'textbook run (until it broke)' },
-      { points: [[0, -17.33], [steps, -17.33]], color: '#999', dash: '4 3', width: 1, label: 'float32 rounds 1 − σ(x) to 1 below −17.33' },
+      { points: pk.trace.minLogit.map((v, i) => [i + 1, v]), color: '#111', width: 1.2, label: "this package's run" },
+      {
+        points: tb.trace.minLogit.map((v, i) => [i + 1, v]).slice(0, at ?? steps),
+        color: '#d62728',
+        width: 2,
+        label: 'textbook run (until it broke)',
+      },
+      {
+        points: [
+          [0, -17.33],
+          [steps, -17.33],
+        ],
+        color: '#999',
+        dash: '4 3',
+        width: 1,
+        label: 'float32 rounds 1 − σ(x) to 1 below −17.33',
+      },
     ],
   });
   $('stability-note').textContent = at
@@ -121,34 +205,49 @@ function drawStability(s) {
 }
 
 function drawFigure4(f4) {
-  const chart = (which, title) => lineChart({
-    width: 440, height: 300, title, x: [0, 1], y: [0, 1], xTicks: [0, 0.2, 0.4, 0.6, 0.8, 1], yTicks: [0, 0.2, 0.4, 0.6, 0.8, 1],
-    xLabel: 'fraction of examples (easiest first)', yLabel: 'cumulative normalized loss', legendBelow: 4,
-    series: FIG4_GAMMAS.map((g, i) => ({ points: f4[String(g)][which].cdf, color: COLORS[i], label: `γ = ${g}` })),
-  });
+  const chart = (which, title) =>
+    lineChart({
+      width: 440,
+      height: 300,
+      title,
+      x: [0, 1],
+      y: [0, 1],
+      xTicks: [0, 0.2, 0.4, 0.6, 0.8, 1],
+      yTicks: [0, 0.2, 0.4, 0.6, 0.8, 1],
+      xLabel: 'fraction of examples (easiest first)',
+      yLabel: 'cumulative normalized loss',
+      legendBelow: 4,
+      series: FIG4_GAMMAS.map((g, i) => ({ points: f4[String(g)][which].cdf, color: COLORS[i], label: `γ = ${g}` })),
+    });
   $('fig4-neg').innerHTML = chart('negatives', 'negatives');
   $('fig4-pos').innerHTML = chart('positives', 'positives');
-  const rows = ['<tr><th>loss at</th><th>negatives: hardest 0.1%</th><th>1%</th><th>10%</th><th>positives: hardest 10%</th><th>50%</th></tr>'];
+  const rows = [
+    '<tr><th>loss at</th><th>negatives: hardest 0.1%</th><th>1%</th><th>10%</th><th>positives: hardest 10%</th><th>50%</th></tr>',
+  ];
   for (const g of FIG4_GAMMAS) {
     const { negatives: n, positives: p } = f4[String(g)];
-    rows.push(`<tr data-gamma="${g}"><td>γ = ${g}</td>${[...n.shares, ...p.shares].map((v) => `<td>${v.toFixed(3)}</td>`).join('')}</tr>`);
+    rows.push(
+      `<tr data-gamma="${g}"><td>γ = ${g}</td>${[...n.shares, ...p.shares].map((v) => `<td>${v.toFixed(3)}</td>`).join('')}</tr>`,
+    );
   }
   $('fig4-table').innerHTML = rows.join('');
 }
 
 /** Web Workers speaking createWorkerPool's protocol. */
 function webWorkerPool(size) {
-  return createWorkerPool(Array.from({ length: size }, () => {
-    const w = new Worker('/detector/web/worker.js', { type: 'module' });
-    return {
-      post: (m) => w.postMessage(m),
-      listen: (h) => {
-        w.addEventListener('message', (e) => h(e.data));
-        w.addEventListener('error', (e) => h({ id: -1, fatal: new Error(e.message || 'a worker failed') }));
-      },
-      terminate: () => w.terminate(),
-    };
-  }));
+  return createWorkerPool(
+    Array.from({ length: size }, () => {
+      const w = new Worker('/detector/web/worker.js', { type: 'module' });
+      return {
+        post: (m) => w.postMessage(m),
+        listen: (h) => {
+          w.addEventListener('message', (e) => h(e.data));
+          w.addEventListener('error', (e) => h({ id: -1, fatal: new Error(e.message || 'a worker failed') }));
+        },
+        terminate: () => w.terminate(),
+      };
+    }),
+  );
 }
 
 let generation = 0;
@@ -161,7 +260,16 @@ async function train() {
   const epochs = Math.max(1, Math.trunc(Number(/** @type {HTMLInputElement} */ ($('epochs')).value)));
   const workers = Math.max(1, Math.trunc(Number(/** @type {HTMLInputElement} */ ($('workers')).value)));
   document.body.dataset.training = 'running';
-  for (const id of ['ap-table', 'fig4-neg', 'fig4-pos', 'fig4-table', 'stability-chart', 'stability-logits', 'stability-note']) $(id).innerHTML = '';
+  for (const id of [
+    'ap-table',
+    'fig4-neg',
+    'fig4-pos',
+    'fig4-table',
+    'stability-chart',
+    'stability-logits',
+    'stability-note',
+  ])
+    $(id).innerHTML = '';
   $('ap-verdict').textContent = '';
   const started = performance.now();
   pool = webWorkerPool(workers);
@@ -179,12 +287,18 @@ async function train() {
   };
   const expected = (CE_ALPHA === null ? P.alphaGrid.length : 1) + 3 * seeds - 1 + 2;
   const result = await runExperiment({
-    pool, seeds, epochs, evalEvery: EVAL_EVERY, stabilityEpochs: STABILITY_EPOCHS, ceAlpha: CE_ALPHA,
+    pool,
+    seeds,
+    epochs,
+    evalEvery: EVAL_EVERY,
+    stabilityEpochs: STABILITY_EPOCHS,
+    ceAlpha: CE_ALPHA,
     onProgress({ task, epoch, done: finished }) {
       if (mine !== generation) return;
       if (finished) {
         done++;
-        $('status').textContent = `${done} of ${expected} runs done on ${workers} Web Workers (${((performance.now() - started) / 1000).toFixed(0)} s)`;
+        $('status').textContent =
+          `${done} of ${expected} runs done on ${workers} Web Workers (${((performance.now() - started) / 1000).toFixed(0)} s)`;
         return;
       }
       if (epoch.ap === undefined) return;
@@ -202,14 +316,21 @@ async function train() {
   pool = null;
   // Only the runs that are in the table (the α search's losers drop out).
   const kept = new Map();
-  for (const t of result.table) for (const s of t.perSeed) kept.set(`${t.key}/${s.seed}`, { key: t.key, seed: s.seed, points: s.curve.map((c) => [c.epoch, c.ap]) });
+  for (const t of result.table)
+    for (const s of t.perSeed)
+      kept.set(`${t.key}/${s.seed}`, { key: t.key, seed: s.seed, points: s.curve.map((c) => [c.epoch, c.ap]) });
   drawAP(kept, epochs, result.table);
   drawTable(result);
   if (result.stability) drawStability(result.stability);
   drawFigure4(result.fig4);
   const seconds = (performance.now() - started) / 1000;
-  $('status').textContent = `done: ${result.timing.runs} runs (${seeds} seeds × 3 losses, the α search, the stability pair) in ${seconds.toFixed(1)} s on ${workers} Web Workers`;
-  results.detector = { params: { seeds, epochs, evalEvery: EVAL_EVERY, stabilityEpochs: STABILITY_EPOCHS, ceAlpha: CE_ALPHA, workers }, curvePoints: total, result };
+  $('status').textContent =
+    `done: ${result.timing.runs} runs (${seeds} seeds × 3 losses, the α search, the stability pair) in ${seconds.toFixed(1)} s on ${workers} Web Workers`;
+  results.detector = {
+    params: { seeds, epochs, evalEvery: EVAL_EVERY, stabilityEpochs: STABILITY_EPOCHS, ceAlpha: CE_ALPHA, workers },
+    curvePoints: total,
+    result,
+  };
   publish();
   document.body.dataset.training = 'done';
 }

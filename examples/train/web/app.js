@@ -13,10 +13,11 @@ const publish = () => {
   $('results-json').textContent = JSON.stringify(results, null, 1);
 };
 
-const drawFigure1 = () => drawFigure1Into($, sigmoidFocalLoss, (figure1) => {
-  results.figure1 = figure1;
-  publish();
-});
+const drawFigure1 = () =>
+  drawFigure1Into($, sigmoidFocalLoss, (figure1) => {
+    results.figure1 = figure1;
+    publish();
+  });
 
 // ---------------------------------------------------------------------------------------------------------
 // Training
@@ -37,7 +38,10 @@ async function train() {
   const alpha = /** @type {HTMLSelectElement} */ ($('train-alpha')).value;
   document.body.dataset.training = 'running';
   const p = prepare({ lossWithGrad: softmaxFocalLossWithGrad, seed, epochs, gamma, alpha });
-  const runs = { ce: createRun({ ...p.runOptions, ...p.runs.ce }), focal: createRun({ ...p.runOptions, ...p.runs.focal }) };
+  const runs = {
+    ce: createRun({ ...p.runOptions, ...p.runs.ce }),
+    focal: createRun({ ...p.runOptions, ...p.runs.focal }),
+  };
   const started = performance.now();
   // The two runs are independent (own weights, own minibatch generator), so alternating their epochs
   // gives the same numbers as running them one after the other, as the CLI does.
@@ -57,12 +61,25 @@ async function train() {
   const seconds = (performance.now() - started) / 1000;
   $('status').textContent = `done: ${epochs} epochs × 2 runs in ${seconds.toFixed(1)} s`;
   const pick = (r) => ({
-    recall: r.recall, precision: r.precision, macroF1: r.macroF1, accuracy: r.accuracy, trainLoss: r.trainLoss, testLoss: r.testLoss,
+    recall: r.recall,
+    precision: r.precision,
+    macroF1: r.macroF1,
+    accuracy: r.accuracy,
+    trainLoss: r.trainLoss,
+    testLoss: r.testLoss,
     lossHistory: r.history.map((h) => h.loss),
   });
   results.training = {
-    seed, epochs, gamma, alpha: p.info.alpha, rarest: p.info.rarest, classNames: p.info.classNames,
-    trainCounts: p.info.trainCounts, testCounts: p.info.testCounts, ce: pick(ce), focal: pick(focal),
+    seed,
+    epochs,
+    gamma,
+    alpha: p.info.alpha,
+    rarest: p.info.rarest,
+    classNames: p.info.classNames,
+    trainCounts: p.info.trainCounts,
+    testCounts: p.info.testCounts,
+    ce: pick(ce),
+    focal: pick(focal),
   };
   publish();
   document.body.dataset.training = 'done';
@@ -76,8 +93,15 @@ function drawTraining(info, ce, focal, epochs) {
   for (let v = lo; v <= hi * 1.0001; v *= 10) yTicks.push(v);
   const xTicks = ticks(epochs);
   $('loss-chart').innerHTML = lineChart({
-    title: 'training loss per epoch (each run its own objective)', x: [0, epochs], y: [lo, hi], logY: true, xTicks, yTicks, legendBelow: 2,
-    xLabel: 'epoch', yLabel: 'mean loss (log scale)',
+    title: 'training loss per epoch (each run its own objective)',
+    x: [0, epochs],
+    y: [lo, hi],
+    logY: true,
+    xTicks,
+    yTicks,
+    legendBelow: 2,
+    xLabel: 'epoch',
+    yLabel: 'mean loss (log scale)',
     series: [
       { points: ce.history.map((h) => [h.epoch, h.loss]), color: '#555', dash: '5 4', label: 'cross-entropy' },
       { points: focal.history.map((h) => [h.epoch, h.loss]), color: '#d62728', label: `focal γ=${focal.gamma}` },
@@ -85,26 +109,50 @@ function drawTraining(info, ce, focal, epochs) {
   });
   const series = [];
   for (let c = 0; c < info.classes; c++) {
-    series.push({ points: focal.history.map((h) => [h.epoch, h.recall[c]]), color: COLORS[c], label: `${info.classNames[c]}: focal` });
+    series.push({
+      points: focal.history.map((h) => [h.epoch, h.recall[c]]),
+      color: COLORS[c],
+      label: `${info.classNames[c]}: focal`,
+    });
   }
   for (let c = 0; c < info.classes; c++) {
-    series.push({ points: ce.history.map((h) => [h.epoch, h.recall[c]]), color: COLORS[c], dash: '5 4', label: `${info.classNames[c]}: cross-entropy` });
+    series.push({
+      points: ce.history.map((h) => [h.epoch, h.recall[c]]),
+      color: COLORS[c],
+      dash: '5 4',
+      label: `${info.classNames[c]}: cross-entropy`,
+    });
   }
   $('recall-chart').innerHTML = lineChart({
-    title: 'test recall per class', x: [0, epochs], y: [0, 1], xTicks, yTicks: [0, 0.2, 0.4, 0.6, 0.8, 1],
-    xLabel: 'epoch', yLabel: 'recall', series, legendBelow: info.classes,
+    title: 'test recall per class',
+    x: [0, epochs],
+    y: [0, 1],
+    xTicks,
+    yTicks: [0, 0.2, 0.4, 0.6, 0.8, 1],
+    xLabel: 'epoch',
+    yLabel: 'recall',
+    series,
+    legendBelow: info.classes,
   });
   const f = (v) => (Number.isNaN(v) ? '—' : v.toFixed(3));
   const better = (a, b) => (a > b + 1e-12 ? ' class="better"' : '');
   const rows = [];
-  rows.push('<tr><th>class</th><th>train rows</th><th>test rows</th><th>CE recall</th><th>CE precision</th><th>focal recall</th><th>focal precision</th></tr>');
+  rows.push(
+    '<tr><th>class</th><th>train rows</th><th>test rows</th><th>CE recall</th><th>CE precision</th><th>focal recall</th><th>focal precision</th></tr>',
+  );
   for (let c = 0; c < info.classes; c++) {
-    rows.push(`<tr data-class="${c}"><td>${info.classNames[c]}${c === info.rarest ? ' (rarest)' : ''}</td><td>${info.trainCounts[c]}</td><td>${info.testCounts[c]}</td>` +
-      `<td${better(ce.recall[c], focal.recall[c])}>${f(ce.recall[c])}</td><td>${f(ce.precision[c])}</td>` +
-      `<td${better(focal.recall[c], ce.recall[c])}>${f(focal.recall[c])}</td><td>${f(focal.precision[c])}</td></tr>`);
+    rows.push(
+      `<tr data-class="${c}"><td>${info.classNames[c]}${c === info.rarest ? ' (rarest)' : ''}</td><td>${info.trainCounts[c]}</td><td>${info.testCounts[c]}</td>` +
+        `<td${better(ce.recall[c], focal.recall[c])}>${f(ce.recall[c])}</td><td>${f(ce.precision[c])}</td>` +
+        `<td${better(focal.recall[c], ce.recall[c])}>${f(focal.recall[c])}</td><td>${f(focal.precision[c])}</td></tr>`,
+    );
   }
-  rows.push(`<tr><td>macro-F1</td><td></td><td></td><td>${f(ce.macroF1)}</td><td></td><td>${f(focal.macroF1)}</td><td></td></tr>`);
-  rows.push(`<tr><td>final training loss</td><td></td><td></td><td>${ce.trainLoss.toFixed(4)}</td><td></td><td>${focal.trainLoss.toFixed(4)}</td><td></td></tr>`);
+  rows.push(
+    `<tr><td>macro-F1</td><td></td><td></td><td>${f(ce.macroF1)}</td><td></td><td>${f(focal.macroF1)}</td><td></td></tr>`,
+  );
+  rows.push(
+    `<tr><td>final training loss</td><td></td><td></td><td>${ce.trainLoss.toFixed(4)}</td><td></td><td>${focal.trainLoss.toFixed(4)}</td><td></td></tr>`,
+  );
   $('result-table').innerHTML = rows.join('');
 }
 

@@ -17,7 +17,8 @@ const json = (value, status = 200) => Response.json(value, { status });
 
 function compute(batch) {
   const logits = Float64Array.from(batch.logits);
-  if (batch.kind === 'sigmoid') return sigmoidFocalLossWithGrad(logits, Float64Array.from(batch.targets), batch.options);
+  if (batch.kind === 'sigmoid')
+    return sigmoidFocalLossWithGrad(logits, Float64Array.from(batch.targets), batch.options);
   if (batch.kind === 'softmax') return softmaxFocalLossWithGrad(logits, batch.targets, batch.options ?? {});
   throw new TypeError(`kind must be 'softmax' or 'sigmoid' (got ${JSON.stringify(batch.kind)})`);
 }
@@ -33,12 +34,15 @@ async function binarySoftmax(request, url) {
   const logits = new Float32Array(body, 0, rows * classes);
   const targets = new Int32Array(body, rows * classes * 4, rows);
   const { loss, grad } = softmaxFocalLossWithGrad(logits, targets, { classes, gamma });
-  return new Response(grad.buffer, { headers: { 'Content-Type': 'application/octet-stream', 'X-Focal-Loss': String(loss) } });
+  return new Response(grad.buffer, {
+    headers: { 'Content-Type': 'application/octet-stream', 'X-Focal-Loss': String(loss) },
+  });
 }
 
 export default {
   async fetch(request) {
-    if (request.method !== 'POST') return json({ error: 'POST a JSON batch: {"kind", "logits", "targets", "options"}' }, 405);
+    if (request.method !== 'POST')
+      return json({ error: 'POST a JSON batch: {"kind", "logits", "targets", "options"}' }, 405);
     const url = new URL(request.url);
     try {
       if (url.pathname === '/softmax') return await binarySoftmax(request, url);
