@@ -249,7 +249,7 @@ export function refElementwise(
       const detach = o.detachFocalWeight ?? false;
       const pm = Math.max(p - clip, 0);
       const logP = -softplus(-x);
-      const log1mPm = clip > 0 ? Math.log(Math.min(q + clip, 1)) : -softplus(x);
+      const log1mPm = clip > 0 ? Math.log(q + clip > 1 ? 1 : q + clip) : -softplus(x);
       l = -y * q ** gp * logP - (1 - y) * (pm > 0 ? pm ** gn * log1mPm : 0);
       const gPos = -y * q ** gp * (q - (detach ? 0 : gp * p * logP));
       const gNeg =

@@ -302,7 +302,7 @@ function forward(model, x, feat, logits, boxOut, off) {
       let s = b1[h];
       const w = h * TAPS;
       for (let j = j0; j < j1; j++) s += W1[w + j] * x[xo + j];
-      feat[f0 + h] = Math.max(s, 0);
+      feat[f0 + h] = s > 0 ? s : 0; // ReLU; not Math.max: a NaN (the textbook run) must give 0 here, as it did
     }
     const l0 = (off + i) * K;
     for (let k = 0; k < K; k++) {
