@@ -11,6 +11,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { rng } from './rng.mjs';
+import { FIELDS } from './header.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -20,36 +21,6 @@ const opt = (name, dflt) => {
 const REPS = Number(opt('reps', 15));
 const CASES = new RegExp(opt('cases', '.'));
 const files = opt('wasm', new URL('../dist/focal_loss.wasm', import.meta.url).pathname).split(',');
-
-const FIELDS = [
-  'batch',
-  'classes',
-  'spatial',
-  'ignore_index',
-  'logits',
-  'target_indices',
-  'target_values',
-  'alpha',
-  'pos_weight',
-  'weights',
-  'loss_out',
-  'grad_out',
-  'loss_kind',
-  'flags',
-  'error_index',
-  'reserved',
-  'alpha_scalar',
-  'gamma',
-  'gamma_neg',
-  'beta',
-  'clip',
-  'pos_weight_scalar',
-  'poly_epsilon',
-  'label_smoothing',
-  'grad_scale',
-  'sum',
-  'positives',
-];
 
 /** One instance of a build with the case's data placed in its (grown) memory. */
 function place(file, c) {

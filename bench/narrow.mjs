@@ -24,6 +24,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { rng } from './rng.mjs';
+import { FIELDS } from './header.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -41,35 +42,6 @@ function instance(file) {
   const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}).exports;
   const mem = x.memory;
   const lay = new Uint32Array(mem.buffer, x.focal_header_layout(), 28).slice();
-  const FIELDS = [
-    'batch',
-    'classes',
-    'spatial',
-    'ignore_index',
-    'logits',
-    'target_indices',
-    'target_values',
-    'alpha',
-    'pos_weight',
-    'weights',
-    'loss_out',
-    'grad_out',
-    'loss_kind',
-    'flags',
-    'error_index',
-    'reserved',
-    'alpha_scalar',
-    'gamma',
-    'gamma_neg',
-    'beta',
-    'clip',
-    'pos_weight_scalar',
-    'poly_epsilon',
-    'label_smoothing',
-    'grad_scale',
-    'sum',
-    'positives',
-  ];
   const off = Object.fromEntries(FIELDS.map((f, i) => [f, lay[i + 1]]));
   const base = Math.ceil(mem.buffer.byteLength / 64) * 64;
   let top = base;

@@ -17,37 +17,7 @@ import { pathToFileURL } from 'node:url';
 import { instrumentedEngines } from './instrument.mjs';
 import { minorGCs } from './small.mjs';
 import { rng } from './rng.mjs';
-
-/** The header's fields in declaration order (crate/src/ffi.rs CallHeader; offsets from focal_header_layout()). */
-const FIELDS = [
-  'batch',
-  'classes',
-  'spatial',
-  'ignore_index',
-  'logits',
-  'target_indices',
-  'target_values',
-  'alpha',
-  'pos_weight',
-  'weights',
-  'loss_out',
-  'grad_out',
-  'loss_kind',
-  'flags',
-  'error_index',
-  'reserved',
-  'alpha_scalar',
-  'gamma',
-  'gamma_neg',
-  'beta',
-  'clip',
-  'pos_weight_scalar',
-  'poly_epsilon',
-  'label_smoothing',
-  'grad_scale',
-  'sum',
-  'positives',
-];
+import { FIELDS } from './header.mjs';
 
 /** µs per raw kernel call (float32, gradient written) for `n` sigmoid elements or `n` softmax rows of C classes. */
 function rawKernel(file, kind, n, C = 1) {

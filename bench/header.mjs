@@ -1,0 +1,32 @@
+// The call header's fields in declaration order (crate/src/ffi.rs `CallHeader`), for the bench scripts that call
+// kernels directly: each reads the offsets from the module's `focal_header_layout()` by this order. ts/abi.ts is the
+// package's own copy, which test/wasm-module.test.ts checks against the module's layout.
+export const FIELDS = [
+  'batch',
+  'classes',
+  'spatial',
+  'ignore_index',
+  'logits',
+  'target_indices',
+  'target_values',
+  'alpha',
+  'pos_weight',
+  'weights',
+  'loss_out',
+  'grad_out',
+  'loss_kind',
+  'flags',
+  'error_index',
+  'reserved',
+  'alpha_scalar',
+  'gamma',
+  'gamma_neg',
+  'beta',
+  'clip',
+  'pos_weight_scalar',
+  'poly_epsilon',
+  'label_smoothing',
+  'grad_scale',
+  'sum',
+  'positives',
+];
