@@ -84,6 +84,21 @@ async function webpackBuild(config: webpack.Configuration): Promise<Stats> {
   return stats;
 }
 
+/** Runs Jest 30 (this repository's devDependency) on the one test file in `dir`, as `jest --ci` would, and requires it to pass. */
+function runJest(dir: string, nodeFlags: string[] = []): void {
+  const jestPkg = require.resolve('jest/package.json');
+  const jest = join(dirname(jestPkg), (JSON.parse(readFileSync(jestPkg, 'utf8')) as { bin: string }).bin);
+  const args = ['--ci', '--rootDir', dir, '--config', join(dir, 'jest.config.cjs')];
+  args.push('--cacheDirectory', join(tmp, 'jest-cache'), '--watchman=false');
+  const r = spawnSync(process.execPath, [...nodeFlags, jest, ...args], {
+    cwd: dir,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
+  expect(r.stderr).toMatch(/Tests:\s+1 passed, 1 total/);
+}
+
 // ---------------------------------------------------------------- the consumer project
 
 let tmp = '';
@@ -545,26 +560,7 @@ test('focal-loss under jsdom, native ESM', async () => {
 });
 `,
     );
-    const jestPkg = require.resolve('jest/package.json');
-    const jest = join(dirname(jestPkg), (JSON.parse(readFileSync(jestPkg, 'utf8')) as { bin: string }).bin);
-    const r = spawnSync(
-      process.execPath,
-      [
-        '--experimental-vm-modules',
-        jest,
-        '--ci',
-        '--rootDir',
-        dir,
-        '--config',
-        join(dir, 'jest.config.cjs'),
-        '--cacheDirectory',
-        join(tmp, 'jest-cache'),
-        '--watchman=false',
-      ],
-      { cwd: dir, encoding: 'utf8', timeout: 120_000 },
-    );
-    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stderr).toMatch(/Tests:\s+1 passed, 1 total/);
+    runJest(dir, ['--experimental-vm-modules']);
     expectExact(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, unknown>);
   });
 
@@ -594,25 +590,7 @@ test('focal-loss under jsdom', async () => {
 });
 `,
     );
-    const jestPkg = require.resolve('jest/package.json');
-    const jest = join(dirname(jestPkg), (JSON.parse(readFileSync(jestPkg, 'utf8')) as { bin: string }).bin);
-    const r = spawnSync(
-      process.execPath,
-      [
-        jest,
-        '--ci',
-        '--rootDir',
-        dir,
-        '--config',
-        join(dir, 'jest.config.cjs'),
-        '--cacheDirectory',
-        join(tmp, 'jest-cache'),
-        '--watchman=false',
-      ],
-      { cwd: dir, encoding: 'utf8', timeout: 120_000 },
-    );
-    expect(r.status, `${r.stdout}\n${r.stderr}`).toBe(0);
-    expect(r.stderr).toMatch(/Tests:\s+1 passed, 1 total/);
+    runJest(dir);
     const { entry, ...report } = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Record<string, unknown>;
     expect(entry).toMatch(/node_modules[\\/]focal-loss[\\/]dist[\\/]inline\.cjs$/); // the browser + require condition
     expectExact(report);
