@@ -33,6 +33,7 @@ import { loadFloor } from './floor.mjs';
 import { rng } from './rng.mjs'; // the bench's one seeded generator
 import { instrumentedEngines } from './instrument.mjs';
 import { GC_CALLS, smallCalls, smallReport } from './small.mjs';
+import { sigmoidData, softmaxData } from './data.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -66,27 +67,6 @@ const base = await (async () => {
 })();
 
 // ---------------------------------------------------------------- data
-
-/** Logits ~ N(0, 2²), plus +3 on the target class (a half-trained model); targets uniform. */
-function softmaxData(Ctor, N, C, S, seed) {
-  const r = rng(seed);
-  const z = new Ctor(N * C * S);
-  for (let i = 0; i < z.length; i += 2) {
-    const u = Math.max(r(), 1e-12),
-      v = r();
-    const m = 2 * Math.sqrt(-2 * Math.log(u));
-    z[i] = m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < z.length) z[i + 1] = m * Math.sin(2 * Math.PI * v);
-  }
-  const t = new Int32Array(N * S);
-  for (let n = 0; n < N; n++)
-    for (let s = 0; s < S; s++) {
-      const c = Math.floor(r() * C);
-      t[n * S + s] = c;
-      z[n * C * S + c * S + s] += 3;
-    }
-  return { z, t };
-}
 
 /** Class-index targets for the element-wise losses: logits ~ U(−5.5, 2.5), +3 on the item's class. */
 function indexData(Ctor, N, C, seed) {
@@ -125,17 +105,6 @@ const FAMILY = {
     value: 'asymmetricLoss',
   },
 };
-
-function sigmoidData(Ctor, n, seed) {
-  const r = rng(seed);
-  const x = new Ctor(n);
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = r() < 0.1 ? 1 : 0; // 10% positives (detection-like imbalance)
-    x[i] = (r() * 2 - 1) * 4 + (y[i] ? 1.5 : -1.5);
-  }
-  return { x, y };
-}
 
 // ---------------------------------------------------------------- cases
 

@@ -16,6 +16,7 @@ import { constants, performance, PerformanceObserver } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { plainSigmoidFocal, plainSoftmaxFocal } from './plain.mjs';
 import { rng } from './rng.mjs';
+import { sigmoidData } from './data.mjs';
 
 const GAMMA = 2;
 const ALPHA = 0.25;
@@ -39,18 +40,6 @@ function softmaxData(N, C, seed) {
     z[n * C + t[n]] += 3;
   }
   return { z, t };
-}
-
-/** 10% positives, logits ~ U(−4, 4) shifted by ±1.5 (as bench/run.mjs). */
-function sigmoidData(n, seed) {
-  const r = rng(seed);
-  const x = new Float32Array(n);
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = r() < 0.1 ? 1 : 0;
-    x[i] = (r() * 2 - 1) * 4 + (y[i] ? 1.5 : -1.5);
-  }
-  return { x, y };
 }
 
 /**
@@ -108,7 +97,7 @@ function contenders(cs, pkg, base) {
     const pg = new Float32Array(z.length);
     list.push({ name: 'plain JS', run: () => plainSoftmaxFocal(z, t, cs.N, cs.C, 1, GAMMA, pg), grad: pg });
   } else {
-    const { x, y } = sigmoidData(cs.n, 555 + cs.n);
+    const { x, y } = sigmoidData(Float32Array, cs.n, 555 + cs.n);
     const opts = { gamma: GAMMA, alpha: ALPHA };
     const out = new Float32Array(x.length);
     list.push({ name: 'package', run: () => pkg.sigmoidFocalLossWithGrad(x, y, { ...opts, out }).loss, grad: out });

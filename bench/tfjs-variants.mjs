@@ -13,7 +13,7 @@ import * as tf from '@tensorflow/tfjs';
 import { pathToFileURL } from 'node:url';
 import { resolve } from 'node:path';
 import { initTfjs, tfjsSigmoid, tfjsSoftmax, useBackend } from './tfjs.mjs';
-import { rng } from './rng.mjs'; // the bench's one seeded generator
+import { sigmoidData, softmaxData } from './data.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => (argv.includes(`--${name}`) ? argv[argv.indexOf(`--${name}`) + 1] : dflt);
@@ -358,36 +358,6 @@ const SIGMOID_VARIANTS = {
 
 // ------------------------------------------------------------------ data (as bench/run.mjs)
 
-function softmaxData(N, C, S, seed) {
-  const r = rng(seed);
-  const z = new Float32Array(N * C * S);
-  for (let i = 0; i < z.length; i += 2) {
-    const u = Math.max(r(), 1e-12),
-      v = r();
-    const m = 2 * Math.sqrt(-2 * Math.log(u));
-    z[i] = m * Math.cos(2 * Math.PI * v);
-    if (i + 1 < z.length) z[i + 1] = m * Math.sin(2 * Math.PI * v);
-  }
-  const t = new Int32Array(N * S);
-  for (let n = 0; n < N; n++)
-    for (let s = 0; s < S; s++) {
-      const c = Math.floor(r() * C);
-      t[n * S + s] = c;
-      z[n * C * S + c * S + s] += 3;
-    }
-  return { z, t };
-}
-function sigmoidData(n, seed) {
-  const r = rng(seed);
-  const x = new Float32Array(n);
-  const y = new Uint8Array(n);
-  for (let i = 0; i < n; i++) {
-    y[i] = r() < 0.1 ? 1 : 0;
-    x[i] = (r() * 2 - 1) * 4 + (y[i] ? 1.5 : -1.5);
-  }
-  return { x, y };
-}
-
 const ROWS = opt('rows', null); // e.g. --rows 8192 to time tfjs-cpu on a slice
 const CASES = [
   { id: 'softmax 65536×10', kind: 'softmax', N: 65536, C: 10 },
@@ -418,7 +388,7 @@ for (const cs of CASES.filter((c) => ONLY.test(c.id))) {
   let calls, n, ref;
   if (cs.kind === 'softmax') {
     const S = (cs.spatial ?? []).reduce((a, b) => a * b, 1);
-    const full = softmaxData(cs.N, cs.C, S, 12345 + cs.C); // the bench's data, then (optionally) its first rows
+    const full = softmaxData(Float32Array, cs.N, cs.C, S, 12345 + cs.C); // the bench's data, then (optionally) its first rows
     const N = ROWS ? Math.min(cs.N, Number(ROWS)) : cs.N;
     const z = full.z.subarray(0, N * cs.C * S),
       t = full.t.subarray(0, N * S);
@@ -430,7 +400,7 @@ for (const cs of CASES.filter((c) => ONLY.test(c.id))) {
       run: () => fn(z, t, N, cs.C, S, cs.spatial ?? [], GAMMA),
     }));
   } else {
-    const full = sigmoidData(cs.n, 777);
+    const full = sigmoidData(Float32Array, cs.n, 777);
     const m = ROWS ? Math.min(cs.n, Number(ROWS)) : cs.n;
     const x = full.x.subarray(0, m),
       y = full.y.subarray(0, m);
