@@ -29,6 +29,7 @@
 #![deny(missing_docs)]
 
 mod elementwise;
+mod family;
 #[cfg(target_arch = "wasm32")]
 mod ffi;
 mod real;
@@ -51,9 +52,8 @@ pub mod scalar {
     pub use crate::softmax::softmax_focal_accumulate_scalar as softmax_focal_accumulate;
 }
 
-pub use elementwise::{
-    elementwise_accumulate, elementwise_loss, ElementCounts, ElementLoss, ElementOptions, ElementTargets, PosWeight,
-};
+pub use elementwise::{elementwise_accumulate, elementwise_loss};
+pub use family::{ElementCounts, ElementLoss, ElementOptions, ElementTargets, PosWeight};
 pub use real::Real;
 pub use sigmoid::{sigmoid_focal_accumulate, sigmoid_focal_loss};
 pub use softmax::{softmax_focal_accumulate, softmax_focal_loss};

@@ -22,9 +22,11 @@
 //! Every lane is computed from its own element alone, so a result never depends on its lane, its
 //! block or the chunk it was passed in; element losses are added to the running sum in order.
 
-use super::math::{exp, ln, ln_1p, ln_1p_unit, poly_series, FocalPow};
+use super::math::{exp, ln_1p_unit, FocalPow};
 use super::{SimdReal, VMath, Vector};
-use crate::elementwise::{ElementLoss, ElementOptions, ElementTargets, PosWeight};
+use crate::family::{
+    asymmetric, focal, quality, varifocal, ElementLoss, ElementOptions, ElementTargets, PosWeight, Start,
+};
 use crate::real::Real;
 use crate::{Layout, Outputs};
 
@@ -35,28 +37,10 @@ const BLOCK: usize = 64;
 /// the same results, lane for lane, about 1.3× the speed).
 type W<T> = <T as SimdReal>::W;
 
-/// eˣ per lane, out of line (see the module comment).
-#[inline(never)]
-fn exp_o<V: VMath>(x: V) -> V {
-    exp(x)
-}
-
-/// ln x per lane, out of line.
-#[inline(never)]
-fn ln_o<V: VMath>(x: V) -> V {
-    ln(x)
-}
-
-/// ln(1 + x) per lane, out of line.
-#[inline(never)]
-fn ln_1p_o<V: VMath>(x: V) -> V {
-    ln_1p(x)
-}
-
 /// A loss with its per-call parameters, as lanes.
 #[derive(Clone, Copy)]
 enum Loss<V> {
-    /// `crate::elementwise::focal`.
+    /// `crate::family::focal`.
     Focal {
         alpha: Option<V>,
         gamma: FocalPow<V>,
@@ -67,15 +51,15 @@ enum Loss<V> {
         /// (ε, ε·(γ + 1)) of Poly-1, when ε ≠ 0.
         poly: Option<(V, V)>,
     },
-    /// `crate::elementwise::quality`.
+    /// `crate::family::quality`.
     Quality { beta: FocalPow<V> },
-    /// `crate::elementwise::varifocal`.
+    /// `crate::family::varifocal`.
     Varifocal {
         alpha: V,
         gamma: FocalPow<V>,
         iou_weighted: bool,
     },
-    /// `crate::elementwise::asymmetric`.
+    /// `crate::family::asymmetric`.
     Asymmetric {
         gamma_pos: FocalPow<V>,
         gamma_neg: FocalPow<V>,
@@ -92,6 +76,15 @@ struct Front<V> {
     log1p_e: V,
     inv: V,
     e_inv: V,
+}
+
+impl<V: Copy> Front<V> {
+    /// The front as the loss modules take it (`crate::family::Start`, which does not depend on
+    /// this module).
+    #[inline(always)]
+    fn start(&self) -> Start<V> {
+        (self.x, self.log1p_e, self.inv, self.e_inv)
+    }
 }
 
 impl<V: VMath> Loss<V> {
@@ -119,241 +112,28 @@ impl<V: VMath> Loss<V> {
                 pos_weight,
                 poly,
             } => {
-                // y and ȳ = 1 − y each from non-negative terms (see crate::elementwise::smoothed).
+                // y and ȳ = 1 − y each from non-negative terms (see crate::family::smoothed).
                 let (y, y_bar) = match smoothing {
                     None => (y, one - y),
                     Some((one_minus_eps, half_eps)) => {
                         (y * one_minus_eps + half_eps, (one - y) * one_minus_eps + half_eps)
                     }
                 };
-                focal(f, y, y_bar, alpha, pos_weight.then_some(pw), poly, gamma)
+                focal::lanes(f.start(), y, y_bar, alpha, pos_weight.then_some(pw), poly, gamma)
             }
-            other => family(f, y, other),
+            Loss::Quality { beta } => quality::lanes(f.start(), y, beta),
+            Loss::Varifocal {
+                alpha,
+                gamma,
+                iou_weighted,
+            } => varifocal::lanes(f.start(), y, alpha, gamma, iou_weighted),
+            Loss::Asymmetric {
+                gamma_pos,
+                gamma_neg,
+                clip,
+                detach,
+            } => asymmetric::lanes(f.start(), y, gamma_pos, gamma_neg, clip, detach),
         }
-    }
-}
-
-/// (α_t·pw_t·m^γ·CE + ε·m^(γ+1), its derivative) per lane.
-#[inline(always)]
-fn focal<V: VMath>(
-    f: Front<V>,
-    y: V,
-    y_bar: V,
-    alpha: Option<V>,
-    pw: Option<V>,
-    poly: Option<(V, V)>,
-    focal_pow: FocalPow<V>,
-) -> (V, V) {
-    let gamma = focal_pow.gamma();
-    let zero = V::c(0.0);
-    let one = V::c(1.0);
-    let Front { x, log1p_e, inv, e_inv } = f;
-    let alpha_t = match alpha {
-        Some(a) => a * y + (one - a) * y_bar,
-        None => one,
-    };
-
-    // Hard targets, in terms of u = s·x (s = 2y − 1; a sign flip, exact): p_t = σ(u),
-    // m = σ(−u), CE = softplus(−u), log m = −softplus(u), all from the one e = exp(−|u|).
-    // The same values, bit for bit, as selecting the y = 1 or y = 0 formulas from x, with fewer
-    // lanes' worth of work (one set of selects instead of both signs' softplus and σ).
-    let y1 = y.eq(one);
-    let u = V::select(y1, x, -x);
-    let u_pos = u.ge(zero);
-    let p_t = V::select(u_pos, inv, e_inv);
-    let m = V::select(u_pos, e_inv, inv);
-    let ce = V::select(u.lt(zero), log1p_e - u, log1p_e);
-    let focal = focal_pow.pow_with(m, || -V::select(u.gt(zero), u + log1p_e, log1p_e), exp_o);
-    // α_t·pw_t (pw_t = pw for y = 1, 1 for y = 0).
-    let a_t = match pw {
-        Some(pw) => alpha_t * V::select(y1, pw, one),
-        None => alpha_t,
-    };
-    let mut hard_loss = a_t * focal * ce;
-    let g_pt_log_pt = V::select(p_t.eq(zero), zero, -(gamma * p_t * ce));
-    let s_a_t = V::select(y1, a_t, -a_t); // s·α_t·pw_t, exact
-    let mut hard_grad = s_a_t * focal * (g_pt_log_pt - m);
-    if let Some((eps, eps1)) = poly {
-        // + ε·m^(γ+1), gradient −s·ε(γ + 1)·p_t·m^(γ+1) (the sign of the focal term's for ε > 0).
-        let fm = focal * m;
-        hard_loss = hard_loss + eps * fm;
-        hard_grad = hard_grad - V::select(y1, eps1, -eps1) * (p_t * fm);
-        // ε < 0: lanes with m ≤ 1/16 take m^γ·K and −s·m^(γ+1)·B from the series
-        // (`math::POLY_SERIES_MAX`); computed only when some lane needs them.
-        let (series, fk, fb) = poly_series(m, p_t, a_t, eps, gamma, focal);
-        let fbm = fb * m;
-        hard_loss = V::select(series, fk, hard_loss);
-        hard_grad = V::select(series, V::select(y1, -fbm, fbm), hard_grad);
-    }
-
-    let hard = y1.or(y.eq(zero));
-    if !V::select(hard, zero, one).any() {
-        return (hard_loss, hard_grad);
-    }
-    // Soft targets: m ≥ min(y, 1 − y) > 0 and m^(γ−1)·p(1 − p) = m^γ·(p(1 − p)/m).
-    let softplus_pos = V::select(x.gt(zero), x + log1p_e, log1p_e); // softplus(x)
-    let softplus_neg = V::select(x.lt(zero), log1p_e - x, log1p_e); // softplus(−x)
-    let nonneg = x.ge(zero);
-    let p = V::select(nonneg, inv, e_inv); // σ(x)
-    let q = V::select(nonneg, e_inv, inv); // 1 − σ(x)
-    let py = match pw {
-        Some(pw) => pw * y,
-        None => y,
-    };
-    let ce = py * softplus_neg + y_bar * softplus_pos;
-    let m = y * q + y_bar * p;
-    let focal = focal_pow.pow_with(m, || soft_log_m(m, y, y_bar, p, q), exp_o);
-    let mut soft_loss = alpha_t * focal * ce;
-    let ratio = V::select(m.gt(zero), p * q / m, zero);
-    let first = if focal_pow.is_zero() {
-        zero
-    } else {
-        V::select(ratio.eq(zero), zero, gamma * focal * ratio * (y_bar - y) * ce)
-    };
-    let mut soft_grad = alpha_t * (first + focal * (y_bar * p - py * q));
-    if let Some((eps, eps1)) = poly {
-        // ε < 0: y·K(q; α_t·pw) + (1 − y)·K(p; α_t), each K by the series where its argument ≤ 1/16
-        // (see crate::elementwise::focal); ε > 0: the two terms as they are (no cancellation).
-        let a_pos = match pw {
-            Some(pw) => alpha_t * pw,
-            None => alpha_t,
-        };
-        let (q_small, k_pos_small, _) = poly_series(q, p, a_pos, eps, gamma, one);
-        let k_pos = V::select(q_small, k_pos_small, a_pos * softplus_neg + eps * q);
-        let (p_small, k_neg_small, _) = poly_series(p, q, alpha_t, eps, gamma, one);
-        let k_neg = V::select(p_small, k_neg_small, alpha_t * softplus_pos + eps * p);
-        let split = focal * (y * k_pos + y_bar * k_neg);
-        soft_loss = V::select(eps.lt(zero), split, soft_loss + eps * (focal * m));
-        soft_grad = soft_grad + eps1 * focal * (y_bar - y) * (p * q);
-    }
-    (
-        V::select(hard, hard_loss, soft_loss),
-        V::select(hard, hard_grad, soft_grad),
-    )
-}
-
-/// log m of a soft target (see crate::elementwise::focal): where m > ½, log1p(−v) with
-/// v = y·p + (1 − y)·q = 1 − m from its non-negative terms, else ln m; one ln for both, as
-/// log1p does it: u = 1 − v rounded (exact u − 1 for u ∈ [½, 1]), log(1 − v) = ln u + c/u with
-/// c = −v − (u − 1) the rounding error of u. Out of line, called only where the power needs logs.
-#[inline(never)]
-fn soft_log_m<V: VMath>(m: V, y: V, y_bar: V, p: V, q: V) -> V {
-    let one = V::c(1.0);
-    let near_one = m.gt(V::c(0.5));
-    let w = -(y * p + y_bar * q);
-    let u = V::select(near_one, one + w, m);
-    let c = V::select(near_one, (w - (u - one)) / u, V::c(0.0));
-    ln_o(u) + c
-}
-
-/// QFL, VFL and ASL (`crate::elementwise::{quality, varifocal, asymmetric}`) per lane.
-#[inline(always)]
-fn family<V: VMath>(f: Front<V>, y: V, loss: Loss<V>) -> (V, V) {
-    let zero = V::c(0.0);
-    let one = V::c(1.0);
-    let Front { x, log1p_e, inv, e_inv } = f;
-    let nonneg = x.ge(zero);
-    let x_pos = x.gt(zero);
-    let p = V::select(nonneg, inv, e_inv); // σ(x)
-    let q = V::select(nonneg, e_inv, inv); // 1 − σ(x)
-    let sp_pos = V::select(x_pos, x + log1p_e, log1p_e); // softplus(x) = −log(1 − p)
-    let sp_neg = V::select(x.lt(zero), log1p_e - x, log1p_e); // softplus(−x) = −log p
-    let y_bar = one - y;
-    // y − p: (1 − p) − (1 − y) for p > ½ (see crate::elementwise::quality).
-    let y_minus_p = || V::select(x_pos, q - y_bar, y - p);
-    match loss {
-        Loss::Quality { beta } => {
-            let d = y_minus_p();
-            let a = d.abs();
-            let bce = V::select(y.eq(zero), zero, y * sp_neg) + y_bar * sp_pos;
-            let t = beta.pow_with(a, || ln_o(a), exp_o); // |y − p|^β
-                                                         // −sign(d)·a^β·(β·max(p, 1 − p)·(min(p, 1 − p)/a)·BCE + a); 0 where a = 0.
-            let r = if beta.is_zero() {
-                zero
-            } else {
-                V::select(e_inv.eq(zero), zero, beta.gamma() * inv * (e_inv / a) * bce)
-            };
-            let v = t * (r + a);
-            let grad = V::select(a.eq(zero), zero, V::select(d.gt(zero), -v, v));
-            (t * bce, grad)
-        }
-        Loss::Varifocal {
-            alpha,
-            gamma,
-            iou_weighted,
-        } => {
-            // y > 0: k·BCE(x, y), gradient k·(p − y), k = y or 1.
-            let positive = y.gt(zero);
-            let k = if iou_weighted { y } else { one };
-            let bce = y * sp_neg + y_bar * sp_pos;
-            let pos_loss = k * bce;
-            let pos_grad = -(k * y_minus_p());
-            if !V::select(positive, zero, one).any() {
-                return (pos_loss, pos_grad);
-            }
-            // y = 0: α·p^γ·softplus(x), gradient α·p^γ·(γ(1 − p)·softplus(x) + p).
-            let ag = alpha * gamma.pow_with(p, || -sp_neg, exp_o);
-            let neg_loss = ag * sp_pos;
-            let neg_grad = ag * (gamma.gamma() * q * sp_pos + p);
-            (
-                V::select(positive, pos_loss, neg_loss),
-                V::select(positive, pos_grad, neg_grad),
-            )
-        }
-        Loss::Asymmetric {
-            gamma_pos,
-            gamma_neg,
-            clip,
-            detach,
-        } => {
-            // Positive part: y·(1 − p)^γ₊·softplus(−x), gradient −y·(1 − p)^γ₊·((1 − p) + γ₊·p·softplus(−x)).
-            let focal_pos = gamma_pos.pow_with(q, || -sp_pos, exp_o);
-            let pos_loss = V::select(y.eq(zero), zero, y * focal_pos * sp_neg);
-            let focus_pos = if detach || gamma_pos.is_zero() {
-                zero
-            } else {
-                V::select(p.eq(zero), zero, gamma_pos.gamma() * p * sp_neg)
-            };
-            let pos_grad = -(y * focal_pos * (q + focus_pos));
-            let (neg_loss, neg_grad) = match clip {
-                None => {
-                    // (1 − y)·p^γ₋·softplus(x), gradient (1 − y)·p^γ₋·(p + γ₋·(1 − p)·softplus(x)).
-                    let focal_neg = gamma_neg.pow_with(p, || -sp_neg, exp_o);
-                    let focus_neg = if detach { zero } else { gamma_neg.gamma() * q * sp_pos };
-                    (y_bar * focal_neg * sp_pos, y_bar * focal_neg * (p + focus_neg))
-                }
-                Some((c, ln_c)) => {
-                    let pm = p - c;
-                    // p ≤ clip: no negative term (NaN is not "dead", so that it reaches the result).
-                    let dead = pm.le(zero);
-                    if !V::select(dead, zero, one).any() {
-                        (zero, zero)
-                    } else {
-                        // Dead lanes get p_m = 1 (no subnormal lanes for the power's fast path).
-                        let pm_live = V::select(dead, one, pm);
-                        // −log(1 − p_m): log1p(−p_m) for p ≤ ½; for p > ½, log((1 − p) + clip) as
-                        // log(1 − p) + log1p(clip/(1 − p)) or log(clip) + log1p((1 − p)/clip).
-                        let big_q = q.ge(c);
-                        let ratio = V::select(big_q, c, q) / V::select(big_q, q, c);
-                        let arg = V::select(x_pos, ratio, -pm);
-                        let base = V::select(x_pos, V::select(big_q, -sp_pos, ln_c), zero);
-                        let nl = -(ln_1p_o(arg) + base);
-                        let focal_neg = gamma_neg.pow_with(pm_live, || ln_o(pm_live), exp_o);
-                        // p(1 − p)·[1/(1 − p_m) + γ₋·r], r = −log(1 − p_m)/p_m, 1 − p_m = (1 − p) + clip.
-                        let mut bracket = one / (q + c);
-                        if !detach {
-                            bracket = bracket + gamma_neg.gamma() * nl / pm_live;
-                        }
-                        (
-                            V::select(dead, zero, y_bar * focal_neg * nl),
-                            V::select(dead, zero, y_bar * focal_neg * (p * q) * bracket),
-                        )
-                    }
-                }
-            };
-            (pos_loss + neg_loss, pos_grad + neg_grad)
-        }
-        Loss::Focal { .. } => unreachable!(),
     }
 }
 
