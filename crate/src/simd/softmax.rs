@@ -1,23 +1,38 @@
 //! The vectorised softmax hard-target kernel (class indices, no label smoothing): the formulas of
 //! `crate::softmax` (see the derivation there), evaluated for several items at once.
 //!
+//! # Method
+//!
 //! - Channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`]: one row per lane (`narrow.rs`, on
 //!   `SimdReal::W`: 8 f32 or 4 f64 rows per group with SIMD128); the row's max, arg-max, S′ (per
 //!   lane, in f64, classes in order — bit for bit the scalar path's summation), the target's
 //!   terms and the gradient are all lane-wise (`group`).
-//! - Wider rows: vectorised along the row (max, exp, S′ as per-lane partial sums in f64, the
-//!   gradient pass), one row at a time; the few transcendental terms of two rows at once (half of
-//!   the lanes each).
+//! - Wider rows ([`wide_rows`]): vectorised along the row (max, exp, S′ as per-lane partial sums in
+//!   f64, the gradient pass), one row at a time; the few transcendental terms of two rows at once
+//!   (half of the lanes each, [`pair_terms`]).
 //! - Channels-first `[N, C, S]` (`narrow.rs`): consecutive positions of one image in the lanes —
 //!   the C logits of positions s0..s0+LANES are LANES adjacent values, one vector load per class.
 //!
-//! Poly-1 (ε ≠ 0) adds ε·(1 − p_t)^γ·(1 − p_t) to the loss and −ε(γ + 1)·(1 − p_t)^γ·p_t to G; ε = 0
-//! skips both (the results are those without Poly-1, bit for bit). For ε < 0 and 1 − p_t ≤ 1/16 the
-//! loss and G come from the series forms of `math::POLY_SERIES_MAX` instead (no cancellation).
+//! Poly-1 (ε ≠ 0) adds ε·(1 − p_t)^γ·(1 − p_t) to the loss and −ε(γ + 1)·(1 − p_t)^γ·p_t to G.
 //!
-//! A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored), and
-//! no lane reads another, so every item's result is the same whichever group — or chunk — it
-//! falls in. Item losses are added to the running sum in item order.
+//! # Special cases
+//!
+//! - ε = 0 skips both Poly-1 terms (the results are those without Poly-1, bit for bit). For ε < 0
+//!   and 1 − p_t ≤ 1/16 the loss and G come from the series forms of `math::POLY_SERIES_MAX`
+//!   instead (no cancellation).
+//! - NaNs never win the max; a +∞ max makes S′ NaN, so the item's loss is NaN.
+//! - p_t r_t is taken as 0 where p_t = 0 (another class than the top one), 1 where S′ = 0 (the top
+//!   class).
+//! - A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored);
+//!   ignored items get loss 0 and a zero gradient.
+//!
+//! # Accuracy
+//!
+//! No lane reads another, so every item's result is the same whichever group — or chunk — it falls
+//! in; a wide row's lanes sum classes ≡ j (mod LANES) in order, as `group` does per item, so a row
+//! gives the same bits whichever path (or chunk shape) it takes. Item losses are added to the
+//! running sum in item order. The formulas' accuracy is `crate::softmax`'s
+//! (CONTRACT.md § Accuracy), with `math`'s exp / ln / ln_1p in place of std's.
 
 use super::math::{exp, ln, ln_1p, poly_series, poly_small, FocalPow, POLY_SERIES_MAX};
 use super::{load_partial, store_partial, SimdReal, Vector};
@@ -251,7 +266,7 @@ fn wide_sums<T: Real + SimdReal>(z: &[T], grad: Option<&mut [T]>) -> (T, usize, 
 }
 
 /// One wide row, second part: its loss before the item weight from lane `lane` of the terms
-/// (`hard_targets` evaluates the terms of two rows in one call); the gradient into `grad` (holding
+/// ([`pair_terms`] evaluates the terms of two rows in one call); the gradient into `grad` (holding
 /// e^(z_c − max) from [`wide_sums`]) if given.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -319,14 +334,29 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
     opts: &SoftmaxOptions<T>,
     out: &mut Outputs<T>,
 ) {
-    type V<T> = <T as SimdReal>::V;
     if layout.spatial != 1 || layout.classes <= ACROSS_ROWS_MAX_C {
         // One item per lane (`narrow.rs`), on the element-wise kernels' vector `W`: with SIMD128
         // two vectors interleaved: 7-30% less kernel time than one (BENCHMARKS.md), the same bits.
         super::narrow::hard_targets::<T, T::W>(layout, logits, targets, opts, out);
         return;
     }
-    let lanes = V::<T>::LANES;
+    wide_rows(layout, logits, targets, opts, out);
+}
+
+/// [`hard_targets`] for channels-last rows wider than ACROSS_ROWS_MAX_C, two rows at a time: each
+/// row's max, S′ and gradient pass along the row, then the terms of both rows in one call (row j
+/// in lanes j·half..(j + 1)·half; lane-wise, so a row's result does not depend on its partner:
+/// [`pair_terms`]), then each row's gradient and loss in row order ([`wide_finish`]).
+#[inline(always)]
+fn wide_rows<T: Real + SimdReal>(
+    layout: Layout,
+    logits: &[T],
+    targets: &[i32],
+    opts: &SoftmaxOptions<T>,
+    out: &mut Outputs<T>,
+) {
+    type V<T> = <T as SimdReal>::V;
+    let half = V::<T>::LANES / 2;
     let classes = layout.classes;
     let focal_pow = FocalPow::<V<T>>::new(opts.gamma, opts.gamma.to_f64());
     // (ε, ε·(γ + 1)) of Poly-1.
@@ -342,66 +372,77 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
         Alpha::Scalar(a) => a,
         Alpha::PerClass(a) => a[c],
     };
-    // Channels-last rows wider than ACROSS_ROWS_MAX_C.
-    {
-        // Two rows at a time: each row's max, S′ and gradient pass along the row, then the terms of
-        // both rows in one call (row j in lanes j·half..(j + 1)·half; lane-wise, so a row's result
-        // does not depend on its partner), then each row's gradient and loss in row order.
-        let half = lanes / 2;
-        let all = V::<T>::splat_bits(u64::MAX).to_array().as_ref()[0];
-        let mut r0 = 0;
-        while r0 < layout.batch {
-            let n = (layout.batch - r0).min(2);
-            let mut d = V::<T>::splat(T::ZERO).to_array();
-            let mut s_lanes = V::<T>::splat(T::ZERO).to_array();
-            let mut top = V::<T>::splat_bits(u64::MAX).to_array();
-            for j in 0..n {
-                let r = r0 + j;
-                let row = &logits[r * classes..(r + 1) * classes];
-                let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
-                let ti = targets[r];
-                if ti == ignore {
-                    if let Some(g) = grad {
-                        g.fill(T::ZERO);
-                    }
-                    continue;
-                }
+    let mut r0 = 0;
+    while r0 < layout.batch {
+        let n = (layout.batch - r0).min(2);
+        let rows = r0 * classes..(r0 + n) * classes;
+        let grads = grad_out.as_deref_mut().map(|g| &mut g[rows.clone()]);
+        let tt = pair_terms(&logits[rows], &targets[r0..r0 + n], classes, ignore, grads, focal_pow);
+        for j in 0..n {
+            let r = r0 + j;
+            let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
+            let w = opts.weights.map_or(T::ONE, |w| w[r]);
+            let ti = targets[r];
+            let loss = if ti == ignore {
+                T::ZERO
+            } else {
                 let t = ti as usize;
-                let (m, k, sp) = wide_sums(row, grad);
-                for l in j * half..(j + 1) * half {
-                    d.as_mut()[l] = row[t] - m;
-                    s_lanes.as_mut()[l] = sp;
-                    top.as_mut()[l] = if t == k {
-                        all
-                    } else {
-                        V::<T>::splat_bits(0).to_array().as_ref()[0]
-                    };
-                }
+                w * wide_finish(classes, t, alpha_of(t), &tt, j * half, focal_pow, poly, w * scale, grad)
+            };
+            sum += loss.to_f64();
+            if let Some(out) = loss_out.as_deref_mut() {
+                out[r] = loss;
             }
-            let tt = terms(
-                V::<T>::from_array(d),
-                V::<T>::from_array(top),
-                V::<T>::from_array(s_lanes),
-                focal_pow,
-            );
-            for j in 0..n {
-                let r = r0 + j;
-                let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
-                let w = opts.weights.map_or(T::ONE, |w| w[r]);
-                let ti = targets[r];
-                let loss = if ti == ignore {
-                    T::ZERO
-                } else {
-                    let t = ti as usize;
-                    w * wide_finish(classes, t, alpha_of(t), &tt, j * half, focal_pow, poly, w * scale, grad)
-                };
-                sum += loss.to_f64();
-                if let Some(out) = loss_out.as_deref_mut() {
-                    out[r] = loss;
-                }
-            }
-            r0 += n;
         }
+        r0 += n;
     }
     out.sum = sum;
+}
+
+/// The first pass of one or two rows of [`wide_rows`] (`rows`: their logits, `targets`: their
+/// classes, `grads`: their gradient rows): each row's [`wide_sums`] (leaving e^(z_c − max) in its
+/// gradient row; an ignored row's gradient is zeroed instead), then the [`Terms`] of both rows in
+/// one call, row j in lanes j·half..(j + 1)·half.
+#[inline(always)]
+fn pair_terms<T: Real + SimdReal>(
+    rows: &[T],
+    targets: &[i32],
+    classes: usize,
+    ignore: i32,
+    mut grads: Option<&mut [T]>,
+    focal_pow: FocalPow<T::V>,
+) -> Terms<T::V> {
+    type V<T> = <T as SimdReal>::V;
+    let half = V::<T>::LANES / 2;
+    let all = V::<T>::splat_bits(u64::MAX).to_array().as_ref()[0];
+    let mut d = V::<T>::splat(T::ZERO).to_array();
+    let mut s_lanes = V::<T>::splat(T::ZERO).to_array();
+    let mut top = V::<T>::splat_bits(u64::MAX).to_array();
+    for (j, &ti) in targets.iter().enumerate() {
+        let row = &rows[j * classes..(j + 1) * classes];
+        let grad = grads.as_deref_mut().map(|g| &mut g[j * classes..(j + 1) * classes]);
+        if ti == ignore {
+            if let Some(g) = grad {
+                g.fill(T::ZERO);
+            }
+            continue;
+        }
+        let t = ti as usize;
+        let (m, k, sp) = wide_sums(row, grad);
+        for l in j * half..(j + 1) * half {
+            d.as_mut()[l] = row[t] - m;
+            s_lanes.as_mut()[l] = sp;
+            top.as_mut()[l] = if t == k {
+                all
+            } else {
+                V::<T>::splat_bits(0).to_array().as_ref()[0]
+            };
+        }
+    }
+    terms(
+        V::<T>::from_array(d),
+        V::<T>::from_array(top),
+        V::<T>::from_array(s_lanes),
+        focal_pow,
+    )
 }
