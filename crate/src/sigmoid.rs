@@ -1,6 +1,8 @@
-//! The sigmoid (binary, multi-label) focal loss: the original API, now the `Focal` member of the
-//! element-wise family (`crate::elementwise`, where the derivation and the stable evaluation are
-//! written beside the kernel).
+//! The sigmoid (binary, multi-label) focal loss: the original API, now a driver of the `Focal`
+//! member of the element-wise family (`crate::family::focal`, where the derivation and the stable
+//! evaluation are written beside the kernel).
+//!
+//! # Method
 //!
 //! Per element with logit x, target y ∈ [0, 1], p = σ(x):
 //!
@@ -8,8 +10,18 @@
 //!   α_t = α·y + (1 − α)(1 − y) (or 1),   l = w·α_t·m^γ·CE,
 //!   ∂l/∂x = w·α_t·[γ·m^(γ−1)·(1 − 2y)·p(1 − p)·CE + m^γ·(p − y)].
 //!
-//! These functions take dense targets over a flat batch (`Layout::rows(n, 1)`) and give the same
+//! These functions take dense targets over a flat batch (`Layout::rows(n, 1)`), turn
+//! [`SigmoidOptions`] into `ElementOptions` (no positive weight, no Poly-1 term) and give the same
 //! results, bit for bit, as [`crate::elementwise_accumulate`] with `ElementLoss::Focal`.
+//!
+//! # Special cases
+//!
+//! Those of the element-wise family (`crate::family`, `crate::family::focal`): +∞ gives NaN, −∞ is
+//! valid, zero weights are exact zeros. `'mean'` divides by the element count.
+//!
+//! # Accuracy
+//!
+//! That of `crate::family::focal` (CONTRACT.md § Accuracy).
 
 use crate::elementwise::{elementwise_accumulate, elementwise_accumulate_scalar};
 use crate::real::Real;

@@ -1,26 +1,37 @@
-//! The vectorised element-wise kernels: the formulas of `crate::elementwise` (derivations there),
-//! LANES elements at a time, all four losses in one kernel ([`Loss`], a `match` per vector) and
-//! one driver per float type.
+//! The vectorised element-wise kernel: the formulas of `crate::family` (one module per loss, with
+//! its derivation and its `lanes`), LANES elements at a time, all four losses in one kernel
+//! ([`Loss`], a `match` per vector) and one driver per float type.
 //!
-//! - Every element starts the same way: e = exp(−|x|) and log1p(e) (inlined where the build inlines
-//!   them, as every kernel does), then p, 1 − p and softplus(±x) by selects.
-//! - The sigmoid focal loss is the hot path: hard (y ∈ {0, 1}) and soft targets are both evaluated
-//!   lane-wise and the right one selected per lane (the soft formulas only when some lane needs
-//!   them). With no positive weight and no Poly-1 term it is the same sequence of operations, bit for
-//!   bit, as the sigmoid kernel before the family existed, except the log m of a soft target with
-//!   m > ½ ([`soft_log_m`]). For integer γ its focal factor is a product (`FocalPow`), so the
-//!   default needs no further transcendental function.
-//! - The other powers and logarithms (non-integer γ or β, soft focal targets, QFL's log|y − p|,
-//!   ASL's clip) call out-of-line exp / ln / ln_1p: inlined copies at each of their call sites
-//!   would add more to the .wasm than the whole softmax kernel.
+//! # Method
+//!
+//! - [`run`] turns the call's options into lanes once ([`Loss`]: splatted parameters, `FocalPow`
+//!   for each power, ln clip, Poly-1's ε·(γ + 1), label smoothing's (1 − ε, ε/2)).
+//! - Every element starts the same way ([`Loss::eval`]'s front, [`Front`]): e = exp(−|x|),
+//!   1/(1 + e) and log1p(e) (inlined where the build inlines them, as every kernel does); each
+//!   loss's `lanes` then forms p, 1 − p and softplus(±x) by selects. The sigmoid focal loss is the
+//!   hot path (`crate::family::focal`).
 //! - The driver streams a call in blocks of [`BLOCK`] elements. Class-index targets, per-item
 //!   weights and per-class positive weights are expanded for one block at a time into small arrays
 //!   (y of an element is 1 where the element's class is its item's index: no one-hot array is
 //!   built); dense targets and per-element weights are read in place. A call's last, partial
-//!   block is copied into padded arrays, so every load is a whole vector.
+//!   block is copied into padded arrays, so every load is a whole vector. Outputs go straight to
+//!   their place, or to the block's scratch when not wanted or partial.
+//!
+//! # Special cases
+//!
+//! - +∞ logits are made NaN before anything else (the contract's "NaN or +∞ gives NaN").
+//! - Ignored items (class indices equal to `ignore_index`) get exactly +0 loss and gradient,
+//!   whatever their logits, and add nothing.
+//! - The padded lanes of a partial block are computed but never written out or summed (with dense
+//!   targets they hold y = 0, so Σ y adds nothing for them).
+//!
+//! # Accuracy
 //!
 //! Every lane is computed from its own element alone, so a result never depends on its lane, its
-//! block or the chunk it was passed in; element losses are added to the running sum in order.
+//! block or the chunk it was passed in (the same bits); element losses are added to the running sum
+//! in f64 in element order, Σ y lane by lane in f64 (exact for 0/1 targets). The formulas' own
+//! accuracy is that of each loss module (CONTRACT.md § Accuracy); `super::math`'s exp / ln / ln_1p
+//! are under 1 ulp (float64) and about 1 ulp (float32).
 
 use super::math::{exp, ln_1p_unit, FocalPow};
 use super::{SimdReal, VMath, Vector};

@@ -3,19 +3,32 @@
 //! channels-first image) per lane, so the row's max, arg-max, S′, log1p, the power and the
 //! gradient are vertical vector work (`softmax::group`, which also holds the formulas).
 //!
+//! # Method
+//!
 //! The lanes are those of the vector type `U` the caller picks: with SIMD128 `SimdReal::W`, two
 //! `v128` interleaved (`pair::Pair`: 8 f32 rows or 4 f64 rows per group), so that two independent
 //! dependency chains share the CPU's out-of-order window; in the scalar build `W` is the single
 //! vector. Every lane runs the operations of the single-vector group — S′ still partitions the
-//! classes into `V::LANES` partial sums, whatever `U`'s lane count — so an item's result is the
-//! same bits whichever `U`, group or chunk it falls in (tested below against `U = V`).
+//! classes into `V::LANES` partial sums, whatever `U`'s lane count.
 //!
 //! A group of rows: with SIMD128 transposed into a small block (4 × 4 `v128` transpositions for
 //! f32) and read like a channels-first image, so that one out-of-line `group` serves both layouts;
 //! in the scalar build gathered into `Rows` and inlined (the block made its rows 7-12% slower there).
+//! Channels-first: consecutive positions of one image in the lanes, one vector load per class.
 //!
-//! A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored), and
-//! no lane reads another. Item losses are added to the running sum in item order.
+//! # Special cases
+//!
+//! - A partial group (fewer items than lanes) is padded with inert lanes (logits 0, ignored), and
+//!   no lane reads another.
+//! - Ignored items get loss 0 and a zero gradient (`group`'s `live` mask).
+//! - NaNs never win the max; a +∞ or NaN logit poisons S′, so the item's loss is NaN (as
+//!   `crate::softmax`).
+//!
+//! # Accuracy
+//!
+//! An item's result is the same bits whichever `U`, group or chunk it falls in (tested below
+//! against `U = V`); item losses are added to the running sum in item order. The formulas'
+//! accuracy is `crate::softmax`'s (CONTRACT.md § Accuracy).
 
 use super::math::FocalPow;
 #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
