@@ -56,9 +56,10 @@
 //! holds for the loss and the gradient, Poly-1 with ε ≥ −a_t included (the terms of § Stability
 //! rule 8 do not cancel; a hard target's gradient entry is held to those terms, at most
 //! (2γ + 1)·|entry|). For ε < −a_t the loss changes sign, and a term's scale is the size of its two
-//! parts, m^γ·(a_t·|log p| + |ε|·m). For integer γ ≤ 5 the power is n − 1 rounded products, within
-//! about n ulps (`FocalPow`); otherwise exp(γ·log m), within about u·|log m^γ|. Above m = 1/16 the
-//! direct Poly-1 forms lose at most a factor 32 (CONTRACT.md § Stability rule 8).
+//! parts, m^γ·(a_t·|log p| + |ε|·m). The lanes form m^γ for integer γ = n ≤ 5 by n − 1 rounded
+//! products while m is normal, within about n ulps (`FocalPow`); every other power, and the scalar
+//! formula's, is exp(γ·log m), within about u·|log m^γ|. Above m = 1/16 the direct Poly-1 forms
+//! lose at most a factor 32 (CONTRACT.md § Stability rule 8).
 
 use super::{exp_o, ln_o, power, sigmoid_terms, Start};
 use crate::real::Real;

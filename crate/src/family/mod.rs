@@ -52,10 +52,10 @@
 //! exp(γ·log m) are within about u·|log m^γ| (≤ 745u in float64, 104u in float32) of exact where
 //! the result is not subnormal, since every log m is formed without cancellation. Two losses meet a
 //! weaker rule where they subtract (QFL's |y − σ(x)|, ASL's σ(x) − clip): see their modules. The
-//! lane formulas run the scalar formulas' operations, but with `simd::math`'s exp / ln / ln_1p
-//! instead of std's, so the two agree within a few ulps-worth (crate/tests/simd_kernels.rs), not bit
-//! for bit; each lane depends only on its own element, so a result is the same bits whatever its
-//! lane, block or chunk.
+//! lane formulas are the scalar ones, with `simd::math`'s exp / ln / ln_1p instead of std's and,
+//! for integer γ ≤ 5, powers by products (`FocalPow`), so the two agree within a few ulps-worth
+//! (crate/tests/simd_kernels.rs), not bit for bit; each lane depends only on its own element, so a
+//! result is the same bits whatever its lane, block or chunk.
 
 pub(crate) mod asymmetric;
 pub(crate) mod focal;
