@@ -11,8 +11,9 @@
 //!
 //! The formulas avoid every cancellation that makes other implementations return NaN gradients or
 //! zero losses where a model is confident; each kernel derives its stable form in a comment beside
-//! the code (`softmax.rs`, `elementwise.rs`). Invalid input is reported as a [`FocalError`], never a
-//! panic. The hot path allocates nothing: outputs go to caller-provided slices.
+//! the code (`softmax.rs`, and one module per element-wise loss in `family/`). Invalid input is
+//! reported as a [`FocalError`], never a panic. The hot path allocates nothing: outputs go to
+//! caller-provided slices.
 //!
 //! `ffi.rs` is the thin `extern "C"` boundary of the WebAssembly build (compiled for wasm32 only).
 //!

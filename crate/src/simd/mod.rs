@@ -9,9 +9,10 @@
 //!   used by the element-wise kernels and the softmax items-in-lanes groups, `narrow.rs`).
 //!
 //! Both expose the same [`Vector`] operations, and the elementary functions (`math.rs`: exp, ln,
-//! ln_1p) and kernels (`softmax.rs`, `elementwise.rs`) are written once over that trait, so the exact
-//! sequence of floating-point operations — polynomials, lane masks, padded tails — that the SIMD
-//! build executes is the one native tests check. Every lane is computed independently of the
+//! ln_1p) and kernels (`softmax.rs`, `elementwise.rs` with the loss modules' `lanes` in
+//! `crate::family`) are written once over that trait, so the exact sequence of floating-point
+//! operations — polynomials, lane masks, padded tails — that the SIMD build executes is the one
+//! native tests check. Every lane is computed independently of the
 //! others, so a result never depends on which lane (or which chunk) an item landed in.
 
 use core::ops::{Add, Div, Mul, Neg, Sub};
