@@ -347,7 +347,9 @@ pub(crate) fn hard_targets<T: Real + SimdReal>(
 /// row's max, S′ and gradient pass along the row, then the terms of both rows in one call (row j
 /// in lanes j·half..(j + 1)·half; lane-wise, so a row's result does not depend on its partner:
 /// [`pair_terms`]), then each row's gradient and loss in row order ([`wide_finish`]).
-#[inline(always)]
+// Neither this nor `pair_terms` is `#[inline(always)]`: forcing both made the 16384 × 100 f32
+// kernel with a gradient 30% slower (bench/kernel.mjs); left to the compiler it is within 2% of the
+// single function they were split from (the SIMD build within noise).
 fn wide_rows<T: Real + SimdReal>(
     layout: Layout,
     logits: &[T],
@@ -375,9 +377,15 @@ fn wide_rows<T: Real + SimdReal>(
     let mut r0 = 0;
     while r0 < layout.batch {
         let n = (layout.batch - r0).min(2);
-        let rows = r0 * classes..(r0 + n) * classes;
-        let grads = grad_out.as_deref_mut().map(|g| &mut g[rows.clone()]);
-        let tt = pair_terms(&logits[rows], &targets[r0..r0 + n], classes, ignore, grads, focal_pow);
+        let tt = pair_terms(
+            logits,
+            targets,
+            classes,
+            ignore,
+            r0..r0 + n,
+            grad_out.as_deref_mut(),
+            focal_pow,
+        );
         for j in 0..n {
             let r = r0 + j;
             let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
@@ -399,17 +407,17 @@ fn wide_rows<T: Real + SimdReal>(
     out.sum = sum;
 }
 
-/// The first pass of one or two rows of [`wide_rows`] (`rows`: their logits, `targets`: their
-/// classes, `grads`: their gradient rows): each row's [`wide_sums`] (leaving e^(z_c − max) in its
+/// The first pass of `rows` (one or two) of [`wide_rows`]: each row's [`wide_sums`] (leaving e^(z_c − max) in its
 /// gradient row; an ignored row's gradient is zeroed instead), then the [`Terms`] of both rows in
 /// one call, row j in lanes j·half..(j + 1)·half.
-#[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn pair_terms<T: Real + SimdReal>(
-    rows: &[T],
+    logits: &[T],
     targets: &[i32],
     classes: usize,
     ignore: i32,
-    mut grads: Option<&mut [T]>,
+    rows: core::ops::Range<usize>,
+    mut grad_out: Option<&mut [T]>,
     focal_pow: FocalPow<T::V>,
 ) -> Terms<T::V> {
     type V<T> = <T as SimdReal>::V;
@@ -418,9 +426,10 @@ fn pair_terms<T: Real + SimdReal>(
     let mut d = V::<T>::splat(T::ZERO).to_array();
     let mut s_lanes = V::<T>::splat(T::ZERO).to_array();
     let mut top = V::<T>::splat_bits(u64::MAX).to_array();
-    for (j, &ti) in targets.iter().enumerate() {
-        let row = &rows[j * classes..(j + 1) * classes];
-        let grad = grads.as_deref_mut().map(|g| &mut g[j * classes..(j + 1) * classes]);
+    for (j, r) in rows.enumerate() {
+        let row = &logits[r * classes..(r + 1) * classes];
+        let grad = grad_out.as_deref_mut().map(|g| &mut g[r * classes..(r + 1) * classes]);
+        let ti = targets[r];
         if ti == ignore {
             if let Some(g) = grad {
                 g.fill(T::ZERO);
