@@ -18,6 +18,7 @@
 use core::ops::{Add, Div, Mul, Neg, Sub};
 
 pub(crate) mod elementwise;
+mod group;
 pub(crate) mod math;
 pub(crate) mod narrow;
 // Natively too under `cargo test`: narrow.rs's tests run the pairs against single vectors.

@@ -1,7 +1,7 @@
 //! The softmax hard-target kernel's item-in-lanes paths: channels-last rows with
 //! C ≤ [`ACROSS_ROWS_MAX_C`] and every channels-first batch. One item (a row, or a position of a
 //! channels-first image) per lane, so the row's max, arg-max, S′, log1p, the power and the
-//! gradient are vertical vector work (`softmax::group`, which also holds the formulas).
+//! gradient are vertical vector work (`group::group`, which also holds the formulas).
 //!
 //! # Method
 //!
@@ -30,10 +30,10 @@
 //! against `U = V`); item losses are added to the running sum in item order. The formulas'
 //! accuracy is `crate::softmax`'s (CONTRACT.md § Accuracy).
 
+use super::group::{group, Access};
 use super::math::FocalPow;
 #[cfg(any(test, all(target_arch = "wasm32", target_feature = "simd128")))]
 use super::pair::Pair;
-use super::softmax::{group, Access};
 use super::{load_partial, store_partial, SimdReal, VMath, Vector};
 use crate::real::Real;
 use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
@@ -270,7 +270,7 @@ where
     }
 }
 
-/// `softmax::group` over one group of positions: out of line, so that the SIMD128 build's rows
+/// `group::group` over one group of positions: out of line, so that the SIMD128 build's rows
 /// (through the block) and the channels-first images share one copy per float type (a third less
 /// .wasm than an inlined copy for each).
 #[allow(clippy::too_many_arguments)]

@@ -6,7 +6,7 @@
 //! - Channels-last rows with C ≤ [`ACROSS_ROWS_MAX_C`]: one row per lane (`narrow.rs`, on
 //!   `SimdReal::W`: 8 f32 or 4 f64 rows per group with SIMD128); the row's max, arg-max, S′ (per
 //!   lane, in f64, classes in order — bit for bit the scalar path's summation), the target's
-//!   terms and the gradient are all lane-wise (`group`).
+//!   terms and the gradient are all lane-wise (`group.rs`).
 //! - Wider rows ([`wide_rows`]): vectorised along the row (max, exp, S′ as per-lane partial sums in
 //!   f64, the gradient pass), one row at a time; the few transcendental terms of two rows at once
 //!   (half of the lanes each, [`pair_terms`]).
@@ -34,167 +34,13 @@
 //! running sum in item order. The formulas' accuracy is `crate::softmax`'s
 //! (CONTRACT.md § Accuracy), with `math`'s exp / ln / ln_1p in place of std's.
 
-use super::math::{exp, ln, ln_1p, poly_series, poly_small, FocalPow, POLY_SERIES_MAX};
+use super::group::{terms, Terms};
+use super::math::{exp, poly_small, FocalPow, POLY_SERIES_MAX};
 use super::{load_partial, store_partial, SimdReal, Vector};
 use crate::real::Real;
 use crate::{Alpha, Layout, Outputs, SoftmaxOptions};
 
 use super::narrow::ACROSS_ROWS_MAX_C;
-
-/// The per-item quantities of the target class t (lane-wise), as `softmax::class_terms`.
-struct Terms<V> {
-    /// log p_t
-    log_p: V,
-    /// 1 − p_t (stable)
-    omp: V,
-    /// (1 − p_t)^γ
-    focal: V,
-    /// p_t · r_t
-    p_r: V,
-    /// 1 / (1 + S′)
-    inv: V,
-    /// p_t
-    p: V,
-}
-
-/// d = z_t − max, `is_top` the lanes where t is the arg-max, s = S′.
-// Once per LANES items (not per class): one out-of-line instance per float type instead of a
-// copy of its exp, ln and two ln_1p in each of the three item paths keeps the .wasm small.
-#[inline(never)]
-fn terms<V: super::VMath>(d: V, is_top: V, s: V, focal_pow: FocalPow<V>) -> Terms<V> {
-    let zero = V::c(0.0);
-    let one = V::c(1.0);
-    let log1p_s = ln_1p(s);
-    let inv = one / (one + s);
-    let log_p = d - log1p_s;
-    // t is the top class: 1 − p_t = S′/(1 + S′), log(1 − p_t) = log S′ − log1p S′, p r = log1p(S′)/S′ → 1.
-    let pr_top = V::select(s.gt(zero), log1p_s / s, one);
-    let omp_top = s * inv;
-    // Any other class: p_t ≤ ½, so 1 − p_t and log1p(−p_t) need no care; p r → 0 as p → 0.
-    let p = exp(log_p);
-    let omp_other = one - p;
-    let pr_other = V::select(p.gt(zero), p * (-log_p) / omp_other, zero);
-    let omp = V::select(is_top, omp_top, omp_other);
-    let p_r = V::select(is_top, pr_top, pr_other);
-    // (1 − p_t)^γ: by multiplication for integer γ, else exp(γ · log(1 − p_t)) (see FocalPow).
-    let focal = focal_pow.pow(omp, || V::select(is_top, ln(s) - log1p_s, ln_1p(-p)));
-    Terms {
-        log_p,
-        omp,
-        focal,
-        p_r,
-        inv,
-        p: V::select(is_top, inv, p),
-    }
-}
-
-/// Where one group's logits come from and its gradient goes.
-pub(super) trait Access<V> {
-    /// The logits of class c (one per lane).
-    fn z(&self, c: usize) -> V;
-    /// Keeps e^(z_c − max) until the gradient pass.
-    fn stash(&mut self, c: usize, e: V);
-    /// What `stash` kept.
-    fn stashed(&self, c: usize) -> V;
-    /// Writes the gradient of class c for the group's real lanes.
-    fn write(&mut self, c: usize, g: V);
-}
-
-/// Loss (before the item weight) of each lane; the gradient through `acc.write` if `want_grad`.
-/// `t` holds each lane's class index as lane bits, `live` the lanes that are not ignored.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-pub(super) fn group<V: super::VMath, A: Access<V>>(
-    acc: &mut A,
-    classes: usize,
-    t: V,
-    a_t: V,
-    grad_weight: V,
-    live: V,
-    focal_pow: FocalPow<V>,
-    poly: Option<(V, V)>,
-    want_grad: bool,
-    parts: usize,
-) -> V {
-    let gamma = focal_pow.gamma();
-    let zero = V::c(0.0);
-    let inf = V::c(f64::INFINITY);
-    // Max, first arg-max (NaNs never win a `>`), and the target's logit.
-    let mut m = -inf;
-    let mut k = V::splat_bits(0);
-    let mut z_t = zero;
-    for c in 0..classes {
-        let v = acc.z(c);
-        let ci = V::splat_bits(c as u64);
-        let gt = v.gt(m);
-        m = V::select(gt, v, m);
-        k = V::select(gt, ci, k);
-        z_t = V::select(t.ieq(ci), v, z_t);
-    }
-    // S′ = Σ_{c≠k} e^(z_c − m) per lane in f64, in the order `wide_row` adds a row: LANES partial
-    // sums (class c into partial c mod LANES, classes in order), then the partials in order.
-    let mut sums = [V::acc_zero(); 4];
-    let mut add_class = |c: usize, partial: &mut V::Acc| {
-        let e = exp(acc.z(c) - m);
-        *partial = V::acc_add(*partial, V::select(k.ieq(V::splat_bits(c as u64)), zero, e));
-        if want_grad {
-            acc.stash(c, e);
-        }
-    };
-    if super::HARDWARE_SIMD {
-        // Classes LANES at a time, so that the partial a class goes to is a constant: the partials
-        // stay in registers instead of an array in memory indexed by c mod LANES (~11% of the
-        // C = 10 kernel). The scalar build keeps the plain loop (the unrolled one only adds size).
-        let mut c0 = 0;
-        while c0 < classes {
-            for (j, partial) in sums.iter_mut().enumerate().take(parts) {
-                if c0 + j < classes {
-                    add_class(c0 + j, partial);
-                }
-            }
-            c0 += parts;
-        }
-    } else {
-        for c in 0..classes {
-            add_class(c, &mut sums[c % parts]);
-        }
-    }
-    let mut sum = sums[0];
-    for &partial in &sums[1..parts] {
-        sum = V::acc_merge(sum, partial);
-    }
-    let s = V::select(m.eq(inf), V::c(f64::NAN), V::acc_round(sum));
-    let tt = terms(z_t - m, t.ieq(k), s, focal_pow);
-    let mut loss = a_t * tt.focal * (-tt.log_p);
-    // For ε < 0, the lanes with 1 − p_t ≤ 1/16 take the series forms (K, B) (see
-    // `math::POLY_SERIES_MAX`); computed only when some lane needs them.
-    let mut small = None;
-    if let Some((eps, _)) = poly {
-        loss = loss + eps * (tt.focal * tt.omp);
-        let (series, fk, fb) = poly_series(tt.omp, tt.p, a_t, eps, gamma, tt.focal);
-        loss = V::select(series, fk, loss);
-        small = Some((series, fb));
-    }
-    let loss = V::select(live, loss, zero);
-    if want_grad {
-        // G·(δ_ct − p_c): the target's entry is G·(1 − p_t) with the stable 1 − p_t.
-        let h = -tt.focal * (V::c(1.0) + gamma * tt.p_r);
-        let mut big_g = match poly {
-            None => grad_weight * a_t * h,
-            Some((_, eps1)) => grad_weight * (a_t * h - eps1 * (tt.focal * tt.p)),
-        };
-        if let Some((series, fb)) = small {
-            big_g = V::select(series, -(grad_weight * fb), big_g);
-        }
-        let g_t = big_g * tt.omp;
-        for c in 0..classes {
-            let e = acc.stashed(c);
-            let g = V::select(t.ieq(V::splat_bits(c as u64)), g_t, -(big_g * (e * tt.inv)));
-            acc.write(c, V::select(live, g, zero));
-        }
-    }
-    loss
-}
 
 /// One wide row (C > ACROSS_ROWS_MAX_C) vectorised along the row, first part: its max, first
 /// arg-max and S′; e^(z_c − max) left in `grad` if given (for [`wide_finish`]).
