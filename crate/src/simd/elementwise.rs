@@ -31,9 +31,11 @@ use crate::{Layout, Outputs};
 /// Elements per block of the driver (a multiple of every LANES).
 const BLOCK: usize = 64;
 
-/// The driver's vector: with SIMD128 two of the float type's vectors interleaved (`super::pair`:
-/// the same results, lane for lane, about 1.3× the speed).
-type W<T> = <T as SimdReal>::W;
+/// The driver's vector: with SIMD128 two (f32) or four (f64) of the float type's vectors
+/// interleaved (`super::pair`, `SimdReal::E`: the same results, lane for lane, faster — the
+/// per-element chain of exp, log1p, divisions and the loss terms is long, and independent chains
+/// side by side fill the CPU's window).
+type W<T> = <T as SimdReal>::E;
 
 /// eˣ per lane, out of line (see the module comment).
 #[inline(never)]
@@ -537,7 +539,7 @@ fn drive<T: Real>(
             } else {
                 // Padded lanes hold 0 (b.y is only ever written up to a partial block's end). Lane
                 // by lane of the single vectors, in order (the same sums with or without pairs).
-                positives = T::acc_add_w(positives, y);
+                positives = T::acc_add_e(positives, y);
             }
             loss.store(l);
             grad.store(g);
