@@ -24,7 +24,8 @@
 //     multiple of any block): every loss, gradient entry and sum must have the same bits in every
 //     build (NaN payloads aside). Exits 1 on the first difference.
 import { existsSync, readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { indexData, sigmoidData, softData } from './data.mjs';
 import { FIELDS } from './header.mjs';
 import { rng } from './rng.mjs';
@@ -163,7 +164,7 @@ function kernelCase(cs) {
 
 /** `instance` for the public call of a dist/ folder's node.js. */
 async function callInstance(dir) {
-  const api = await import(new URL(`file://${dir.replace(/\/$/, '')}/node.js`).href);
+  const api = await import(pathToFileURL(resolve(dir, 'node.js')).href);
   return (cs) => {
     const F = cs.dtype === 'f32' ? Float32Array : Float64Array;
     const { x, y } = benchData(cs);
@@ -240,7 +241,6 @@ async function bench() {
       `| ${cs.id} | ${cells.join(' | ')} | ${floor ? mf.toFixed(2) : 'n/a'} | ${paired.join(' | ')} | ${cpu.map((u) => `${(median(u) / mf).toFixed(2)}×`).join(' | ')} |`,
     );
   }
-  void performance;
 }
 
 /** A random element-wise case exercising the options (see the header comment). */
