@@ -416,6 +416,38 @@ fn expand<T: Real>(
 ) {
     let keep_bits = T::V::splat_bits(u64::MAX).to_array().as_ref()[0];
     let drop_bits = T::V::splat_bits(0).to_array().as_ref()[0];
+    if cur.spatial == 1 {
+        // [N, C] (every detector head): the block is runs of one item's classes, each with one
+        // target, one keep flag and one weight; no cursor step per element.
+        let mut j = 0;
+        while j < n {
+            let (c0, item) = (cur.c, cur.item0);
+            let run = (cur.classes - c0).min(n - j);
+            if let ElementTargets::Indices { indices, ignore_index } = *targets {
+                let t = indices[item];
+                let keep = if t == ignore_index { drop_bits } else { keep_bits };
+                // (b.w is read only when there are weights: one loop for both cases.)
+                let w = opts.weights.map_or(T::ONE, |w| w[item]);
+                // An ignored (negative) index converts to a huge usize: never a class.
+                let t = (t as usize).wrapping_sub(c0);
+                for k in 0..run {
+                    b.y[j + k] = if k == t { T::ONE } else { T::ZERO };
+                    b.keep[j + k] = keep;
+                    b.w[j + k] = w;
+                }
+            }
+            if let PosWeight::PerClass(pw) = opts.pos_weight {
+                b.pw[j..j + run].copy_from_slice(&pw[c0..c0 + run]);
+            }
+            cur.c += run;
+            if cur.c == cur.classes {
+                cur.c = 0;
+                cur.item0 += 1;
+            }
+            j += run;
+        }
+        return;
+    }
     for j in 0..n {
         let (c, item) = (cur.c, cur.item0 + cur.s);
         if let ElementTargets::Indices { indices, ignore_index } = *targets {
