@@ -212,7 +212,9 @@ async function bench() {
   console.log(
     `| case | ${names.map((n) => `${n} cpu ms (min)`).join(' | ')} | floor cpu ms | ${ratios.join(' | ')} | ${names.map((n) => `${n} / floor`).join(' | ')} |`,
   );
-  console.log(`|---|${names.map(() => '---|').join('')}---|${ratios.map(() => '---|').join('')}${names.map(() => '---|').join('')}`);
+  console.log(
+    `|---|${names.map(() => '---|').join('')}---|${ratios.map(() => '---|').join('')}${names.map(() => '---|').join('')}`,
+  );
   for (const cs of BENCH) {
     if (!CASES.test(cs.id)) continue;
     const runs = makers.map((m) => m(CALL ? cs : kernelCase(cs)));
@@ -269,7 +271,12 @@ function checkCase(r, dtype) {
                 : (r() - 0.5) * 12;
   }
   const c = { id: '', kind, dtype, batch, classes, spatial, logits: x };
-  const targets = kind === 'sigmoid' ? pick(['hard', 'soft', 'indices']) : kind === 'asymmetric' ? pick(['hard', 'soft', 'indices']) : pick(['soft', 'hard', 'indices']);
+  const targets =
+    kind === 'sigmoid'
+      ? pick(['hard', 'soft', 'indices'])
+      : kind === 'asymmetric'
+        ? pick(['hard', 'soft', 'indices'])
+        : pick(['soft', 'hard', 'indices']);
   if (targets === 'indices') {
     const items = batch * spatial;
     c.indices = Int32Array.from({ length: items }, () => (r() < 0.1 ? -100 : Math.floor(r() * classes)));
@@ -339,7 +346,9 @@ function check() {
     }
   }
   if (count === 0) throw new Error('no cases');
-  console.log(`${count} cases, ${files.length} builds: every loss, gradient entry, sum and positives count the same bits`);
+  console.log(
+    `${count} cases, ${files.length} builds: every loss, gradient entry, sum and positives count the same bits`,
+  );
 }
 
 if (argv.includes('--check')) check();
