@@ -1,5 +1,6 @@
 // The benchmark's inputs, drawn from bench/rng.mjs: bench/run.mjs and bench/tfjs-variants.mjs take every softmax and
-// sigmoid case from here and bench/small.mjs its sigmoid calls, so a case and seed mean the same data in each.
+// sigmoid case from here, bench/small.mjs its sigmoid calls and bench/elementwise.mjs the element-wise cases, so a
+// case and seed mean the same data in each.
 import { rng } from './rng.mjs';
 
 /** Logits ~ N(0, 2²), plus +3 on the target class (a half-trained model); targets uniform. */
@@ -31,6 +32,32 @@ export function sigmoidData(Ctor, n, seed) {
   for (let i = 0; i < n; i++) {
     y[i] = r() < 0.1 ? 1 : 0;
     x[i] = (r() * 2 - 1) * 4 + (y[i] ? 1.5 : -1.5);
+  }
+  return { x, y };
+}
+
+/** Class-index targets for the element-wise losses: logits ~ U(−5.5, 2.5), +3 on the item's class. */
+export function indexData(Ctor, N, C, seed) {
+  const r = rng(seed);
+  const x = new Ctor(N * C);
+  const t = new Int32Array(N);
+  for (let i = 0; i < x.length; i++) x[i] = (r() * 2 - 1) * 4 - 1.5;
+  for (let i = 0; i < N; i++) {
+    t[i] = Math.floor(r() * C);
+    x[i * C + t[i]] += 3;
+  }
+  return { x, t };
+}
+
+/** Soft targets (QFL, VFL): 10% positives with a score in [0.2, 1), the rest 0. */
+export function softData(Ctor, n, seed) {
+  const r = rng(seed);
+  const x = new Ctor(n);
+  const y = new Ctor(n);
+  for (let i = 0; i < n; i++) {
+    const pos = r() < 0.1;
+    y[i] = pos ? 0.2 + 0.8 * r() : 0;
+    x[i] = (r() * 2 - 1) * 4 + (pos ? 1.5 : -1.5);
   }
   return { x, y };
 }

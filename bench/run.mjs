@@ -30,10 +30,9 @@ import {
 } from './plain.mjs';
 import { expectNoTensorLeak, initTfjs, tfjsInfo, tfjsSigmoid, tfjsSoftmax, useBackend } from './tfjs.mjs';
 import { loadFloor } from './floor.mjs';
-import { rng } from './rng.mjs'; // the bench's one seeded generator
 import { instrumentedEngines } from './instrument.mjs';
 import { GC_CALLS, smallCalls, smallReport } from './small.mjs';
-import { sigmoidData, softmaxData } from './data.mjs';
+import { indexData, sigmoidData, softData, softmaxData } from './data.mjs';
 
 const argv = process.argv.slice(2);
 const arg = (name, dflt) => {
@@ -67,32 +66,6 @@ const base = await (async () => {
 })();
 
 // ---------------------------------------------------------------- data
-
-/** Class-index targets for the element-wise losses: logits ~ U(−5.5, 2.5), +3 on the item's class. */
-function indexData(Ctor, N, C, seed) {
-  const r = rng(seed);
-  const x = new Ctor(N * C);
-  const t = new Int32Array(N);
-  for (let i = 0; i < x.length; i++) x[i] = (r() * 2 - 1) * 4 - 1.5;
-  for (let i = 0; i < N; i++) {
-    t[i] = Math.floor(r() * C);
-    x[i * C + t[i]] += 3;
-  }
-  return { x, t };
-}
-
-/** Soft targets (QFL, VFL): 10% positives with a score in [0.2, 1), the rest 0. */
-function softData(Ctor, n, seed) {
-  const r = rng(seed);
-  const x = new Ctor(n);
-  const y = new Ctor(n);
-  for (let i = 0; i < n; i++) {
-    const pos = r() < 0.1;
-    y[i] = pos ? 0.2 + 0.8 * r() : 0;
-    x[i] = (r() * 2 - 1) * 4 + (pos ? 1.5 : -1.5);
-  }
-  return { x, y };
-}
 
 /** The element-wise losses' parameters (the packages' defaults) and their calls. */
 const FAMILY = {

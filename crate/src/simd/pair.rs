@@ -208,3 +208,40 @@ macro_rules! pair {
 
 pair!(super::F32x4, f32, 4);
 pair!(super::F64x2, f64, 2);
+// Four vectors (pairs of pairs): the element-wise kernels' `SimdReal::E`.
+pair!(Pair<super::F32x4>, f32, 8);
+pair!(Pair<super::F64x2>, f64, 4);
+
+/// Adds a vector's lanes to per-lane sums of `V`, in `V`'s lane order (element i to lane
+/// i mod V::LANES, elements in order): the same sums whether the lanes come as one `V`, a pair or
+/// a pair of pairs. (Natively pair.rs is compiled for narrow.rs's tests only, which do not use it.)
+#[cfg_attr(not(all(target_arch = "wasm32", target_feature = "simd128")), allow(dead_code))]
+pub trait AddLanes<V: Vector> {
+    /// `acc` plus the lanes.
+    fn add_lanes(self, acc: V::Acc) -> V::Acc;
+}
+
+macro_rules! add_lanes {
+    ($v:ty) => {
+        impl AddLanes<$v> for $v {
+            #[inline(always)]
+            fn add_lanes(self, acc: <$v as Vector>::Acc) -> <$v as Vector>::Acc {
+                <$v>::acc_add(acc, self)
+            }
+        }
+        impl AddLanes<$v> for Pair<$v> {
+            #[inline(always)]
+            fn add_lanes(self, acc: <$v as Vector>::Acc) -> <$v as Vector>::Acc {
+                self.1.add_lanes(self.0.add_lanes(acc))
+            }
+        }
+        impl AddLanes<$v> for Pair<Pair<$v>> {
+            #[inline(always)]
+            fn add_lanes(self, acc: <$v as Vector>::Acc) -> <$v as Vector>::Acc {
+                self.1.add_lanes(self.0.add_lanes(acc))
+            }
+        }
+    };
+}
+add_lanes!(super::F32x4);
+add_lanes!(super::F64x2);
