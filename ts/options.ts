@@ -183,13 +183,21 @@ const ALL_KEYS: readonly OptionKey[] = [
 ];
 if (ALL_KEYS.length > 31) throw new Error('focal-loss: more option keys than the 31 bits of a key mask');
 
+/** The slots of the keys of each length: a key is compared only with the one to three keys as long as it. */
+const SLOTS_BY_LENGTH: readonly (readonly number[])[] = Array.from(
+  { length: Math.max(...ALL_KEYS.map((k) => k.length)) + 1 },
+  (_, n) => ALL_KEYS.flatMap((k, i) => (k.length === n ? [i] : [])),
+);
+
 /**
- * A key's index, or −1 for any other key ('toString', '__proto__'): a scan of ALL_KEYS, whose strings
- * and the keys Object.keys returns for a literal are internalized, so each comparison is one pointer
- * compare (as fast as a hand-written switch over the keys, and faster than a Map or dictionary lookup).
+ * A key's index, or −1 for any other key ('toString', '__proto__'): compared with the keys of its
+ * length only (at most three), as fast as the hand-written switch over the keys this replaces.
  */
 function optionIndex(key: string): number {
-  for (let i = 0; i < ALL_KEYS.length; i++) if (ALL_KEYS[i] === key) return i;
+  const n = key.length;
+  if (n >= SLOTS_BY_LENGTH.length) return -1;
+  const slots = SLOTS_BY_LENGTH[n];
+  for (let i = 0; i < slots.length; i++) if (ALL_KEYS[slots[i]] === key) return slots[i];
   return -1;
 }
 
@@ -241,6 +249,21 @@ const SCALAR_FIELDS: readonly ScalarField[] = [
   'label_smoothing',
 ];
 
+/** The header scalars a loss does not set. */
+const NEUTRAL: HeaderParams = {
+  ignore_index: SHARED_DEFAULTS.ignoreIndex,
+  loss_kind: 0, // the softmax kernel's; an element-wise loss has its own
+  flags: 0,
+  alpha_scalar: 1,
+  gamma: 0,
+  gamma_neg: 0,
+  beta: 0,
+  clip: 0,
+  pos_weight_scalar: 1,
+  poly_epsilon: 0,
+  label_smoothing: 0,
+};
+
 class Param {
   constructor(
     /** Its slot in the options record. */
@@ -269,6 +292,8 @@ export class CompiledLoss {
   readonly params: readonly Param[];
   /** Its one 'perClass' parameter, if any: its array is still to be checked once every getter has run. */
   readonly perClass: Param | null;
+  /** The header parameters of a call that gives none of its options (its kind, its defaults, the rest neutral). */
+  readonly defaults: HeaderParams;
   constructor(d: LossDescriptor) {
     this.name = d.fn;
     this.partialName = `${d.fn}Partial`;
@@ -289,6 +314,12 @@ export class CompiledLoss {
     const perClass = this.params.filter((p) => p.rule === PER_CLASS);
     if (perClass.length > 1) throw new Error(`focal-loss: ${d.fn} has more than one per-class parameter`);
     this.perClass = perClass[0] ?? null;
+    const defaults = { ...NEUTRAL, loss_kind: this.kind };
+    for (const s of this.params) {
+      if (s.rule === FLAG) defaults.flags |= s.fallback === 1 ? s.bit : 0;
+      else setParam(defaults, s.field, s.fallback);
+    }
+    this.defaults = defaults;
   }
 }
 
@@ -329,8 +360,8 @@ function setParam(p: HeaderParams, field: number, v: number): void {
 }
 
 /**
- * Validates a loss's own parameters, in its order, into the header parameters `p` (the others already
- * neutral). Returns the per-class array of its 'perClass' parameter given one value per class (a typed
+ * Validates the loss's own parameters the call gave, in the loss's order, into the header parameters
+ * `p` (already its defaults: setDefaults). Returns the per-class array of its 'perClass' parameter given one value per class (a typed
  * array still to be checked by checkNumbers), else null.
  */
 function readParams(
@@ -346,6 +377,7 @@ function readParams(
   for (let i = 0; i < params.length; i++) {
     const s = params[i];
     const v = o[s.slot];
+    if (v === undefined) continue; // setDefaults wrote its default
     switch (s.rule) {
       case GAMMA:
         setParam(p, s.field, readGamma(s.label, v, s.fallback, dtype));
@@ -367,7 +399,7 @@ function readParams(
         else perClass = readPerClass(s.label, v, classes, haveClasses, dtype);
         break;
       case FLAG:
-        if (readBoolean(s.label, v, s.fallback === 1)) p.flags |= s.bit;
+        p.flags = readBoolean(s.label, v, s.fallback === 1) ? p.flags | s.bit : p.flags & ~s.bit;
         break;
     }
   }
@@ -392,7 +424,15 @@ const OUT_VIEW = new ViewCache();
  * refusing keys it does not know. `fn` names the function in messages; `partial`: the options of a
  * *Partial function; `need` (softmax) says options are required.
  */
-function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, need: string, o: OptionValues): void {
+function readOptions(
+  arg: unknown,
+  keys: KeySet,
+  fn: string,
+  partial: boolean,
+  need: string,
+  o: OptionValues,
+  slots: Int32Array,
+): void {
   if (arg === undefined && need === '') return;
   if (typeof arg !== 'object' || arg === null)
     throw new TypeError(`focal-loss: options must be an object${need} (got ${describe(arg)})`);
@@ -404,12 +444,15 @@ function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, n
     throw new TypeError('focal-loss: options could not be read (its keys could not be listed)');
   }
   const allowed = partial ? keys.partialMask : keys.fullMask;
+  // Every key is known before any is read. The keys are distinct and each known one has its own slot,
+  // so at most ALL_KEYS.length (< 32) slots are noted before an unknown key throws.
   for (let i = 0; i < own.length; i++) {
     const index = optionIndex(own[i]);
     if (index < 0 || ((allowed >>> index) & 1) === 0)
       throw unknownOption(own[i], fn, partial, partial ? keys.partial : keys.full);
+    slots[i] = index;
   }
-  for (let i = 0; i < own.length; i++) o[optionIndex(own[i])] = readOption(arg, own[i]);
+  for (let i = 0; i < own.length; i++) o[slots[i]] = readOption(arg, own[i]);
 }
 
 function unknownOption(key: string, fn: string, partial: boolean, allowed: readonly string[]): TypeError {
@@ -773,34 +816,19 @@ function readTargetForm(
   return true;
 }
 
-/** The header scalars a loss does not set. */
-const NEUTRAL: HeaderParams = {
-  ignore_index: SHARED_DEFAULTS.ignoreIndex,
-  loss_kind: 0,
-  flags: 0,
-  alpha_scalar: 1,
-  gamma: 0,
-  gamma_neg: 0,
-  beta: 0,
-  clip: 0,
-  pos_weight_scalar: 1,
-  poly_epsilon: 0,
-  label_smoothing: 0,
-};
-
-/** Set on the header parameters before a loss sets its own. */
-function setNeutral(p: HeaderParams): void {
-  p.ignore_index = SHARED_DEFAULTS.ignoreIndex;
-  p.loss_kind = 0; // the softmax kernel's; an element-wise loss sets its own
-  p.flags = 0;
-  p.alpha_scalar = 1;
-  p.gamma = 0;
-  p.gamma_neg = 0;
-  p.beta = 0;
-  p.clip = 0;
-  p.pos_weight_scalar = 1;
-  p.poly_epsilon = 0;
-  p.label_smoothing = 0;
+/** Sets the header parameters to `loss`'s defaults (CompiledLoss.defaults), before readParams reads what the call gave. */
+function setDefaults(p: HeaderParams, d: HeaderParams): void {
+  p.ignore_index = d.ignore_index;
+  p.loss_kind = d.loss_kind;
+  p.flags = d.flags;
+  p.alpha_scalar = d.alpha_scalar;
+  p.gamma = d.gamma;
+  p.gamma_neg = d.gamma_neg;
+  p.beta = d.beta;
+  p.clip = d.clip;
+  p.pos_weight_scalar = d.pos_weight_scalar;
+  p.poly_epsilon = d.poly_epsilon;
+  p.label_smoothing = d.label_smoothing;
 }
 
 const NO_LOGITS = new Float32Array(0);
@@ -830,6 +858,8 @@ export class PlanRecord implements Plan {
   readonly outSlot: { caller: FloatArray; view: FloatArray } = { caller: NO_LOGITS, view: NO_LOGITS };
   out: { readonly caller: FloatArray; readonly view: FloatArray } | null = null;
   readonly options: OptionValues = newOptionValues();
+  /** readOptions's note of each given key's slot, between its check of the keys and its reads. */
+  readonly keySlots = new Int32Array(32);
 
   /** Drops every reference to the caller's arguments. */
   clear(): void {
@@ -871,7 +901,7 @@ export function softmaxPlan(
   const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
   const o = plan.options;
-  readOptions(optionsArg, SOFTMAX.keys, fn, partial, " with 'classes' or 'shape'", o);
+  readOptions(optionsArg, SOFTMAX.keys, fn, partial, " with 'classes' or 'shape'", o, plan.keySlots);
   if (o[SHAPE] === undefined && o[CLASSES] === undefined) {
     throw new TypeError(
       `focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`,
@@ -883,7 +913,7 @@ export function softmaxPlan(
   const reduction = readReduction(o[REDUCTION], partial);
   const ignoreIndex = readIgnoreIndex(o[IGNORE_INDEX]);
   const params = plan.params;
-  setNeutral(params);
+  setDefaults(params, SOFTMAX.defaults);
   params.ignore_index = ignoreIndex;
   // gamma, labelSmoothing, polyEpsilon, alpha (one number, or one per class: `alpha`).
   let alpha = readParams(SOFTMAX, o, dtype, params, classes, true);
@@ -1094,7 +1124,7 @@ export function elementPlan(
   const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
   const o = plan.options;
-  readOptions(optionsArg, loss.keys, fn, partial, '', o);
+  readOptions(optionsArg, loss.keys, fn, partial, '', o, plan.keySlots);
   const haveClasses = o[CLASSES] !== undefined || o[SHAPE] !== undefined;
   if (haveClasses) readLayout(o, n, plan);
   else {
@@ -1107,8 +1137,7 @@ export function elementPlan(
   const reduction = readReduction(o[REDUCTION], partial);
   const ignoreIndex = readIgnoreIndex(o[IGNORE_INDEX]);
   const params = plan.params;
-  setNeutral(params);
-  params.loss_kind = loss.kind;
+  setDefaults(params, loss.defaults);
   params.ignore_index = ignoreIndex;
   // The loss's own parameters; the sigmoid's posWeight may be one per class.
   let posWeight = readParams(loss, o, dtype, params, classes, haveClasses);
