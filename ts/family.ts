@@ -281,8 +281,8 @@ export const KEYS_MATCH: [Mismatches] extends [never] ? true : Mismatches = true
 /** Options a partial function does not take (a partial is always the sum of item losses, with no gradient). */
 export const NOT_PARTIAL: readonly string[] = ['reduction', 'out', 'normalizer'];
 
-/** Spellings users bring from PyTorch / Keras, and ours. */
-const ALIASES: Readonly<Record<string, string>> = {
+/** Spellings users bring from PyTorch / Keras, and ours (CONTRACT.md § Departures lists them). */
+export const ALIASES: Readonly<Record<string, string>> = {
   ignore_index: 'ignoreIndex',
   label_smoothing: 'labelSmoothing',
   num_classes: 'classes',
