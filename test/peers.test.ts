@@ -141,7 +141,6 @@ describe.each(peers.cases.map((c) => [c.id, c] as const))('%s', (_id, c) => {
 
 test('the file covers every peer and every family member', () => {
   expect(peers.cases.length).toBeGreaterThan(60);
-  expect(KINDS).toHaveLength(5);
   expect(new Set(peers.cases.map((c) => c.kind))).toEqual(new Set(KINDS));
   expect(peers.cases.filter((c) => c.transcribed).length).toBeGreaterThan(50);
 });

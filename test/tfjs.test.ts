@@ -481,7 +481,7 @@ describe('probabilities at 0 and 1 (fromLogits: false)', () => {
       const elementKinds = (Object.keys(FAMILY) as (keyof typeof FAMILY)[]).filter(
         (k): k is ElementLossName => FAMILY[k].kernel === 'elementwise',
       );
-      expect(elementKinds).toHaveLength(4);
+      expect(elementKinds.length).toBeGreaterThanOrEqual(4);
       for (const kind of elementKinds) {
         const f = focalLoss({ kind });
         const yTrue = tf.tensor2d([[1, 0, 1, 0]]);

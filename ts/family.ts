@@ -23,26 +23,6 @@ interface CommonOptions<L extends FloatArray> {
   out?: L | null;
 }
 
-/** Options of the softmax (multi-class) focal loss. */
-export interface SoftmaxFocalOptions<L extends FloatArray = FloatArray> extends CommonOptions<L> {
-  /** C, for row-major logits of shape [M, C] (classes contiguous, channels-last). */
-  classes?: number;
-  /** [N, C, ...spatial], channels-first like PyTorch; targets are then [N, ...spatial]. */
-  shape?: readonly number[];
-  /** Focusing parameter γ ≥ 0 (default 2); 0 is exactly (weighted) cross-entropy. */
-  gamma?: number;
-  /** A weight for every class, or one per class (length C); none means 1. */
-  alpha?: number | ArrayLike<number> | null;
-  /** Items whose target equals it add 0 and are not counted by 'mean' (default -100). */
-  ignoreIndex?: number;
-  /** ε in [0, 1): target distribution q ← (1 − ε)·q + ε/C (default 0). */
-  labelSmoothing?: number;
-  /** Poly-1's ε (default 0): each target term gains ε·(1 − p)^(γ+1). */
-  polyEpsilon?: number;
-  /** One non-negative weight per item (row or position), multiplying that item's loss. */
-  weights?: ArrayLike<number> | null;
-}
-
 /** Options every element-wise (sigmoid) loss shares: dense targets, or class indices with `classes` / `shape`. */
 export interface ElementOptions<L extends FloatArray = FloatArray> extends CommonOptions<L> {
   /** C: logits [M, C]; with it, integer targets are class indices (t = C is background). */
@@ -59,48 +39,6 @@ export interface ElementOptions<L extends FloatArray = FloatArray> extends Commo
   ignoreIndex?: number;
   /** One non-negative weight per element (dense targets) or per item (class-index targets). */
   weights?: ArrayLike<number> | null;
-}
-
-/** Options of the sigmoid (binary, multi-label) focal loss. */
-export interface SigmoidFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** Focusing parameter γ ≥ 0 (default 2). */
-  gamma?: number;
-  /** α in [0, 1] weights positives, 1 − α negatives (default 0.25); null or -1 turns it off. */
-  alpha?: number | null;
-  /** ε in [0, 1): y ← y·(1 − ε) + ε/2 (default 0). */
-  labelSmoothing?: number;
-  /** The positive term's weight (BCEWithLogits pos_weight): a number, or one per class with `classes` / `shape`. */
-  posWeight?: number | ArrayLike<number> | null;
-  /** Poly-1's ε (default 0): each element gains ε·(1 − p_t)^(γ+1). */
-  polyEpsilon?: number;
-}
-
-/** Options of the quality focal loss (GFL). */
-export interface QualityFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** β ≥ 0 (default 2): the weight |y − σ(x)|^β. */
-  beta?: number;
-}
-
-/** Options of the varifocal loss (VarifocalNet). */
-export interface VarifocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** Weight of the negatives' focal term (default 0.75). */
-  alpha?: number;
-  /** γ ≥ 0 of the negatives' focal term (default 2). */
-  gamma?: number;
-  /** Weight positives by their target score q (default true). */
-  iouWeighted?: boolean;
-}
-
-/** Options of the asymmetric loss (ASL). */
-export interface AsymmetricOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** γ+ ≥ 0 of the positives (default 1). */
-  gammaPos?: number;
-  /** γ− ≥ 0 of the negatives (default 4). */
-  gammaNeg?: number;
-  /** Probability margin in [0, 1) shifted off the negatives (default 0.05). */
-  clip?: number;
-  /** Treat the focal factors as constants in the gradient (default false). */
-  detachFocalWeight?: boolean;
 }
 
 /**
@@ -178,6 +116,28 @@ export const SHARED_DEFAULTS = {
   out: null,
 } as const satisfies Record<(typeof ELEMENT_KEYS)[number], unknown>;
 
+// The losses: each one's options interface and its descriptor, which must name the same keys (KEYS_MATCH).
+
+/** Options of the softmax (multi-class) focal loss. */
+export interface SoftmaxFocalOptions<L extends FloatArray = FloatArray> extends CommonOptions<L> {
+  /** C, for row-major logits of shape [M, C] (classes contiguous, channels-last). */
+  classes?: number;
+  /** [N, C, ...spatial], channels-first like PyTorch; targets are then [N, ...spatial]. */
+  shape?: readonly number[];
+  /** Focusing parameter γ ≥ 0 (default 2); 0 is exactly (weighted) cross-entropy. */
+  gamma?: number;
+  /** A weight for every class, or one per class (length C); none means 1. */
+  alpha?: number | ArrayLike<number> | null;
+  /** Items whose target equals it add 0 and are not counted by 'mean' (default -100). */
+  ignoreIndex?: number;
+  /** ε in [0, 1): target distribution q ← (1 − ε)·q + ε/C (default 0). */
+  labelSmoothing?: number;
+  /** Poly-1's ε (default 0): each target term gains ε·(1 − p)^(γ+1). */
+  polyEpsilon?: number;
+  /** One non-negative weight per item (row or position), multiplying that item's loss. */
+  weights?: ArrayLike<number> | null;
+}
+
 const softmax = describeLoss<SoftmaxFocalOptions>()({
   fn: 'softmaxFocalLoss',
   kernel: 'softmax',
@@ -203,6 +163,20 @@ const softmax = describeLoss<SoftmaxFocalOptions>()({
   ],
 });
 
+/** Options of the sigmoid (binary, multi-label) focal loss. */
+export interface SigmoidFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
+  /** Focusing parameter γ ≥ 0 (default 2). */
+  gamma?: number;
+  /** α in [0, 1] weights positives, 1 − α negatives (default 0.25); null or -1 turns it off. */
+  alpha?: number | null;
+  /** ε in [0, 1): y ← y·(1 − ε) + ε/2 (default 0). */
+  labelSmoothing?: number;
+  /** The positive term's weight (BCEWithLogits pos_weight): a number, or one per class with `classes` / `shape`. */
+  posWeight?: number | ArrayLike<number> | null;
+  /** Poly-1's ε (default 0): each element gains ε·(1 − p_t)^(γ+1). */
+  polyEpsilon?: number;
+}
+
 const sigmoid = describeLoss<SigmoidFocalOptions>()({
   fn: 'sigmoidFocalLoss',
   kernel: 'elementwise',
@@ -217,6 +191,12 @@ const sigmoid = describeLoss<SigmoidFocalOptions>()({
   ],
 });
 
+/** Options of the quality focal loss (GFL). */
+export interface QualityFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
+  /** β ≥ 0 (default 2): the weight |y − σ(x)|^β. */
+  beta?: number;
+}
+
 const quality = describeLoss<QualityFocalOptions>()({
   fn: 'qualityFocalLoss',
   kernel: 'elementwise',
@@ -224,6 +204,16 @@ const quality = describeLoss<QualityFocalOptions>()({
   keys: ['beta', ...ELEMENT_KEYS],
   params: [{ key: 'beta', rule: 'nonNegative', default: 2, field: 'beta' }],
 });
+
+/** Options of the varifocal loss (VarifocalNet). */
+export interface VarifocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
+  /** Weight of the negatives' focal term (default 0.75). */
+  alpha?: number;
+  /** γ ≥ 0 of the negatives' focal term (default 2). */
+  gamma?: number;
+  /** Weight positives by their target score q (default true). */
+  iouWeighted?: boolean;
+}
 
 const varifocal = describeLoss<VarifocalOptions>()({
   fn: 'varifocalLoss',
@@ -236,6 +226,18 @@ const varifocal = describeLoss<VarifocalOptions>()({
     { key: 'iouWeighted', rule: 'flag', default: true, flag: 'IouWeighted' },
   ],
 });
+
+/** Options of the asymmetric loss (ASL). */
+export interface AsymmetricOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
+  /** γ+ ≥ 0 of the positives (default 1). */
+  gammaPos?: number;
+  /** γ− ≥ 0 of the negatives (default 4). */
+  gammaNeg?: number;
+  /** Probability margin in [0, 1) shifted off the negatives (default 0.05). */
+  clip?: number;
+  /** Treat the focal factors as constants in the gradient (default false). */
+  detachFocalWeight?: boolean;
+}
 
 const asymmetric = describeLoss<AsymmetricOptions>()({
   fn: 'asymmetricLoss',

@@ -14,31 +14,11 @@ import {
 } from './arrays.js';
 import type { Engine } from './engine.js';
 import { getEngine } from './loader.js';
-import type { ElementLossName, OptionsOf } from './family.js';
-import {
-  elementPlan,
-  LOSSES,
-  releasePlan,
-  softmaxPlan,
-  takePlan,
-  type ClassIndices,
-  type FloatArray,
-  type Plan,
-  type SigmoidFocalOptions,
-  type SoftmaxFocalOptions,
-} from './options.js';
+import type { ElementLossName, FloatArray, OptionsOf, SigmoidFocalOptions, SoftmaxFocalOptions } from './family.js';
+import { elementPlan, LOSSES, releasePlan, softmaxPlan, takePlan, type ClassIndices, type Plan } from './options.js';
 
-export type {
-  AsymmetricOptions,
-  ClassIndices,
-  ElementOptions,
-  FloatArray,
-  QualityFocalOptions,
-  Reduction,
-  SigmoidFocalOptions,
-  SoftmaxFocalOptions,
-  VarifocalOptions,
-} from './options.js';
+export type { ElementOptions, FloatArray, Reduction, SoftmaxFocalOptions } from './family.js';
+export type { ClassIndices } from './options.js';
 export type { InitInput, InitSyncInput } from './loader.js';
 
 /** Softmax targets: class indices (one per item) or probabilities (the logits' layout). */
@@ -211,6 +191,7 @@ function elementFunctions<N extends ElementLossName, O = OptionsOf<N>>(name: N) 
 }
 
 // Each element-wise loss of ts/family.ts's FAMILY, exported by name (static names, for bundlers and the types).
+export type { SigmoidFocalOptions } from './family.js';
 const sigmoid = elementFunctions('sigmoid');
 /**
  * Sigmoid (binary, multi-label) focal loss: w·α_t·(1 − p_t)^γ·CE per element, reduced (torchvision's
@@ -228,6 +209,7 @@ export const sigmoidFocalLossWithGrad = sigmoid.withGrad;
  */
 export const sigmoidFocalLossPartial = sigmoid.partial;
 
+export type { QualityFocalOptions } from './family.js';
 const quality = elementFunctions('quality');
 /**
  * Quality focal loss (Li et al., Generalized Focal Loss, 2020; mmdet `QualityFocalLoss`): |y − σ(x)|^β·BCE(x, y)
@@ -241,6 +223,7 @@ export const qualityFocalLossWithGrad = quality.withGrad;
 /** {@link qualityFocalLoss} of a shard as a partial. */
 export const qualityFocalLossPartial = quality.partial;
 
+export type { VarifocalOptions } from './family.js';
 const varifocal = elementFunctions('varifocal');
 /**
  * Varifocal loss (Zhang et al., VarifocalNet, 2021; mmdet `VarifocalLoss`): q·BCE(x, q) for a positive with
@@ -252,6 +235,7 @@ export const varifocalLossWithGrad = varifocal.withGrad;
 /** {@link varifocalLoss} of a shard as a partial. */
 export const varifocalLossPartial = varifocal.partial;
 
+export type { AsymmetricOptions } from './family.js';
 const asymmetric = elementFunctions('asymmetric');
 /**
  * Asymmetric loss (Ridnik et al., ICCV 2021; timm `AsymmetricLossMultiLabel`) for multi-label classification:

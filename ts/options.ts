@@ -47,16 +47,8 @@ import {
   type ScalarField,
 } from './family.js';
 
-export type {
-  AsymmetricOptions,
-  ElementOptions,
-  FloatArray,
-  QualityFocalOptions,
-  Reduction,
-  SigmoidFocalOptions,
-  SoftmaxFocalOptions,
-  VarifocalOptions,
-} from './family.js';
+// ts/engine.ts takes FloatArray from here.
+export type { FloatArray } from './family.js';
 export type ClassIndices =
   | Int32Array
   | Uint32Array
