@@ -51,12 +51,10 @@ export async function instrumentedEngines() {
     softmaxPlan: options.softmaxPlan,
     // One plan function per element-wise loss of the bench (the kinds of bench/run.mjs).
     elementPlans: Object.fromEntries(
-      Object.entries({
-        sigmoid: options.SIGMOID,
-        quality: options.QUALITY,
-        varifocal: options.VARIFOCAL,
-        asymmetric: options.ASYMMETRIC,
-      }).map(([kind, loss]) => [kind, (...a) => options.elementPlan(loss, ...a)]),
+      ['sigmoid', 'quality', 'varifocal', 'asymmetric'].map((kind) => [
+        kind,
+        (...a) => options.elementPlan(options.LOSSES[kind], ...a),
+      ]),
     ),
     real: make(false),
     copies: make(true),

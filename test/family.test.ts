@@ -5,6 +5,8 @@
 // where two spellings must agree bit for bit.
 import { describe, expect, test } from 'vitest';
 import * as api from 'focal-loss';
+import type { ElementLossName } from '../ts/family';
+import { functionsOf, type FocalApi } from './helpers/vectors';
 import { oneHot, refElementwise, refReduce, refSoftmax, type RefElementOptions } from './reference';
 
 const close = (got: number, want: number, rel = 1e-12) =>
@@ -23,21 +25,19 @@ const C = 4;
 const logits = Float64Array.from({ length: N * C }, (_, i) => Math.sin(i * 1.3) * 3 + (i % 5) * 0.4 - 1);
 const labels = [2, 4, 0, -100, 3, 4];
 
-type Family = 'sigmoid' | 'quality' | 'varifocal' | 'asymmetric';
-const fns = {
-  sigmoid: [api.sigmoidFocalLoss, api.sigmoidFocalLossWithGrad, api.sigmoidFocalLossPartial],
-  quality: [api.qualityFocalLoss, api.qualityFocalLossWithGrad, api.qualityFocalLossPartial],
-  varifocal: [api.varifocalLoss, api.varifocalLossWithGrad, api.varifocalLossPartial],
-  asymmetric: [api.asymmetricLoss, api.asymmetricLossWithGrad, api.asymmetricLossPartial],
-} as const;
+type Family = ElementLossName;
 const withGrad = (f: Family) =>
-  fns[f][1] as (
+  functionsOf(api as unknown as FocalApi, f).withGrad as (
     l: Float64Array | Float32Array,
     t: unknown,
     o?: object,
   ) => { loss: any; grad: Float64Array | Float32Array };
 const partialOf = (f: Family) =>
-  fns[f][2] as (l: Float64Array | Float32Array, t: unknown, o?: object) => api.FocalPartial;
+  functionsOf(api as unknown as FocalApi, f).partial as (
+    l: Float64Array | Float32Array,
+    t: unknown,
+    o?: object,
+  ) => api.FocalPartial;
 
 /** Options of each family member (beyond the defaults) and the same for the reference. */
 const settings: { name: string; family: Family; options: object; ref: RefElementOptions }[] = [

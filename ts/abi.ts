@@ -1,9 +1,12 @@
 // The wasm boundary as TypeScript sees it: the one TypeScript source of the header layout, the ABI
-// version, the loss kinds, the flags and the status codes with their messages. The Rust side has one
+// version, the flags and the status codes with their messages, and the loss kinds gathered from the
+// family's descriptors (ts/family.ts, each loss's `kind`). The Rust side has one
 // source of each too (crate/src/ffi.rs CallHeader, ABI_VERSION, KIND_*, FLAG_*; FocalError::code in
 // crate/src/lib.rs). test/wasm-module.test.ts compares the header layout with the one the .wasm
 // reports; test/boundary.test.ts compares the rest with the crate's sources and triggers every
 // status through a raw kernel call.
+
+import { FAMILY } from './family.js';
 
 /** Version of the boundary; a .wasm reporting another version is refused at load. */
 export const ABI_VERSION = 3;
@@ -39,8 +42,11 @@ export const HEADER_FIELDS = [
   ['positives', 'f64'],
 ] as const;
 
-/** The element-wise kernel's losses (header `loss_kind`). */
-export const LossKind = { Focal: 0, Quality: 1, Varifocal: 2, Asymmetric: 3 } as const;
+type KindOf = NonNullable<(typeof FAMILY)[keyof typeof FAMILY]['kind']>;
+/** The element-wise kernel's losses (header `loss_kind`): each element-wise descriptor's `kind`, by name. */
+export const LossKind = Object.fromEntries(
+  Object.values(FAMILY).flatMap((d) => (d.kind ? [[d.kind.name, d.kind.code]] : [])),
+) as { readonly [K in KindOf as K['name']]: K['code'] };
 /** Header `flags` bits. */
 export const Flag = { IouWeighted: 1, DetachFocalWeight: 2 } as const;
 

@@ -14,36 +14,11 @@ import {
 } from './arrays.js';
 import type { Engine } from './engine.js';
 import { getEngine } from './loader.js';
-import {
-  ASYMMETRIC,
-  elementPlan,
-  QUALITY,
-  releasePlan,
-  SIGMOID,
-  softmaxPlan,
-  takePlan,
-  VARIFOCAL,
-  type AsymmetricOptions,
-  type ClassIndices,
-  type FloatArray,
-  type Plan,
-  type QualityFocalOptions,
-  type SigmoidFocalOptions,
-  type SoftmaxFocalOptions,
-  type VarifocalOptions,
-} from './options.js';
+import type { ElementLossName, FloatArray, OptionsOf, SigmoidFocalOptions, SoftmaxFocalOptions } from './family.js';
+import { elementPlan, LOSSES, releasePlan, softmaxPlan, takePlan, type ClassIndices, type Plan } from './options.js';
 
-export type {
-  AsymmetricOptions,
-  ClassIndices,
-  ElementOptions,
-  FloatArray,
-  QualityFocalOptions,
-  Reduction,
-  SigmoidFocalOptions,
-  SoftmaxFocalOptions,
-  VarifocalOptions,
-} from './options.js';
+export type { ElementOptions, FloatArray, Reduction, SoftmaxFocalOptions } from './family.js';
+export type { ClassIndices } from './options.js';
 export type { InitInput, InitSyncInput } from './loader.js';
 
 /** Softmax targets: class indices (one per item) or probabilities (the logits' layout). */
@@ -182,8 +157,9 @@ export type ElementPartialFn<O> = (
   options?: PartialOptions<O>,
 ) => FocalPartial;
 
-/** The three functions of an element-wise loss. */
-function elementFunctions<O>(loss: typeof SIGMOID) {
+/** The three functions of element-wise loss `name` (its descriptor in ts/family.ts). */
+function elementFunctions<N extends ElementLossName, O = OptionsOf<N>>(name: N) {
+  const loss = LOSSES[name];
   const run = (logits: unknown, targets: unknown, options: unknown, withGrad: boolean) => {
     try {
       const engine = getEngine();
@@ -214,7 +190,9 @@ function elementFunctions<O>(loss: typeof SIGMOID) {
   };
 }
 
-const sigmoid = elementFunctions<SigmoidFocalOptions>(SIGMOID);
+// Each element-wise loss of ts/family.ts's FAMILY, exported by name (static names, for bundlers and the types).
+export type { SigmoidFocalOptions } from './family.js';
+const sigmoid = elementFunctions('sigmoid');
 /**
  * Sigmoid (binary, multi-label) focal loss: w·α_t·(1 − p_t)^γ·CE per element, reduced (torchvision's
  * `sigmoid_focal_loss`; α = 0.25 and γ = 2 by default). Targets: one value in [0, 1] per logit, or with
@@ -231,7 +209,8 @@ export const sigmoidFocalLossWithGrad = sigmoid.withGrad;
  */
 export const sigmoidFocalLossPartial = sigmoid.partial;
 
-const quality = elementFunctions<QualityFocalOptions>(QUALITY);
+export type { QualityFocalOptions } from './family.js';
+const quality = elementFunctions('quality');
 /**
  * Quality focal loss (Li et al., Generalized Focal Loss, 2020; mmdet `QualityFocalLoss`): |y − σ(x)|^β·BCE(x, y)
  * per element, y a soft quality score in [0, 1] (or class indices with `classes` / `shape`, C = background).
@@ -244,7 +223,8 @@ export const qualityFocalLossWithGrad = quality.withGrad;
 /** {@link qualityFocalLoss} of a shard as a partial. */
 export const qualityFocalLossPartial = quality.partial;
 
-const varifocal = elementFunctions<VarifocalOptions>(VARIFOCAL);
+export type { VarifocalOptions } from './family.js';
+const varifocal = elementFunctions('varifocal');
 /**
  * Varifocal loss (Zhang et al., VarifocalNet, 2021; mmdet `VarifocalLoss`): q·BCE(x, q) for a positive with
  * target score q > 0 (BCE alone without `iouWeighted`), α·σ(x)^γ·softplus(x) for a negative (q = 0).
@@ -255,7 +235,8 @@ export const varifocalLossWithGrad = varifocal.withGrad;
 /** {@link varifocalLoss} of a shard as a partial. */
 export const varifocalLossPartial = varifocal.partial;
 
-const asymmetric = elementFunctions<AsymmetricOptions>(ASYMMETRIC);
+export type { AsymmetricOptions } from './family.js';
+const asymmetric = elementFunctions('asymmetric');
 /**
  * Asymmetric loss (Ridnik et al., ICCV 2021; timm `AsymmetricLossMultiLabel`) for multi-label classification:
  * −y(1 − p)^γ+ log p − (1 − y)·p_m^γ− log(1 − p_m), p = σ(x), p_m = max(p − clip, 0). Defaults to 'mean'

@@ -14,7 +14,7 @@
 // wait for the caller's last getter are local variables, not closures; messages are built only
 // when they are thrown.
 
-import { LossKind, Flag, type Header } from './abi.js';
+import { Flag, type Header } from './abi.js';
 import {
   canonicalView,
   checkAttached,
@@ -33,9 +33,22 @@ import {
   ViewCache,
   type TypedKind,
 } from './arrays.js';
-import { aliasOf, NOT_PARTIAL, OPTION_KEYS, type LossName } from './option-keys.js';
+import {
+  aliasOf,
+  FAMILY,
+  NOT_PARTIAL,
+  SHARED_DEFAULTS,
+  type FloatArray,
+  type LossDescriptor,
+  type LossName,
+  type OptionKey,
+  type ParamRule,
+  type Reduction,
+  type ScalarField,
+} from './family.js';
 
-export type FloatArray = Float32Array | Float64Array;
+// ts/engine.ts takes FloatArray from here.
+export type { FloatArray } from './family.js';
 export type ClassIndices =
   | Int32Array
   | Uint32Array
@@ -44,97 +57,6 @@ export type ClassIndices =
   | Int8Array
   | Uint8Array
   | readonly number[];
-export type Reduction = 'mean' | 'sum' | 'none';
-
-/** Options every loss shares. */
-interface CommonOptions<L extends FloatArray> {
-  /** 'mean' (default): sum over counted items / their number; 'sum'; 'none': one value per item (element). */
-  reduction?: Reduction;
-  /** Replaces the 'mean' divisor (RetinaNet's number of positive anchors; mmdet's avg_factor): Σ w·l / normalizer. Only with 'mean'. */
-  normalizer?: number;
-  /** Receives the gradient (the logits' type and length); no allocation. */
-  out?: L | null;
-}
-
-/** Options of the softmax (multi-class) focal loss. */
-export interface SoftmaxFocalOptions<L extends FloatArray = FloatArray> extends CommonOptions<L> {
-  /** C, for row-major logits of shape [M, C] (classes contiguous, channels-last). */
-  classes?: number;
-  /** [N, C, ...spatial], channels-first like PyTorch; targets are then [N, ...spatial]. */
-  shape?: readonly number[];
-  /** Focusing parameter γ ≥ 0 (default 2); 0 is exactly (weighted) cross-entropy. */
-  gamma?: number;
-  /** A weight for every class, or one per class (length C); none means 1. */
-  alpha?: number | ArrayLike<number> | null;
-  /** Items whose target equals it add 0 and are not counted by 'mean' (default -100). */
-  ignoreIndex?: number;
-  /** ε in [0, 1): target distribution q ← (1 − ε)·q + ε/C (default 0). */
-  labelSmoothing?: number;
-  /** Poly-1's ε (default 0): each target term gains ε·(1 − p)^(γ+1). */
-  polyEpsilon?: number;
-  /** One non-negative weight per item (row or position), multiplying that item's loss. */
-  weights?: ArrayLike<number> | null;
-}
-
-/** Options every element-wise (sigmoid) loss shares: dense targets, or class indices with `classes` / `shape`. */
-export interface ElementOptions<L extends FloatArray = FloatArray> extends CommonOptions<L> {
-  /** C: logits [M, C]; with it, integer targets are class indices (t = C is background). */
-  classes?: number;
-  /** [N, C, ...spatial], channels-first; with it, integer targets are class indices per position. */
-  shape?: readonly number[];
-  /**
-   * What integer targets are: 'indices' (one class index per item, t = C background; needs `classes` / `shape`)
-   * or 'dense' (one value in [0, 1] per logit). Without it, integer targets with `classes` / `shape` are class
-   * indices, and with one class (C = 1, where either reading is possible) they are refused.
-   */
-  targetForm?: 'indices' | 'dense';
-  /** Class-index targets equal to it add 0 and are not counted (default -100). */
-  ignoreIndex?: number;
-  /** One non-negative weight per element (dense targets) or per item (class-index targets). */
-  weights?: ArrayLike<number> | null;
-}
-
-/** Options of the sigmoid (binary, multi-label) focal loss. */
-export interface SigmoidFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** Focusing parameter γ ≥ 0 (default 2). */
-  gamma?: number;
-  /** α in [0, 1] weights positives, 1 − α negatives (default 0.25); null or -1 turns it off. */
-  alpha?: number | null;
-  /** ε in [0, 1): y ← y·(1 − ε) + ε/2 (default 0). */
-  labelSmoothing?: number;
-  /** The positive term's weight (BCEWithLogits pos_weight): a number, or one per class with `classes` / `shape`. */
-  posWeight?: number | ArrayLike<number> | null;
-  /** Poly-1's ε (default 0): each element gains ε·(1 − p_t)^(γ+1). */
-  polyEpsilon?: number;
-}
-
-/** Options of the quality focal loss (GFL). */
-export interface QualityFocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** β ≥ 0 (default 2): the weight |y − σ(x)|^β. */
-  beta?: number;
-}
-
-/** Options of the varifocal loss (VarifocalNet). */
-export interface VarifocalOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** Weight of the negatives' focal term (default 0.75). */
-  alpha?: number;
-  /** γ ≥ 0 of the negatives' focal term (default 2). */
-  gamma?: number;
-  /** Weight positives by their target score q (default true). */
-  iouWeighted?: boolean;
-}
-
-/** Options of the asymmetric loss (ASL). */
-export interface AsymmetricOptions<L extends FloatArray = FloatArray> extends ElementOptions<L> {
-  /** γ+ ≥ 0 of the positives (default 1). */
-  gammaPos?: number;
-  /** γ− ≥ 0 of the negatives (default 4). */
-  gammaNeg?: number;
-  /** Probability margin in [0, 1) shifted off the negatives (default 0.05). */
-  clip?: number;
-  /** Treat the focal factors as constants in the gradient (default false). */
-  detachFocalWeight?: boolean;
-}
 
 type IndexArray = Int32Array | Uint32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
 export type NumericArray = FloatArray | IndexArray;
@@ -194,24 +116,6 @@ export const PROBABILITY_SUM_TOLERANCE = 1e-3;
 /** More dimensions than any framework allows (NumPy's and PyTorch's limit is 64). */
 const MAX_DIMENSIONS = 64;
 
-/** A loss's option keys: a full function's, and a partial's, as lists (for messages) and as masks of optionIndex bits. */
-interface KeySet {
-  readonly full: readonly string[];
-  readonly partial: readonly string[];
-  readonly fullMask: number;
-  readonly partialMask: number;
-}
-function keySet(loss: LossName): KeySet {
-  const full = OPTION_KEYS[loss];
-  const partial = full.filter((k) => !NOT_PARTIAL.includes(k));
-  const mask = (keys: readonly string[]) =>
-    keys.reduce((m, k) => {
-      if (optionIndex(k) < 0)
-        throw new Error(`focal-loss: option-keys.ts has a key (${k}) that options.ts's optionIndex does not know`);
-      return m | (1 << optionIndex(k));
-    }, 0);
-  return { full, partial, fullMask: mask(full), partialMask: mask(partial) };
-}
 const PARTIAL_HINT =
   ": a partial is always { sum, residual, count } (and positives for the element-wise losses); combine partials with combineFocalPartials (or Σ sum / Σ count), and for gradients call the *WithGrad function with reduction 'sum' and scale by 1 / Σ count";
 const INDEX_KINDS: readonly TypedKind[] = [
@@ -241,157 +145,258 @@ function newFloat(dtype: Dtype, length: number): FloatArray {
   return dtype === 'Float32Array' ? new Float32Array(length) : new Float64Array(length);
 }
 
-type OptionKey = (typeof OPTION_KEYS)[LossName][number];
+/** The keys the shared code reads by slot, which are literals so that each read is a constant index. */
+const CLASSES = 0;
+const SHAPE = 1;
+const REDUCTION = 2;
+const IGNORE_INDEX = 3;
+const NORMALIZER = 4;
+const WEIGHTS = 5;
+const OUT = 6;
+const TARGET_FORM = 7;
+const SHARED_KEYS: readonly OptionKey[] = [
+  'classes',
+  'shape',
+  'reduction',
+  'ignoreIndex',
+  'normalizer',
+  'weights',
+  'out',
+  'targetForm',
+];
 
 /**
- * The options a call gave, each read once: every key of every loss is an own property (undefined when
- * not given), so reading an option the caller did not give never reaches Object.prototype, and every
- * record has one shape. Part of a pooled plan; `clear` drops the caller's values after the call.
+ * Every option key of the family (ts/family.ts), each once: the shared ones at their slots above, then
+ * the losses' own in the order first seen. A key's index is its bit in a KeySet's masks and its slot in
+ * a plan's options record. Masks are 32-bit.
  */
-class OptionValues implements Record<OptionKey, unknown> {
-  classes: unknown = undefined;
-  shape: unknown = undefined;
-  gamma: unknown = undefined;
-  alpha: unknown = undefined;
-  reduction: unknown = undefined;
-  ignoreIndex: unknown = undefined;
-  labelSmoothing: unknown = undefined;
-  polyEpsilon: unknown = undefined;
-  normalizer: unknown = undefined;
-  weights: unknown = undefined;
-  out: unknown = undefined;
-  posWeight: unknown = undefined;
-  targetForm: unknown = undefined;
-  beta: unknown = undefined;
-  iouWeighted: unknown = undefined;
-  gammaPos: unknown = undefined;
-  gammaNeg: unknown = undefined;
-  clip: unknown = undefined;
-  detachFocalWeight: unknown = undefined;
+const ALL_KEYS: readonly OptionKey[] = [
+  ...new Set([...SHARED_KEYS, ...Object.values(FAMILY).flatMap((d) => d.keys as readonly OptionKey[])]),
+];
+if (ALL_KEYS.length > 31) throw new Error('focal-loss: more option keys than the 31 bits of a key mask');
 
-  clear(): void {
-    this.classes = this.shape = this.gamma = this.alpha = this.reduction = this.ignoreIndex = undefined;
-    this.labelSmoothing = this.polyEpsilon = this.normalizer = this.weights = this.out = this.posWeight = undefined;
-    this.targetForm =
-      this.beta =
-      this.iouWeighted =
-      this.gammaPos =
-      this.gammaNeg =
-      this.clip =
-      this.detachFocalWeight =
-        undefined;
-  }
-}
+/** The slots of the keys of each length: a key is compared only with the one to three keys as long as it. */
+const SLOTS_BY_LENGTH: readonly (readonly number[])[] = Array.from(
+  { length: Math.max(...ALL_KEYS.map((k) => k.length)) + 1 },
+  (_, n) => ALL_KEYS.flatMap((k, i) => (k.length === n ? [i] : [])),
+);
 
-/** Each option key's index (its bit in a KeySet's masks, its field in OptionValues by setOption), or −1 for any other key. */
+/**
+ * A key's index, or −1 for any other key ('toString', '__proto__'): compared with the keys of its
+ * length only (at most three), as fast as the hand-written switch over the keys this replaces.
+ */
 function optionIndex(key: string): number {
-  switch (key) {
-    case 'classes':
-      return 0;
-    case 'shape':
-      return 1;
-    case 'gamma':
-      return 2;
-    case 'alpha':
-      return 3;
-    case 'reduction':
-      return 4;
-    case 'ignoreIndex':
-      return 5;
-    case 'labelSmoothing':
-      return 6;
-    case 'polyEpsilon':
-      return 7;
-    case 'normalizer':
-      return 8;
-    case 'weights':
-      return 9;
-    case 'out':
-      return 10;
-    case 'posWeight':
-      return 11;
-    case 'targetForm':
-      return 12;
-    case 'beta':
-      return 13;
-    case 'iouWeighted':
-      return 14;
-    case 'gammaPos':
-      return 15;
-    case 'gammaNeg':
-      return 16;
-    case 'clip':
-      return 17;
-    case 'detachFocalWeight':
-      return 18;
-  }
+  const n = key.length;
+  if (n >= SLOTS_BY_LENGTH.length) return -1;
+  const slots = SLOTS_BY_LENGTH[n];
+  for (let i = 0; i < slots.length; i++) if (ALL_KEYS[slots[i]] === key) return slots[i];
   return -1;
 }
 
-/** Stores option `index` (optionIndex) in `o`: one named store per key, so every store is monomorphic. */
-function setOption(o: OptionValues, index: number, v: unknown): void {
-  switch (index) {
+/**
+ * The options a call gave, each read once, by slot (optionIndex): every key of every loss has a slot
+ * (undefined when not given), so reading an option the caller did not give never reaches
+ * Object.prototype, and every record is one packed array of one length. Part of a pooled plan;
+ * cleared after the call.
+ */
+type OptionValues = unknown[];
+function newOptionValues(): OptionValues {
+  const o: unknown[] = [];
+  for (let i = 0; i < ALL_KEYS.length; i++) o.push(undefined);
+  return o;
+}
+
+/** A loss's option keys: a full function's, and a partial's, as lists (for messages) and as masks of optionIndex bits. */
+interface KeySet {
+  readonly full: readonly string[];
+  readonly partial: readonly string[];
+  readonly fullMask: number;
+  readonly partialMask: number;
+}
+function keySet(keys: readonly string[]): KeySet {
+  const partial = keys.filter((k) => !NOT_PARTIAL.includes(k));
+  const mask = (list: readonly string[]) => list.reduce((m, k) => m | (1 << optionIndex(k)), 0);
+  return { full: keys, partial, fullMask: mask(keys), partialMask: mask(partial) };
+}
+
+// A loss's own parameters, compiled once from its descriptor (ts/family.ts) into records of one shape
+// that readParams walks with a switch: no closure and no object per call, every store a named one.
+// Each rule's number is its index in RULES, written as a literal so the switch compiles to a jump table.
+const RULES: readonly ParamRule[] = ['gamma', 'nonNegative', 'belowOne', 'finite', 'alphaOrOff', 'perClass', 'flag'];
+const GAMMA = 0;
+const NON_NEGATIVE_RULE = 1;
+const BELOW_ONE = 2;
+const FINITE = 3;
+const ALPHA_OR_OFF = 4;
+const PER_CLASS = 5;
+const FLAG = 6;
+const SCALAR_FIELDS: readonly ScalarField[] = [
+  'alpha_scalar',
+  'gamma',
+  'gamma_neg',
+  'beta',
+  'clip',
+  'pos_weight_scalar',
+  'poly_epsilon',
+  'label_smoothing',
+];
+
+/** The header scalars a loss does not set. */
+const NEUTRAL: HeaderParams = {
+  ignore_index: SHARED_DEFAULTS.ignoreIndex,
+  loss_kind: 0, // the softmax kernel's; an element-wise loss has its own
+  flags: 0,
+  alpha_scalar: 1,
+  gamma: 0,
+  gamma_neg: 0,
+  beta: 0,
+  clip: 0,
+  pos_weight_scalar: 1,
+  poly_epsilon: 0,
+  label_smoothing: 0,
+};
+
+class Param {
+  constructor(
+    /** Its slot in the options record. */
+    readonly slot: number,
+    /** Its index in RULES. */
+    readonly rule: number,
+    /** Its value when not given (a flag: 1 or 0; 'perClass' given none: 1). */
+    readonly fallback: number,
+    /** Its index in SCALAR_FIELDS (−1 for a flag). */
+    readonly field: number,
+    /** The Flag bit it sets (flags only). */
+    readonly bit: number,
+    /** 'options.<key>', as messages name it. */
+    readonly label: string,
+  ) {}
+}
+
+/** A loss as the plan functions use it, compiled from its descriptor. */
+export class CompiledLoss {
+  readonly name: string;
+  readonly partialName: string;
+  readonly kernel: 'softmax' | 'elementwise';
+  /** The header `loss_kind` (0 for the softmax kernel, which has one loss). */
+  readonly kind: number;
+  readonly keys: KeySet;
+  readonly params: readonly Param[];
+  /** Its one 'perClass' parameter, if any: its array is still to be checked once every getter has run. */
+  readonly perClass: Param | null;
+  /** The header parameters of a call that gives none of its options (its kind, its defaults, the rest neutral). */
+  readonly defaults: HeaderParams;
+  constructor(d: LossDescriptor) {
+    this.name = d.fn;
+    this.partialName = `${d.fn}Partial`;
+    this.kernel = d.kernel;
+    this.kind = d.kind?.code ?? 0;
+    this.keys = keySet(d.keys);
+    this.params = d.params.map(
+      (s) =>
+        new Param(
+          optionIndex(s.key),
+          RULES.indexOf(s.rule),
+          s.rule === 'flag' ? Number(s.default) : (s.default ?? 1),
+          s.rule === 'flag' ? -1 : SCALAR_FIELDS.indexOf(s.field),
+          s.rule === 'flag' ? Flag[s.flag] : 0,
+          `options.${s.key}`,
+        ),
+    );
+    const perClass = this.params.filter((p) => p.rule === PER_CLASS);
+    if (perClass.length > 1) throw new Error(`focal-loss: ${d.fn} has more than one per-class parameter`);
+    this.perClass = perClass[0] ?? null;
+    const defaults = { ...NEUTRAL, loss_kind: this.kind };
+    for (const s of this.params) {
+      if (s.rule === FLAG) defaults.flags |= s.fallback === 1 ? s.bit : 0;
+      else setParam(defaults, s.field, s.fallback);
+    }
+    this.defaults = defaults;
+  }
+}
+
+/** Every loss of the family, compiled. */
+export const LOSSES = Object.fromEntries(
+  Object.entries(FAMILY).map(([name, d]) => [name, new CompiledLoss(d as LossDescriptor)]),
+) as { readonly [N in LossName]: CompiledLoss };
+const SOFTMAX = LOSSES.softmax;
+
+/** Stores header scalar `field` (an index in SCALAR_FIELDS): one named store per field, so every store is monomorphic. */
+function setParam(p: HeaderParams, field: number, v: number): void {
+  switch (field) {
     case 0:
-      o.classes = v;
+      p.alpha_scalar = v;
       return;
     case 1:
-      o.shape = v;
+      p.gamma = v;
       return;
     case 2:
-      o.gamma = v;
+      p.gamma_neg = v;
       return;
     case 3:
-      o.alpha = v;
+      p.beta = v;
       return;
     case 4:
-      o.reduction = v;
+      p.clip = v;
       return;
     case 5:
-      o.ignoreIndex = v;
+      p.pos_weight_scalar = v;
       return;
     case 6:
-      o.labelSmoothing = v;
+      p.poly_epsilon = v;
       return;
     case 7:
-      o.polyEpsilon = v;
-      return;
-    case 8:
-      o.normalizer = v;
-      return;
-    case 9:
-      o.weights = v;
-      return;
-    case 10:
-      o.out = v;
-      return;
-    case 11:
-      o.posWeight = v;
-      return;
-    case 12:
-      o.targetForm = v;
-      return;
-    case 13:
-      o.beta = v;
-      return;
-    case 14:
-      o.iouWeighted = v;
-      return;
-    case 15:
-      o.gammaPos = v;
-      return;
-    case 16:
-      o.gammaNeg = v;
-      return;
-    case 17:
-      o.clip = v;
-      return;
-    case 18:
-      o.detachFocalWeight = v;
+      p.label_smoothing = v;
       return;
   }
 }
 
-const SOFTMAX_KEYS = keySet('softmax');
+/**
+ * Validates the loss's own parameters the call gave, in the loss's order, into the header parameters
+ * `p` (already its defaults: setDefaults). Returns the per-class array of its 'perClass' parameter given one value per class (a typed
+ * array still to be checked by checkNumbers), else null.
+ */
+function readParams(
+  loss: CompiledLoss,
+  o: OptionValues,
+  dtype: Dtype,
+  p: HeaderParams,
+  classes: number,
+  haveClasses: boolean,
+): NumericArray | null {
+  let perClass: NumericArray | null = null;
+  const params = loss.params;
+  for (let i = 0; i < params.length; i++) {
+    const s = params[i];
+    const v = o[s.slot];
+    if (v === undefined) continue; // setDefaults wrote its default
+    switch (s.rule) {
+      case GAMMA:
+        setParam(p, s.field, readGamma(s.label, v, s.fallback, dtype));
+        break;
+      case NON_NEGATIVE_RULE:
+        setParam(p, s.field, readNonNegative(s.label, v, s.fallback, dtype));
+        break;
+      case BELOW_ONE:
+        setParam(p, s.field, readBelowOne(s.label, v, s.fallback, dtype));
+        break;
+      case FINITE:
+        setParam(p, s.field, readFinite(s.label, v, s.fallback, dtype));
+        break;
+      case ALPHA_OR_OFF:
+        setParam(p, s.field, readAlphaOrOff(s.label, v, s.fallback, dtype));
+        break;
+      case PER_CLASS:
+        if (isScalarOption(v)) setParam(p, s.field, readNonNegative(s.label, v ?? undefined, s.fallback, dtype));
+        else perClass = readPerClass(s.label, v, classes, haveClasses, dtype);
+        break;
+      case FLAG:
+        p.flags = readBoolean(s.label, v, s.fallback === 1) ? p.flags | s.bit : p.flags & ~s.bit;
+        break;
+    }
+  }
+  return perClass;
+}
 
 function readLogits(v: unknown): FloatArray {
   const kind = typedKind(v);
@@ -411,7 +416,15 @@ const OUT_VIEW = new ViewCache();
  * refusing keys it does not know. `fn` names the function in messages; `partial`: the options of a
  * *Partial function; `need` (softmax) says options are required.
  */
-function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, need: string, o: OptionValues): void {
+function readOptions(
+  arg: unknown,
+  keys: KeySet,
+  fn: string,
+  partial: boolean,
+  need: string,
+  o: OptionValues,
+  slots: Int32Array,
+): void {
   if (arg === undefined && need === '') return;
   if (typeof arg !== 'object' || arg === null)
     throw new TypeError(`focal-loss: options must be an object${need} (got ${describe(arg)})`);
@@ -423,12 +436,15 @@ function readOptions(arg: unknown, keys: KeySet, fn: string, partial: boolean, n
     throw new TypeError('focal-loss: options could not be read (its keys could not be listed)');
   }
   const allowed = partial ? keys.partialMask : keys.fullMask;
+  // Every key is known before any is read. The keys are distinct and each known one has its own slot,
+  // so at most ALL_KEYS.length (< 32) slots are noted before an unknown key throws.
   for (let i = 0; i < own.length; i++) {
     const index = optionIndex(own[i]);
     if (index < 0 || ((allowed >>> index) & 1) === 0)
       throw unknownOption(own[i], fn, partial, partial ? keys.partial : keys.full);
+    slots[i] = index;
   }
-  for (let i = 0; i < own.length; i++) setOption(o, optionIndex(own[i]), readOption(arg, own[i]));
+  for (let i = 0; i < own.length; i++) o[slots[i]] = readOption(arg, own[i]);
 }
 
 function unknownOption(key: string, fn: string, partial: boolean, allowed: readonly string[]): TypeError {
@@ -453,29 +469,43 @@ function num(name: string, v: unknown): number {
   return v;
 }
 
-function readGamma(v: unknown, dtype: Dtype): number {
-  if (v === undefined) return 2;
-  const g = num('options.gamma', v);
+function readGamma(label: string, v: unknown, fallback: number, dtype: Dtype): number {
+  if (v === undefined) return fallback;
+  const g = num(label, v);
   if (!(Number.isFinite(inKernel(g, dtype)) && g >= 0)) {
-    throw new RangeError(
-      `focal-loss: options.gamma = ${show(g)} must be a finite number >= 0${roundingNote(g, dtype)}`,
-    );
+    throw new RangeError(`focal-loss: ${label} = ${show(g)} must be a finite number >= 0${roundingNote(g, dtype)}`);
   }
   return g;
 }
 
-function readSmoothing(v: unknown, dtype: Dtype): number {
-  if (v === undefined) return 0;
-  const e = num('options.labelSmoothing', v);
+/** A number in [0, 1) as the kernel will see it (labelSmoothing, clip), returned as given. */
+function readBelowOne(label: string, v: unknown, fallback: number, dtype: Dtype): number {
+  if (v === undefined) return fallback;
+  const e = num(label, v);
   const r = inKernel(e, dtype);
   if (!(r >= 0 && r < 1))
-    throw new RangeError(`focal-loss: options.labelSmoothing = ${show(e)} must be in [0, 1)${roundingNote(e, dtype)}`);
+    throw new RangeError(`focal-loss: ${label} = ${show(e)} must be in [0, 1)${roundingNote(e, dtype)}`);
   return e;
+}
+
+/** The sigmoid's alpha: in [0, 1] as the kernel sees it (and returned so), or null / -1 for "off" (-1). */
+function readAlphaOrOff(label: string, v: unknown, fallback: number, dtype: Dtype): number {
+  if (v === null || v === -1) return -1;
+  if (v === undefined) return fallback;
+  const alpha = num(label, v);
+  // As the kernel sees it (like weights): 1 + 1e-12 is 1 in float32.
+  const r = inKernel(alpha, dtype);
+  if (!(r >= 0 && r <= 1)) {
+    throw new RangeError(
+      `focal-loss: ${label} = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off${roundingNote(alpha, dtype)}`,
+    );
+  }
+  return r; // −1e-50 is −0 in float32, not a negative α (which the kernel reads as "off")
 }
 
 function readReduction(v: unknown, partial: boolean): Reduction {
   if (partial) return 'none';
-  if (v === undefined) return 'mean';
+  if (v === undefined) return SHARED_DEFAULTS.reduction;
   if (typeof v !== 'string') throw new TypeError(`focal-loss: options.reduction must be a string (got ${describe(v)})`);
   if (v !== 'mean' && v !== 'sum' && v !== 'none') {
     throw new RangeError(`focal-loss: options.reduction = ${quote(v)} must be 'mean', 'sum' or 'none'`);
@@ -603,24 +633,24 @@ function positiveInt(name: string, v: unknown, min: number): number {
 
 /** `plan`'s [batch, classes, spatial] from `shape` or `classes`, checked against the logits' length without forming huge products. */
 function readLayout(o: OptionValues, length: number, plan: PlanRecord): void {
-  if (o.shape !== undefined) {
-    if (!isArray(o.shape))
-      throw new TypeError(`focal-loss: options.shape must be an array [N, C, ...spatial] (got ${describe(o.shape)})`);
-    const rank = readProperty(o.shape, 'length', 'options.shape.length');
+  if (o[SHAPE] !== undefined) {
+    if (!isArray(o[SHAPE]))
+      throw new TypeError(`focal-loss: options.shape must be an array [N, C, ...spatial] (got ${describe(o[SHAPE])})`);
+    const rank = readProperty(o[SHAPE], 'length', 'options.shape.length');
     if (typeof rank !== 'number')
       throw new TypeError(`focal-loss: options.shape.length must be a number (got ${describe(rank)})`);
     if (rank > MAX_DIMENSIONS)
       throw new RangeError(`focal-loss: options.shape has ${rank} dimensions, more than ${MAX_DIMENSIONS}`);
     const dims: number[] = [];
     for (let i = 0; i < rank; i++)
-      dims.push(positiveInt(`options.shape[${i}]`, readOwn(o.shape, i, `options.shape[${i}]`), i === 1 ? 1 : 0));
+      dims.push(positiveInt(`options.shape[${i}]`, readOwn(o[SHAPE], i, `options.shape[${i}]`), i === 1 ? 1 : 0));
     if (rank < 2)
       throw new RangeError(
         `focal-loss: options.shape = ${showList(dims)} must have at least 2 dimensions [N, C, ...spatial]`,
       );
-    if (o.classes !== undefined && o.classes !== dims[1]) {
+    if (o[CLASSES] !== undefined && o[CLASSES] !== dims[1]) {
       throw new RangeError(
-        `focal-loss: options.classes = ${typeof o.classes === 'number' ? show(o.classes) : describe(o.classes)} disagrees with options.shape[1] = ${dims[1]}`,
+        `focal-loss: options.classes = ${typeof o[CLASSES] === 'number' ? show(o[CLASSES]) : describe(o[CLASSES])} disagrees with options.shape[1] = ${dims[1]}`,
       );
     }
     // The element count, stopping as soon as it exceeds the logits' length (dims can be 2^53 each).
@@ -639,8 +669,8 @@ function readLayout(o: OptionValues, length: number, plan: PlanRecord): void {
     plan.spatial = length === 0 ? 0 : spatial;
     return;
   }
-  if (o.classes !== undefined) {
-    const classes = positiveInt('options.classes', o.classes, 1);
+  if (o[CLASSES] !== undefined) {
+    const classes = positiveInt('options.classes', o[CLASSES], 1);
     if (length % classes !== 0)
       throw new RangeError(`focal-loss: logits.length = ${length} is not a multiple of options.classes = ${classes}`);
     plan.batch = length / classes;
@@ -654,7 +684,7 @@ function readLayout(o: OptionValues, length: number, plan: PlanRecord): void {
 }
 
 function readIgnoreIndex(v: unknown): number {
-  if (v === undefined) return -100;
+  if (v === undefined) return SHARED_DEFAULTS.ignoreIndex;
   const i = num('options.ignoreIndex', v);
   if (!Number.isInteger(i) || i < -(2 ** 31) || i >= 2 ** 31)
     throw new RangeError(`focal-loss: options.ignoreIndex = ${show(i)} must be a 32-bit integer`);
@@ -662,30 +692,26 @@ function readIgnoreIndex(v: unknown): number {
 }
 
 /** A number option, finite and >= 0 as the kernel will see it (`fallback` when absent). */
-function readNonNegative(name: string, v: unknown, fallback: number, dtype: Dtype): number {
+function readNonNegative(label: string, v: unknown, fallback: number, dtype: Dtype): number {
   if (v === undefined) return fallback;
-  const x = num(`options.${name}`, v);
+  const x = num(label, v);
   if (!finiteNonNegative(inKernel(x, dtype)))
-    throw new RangeError(
-      `focal-loss: options.${name} = ${show(x)} must be a finite number >= 0${roundingNote(x, dtype)}`,
-    );
+    throw new RangeError(`focal-loss: ${label} = ${show(x)} must be a finite number >= 0${roundingNote(x, dtype)}`);
   return x;
 }
 
-function readPolyEpsilon(v: unknown, dtype: Dtype): number {
-  if (v === undefined) return 0;
-  const e = num('options.polyEpsilon', v);
+/** Any number finite as the kernel will see it (polyEpsilon). */
+function readFinite(label: string, v: unknown, fallback: number, dtype: Dtype): number {
+  if (v === undefined) return fallback;
+  const e = num(label, v);
   if (!Number.isFinite(inKernel(e, dtype)))
-    throw new RangeError(
-      `focal-loss: options.polyEpsilon = ${show(e)} must be a finite number${roundingNote(e, dtype)}`,
-    );
+    throw new RangeError(`focal-loss: ${label} = ${show(e)} must be a finite number${roundingNote(e, dtype)}`);
   return e;
 }
 
-function readBoolean(name: string, v: unknown, fallback: boolean): boolean {
+function readBoolean(label: string, v: unknown, fallback: boolean): boolean {
   if (v === undefined) return fallback;
-  if (typeof v !== 'boolean')
-    throw new TypeError(`focal-loss: options.${name} must be true or false (got ${describe(v)})`);
+  if (typeof v !== 'boolean') throw new TypeError(`focal-loss: ${label} must be true or false (got ${describe(v)})`);
   return v;
 }
 
@@ -714,14 +740,14 @@ function isScalarOption(v: unknown): v is number | null | undefined {
  * A per-class option given as one value per class: a number[] copied (and checked) once into the
  * kernel's type, or a typed array still to be checked by checkNumbers and then copied by perClassCopy.
  */
-function readPerClass(name: string, v: unknown, classes: number, haveClasses: boolean, dtype: Dtype): NumericArray {
+function readPerClass(label: string, v: unknown, classes: number, haveClasses: boolean, dtype: Dtype): NumericArray {
   if (!haveClasses)
     throw new TypeError(
-      `focal-loss: options.${name} per class needs options.classes or options.shape (got ${describe(v)} without them)`,
+      `focal-loss: ${label} per class needs options.classes or options.shape (got ${describe(v)} without them)`,
     );
   return readNumbers(
     v,
-    `options.${name}`,
+    label,
     classes,
     `the number of classes ${classes}`,
     dtype,
@@ -782,34 +808,19 @@ function readTargetForm(
   return true;
 }
 
-/** The header scalars a loss does not set. */
-const NEUTRAL: HeaderParams = {
-  ignore_index: -100,
-  loss_kind: LossKind.Focal,
-  flags: 0,
-  alpha_scalar: 1,
-  gamma: 0,
-  gamma_neg: 0,
-  beta: 0,
-  clip: 0,
-  pos_weight_scalar: 1,
-  poly_epsilon: 0,
-  label_smoothing: 0,
-};
-
-/** Set on the header parameters before a loss sets its own. */
-function setNeutral(p: HeaderParams): void {
-  p.ignore_index = -100;
-  p.loss_kind = LossKind.Focal;
-  p.flags = 0;
-  p.alpha_scalar = 1;
-  p.gamma = 0;
-  p.gamma_neg = 0;
-  p.beta = 0;
-  p.clip = 0;
-  p.pos_weight_scalar = 1;
-  p.poly_epsilon = 0;
-  p.label_smoothing = 0;
+/** Sets the header parameters to `loss`'s defaults (CompiledLoss.defaults), before readParams reads what the call gave. */
+function setDefaults(p: HeaderParams, d: HeaderParams): void {
+  p.ignore_index = d.ignore_index;
+  p.loss_kind = d.loss_kind;
+  p.flags = d.flags;
+  p.alpha_scalar = d.alpha_scalar;
+  p.gamma = d.gamma;
+  p.gamma_neg = d.gamma_neg;
+  p.beta = d.beta;
+  p.clip = d.clip;
+  p.pos_weight_scalar = d.pos_weight_scalar;
+  p.poly_epsilon = d.poly_epsilon;
+  p.label_smoothing = d.label_smoothing;
 }
 
 const NO_LOGITS = new Float32Array(0);
@@ -838,7 +849,9 @@ export class PlanRecord implements Plan {
   normalizer: number | null = null;
   readonly outSlot: { caller: FloatArray; view: FloatArray } = { caller: NO_LOGITS, view: NO_LOGITS };
   out: { readonly caller: FloatArray; readonly view: FloatArray } | null = null;
-  readonly options = new OptionValues();
+  readonly options: OptionValues = newOptionValues();
+  /** readOptions's note of each given key's slot, between its check of the keys and its reads. */
+  readonly keySlots = new Int32Array(32);
 
   /** Drops every reference to the caller's arguments. */
   clear(): void {
@@ -847,7 +860,8 @@ export class PlanRecord implements Plan {
     this.alpha = this.posWeight = this.weights = null;
     this.outSlot.caller = this.outSlot.view = NO_LOGITS;
     this.out = null;
-    this.options.clear();
+    const o = this.options;
+    for (let i = 0; i < o.length; i++) o[i] = undefined;
   }
 }
 
@@ -873,14 +887,14 @@ export function softmaxPlan(
   partial = false,
   plan = new PlanRecord(),
 ): Plan {
-  const fn = partial ? 'softmaxFocalLossPartial' : 'softmaxFocalLoss';
+  const fn = partial ? SOFTMAX.partialName : SOFTMAX.name;
   const logits = readLogits(logitsArg);
   // Its length now: a getter run below may detach the caller's buffer (checked once they have all run).
   const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
   const o = plan.options;
-  readOptions(optionsArg, SOFTMAX_KEYS, fn, partial, " with 'classes' or 'shape'", o);
-  if (o.shape === undefined && o.classes === undefined) {
+  readOptions(optionsArg, SOFTMAX.keys, fn, partial, " with 'classes' or 'shape'", o, plan.keySlots);
+  if (o[SHAPE] === undefined && o[CLASSES] === undefined) {
     throw new TypeError(
       `focal-loss: softmax options need 'classes' (for [M, C] logits) or 'shape' (for [N, C, ...spatial])`,
     );
@@ -888,19 +902,15 @@ export function softmaxPlan(
   readLayout(o, n, plan);
   const { batch, classes, spatial } = plan;
   const items = batch * spatial;
-  const reduction = readReduction(o.reduction, partial);
-  const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
+  const reduction = readReduction(o[REDUCTION], partial);
+  const ignoreIndex = readIgnoreIndex(o[IGNORE_INDEX]);
   const params = plan.params;
-  setNeutral(params);
+  setDefaults(params, SOFTMAX.defaults);
   params.ignore_index = ignoreIndex;
-  params.gamma = readGamma(o.gamma, dtype);
-  params.label_smoothing = readSmoothing(o.labelSmoothing, dtype);
-  params.poly_epsilon = readPolyEpsilon(o.polyEpsilon, dtype);
-  let alpha: NumericArray | null = null;
-  if (isScalarOption(o.alpha)) params.alpha_scalar = readNonNegative('alpha', o.alpha ?? undefined, 1, dtype);
-  else alpha = readPerClass('alpha', o.alpha, classes, true, dtype);
-  const normalizer = readNormalizer(o.normalizer, reduction, dtype);
-  const weights = readWeights(o.weights, items, 'items', dtype);
+  // gamma, labelSmoothing, polyEpsilon, alpha (one number, or one per class: `alpha`).
+  let alpha = readParams(SOFTMAX, o, dtype, params, classes, true);
+  const normalizer = readNormalizer(o[NORMALIZER], reduction, dtype);
+  const weights = readWeights(o[WEIGHTS], items, 'items', dtype);
 
   const tkind = typedKind(targetsArg);
   const target = plan.targetSlot;
@@ -928,11 +938,11 @@ export function softmaxPlan(
   // Every getter and trap of the caller has run: from here on nothing can change the arrays. The typed
   // arrays among them are checked now, in the order they were read.
   checkAttached(logits, n, 'logits');
-  if (alpha !== null && isTyped(o.alpha)) {
-    checkNumbers(alpha, 'options.alpha', dtype, finiteNonNegative, NON_NEGATIVE, classes);
+  if (alpha !== null && isTyped(o[(SOFTMAX.perClass as Param).slot])) {
+    checkNumbers(alpha, (SOFTMAX.perClass as Param).label, dtype, finiteNonNegative, NON_NEGATIVE, classes);
     alpha = perClassCopy(alpha, dtype);
   }
-  if (weights !== null && isTyped(o.weights))
+  if (weights !== null && isTyped(o[WEIGHTS]))
     checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, items);
   if (probabilities) {
     checkAttached(target.data, n, 'targets');
@@ -941,7 +951,7 @@ export function softmaxPlan(
   } else if (tkind !== undefined) {
     plan.count = checkIndices(target.data as IndexArray, items, classes, '', ignoreIndex);
   }
-  readOut(o.out, n, dtype, plan);
+  readOut(o[OUT], n, dtype, plan);
   plan.loss = 'softmax';
   plan.logits = logits;
   plan.items = items;
@@ -1085,81 +1095,6 @@ function checkProbabilityRows(q: FloatArray, batch: number, classes: number, spa
   }
 }
 
-/** An element-wise loss: its name, its own options (beside ELEMENT_KEYS) and how they set the header. */
-interface ElementLoss {
-  readonly name: string;
-  /** The name of its *Partial function. */
-  readonly partialName: string;
-  readonly keys: KeySet;
-  /** Sets the header parameters of its own options on `p` (the others already neutral). */
-  readonly params: (o: OptionValues, dtype: Dtype, p: HeaderParams) => void;
-}
-
-export const SIGMOID: ElementLoss = {
-  name: 'sigmoidFocalLoss',
-  partialName: 'sigmoidFocalLossPartial',
-  keys: keySet('sigmoid'),
-  params: (o, dtype, p) => {
-    let alpha = 0.25;
-    if (o.alpha === null || o.alpha === -1) alpha = -1;
-    else if (o.alpha !== undefined) {
-      alpha = num('options.alpha', o.alpha);
-      // As the kernel sees it (like weights): 1 + 1e-12 is 1 in float32.
-      const r = inKernel(alpha, dtype);
-      if (!(r >= 0 && r <= 1)) {
-        throw new RangeError(
-          `focal-loss: options.alpha = ${show(alpha)} must be in [0, 1], or null / -1 to turn weighting off${roundingNote(alpha, dtype)}`,
-        );
-      }
-      alpha = r; // −1e-50 is −0 in float32, not a negative α (which the kernel reads as "off")
-    }
-    p.loss_kind = LossKind.Focal;
-    p.gamma = readGamma(o.gamma, dtype);
-    p.alpha_scalar = alpha;
-    p.label_smoothing = readSmoothing(o.labelSmoothing, dtype);
-    p.poly_epsilon = readPolyEpsilon(o.polyEpsilon, dtype);
-  },
-};
-
-export const QUALITY: ElementLoss = {
-  name: 'qualityFocalLoss',
-  partialName: 'qualityFocalLossPartial',
-  keys: keySet('quality'),
-  params: (o, dtype, p) => {
-    p.loss_kind = LossKind.Quality;
-    p.beta = readNonNegative('beta', o.beta, 2, dtype);
-  },
-};
-
-export const VARIFOCAL: ElementLoss = {
-  name: 'varifocalLoss',
-  partialName: 'varifocalLossPartial',
-  keys: keySet('varifocal'),
-  params: (o, dtype, p) => {
-    p.loss_kind = LossKind.Varifocal;
-    p.alpha_scalar = readNonNegative('alpha', o.alpha, 0.75, dtype);
-    p.gamma = readGamma(o.gamma, dtype);
-    p.flags = readBoolean('iouWeighted', o.iouWeighted, true) ? Flag.IouWeighted : 0;
-  },
-};
-
-export const ASYMMETRIC: ElementLoss = {
-  name: 'asymmetricLoss',
-  partialName: 'asymmetricLossPartial',
-  keys: keySet('asymmetric'),
-  params: (o, dtype, p) => {
-    const clip = o.clip === undefined ? 0.05 : num('options.clip', o.clip);
-    const r = inKernel(clip, dtype);
-    if (!(r >= 0 && r < 1))
-      throw new RangeError(`focal-loss: options.clip = ${show(clip)} must be in [0, 1)${roundingNote(clip, dtype)}`);
-    p.loss_kind = LossKind.Asymmetric;
-    p.gamma = readNonNegative('gammaPos', o.gammaPos, 1, dtype);
-    p.gamma_neg = readNonNegative('gammaNeg', o.gammaNeg, 4, dtype);
-    p.clip = clip;
-    p.flags = readBoolean('detachFocalWeight', o.detachFocalWeight, false) ? Flag.DetachFocalWeight : 0;
-  },
-};
-
 const isProbability = (v: number) => v >= 0 && v <= 1;
 
 /**
@@ -1168,7 +1103,7 @@ const isProbability = (v: number) => v >= 0 && v <= 1;
  * class indices (t = C is background).
  */
 export function elementPlan(
-  loss: ElementLoss,
+  loss: CompiledLoss,
   logitsArg: unknown,
   targetsArg: unknown,
   optionsArg: unknown,
@@ -1181,8 +1116,8 @@ export function elementPlan(
   const n = logits.length;
   const dtype = typedKind(logits) as Dtype;
   const o = plan.options;
-  readOptions(optionsArg, loss.keys, fn, partial, '', o);
-  const haveClasses = o.classes !== undefined || o.shape !== undefined;
+  readOptions(optionsArg, loss.keys, fn, partial, '', o, plan.keySlots);
+  const haveClasses = o[CLASSES] !== undefined || o[SHAPE] !== undefined;
   if (haveClasses) readLayout(o, n, plan);
   else {
     plan.batch = n;
@@ -1191,26 +1126,21 @@ export function elementPlan(
   }
   const { batch, classes, spatial } = plan;
   const items = batch * spatial;
-  const reduction = readReduction(o.reduction, partial);
-  const ignoreIndex = readIgnoreIndex(o.ignoreIndex);
+  const reduction = readReduction(o[REDUCTION], partial);
+  const ignoreIndex = readIgnoreIndex(o[IGNORE_INDEX]);
   const params = plan.params;
-  setNeutral(params);
-  loss.params(o, dtype, params);
+  setDefaults(params, loss.defaults);
   params.ignore_index = ignoreIndex;
-  let posWeight: NumericArray | null = null;
-  if (loss === SIGMOID) {
-    if (isScalarOption(o.posWeight))
-      params.pos_weight_scalar = readNonNegative('posWeight', o.posWeight ?? undefined, 1, dtype);
-    else posWeight = readPerClass('posWeight', o.posWeight, classes, haveClasses, dtype);
-  }
-  const normalizer = readNormalizer(o.normalizer, reduction, dtype);
+  // The loss's own parameters; the sigmoid's posWeight may be one per class.
+  let posWeight = readParams(loss, o, dtype, params, classes, haveClasses);
+  const normalizer = readNormalizer(o[NORMALIZER], reduction, dtype);
 
   // With classes / shape, integer targets are class indices; float arrays (and anything without
   // classes) are dense targets in the logits' layout.
   const tkind = typedKind(targetsArg);
   const integers = !isFloatKind(tkind) && ((tkind !== undefined && INDEX_KINDS.includes(tkind)) || isArray(targetsArg));
-  const indices = readTargetForm(o.targetForm, haveClasses, integers, classes, o.shape !== undefined, targetsArg);
-  const weights = readWeights(o.weights, indices ? items : n, indices ? 'items' : 'elements', dtype);
+  const indices = readTargetForm(o[TARGET_FORM], haveClasses, integers, classes, o[SHAPE] !== undefined, targetsArg);
+  const weights = readWeights(o[WEIGHTS], indices ? items : n, indices ? 'items' : 'elements', dtype);
   const target = plan.targetSlot;
   plan.count = n;
   if (indices) {
@@ -1246,11 +1176,11 @@ export function elementPlan(
   // Every getter and trap of the caller has run: from here on nothing can change the arrays. The typed
   // arrays among them are checked now, in the order they were read.
   checkAttached(logits, n, 'logits');
-  if (posWeight !== null && isTyped(o.posWeight)) {
-    checkNumbers(posWeight, 'options.posWeight', dtype, finiteNonNegative, NON_NEGATIVE, classes);
+  if (posWeight !== null && isTyped(o[(loss.perClass as Param).slot])) {
+    checkNumbers(posWeight, (loss.perClass as Param).label, dtype, finiteNonNegative, NON_NEGATIVE, classes);
     posWeight = perClassCopy(posWeight, dtype);
   }
-  if (weights !== null && isTyped(o.weights)) {
+  if (weights !== null && isTyped(o[WEIGHTS])) {
     checkNumbers(weights, 'options.weights', dtype, finiteNonNegative, NON_NEGATIVE, indices ? items : n);
   }
   if (tkind !== undefined) {
@@ -1266,7 +1196,7 @@ export function elementPlan(
         );
     }
   }
-  readOut(o.out, n, dtype, plan);
+  readOut(o[OUT], n, dtype, plan);
   plan.loss = 'elementwise';
   plan.logits = logits;
   plan.items = items;

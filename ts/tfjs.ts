@@ -8,25 +8,14 @@
 // build): the adapter uses the module instance the application's runtime entry loaded — in a browser,
 // the one `await init()` initialized — never a second copy of the facade or of the .wasm.
 import { customGrad, getBackend, mul, reshape, Tensor, tensor } from '@tensorflow/tfjs-core';
-import {
-  asymmetricLossWithGrad,
-  qualityFocalLossWithGrad,
-  sigmoidFocalLossWithGrad,
-  softmaxFocalLossWithGrad,
-  varifocalLossWithGrad,
-  type AsymmetricOptions,
-  type QualityFocalOptions,
-  type SigmoidFocalOptions,
-  type SoftmaxFocalOptions,
-  type VarifocalOptions,
-} from 'focal-loss';
-// The core's describer, reads and option keys (pure functions and data, bundled into this file): the
-// adapter refuses and describes values exactly as the core does.
+import * as core from 'focal-loss';
+// The core's describer, reads and family (pure functions and data, bundled into this file): the adapter
+// refuses and describes values exactly as the core does, and adapts every loss of the family.
 import { describe, describeError, isArray, quote, readProperty, showList } from './arrays.js';
-import { aliasOf, OPTION_KEYS } from './option-keys.js';
+import { aliasOf, FAMILY, type LossName, type OptionsOf, type SoftmaxFocalOptions } from './family.js';
 
-/** Which of the package's losses: softmax (classes on the last axis) or an element-wise one. */
-export type FocalLossKind = 'softmax' | 'sigmoid' | 'quality' | 'varifocal' | 'asymmetric';
+/** Which of the package's losses (ts/family.ts): softmax (classes on the last axis) or an element-wise one. */
+export type FocalLossKind = LossName;
 
 /**
  * Options the adapter does not take: the result is always one loss per sample (TensorFlow.js reduces it),
@@ -46,24 +35,19 @@ interface AdapterOptions {
   fromLogits?: boolean;
 }
 
-/** focalLoss({ kind: 'softmax', … }): the options of softmaxFocalLoss except reduction, out, normalizer, shape. */
+/** focalLoss({ kind, … }): the options of that loss's function except reduction, out, normalizer, shape, targetForm. */
+export type TfjsOptionsOf<K extends LossName> = { kind: K } & AdapterOptions & Omit<OptionsOf<K>, NotAdapted>;
+/** focalLoss({ kind: 'softmax', … }), the default kind. */
 export type TfjsSoftmaxOptions = { kind?: 'softmax' } & AdapterOptions &
   Omit<SoftmaxFocalOptions<Float32Array>, NotAdapted>;
-export type TfjsSigmoidOptions = { kind: 'sigmoid' } & AdapterOptions &
-  Omit<SigmoidFocalOptions<Float32Array>, NotAdapted>;
-export type TfjsQualityOptions = { kind: 'quality' } & AdapterOptions &
-  Omit<QualityFocalOptions<Float32Array>, NotAdapted>;
-export type TfjsVarifocalOptions = { kind: 'varifocal' } & AdapterOptions &
-  Omit<VarifocalOptions<Float32Array>, NotAdapted>;
-export type TfjsAsymmetricOptions = { kind: 'asymmetric' } & AdapterOptions &
-  Omit<AsymmetricOptions<Float32Array>, NotAdapted>;
+export type TfjsSigmoidOptions = TfjsOptionsOf<'sigmoid'>;
+export type TfjsQualityOptions = TfjsOptionsOf<'quality'>;
+export type TfjsVarifocalOptions = TfjsOptionsOf<'varifocal'>;
+export type TfjsAsymmetricOptions = TfjsOptionsOf<'asymmetric'>;
 /** The options of {@link focalLoss}: `kind` selects the loss, the rest are that loss's options. */
 export type TfjsFocalLossOptions =
   | TfjsSoftmaxOptions
-  | TfjsSigmoidOptions
-  | TfjsQualityOptions
-  | TfjsVarifocalOptions
-  | TfjsAsymmetricOptions;
+  | { [K in Exclude<LossName, 'softmax'>]: TfjsOptionsOf<K> }[Exclude<LossName, 'softmax'>];
 
 /** A TensorFlow.js loss: one value per sample, shape [batch]. */
 export type TfjsLossFunction = (yTrue: Tensor, yPred: Tensor) => Tensor;
@@ -74,13 +58,10 @@ type WithGrad = (
   options: Record<string, unknown>,
 ) => { loss: number | Float32Array; grad: Float32Array };
 
-const FUNCTIONS: Record<FocalLossKind, WithGrad> = {
-  softmax: softmaxFocalLossWithGrad as unknown as WithGrad,
-  sigmoid: sigmoidFocalLossWithGrad as unknown as WithGrad,
-  quality: qualityFocalLossWithGrad as unknown as WithGrad,
-  varifocal: varifocalLossWithGrad as unknown as WithGrad,
-  asymmetric: asymmetricLossWithGrad as unknown as WithGrad,
-};
+/** Each kind's `*WithGrad` function, found by its descriptor's name among the core's exports. */
+const FUNCTIONS = Object.fromEntries(
+  Object.entries(FAMILY).map(([kind, d]) => [kind, (core as unknown as Record<string, WithGrad>)[`${d.fn}WithGrad`]]),
+) as Record<FocalLossKind, WithGrad>;
 
 /** Why each refused option is refused (the message says what to do instead). */
 const REFUSED: Record<NotAdapted, string> = {
@@ -178,7 +159,7 @@ export function focalLoss(options: TfjsFocalLossOptions = {}): TfjsLossFunction 
   if (typeof fromLogits !== 'boolean')
     throw new TypeError(`focal-loss/tfjs: options.fromLogits must be a boolean (got ${describe(fromLogits)})`);
   // The loss's options, from the core's list of them, without those the adapter refuses.
-  const accepted = OPTION_KEYS[kind as FocalLossKind].filter((k) => !Object.hasOwn(REFUSED, k));
+  const accepted = (FAMILY[kind as FocalLossKind].keys as readonly string[]).filter((k) => !Object.hasOwn(REFUSED, k));
   for (const key of Object.keys(rest)) {
     if (Object.hasOwn(REFUSED, key))
       throw new TypeError(`focal-loss/tfjs: focalLoss does not take option '${key}': ${REFUSED[key as NotAdapted]}`);
@@ -402,7 +383,7 @@ function logitOf(p: Float32Array): Float32Array {
 /**
  * The package's error in the adapter's terms: its messages name the package's arguments, which are yPred
  * (logits, or the logits its probabilities map to) and yTrue (targets), flattened row-major. (Unknown
- * options never reach the package: focalLoss checks them against the core's OPTION_KEYS.)
+ * options never reach the package: focalLoss checks them against the family's keys, ts/family.ts.)
  */
 function adapted(error: unknown, fromLogits: boolean): unknown {
   if (!isPackageError(error)) return error;

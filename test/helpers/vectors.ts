@@ -2,13 +2,16 @@
 // 60 digits) as typed inputs, and a checker that runs one case through an implementation of the
 // public API and lists every value outside the tolerance.
 //
-// Pure TypeScript on purpose: no vitest, no Node imports, no file access. Runtime tests (Node, Deno,
-// Bun, browsers, workers) load the JSON their own way and pass the parsed object in:
+// Pure TypeScript on purpose: no vitest, no Node imports, no file access (the family's names come from
+// ts/family.ts, plain data). Runtime tests (Node, Deno, Bun, browsers, workers) load the JSON their own
+// way and pass the parsed object in:
 //
 //   const cases = parseVectors(json);
 //   for (const c of cases) for (const dtype of c.dtypes) {
 //     const bad = checkCase(api, c, dtype);   // [] when every value is within tolerance
 //   }
+
+import { FAMILY, type LossName } from '../../ts/family';
 
 export type Dtype = 'f32' | 'f64';
 export type FloatArray = Float32Array | Float64Array;
@@ -22,38 +25,18 @@ type PartialFn = (
   options?: any,
 ) => { sum: number; count: number; positives?: number };
 
-/** The subset of the package's public API the checker calls (any runtime's build fits). */
-export interface FocalApi {
-  softmaxFocalLoss: LossFn;
-  softmaxFocalLossWithGrad: WithGradFn;
-  softmaxFocalLossPartial: PartialFn;
-  sigmoidFocalLoss: LossFn;
-  sigmoidFocalLossWithGrad: WithGradFn;
-  sigmoidFocalLossPartial: PartialFn;
-  qualityFocalLoss: LossFn;
-  qualityFocalLossWithGrad: WithGradFn;
-  qualityFocalLossPartial: PartialFn;
-  varifocalLoss: LossFn;
-  varifocalLossWithGrad: WithGradFn;
-  varifocalLossPartial: PartialFn;
-  asymmetricLoss: LossFn;
-  asymmetricLossWithGrad: WithGradFn;
-  asymmetricLossPartial: PartialFn;
-}
+/** The family's functions the checker calls, by name (any runtime's build fits): each loss's three. */
+export type FocalApi = { [N in Kind as (typeof FAMILY)[N]['fn']]: LossFn } & {
+  [N in Kind as `${(typeof FAMILY)[N]['fn']}WithGrad`]: WithGradFn;
+} & { [N in Kind as `${(typeof FAMILY)[N]['fn']}Partial`]: PartialFn };
 
-export const KINDS = ['softmax', 'sigmoid', 'quality', 'varifocal', 'asymmetric'] as const;
-export type Kind = (typeof KINDS)[number];
-const FUNCTION: Record<Kind, string> = {
-  softmax: 'softmaxFocalLoss',
-  sigmoid: 'sigmoidFocalLoss',
-  quality: 'qualityFocalLoss',
-  varifocal: 'varifocalLoss',
-  asymmetric: 'asymmetricLoss',
-};
+/** The losses of the family (ts/family.ts), as the vectors' `kind` names them. */
+export const KINDS = Object.keys(FAMILY) as Kind[];
+export type Kind = LossName;
 
 /** The loss-only, *WithGrad and *Partial functions of a case's kind. */
 export function functionsOf(api: FocalApi, kind: Kind): { loss: LossFn; withGrad: WithGradFn; partial: PartialFn } {
-  const name = FUNCTION[kind] as 'softmaxFocalLoss';
+  const name = FAMILY[kind].fn as 'softmaxFocalLoss';
   return { loss: api[name], withGrad: api[`${name}WithGrad`], partial: api[`${name}Partial`] };
 }
 
