@@ -147,7 +147,15 @@ function makeCase(r, dtype) {
                     ? (r() - 0.5) * 1e-6
                     : (r() - 0.5) * 12;
   }
-  const c = { dtype, loss, batch, classes, spatial, logits: z, id: `${dtype} ${loss} ${batch}×${classes}×${spatial} ${form}` };
+  const c = {
+    dtype,
+    loss,
+    batch,
+    classes,
+    spatial,
+    logits: z,
+    id: `${dtype} ${loss} ${batch}×${classes}×${spatial} ${form}`,
+  };
   const sigma = (x) => 1 / (1 + Math.exp(-x));
   if (form === 'dense') {
     const kind = pick(['hard', 'soft', 'mixed', 'root']);
