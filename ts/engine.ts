@@ -40,11 +40,11 @@ const HEADER_BYTES = align(HEADER.size);
  */
 const SHORT_RUN = 256;
 /**
- * Outputs of at most this many elements are copied out by a loop, longer ones by TypedArray#set from
- * the stream's region view: a loop costs ~0.5 ns per element, a set ~17 ns whatever its length
- * (Node 20; BENCHMARKS.md § notes).
+ * Outputs of at most this many elements are copied out by a loop, longer ones by one TypedArray#set
+ * from the stream's region view (~17 ns for any short length in Node 20; in the engine a loop was
+ * already slower at 10 and 16 elements, BENCHMARKS.md § notes).
  */
-const SHORT_OUT = 16;
+const SHORT_OUT = 4;
 
 /** Element types in wasm memory. */
 const F32 = 0;
@@ -100,7 +100,9 @@ function sameElements(a: NumericArray, b: NumericArray): boolean {
 
 /** `n` elements of `src` from `from` into `dst` at `at` (converted as TypedArray#set converts). */
 function copy(dst: NumericArray, at: number, src: NumericArray, from: number, n: number): void {
-  if (from === 0 && n === src.length) dst.set(src, at);
+  // A few elements (a class index or two) by a loop: a TypedArray#set costs ~17 ns whatever its length.
+  if (n <= 4) for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+  else if (from === 0 && n === src.length) dst.set(src, at);
   else if (n <= SHORT_RUN) for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
   else dst.set(src.subarray(from, from + n), at);
 }
