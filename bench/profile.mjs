@@ -10,13 +10,14 @@
 //    bench/small.mjs): the floor call; a raw kernel call on data already in wasm memory with the header written once
 //    (no validation, no copies: what any JavaScript path costs at least); the engine alone (ts/engine.ts from source
 //    over dist/'s .wasm, running a plan validated once) with the real kernels and with no-op kernels (its own cost:
-//    header, copies, bookkeeping); the validation alone (ts/options.ts from source, into a pooled plan); the public call.
+//    header, copies, bookkeeping); the validation alone (ts/options.ts from source, into one plan cleared after each call); the public call.
 // 3. The raw kernels on every small size of bench/small.mjs.
 //
 //   node bench/profile.mjs [--dist DIR] [--calls 200000] [--top 20] [--rounds 21]
 //
 // --dist: another build's dist/ folder (e.g. a copy made before a change) instead of ./dist, for parts 1 and 3 and the
-// public call of part 2 (the engine and validation ablations always run this tree's ts/ sources).
+// raw kernels and public call of part 2 (the engine and validation ablations always run this tree's ts/ sources over
+// this tree's dist/focal_loss.wasm: bench/instrument.mjs).
 import { readFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
 import { join, resolve } from 'node:path';
