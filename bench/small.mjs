@@ -78,19 +78,28 @@ export function floorCall() {
   };
 }
 
-/** The contenders of one case: `run()` is one call; `ref()` the call's loss and gradient, for the agreement check. */
+/**
+ * The contenders of one case: `run()` is one call; `ref()` the call's loss and gradient, for the agreement check. The
+ * package's calls take a literal options object per call, as a caller writes one: in Node 20 `{ ...opts, out }` alone
+ * costs ~0.6 µs per call (V8 makes the spread object by a slow path), which is the caller's code, not the package's
+ * (BENCHMARKS.md § notes, 2026-12-06 23:45).
+ */
 function contenders(cs, pkg, base) {
   const list = [];
   if (cs.kind === 'softmax') {
     const { z, t } = softmaxData(cs.N, cs.C, 777 + cs.N);
-    const opts = { classes: cs.C, gamma: GAMMA };
+    const C = cs.C;
     const out = new Float32Array(z.length);
-    list.push({ name: 'package', run: () => pkg.softmaxFocalLossWithGrad(z, t, { ...opts, out }).loss, grad: out });
+    list.push({
+      name: 'package',
+      run: () => pkg.softmaxFocalLossWithGrad(z, t, { classes: C, gamma: GAMMA, out }).loss,
+      grad: out,
+    });
     if (base) {
       const bout = new Float32Array(z.length);
       list.push({
         name: 'package (baseline)',
-        run: () => base.softmaxFocalLossWithGrad(z, t, { ...opts, out: bout }).loss,
+        run: () => base.softmaxFocalLossWithGrad(z, t, { classes: C, gamma: GAMMA, out: bout }).loss,
         grad: bout,
       });
     }
@@ -98,14 +107,17 @@ function contenders(cs, pkg, base) {
     list.push({ name: 'plain JS', run: () => plainSoftmaxFocal(z, t, cs.N, cs.C, 1, GAMMA, pg), grad: pg });
   } else {
     const { x, y } = sigmoidData(Float32Array, cs.n, 555 + cs.n);
-    const opts = { gamma: GAMMA, alpha: ALPHA };
     const out = new Float32Array(x.length);
-    list.push({ name: 'package', run: () => pkg.sigmoidFocalLossWithGrad(x, y, { ...opts, out }).loss, grad: out });
+    list.push({
+      name: 'package',
+      run: () => pkg.sigmoidFocalLossWithGrad(x, y, { gamma: GAMMA, alpha: ALPHA, out }).loss,
+      grad: out,
+    });
     if (base) {
       const bout = new Float32Array(x.length);
       list.push({
         name: 'package (baseline)',
-        run: () => base.sigmoidFocalLossWithGrad(x, y, { ...opts, out: bout }).loss,
+        run: () => base.sigmoidFocalLossWithGrad(x, y, { gamma: GAMMA, alpha: ALPHA, out: bout }).loss,
         grad: bout,
       });
     }
@@ -148,10 +160,18 @@ const median = (xs) => {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 };
 
+/**
+ * Each contender's warm-up, ms of calls before it is timed. On a loaded machine the optimising compiler (a background
+ * thread) may take a few hundred ms of wall time to finish the package's functions: with a warm-up of ~2 ms the first
+ * case of a process was timed, in some runs, at 2–5× its later time for all its rounds (BENCHMARKS.md § notes).
+ */
+const WARM_MS = 150;
+
 /** Times the contenders round-robin; each gets `us` (best µs per call over the rounds) and `median`. */
 function time(list, rounds, batchMs) {
   for (const c of list) {
-    for (let w = 0; w < 3; w++) calibrate(c.run, batchMs / 4); // warm-up (and JIT)
+    const t0 = performance.now();
+    while (performance.now() - t0 < WARM_MS) for (let i = 0; i < 64; i++) sink += c.run();
     c.k = calibrate(c.run, batchMs);
     c.samples = [];
   }

@@ -190,6 +190,11 @@ export function isFloatKind(kind: TypedKind | undefined): kind is 'Float32Array'
   return kind === 'Float32Array' || kind === 'Float64Array';
 }
 
+/** The buffer of a typed array, from its internal slot (for views made here the same as `.buffer`, read more cheaply). */
+export function bufferOf(a: ArrayBufferView): ArrayBufferLike {
+  return getBuffer.call(a) as ArrayBufferLike;
+}
+
 /**
  * True if the two views share bytes of one buffer. Read through the intrinsics (for views made here
  * the same values as the properties, which are prototype getters): the engine asks this of every

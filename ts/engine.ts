@@ -22,12 +22,13 @@
 // memory, grown once to the widest item seen and reused.
 
 import { ABI_VERSION, HEADER, SLOT, statusError, type FocalExports, type Kernel } from './abi.js';
-import { overlaps } from './arrays.js';
+import { bufferOf, overlaps } from './arrays.js';
 import type { FloatArray, NumericArray, Plan } from './options.js';
 
 /** Alignment of every region in the area (f64 needs 8). */
 const ALIGN = 8;
-const align = (n: number) => Math.ceil(n / ALIGN) * ALIGN;
+/** `n` rounded up to ALIGN: integer bit operations below 2³⁰ (every size a call in the scratch area has), else by division. */
+const align = (n: number) => (n < 0x40000000 ? (n + ALIGN - 1) & -ALIGN : Math.ceil(n / ALIGN) * ALIGN);
 const PAGE = 65536;
 /** A wasm32 memory addresses at most 4 GiB. */
 const MAX_MEMORY = 2 ** 32;
@@ -38,6 +39,12 @@ const HEADER_BYTES = align(HEADER.size);
  * needs a subarray (an object per copy), which for short runs costs more than the copy itself.
  */
 const SHORT_RUN = 256;
+/**
+ * Outputs of at most this many elements are copied out by a loop, longer ones by one TypedArray#set
+ * from the stream's region view (~17 ns for any short length in Node 20; in the engine a loop was
+ * already slower at 10 and 16 elements, BENCHMARKS.md § notes).
+ */
+const SHORT_OUT = 4;
 
 /** Element types in wasm memory. */
 const F32 = 0;
@@ -58,9 +65,28 @@ interface Stream {
   output: boolean;
   /** Index of its region in the whole-memory view of its element type. */
   at: number;
+  /**
+   * Outputs: a view of its region (`regionLength` elements from `regionAt`, in elements), copied out
+   * with one TypedArray#set; kept between calls and made again only when the region moves, changes
+   * size or the memory grew (which detaches it: its length is then 0).
+   */
+  region: NumericArray;
+  regionAt: number;
+  regionLength: number;
 }
 
-const newStream = (): Stream => ({ array: null, field: 0, elem: F32, perClass: false, output: false, at: 0 });
+const NO_REGION = new Float32Array(0);
+const newStream = (): Stream => ({
+  array: null,
+  field: 0,
+  elem: F32,
+  perClass: false,
+  output: false,
+  at: 0,
+  region: NO_REGION,
+  regionAt: 0,
+  regionLength: 0,
+});
 
 /** True if `a` and `b` are the same elements of the same memory, so chunk k of one is chunk k of the other. */
 function sameElements(a: NumericArray, b: NumericArray): boolean {
@@ -74,7 +100,9 @@ function sameElements(a: NumericArray, b: NumericArray): boolean {
 
 /** `n` elements of `src` from `from` into `dst` at `at` (converted as TypedArray#set converts). */
 function copy(dst: NumericArray, at: number, src: NumericArray, from: number, n: number): void {
-  if (from === 0 && n === src.length) dst.set(src, at);
+  // A few elements (a class index or two) by a loop: a TypedArray#set costs ~17 ns whatever its length.
+  if (n <= 4) for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+  else if (from === 0 && n === src.length) dst.set(src, at);
   else if (n <= SHORT_RUN) for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
   else dst.set(src.subarray(from, from + n), at);
 }
@@ -92,9 +120,12 @@ function copyOutF64(dst: Float64Array, at: number, src: Float64Array, from: numb
   else dst.set(src.subarray(from, from + n), at);
 }
 
-function copyOut(dst: NumericArray, at: number, src: NumericArray, from: number, n: number): void {
-  if (dst instanceof Float32Array) copyOutF32(dst, at, src as Float32Array, from, n);
-  else copyOutF64(dst as Float64Array, at, src as Float64Array, from, n);
+/** `n` results of output stream `s` from its region at `from` into its array at `at`. */
+function copyOut(s: Stream, mem: NumericArray, at: number, from: number, n: number): void {
+  const dst = s.array!;
+  if (from === s.regionAt && n === s.regionLength && n > SHORT_OUT) dst.set(s.region, at);
+  else if (s.elem === F32) copyOutF32(dst as Float32Array, at, mem as Float32Array, from, n);
+  else copyOutF64(dst as Float64Array, at, mem as Float64Array, from, n);
 }
 
 /** What a call returns: the sum of the losses (in order) and, for the element-wise losses, of the positive targets. */
@@ -199,10 +230,16 @@ export class Engine {
     perClass: boolean,
     output: boolean,
     grad: FloatArray | null,
+    gradBuffer: ArrayBufferLike | null,
   ): number {
     const s = this.streams[i];
+    // The buffer first (grad's read once per call): arrays of other buffers never overlap it.
     s.array =
-      !output && grad !== null && overlaps(array, grad) && !(perClass && sameElements(array, grad))
+      !output &&
+      gradBuffer !== null &&
+      bufferOf(array) === gradBuffer &&
+      overlaps(array, grad!) &&
+      !(perClass && sameElements(array, grad!))
         ? array.slice()
         : array;
     s.field = field;
@@ -232,15 +269,17 @@ export class Engine {
     const t: Elem = f32 ? F32 : F64;
     const T = ELEM_BYTES[t];
 
-    let count = this.stream(0, SLOT.logits, plan.logits, t, true, false, grad);
+    const gb = grad !== null ? bufferOf(grad) : null;
+    let count = this.stream(0, SLOT.logits, plan.logits, t, true, false, grad, gb);
     const targets = plan.targets;
     if (targets.kind === 'index')
-      count = this.stream(count, SLOT.target_indices, targets.data, I32, false, false, grad);
-    else count = this.stream(count, SLOT.target_values, targets.data, t, true, false, grad);
-    if (plan.weights) count = this.stream(count, SLOT.weights, plan.weights, t, plan.weightsPerElement, false, grad);
+      count = this.stream(count, SLOT.target_indices, targets.data, I32, false, false, grad, gb);
+    else count = this.stream(count, SLOT.target_values, targets.data, t, true, false, grad, gb);
+    if (plan.weights)
+      count = this.stream(count, SLOT.weights, plan.weights, t, plan.weightsPerElement, false, grad, gb);
     // Softmax losses are one per item; element-wise ones one per element.
-    if (loss) count = this.stream(count, SLOT.loss_out, loss, t, plan.loss === 'elementwise', true, null);
-    if (grad) count = this.stream(count, SLOT.grad_out, grad, t, true, true, null);
+    if (loss) count = this.stream(count, SLOT.loss_out, loss, t, plan.loss === 'elementwise', true, null, null);
+    if (grad) count = this.stream(count, SLOT.grad_out, grad, t, true, true, null, null);
     const streams = this.streams;
     try {
       // The header, then the per-class constants (written once), then each stream's region.
@@ -252,8 +291,10 @@ export class Engine {
       const ptr = this.area(fixed + perItem + slack, plan);
       if (this.f64.length === 0) this.views(); // the memory grew: by area() just now, or by anyone since the last call
       const areaLen = ptr === this.scratchPtr ? this.scratchLen : this.spareLen;
-      const capacity = Math.floor((areaLen - fixed - slack) / perItem); // items per chunk, >= 1
-      const imagesPerChunk = Math.floor(capacity / S);
+      const room = areaLen - fixed - slack;
+      // Items per chunk (>= 1): the whole call when it fits (no division then), else as many as fit.
+      const capacity = items * perItem <= room ? items : Math.floor(room / perItem);
+      const imagesPerChunk = capacity === items ? N : Math.floor(capacity / S);
       // Items per region: a chunk's at most, and no more than the call has (a small call's regions are adjacent).
       const regionItems = imagesPerChunk >= 1 ? Math.min(imagesPerChunk, N) * S : capacity;
 
@@ -301,9 +342,16 @@ export class Engine {
       for (let i = 0; i < count; i++) {
         const s = streams[i];
         const bytes = ELEM_BYTES[s.elem];
+        const length = regionItems * (s.perClass ? C : 1);
         u32[w + s.field] = at;
-        s.at = at / bytes;
-        at += align(regionItems * (s.perClass ? C : 1) * bytes);
+        s.at = bytes === 8 ? at >>> 3 : at >>> 2;
+        // The region's view (outputs): a small call's is the same as the last call's.
+        if (s.output && (s.regionAt !== s.at || s.regionLength !== length || s.region.length !== length)) {
+          s.region = this.view(s.elem).subarray(s.at, s.at + length);
+          s.regionAt = s.at;
+          s.regionLength = length;
+        }
+        at += align(length * bytes);
       }
 
       const kernel =
@@ -366,10 +414,9 @@ export class Engine {
       const s = this.streams[i];
       if (!s.output) continue;
       const mem = this.view(s.elem);
-      const array = s.array!;
-      if (!s.perClass) copyOut(array, firstItem, mem, s.at, nc * sc);
-      else if (!slice) copyOut(array, n0 * C * S, mem, s.at, nc * C * S);
-      else for (let c = 0; c < C; c++) copyOut(array, n0 * C * S + c * S + s0, mem, s.at + c * sc, sc);
+      if (!s.perClass) copyOut(s, mem, firstItem, s.at, nc * sc);
+      else if (!slice) copyOut(s, mem, n0 * C * S, s.at, nc * C * S);
+      else for (let c = 0; c < C; c++) copyOut(s, mem, n0 * C * S + c * S + s0, s.at + c * sc, sc);
     }
   }
 }

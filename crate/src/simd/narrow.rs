@@ -446,7 +446,9 @@ fn hard_targets_rows_by<T: Real + SimdReal, U: VMath + RowBlock + Vector<Scalar 
                 grad: want_grad.then_some(&mut g_block[..]),
                 base: 0,
                 stride: lanes,
-                n,
+                // Whole-vector loads and stores: the block is `lanes` wide, and its padded lanes
+                // (zeros, or an earlier group's rows) are inert (not live, never read by a real lane).
+                n: lanes,
             };
             let loss = one_group(
                 &mut access,
