@@ -2,7 +2,8 @@
 // the status codes (every FocalError triggered through a raw kernel call, bypassing the TypeScript
 // validation, and turned into its package error by abi.ts's one table), the loss kinds, the flags,
 // the ABI version, and the constants both sides use (the probability-sum tolerance, the default
-// ignore index). The Rust side is read from its sources (crate/src/lib.rs, crate/src/ffi.rs), so a
+// ignore index). The Rust side is read from its sources (crate/src/lib.rs, crate/src/ffi.rs and, for the
+// loss kinds, crate/src/family/: its list of losses and each module's `KIND`), so a
 // code, kind or constant added or changed on one side only fails here.
 import { readFileSync } from 'node:fs';
 import { describe, expect, test } from 'vitest';
@@ -28,6 +29,24 @@ const ffi = crate('ffi.rs');
 const module = new WebAssembly.Module(
   readFileSync(new URL('../dist/focal_loss.wasm', import.meta.url)) as Uint8Array<ArrayBuffer>,
 );
+
+/**
+ * `Name => KIND` of the element-wise losses: each entry `Name = module { … }` of the `element_losses!` list in
+ * crate/src/family/mod.rs, with the `pub(crate) const KIND: u32 = N;` of crate/src/family/<module>.rs.
+ */
+function rustKinds(): Record<string, number> {
+  const family = crate('family/mod.rs');
+  const list = family.slice(family.indexOf('element_losses! {'));
+  const entries = [...list.matchAll(/^ {4}(\w+) = (\w+) \{$/gm)];
+  expect(entries.length).toBeGreaterThanOrEqual(4);
+  return Object.fromEntries(
+    entries.map(([, name, module]) => {
+      const kind = /^pub\(crate\) const KIND: u32 = (\d+);$/m.exec(crate(`family/${module}.rs`));
+      expect(kind, `crate/src/family/${module}.rs: KIND`).not.toBeNull();
+      return [name, Number(kind?.[1])];
+    }),
+  );
+}
 
 /** SCREAMING_SNAKE (Rust constants) → PascalCase (the TypeScript tables' keys). */
 const pascal = (s: string) => s.toLowerCase().replace(/(^|_)([a-z])/g, (_, __, c: string) => c.toUpperCase());
@@ -70,8 +89,8 @@ describe('the two sides agree, read from their sources', () => {
     ).toEqual(Object.values(rust).sort((a, b) => a - b));
   });
 
-  test('loss kinds, flags and the ABI version: ts/abi.ts is crate/src/ffi.rs', () => {
-    expect(rustConstants('KIND')).toEqual(LossKind);
+  test('loss kinds, flags and the ABI version: ts/abi.ts is crate/src/family/ and crate/src/ffi.rs', () => {
+    expect(rustKinds()).toEqual(LossKind);
     expect(Object.keys(LossKind).length).toBeGreaterThanOrEqual(4); // one per element-wise loss of ts/family.ts
     expect(rustConstants('FLAG')).toEqual(Flag);
     expect(Object.keys(Flag)).toHaveLength(2);

@@ -10,8 +10,8 @@
 //! Poly-1 ε, `posWeight`), the weights, and the targets (dense in [0, 1], or class indices in
 //! [0, C] or the ignore index, counting the items and positives). Then one pass over the elements
 //! in order: the vectorised kernel (`crate::simd::elementwise::run`) on the hot path, or here one
-//! element at a time with std's exp / ln / ln_1p (`Scalar::element`, which calls each loss's
-//! `element`). Each element's weighted loss is added to the running sum in f64 in element order, so
+//! element at a time with std's exp / ln / ln_1p (`ElementLoss::scalar`, which calls each loss's
+//! `scalar`). Each element's weighted loss is added to the running sum in f64 in element order, so
 //! results do not depend on how a batch is split into chunks.
 //!
 //! The class of element i is `(i / spatial) % classes`, its item
@@ -33,12 +33,9 @@
 //! That of each loss (`crate::family` and its modules; CONTRACT.md § Accuracy). The sum is carried
 //! in f64 whatever the float type.
 
-use crate::family::{
-    asymmetric, focal, quality, smoothed, varifocal, ElementCounts, ElementLoss, ElementOptions, ElementTargets,
-    PosWeight,
-};
+use crate::family::{non_negative, ElementCounts, ElementLoss, ElementOptions, ElementTargets, PosWeight};
 use crate::real::Real;
-use crate::{check_gamma, check_label_smoothing, check_weights, grad_scale, reduce, FocalError, Layout, Outputs};
+use crate::{check_weights, grad_scale, reduce, FocalError, Layout, Outputs};
 use crate::{Reduced, Reduction};
 
 /// Validates everything (nothing is written on error). Returns `counted`, and for class-index
@@ -66,42 +63,8 @@ pub(crate) fn validate<T: Real>(
     {
         return Err(FocalError::LengthMismatch);
     }
-    let non_negative = |v: T| v.is_finite() && v >= T::ZERO;
     let focal = matches!(opts.loss, ElementLoss::Focal { .. });
-    match opts.loss {
-        ElementLoss::Focal { gamma, alpha } => {
-            check_gamma(gamma)?;
-            check_label_smoothing(opts.label_smoothing)?;
-            if let Some(a) = alpha {
-                if !(a >= T::ZERO && a <= T::ONE) {
-                    return Err(FocalError::InvalidAlpha);
-                }
-            }
-        }
-        ElementLoss::Quality { beta } => {
-            if !non_negative(beta) {
-                return Err(FocalError::InvalidBeta);
-            }
-        }
-        ElementLoss::Varifocal { alpha, gamma, .. } => {
-            check_gamma(gamma)?;
-            if !non_negative(alpha) {
-                return Err(FocalError::InvalidAlpha);
-            }
-        }
-        ElementLoss::Asymmetric {
-            gamma_pos,
-            gamma_neg,
-            clip,
-            ..
-        } => {
-            check_gamma(gamma_pos)?;
-            check_gamma(gamma_neg)?;
-            if !(clip >= T::ZERO && clip < T::ONE) {
-                return Err(FocalError::InvalidClip);
-            }
-        }
-    }
+    opts.loss.validate(opts)?;
     if !focal && opts.label_smoothing != T::ZERO {
         return Err(FocalError::InvalidLabelSmoothing);
     }
@@ -207,38 +170,6 @@ pub fn elementwise_loss<T: Real>(
     Ok(reduce(reduction, out.sum, count))
 }
 
-/// Precomputed per-call parameters of the scalar kernels.
-#[derive(Clone, Copy)]
-struct Scalar<T> {
-    loss: ElementLoss<T>,
-    eps_ls: T,
-    poly: T,
-}
-
-impl<T: Real> Scalar<T> {
-    #[inline(always)]
-    fn element(&self, x: T, y0: T, pw: Option<T>) -> (T, T) {
-        match self.loss {
-            ElementLoss::Focal { gamma, alpha } => {
-                let (y, y_bar) = smoothed(y0, self.eps_ls);
-                focal::element(x, y, y_bar, alpha, gamma, pw, self.poly)
-            }
-            ElementLoss::Quality { beta } => quality::element(x, y0, beta),
-            ElementLoss::Varifocal {
-                alpha,
-                gamma,
-                iou_weighted,
-            } => varifocal::element(x, y0, alpha, gamma, iou_weighted),
-            ElementLoss::Asymmetric {
-                gamma_pos,
-                gamma_neg,
-                clip,
-                detach_focal_weight,
-            } => asymmetric::element(x, y0, gamma_pos, gamma_neg, clip, detach_focal_weight),
-        }
-    }
-}
-
 /// [`elementwise_accumulate`] on the scalar path only (one element at a time, std's exp / ln),
 /// which the vectorised kernels are tested against (`focal_loss::scalar`).
 pub fn elementwise_accumulate_scalar<T: Real>(
@@ -265,11 +196,6 @@ fn run_scalar<T: Real>(
     out: &mut Outputs<T>,
 ) -> f64 {
     let (classes, spatial) = (layout.classes, layout.spatial);
-    let k = Scalar {
-        loss: opts.loss,
-        eps_ls: opts.label_smoothing,
-        poly: opts.poly_epsilon,
-    };
     let scale = T::from_f64(out.grad_scale);
     let mut loss_out = out.loss.as_deref_mut();
     let mut grad_out = out.grad.as_deref_mut();
@@ -303,7 +229,7 @@ fn run_scalar<T: Real>(
             PosWeight::Scalar(pw) => Some(pw),
             PosWeight::PerClass(pw) => Some(pw[c]),
         };
-        let (loss, grad) = k.element(x, y, pw);
+        let (loss, grad) = opts.loss.scalar(opts, x, y, pw);
         let loss = w * loss;
         sum += loss.to_f64();
         if let Some(l) = loss_out.as_deref_mut() {

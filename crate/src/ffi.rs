@@ -13,6 +13,7 @@
 //! - `sum` is an f64 running sum of item losses: the kernel adds to it in item order. `positives`
 //!   (element-wise kernels) is a running sum too: the kernel adds the chunk's positives to it.
 
+use crate::family::HeaderParams;
 use crate::{
     elementwise_accumulate, softmax_focal_accumulate, Alpha, ElementLoss, ElementOptions, ElementTargets, FocalError,
     Layout, Outputs, PosWeight, SoftmaxOptions, SoftmaxTargets,
@@ -26,14 +27,6 @@ pub const ABI_VERSION: u32 = 3;
 /// Bytes of the scratch area.
 pub const SCRATCH_BYTES: usize = 1 << 18;
 
-/// `loss_kind` of the element-wise kernels: the sigmoid focal loss.
-pub const KIND_FOCAL: u32 = 0;
-/// `loss_kind`: Quality Focal Loss.
-pub const KIND_QUALITY: u32 = 1;
-/// `loss_kind`: Varifocal Loss.
-pub const KIND_VARIFOCAL: u32 = 2;
-/// `loss_kind`: Asymmetric Loss.
-pub const KIND_ASYMMETRIC: u32 = 3;
 /// `flags` bit: Varifocal's `iou_weighted`.
 pub const FLAG_IOU_WEIGHTED: u32 = 1;
 /// `flags` bit: Asymmetric's `detach_focal_weight`.
@@ -280,28 +273,18 @@ macro_rules! kernels {
                 if h.alpha != 0 || h.flags & !(FLAG_IOU_WEIGHTED | FLAG_DETACH_FOCAL_WEIGHT) != 0 {
                     return Err(FocalError::InvalidArgument);
                 }
-                let loss = match h.loss_kind {
-                    KIND_FOCAL => ElementLoss::Focal {
-                        gamma: h.gamma as $t,
-                        alpha: if h.alpha_scalar < 0.0 {
-                            None
-                        } else {
-                            Some(h.alpha_scalar as $t)
-                        },
-                    },
-                    KIND_QUALITY => ElementLoss::Quality { beta: h.beta as $t },
-                    KIND_VARIFOCAL => ElementLoss::Varifocal {
-                        alpha: h.alpha_scalar as $t,
-                        gamma: h.gamma as $t,
-                        iou_weighted: h.flags & FLAG_IOU_WEIGHTED != 0,
-                    },
-                    KIND_ASYMMETRIC => ElementLoss::Asymmetric {
-                        gamma_pos: h.gamma as $t,
-                        gamma_neg: h.gamma_neg as $t,
-                        clip: h.clip as $t,
-                        detach_focal_weight: h.flags & FLAG_DETACH_FOCAL_WEIGHT != 0,
-                    },
-                    _ => return Err(FocalError::InvalidArgument),
+                // Each loss's `KIND` and `from_header` (crate::family).
+                let params = HeaderParams {
+                    alpha_scalar: h.alpha_scalar,
+                    gamma: h.gamma,
+                    gamma_neg: h.gamma_neg,
+                    beta: h.beta,
+                    clip: h.clip,
+                    iou_weighted: h.flags & FLAG_IOU_WEIGHTED != 0,
+                    detach_focal_weight: h.flags & FLAG_DETACH_FOCAL_WEIGHT != 0,
+                };
+                let Some(loss) = ElementLoss::<$t>::from_header(h.loss_kind, &params) else {
+                    return Err(FocalError::InvalidArgument);
                 };
                 let pos_weight = match slice(h.pos_weight, layout.classes)? {
                     Some(pw) => PosWeight::PerClass(pw),

@@ -44,10 +44,87 @@
 //! of a few u·c in p_m (mpmath: float32 at x = −2.9444379806518555, y = 0 is 0.20 relative off,
 //! within that scale). The `acc/asl …` vectors hold the loss and gradient to exactly this scale.
 
-use super::{exp_o, ln_1p_o, ln_o, power, sigmoid_terms, SigmoidLanes, Start};
+use super::{exp_o, ln_1p_o, ln_o, power, sigmoid_terms, ElementLoss, ElementOptions, HeaderParams, SigmoidLanes, Start};
 use crate::real::Real;
 use crate::simd::math::FocalPow;
-use crate::simd::VMath;
+use crate::simd::{VMath, Vector};
+use crate::{check_gamma, FocalError};
+
+/// Its header `loss_kind` (ts/family.ts's `kind.code`).
+pub(crate) const KIND: u32 = 3;
+
+/// γ₊, γ₋ ≥ 0 and clip in [0, 1).
+pub(crate) fn validate<T: Real>(
+    _: &ElementOptions<T>,
+    gamma_pos: T,
+    gamma_neg: T,
+    clip: T,
+    _: bool,
+) -> Result<(), FocalError> {
+    check_gamma(gamma_pos)?;
+    check_gamma(gamma_neg)?;
+    if !(clip >= T::ZERO && clip < T::ONE) {
+        return Err(FocalError::InvalidClip);
+    }
+    Ok(())
+}
+
+/// The loss of a call header.
+pub(crate) fn from_header<T: Real>(h: &HeaderParams) -> ElementLoss<T> {
+    ElementLoss::Asymmetric {
+        gamma_pos: T::from_f64(h.gamma),
+        gamma_neg: T::from_f64(h.gamma_neg),
+        clip: T::from_f64(h.clip),
+        detach_focal_weight: h.detach_focal_weight,
+    }
+}
+
+/// [`element`] as the scalar loop calls it.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn scalar<T: Real>(
+    _: &ElementOptions<T>,
+    x: T,
+    y0: T,
+    _: Option<T>,
+    gamma_pos: T,
+    gamma_neg: T,
+    clip: T,
+    detach_focal_weight: bool,
+) -> (T, T) {
+    element(x, y0, gamma_pos, gamma_neg, clip, detach_focal_weight)
+}
+
+/// The per-call parameters as lanes.
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes<V> {
+    gamma_pos: FocalPow<V>,
+    gamma_neg: FocalPow<V>,
+    /// (clip, ln clip) when clip > 0.
+    clip: Option<(V, V)>,
+    detach: bool,
+}
+
+impl<V: VMath> Lanes<V> {
+    #[inline(always)]
+    pub(crate) fn new<T: Real>(_: &ElementOptions<T>, gamma_pos: T, gamma_neg: T, clip: T, detach: bool) -> Self
+    where
+        V: Vector<Scalar = T>,
+    {
+        Lanes {
+            gamma_pos: FocalPow::new(gamma_pos, gamma_pos.to_f64()),
+            gamma_neg: FocalPow::new(gamma_neg, gamma_neg.to_f64()),
+            clip: (clip != T::ZERO).then(|| (V::splat(clip), V::splat(clip.ln()))),
+            detach,
+        }
+    }
+
+    /// [`lanes`] of the front `start` and the targets y.
+    #[inline(always)]
+    pub(crate) fn eval(&self, start: Start<V>, y: V, _: V) -> (V, V) {
+        lanes(start, y, self.gamma_pos, self.gamma_neg, self.clip, self.detach)
+    }
+}
 
 /// Asymmetric Loss of one element (without w): (l, ∂l/∂x), std's exp / ln / ln_1p.
 #[allow(clippy::too_many_arguments)]

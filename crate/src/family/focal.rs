@@ -61,10 +61,90 @@
 //! formula's, is exp(γ·log m), within about u·|log m^γ|. Above m = 1/16 the direct Poly-1 forms
 //! lose at most a factor 32 (CONTRACT.md § Stability rule 8).
 
-use super::{exp_o, ln_o, power, sigmoid_terms, Start};
+use super::{exp_o, ln_o, power, sigmoid_terms, smoothed, ElementLoss, ElementOptions, HeaderParams, PosWeight, Start};
 use crate::real::Real;
 use crate::simd::math::{poly_series, poly_small, FocalPow, POLY_SERIES_MAX};
-use crate::simd::VMath;
+use crate::simd::{VMath, Vector};
+use crate::{check_gamma, check_label_smoothing, FocalError};
+
+/// Its header `loss_kind` (ts/family.ts's `kind.code`).
+pub(crate) const KIND: u32 = 0;
+
+/// γ ≥ 0, α in [0, 1] and label smoothing in [0, 1) (Poly-1's ε and the positive weights, which
+/// only this loss takes, are checked by `crate::elementwise::validate`).
+pub(crate) fn validate<T: Real>(opts: &ElementOptions<T>, gamma: T, alpha: Option<T>) -> Result<(), FocalError> {
+    check_gamma(gamma)?;
+    check_label_smoothing(opts.label_smoothing)?;
+    if let Some(a) = alpha {
+        if !(a >= T::ZERO && a <= T::ONE) {
+            return Err(FocalError::InvalidAlpha);
+        }
+    }
+    Ok(())
+}
+
+/// The loss of a call header (α < 0: no weighting).
+pub(crate) fn from_header<T: Real>(h: &HeaderParams) -> ElementLoss<T> {
+    ElementLoss::Focal {
+        gamma: T::from_f64(h.gamma),
+        alpha: if h.alpha_scalar < 0.0 {
+            None
+        } else {
+            Some(T::from_f64(h.alpha_scalar))
+        },
+    }
+}
+
+/// [`element`] as the scalar loop calls it: the target smoothed first, with the element's positive
+/// weight and Poly-1's ε.
+#[inline(always)]
+pub(crate) fn scalar<T: Real>(opts: &ElementOptions<T>, x: T, y0: T, pw: Option<T>, gamma: T, alpha: Option<T>) -> (T, T) {
+    let (y, y_bar) = smoothed(y0, opts.label_smoothing);
+    element(x, y, y_bar, alpha, gamma, pw, opts.poly_epsilon)
+}
+
+/// The per-call parameters as lanes.
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes<V> {
+    alpha: Option<V>,
+    gamma: FocalPow<V>,
+    /// (1 − ε, ε/2) of label smoothing, when ε ≠ 0.
+    smoothing: Option<(V, V)>,
+    /// Whether the lanes' positive weights apply.
+    pos_weight: bool,
+    /// (ε, ε·(γ + 1)) of Poly-1, when ε ≠ 0.
+    poly: Option<(V, V)>,
+}
+
+impl<V: VMath> Lanes<V> {
+    #[inline(always)]
+    pub(crate) fn new<T: Real>(opts: &ElementOptions<T>, gamma: T, alpha: Option<T>) -> Self
+    where
+        V: Vector<Scalar = T>,
+    {
+        let splat = V::splat;
+        let (eps, poly) = (opts.label_smoothing, opts.poly_epsilon);
+        Lanes {
+            alpha: alpha.map(splat),
+            gamma: FocalPow::new(gamma, gamma.to_f64()),
+            smoothing: (eps != T::ZERO).then(|| (splat(T::ONE - eps), splat(eps * T::from_f64(0.5)))),
+            pos_weight: !matches!(opts.pos_weight, PosWeight::None),
+            poly: (poly != T::ZERO).then(|| (splat(poly), splat(poly * (gamma + T::ONE)))),
+        }
+    }
+
+    /// [`lanes`] of the front `start`, the (unsmoothed) targets y and the lanes' positive weights.
+    #[inline(always)]
+    pub(crate) fn eval(&self, start: Start<V>, y: V, pw: V) -> (V, V) {
+        let one = V::c(1.0);
+        // y and ȳ = 1 − y each from non-negative terms (see crate::family::smoothed).
+        let (y, y_bar) = match self.smoothing {
+            None => (y, one - y),
+            Some((one_minus_eps, half_eps)) => (y * one_minus_eps + half_eps, (one - y) * one_minus_eps + half_eps),
+        };
+        lanes(start, y, y_bar, self.alpha, self.pos_weight.then_some(pw), self.poly, self.gamma)
+    }
+}
 
 /// The sigmoid focal loss of one element (without w): (l, ∂l/∂x), std's exp / ln / ln_1p (see the
 /// module comment).

@@ -57,47 +57,116 @@
 //! (crate/tests/simd_kernels.rs), not bit for bit; each lane depends only on its own element, so a
 //! result is the same bits whatever its lane, block or chunk.
 
-pub(crate) mod asymmetric;
-pub(crate) mod focal;
-pub(crate) mod quality;
-pub(crate) mod varifocal;
-
 use crate::real::Real;
 use crate::simd::math::{exp, ln, ln_1p};
-use crate::simd::VMath;
+use crate::simd::{VMath, Vector};
+use crate::FocalError;
 
-/// Which element-wise loss, with its parameters.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum ElementLoss<T> {
+/// The list of the element-wise losses, each named once (see `element_losses!`): a new loss is
+/// its module (with `KIND`, `validate`, `from_header`, `scalar`, `Lanes` with `new` and `eval`;
+/// see `quality.rs`, the shortest) and one entry here.
+macro_rules! element_losses {
+    ($(
+        $(#[$doc:meta])*
+        $name:ident = $module:ident { $( $(#[$field_doc:meta])* $field:ident: $ty:ty, )* }
+    )*) => {
+        $( pub(crate) mod $module; )*
+
+        /// Which element-wise loss, with its parameters.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum ElementLoss<T> {
+            $( $(#[$doc])* $name { $( $(#[$field_doc])* $field: $ty, )* }, )*
+        }
+
+        impl<T: Real> ElementLoss<T> {
+            /// The loss's own parameters and the focal-only options (each module's `validate`).
+            pub(crate) fn validate(&self, opts: &ElementOptions<T>) -> Result<(), FocalError> {
+                match *self {
+                    $( ElementLoss::$name { $($field),* } => $module::validate(opts, $($field),*), )*
+                }
+            }
+
+            /// (l, ∂l/∂x) of one element before its weight w, std's exp / ln / ln_1p, from the
+            /// unsmoothed target y0 and the element's positive weight (each module's `scalar`).
+            #[inline(always)]
+            pub(crate) fn scalar(&self, opts: &ElementOptions<T>, x: T, y0: T, pw: Option<T>) -> (T, T) {
+                match *self {
+                    $( ElementLoss::$name { $($field),* } => $module::scalar(opts, x, y0, pw, $($field),*), )*
+                }
+            }
+
+            /// The loss of the header's `loss_kind` (each module's `KIND` and `from_header`), or
+            /// `None` for an unknown kind.
+            #[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+            pub(crate) fn from_header(kind: u32, h: &HeaderParams) -> Option<Self> {
+                $( if kind == $module::KIND {
+                    return Some($module::from_header(h));
+                } )*
+                None
+            }
+        }
+
+        /// A loss with its per-call parameters as lanes (each module's `Lanes`), made once per
+        /// call by `simd::elementwise::run`.
+        #[derive(Clone, Copy)]
+        pub(crate) enum LossLanes<V> {
+            $( $(#[$doc])* $name($module::Lanes<V>), )*
+        }
+
+        impl<V: VMath> LossLanes<V> {
+            /// The call's loss as lanes.
+            #[inline(always)]
+            pub(crate) fn new<T: Real>(opts: &ElementOptions<T>) -> Self
+            where
+                V: Vector<Scalar = T>,
+            {
+                match opts.loss {
+                    $( ElementLoss::$name { $($field),* } => LossLanes::$name($module::Lanes::new(opts, $($field),*)), )*
+                }
+            }
+
+            /// (loss, ∂loss/∂x) before the weight per lane, from the front, the (unsmoothed)
+            /// targets and the positive weights of the lanes.
+            #[inline(always)]
+            pub(crate) fn eval(&self, start: Start<V>, y: V, pw: V) -> (V, V) {
+                match self {
+                    $( LossLanes::$name(l) => l.eval(start, y, pw), )*
+                }
+            }
+        }
+    };
+}
+
+element_losses! {
     /// The sigmoid focal loss (torchvision `sigmoid_focal_loss`): l = α_t·m^γ·CE (+ ε·m^(γ+1)),
     /// with [`ElementOptions::pos_weight`], [`ElementOptions::poly_epsilon`] and
     /// [`ElementOptions::label_smoothing`].
-    Focal {
+    Focal = focal {
         /// γ ≥ 0.
         gamma: T,
         /// α in `[0, 1]` weights positives and 1 − α negatives; `None` turns weighting off.
         alpha: Option<T>,
-    },
+    }
     /// Quality Focal Loss (Li et al., Generalized Focal Loss; mmdet `QualityFocalLoss`):
     /// l = |y − σ(x)|^β · BCE(x, y), y a soft quality score.
-    Quality {
+    Quality = quality {
         /// β ≥ 0 (2 in mmdet).
         beta: T,
-    },
+    }
     /// Varifocal Loss (Zhang et al., VarifocalNet; mmdet `VarifocalLoss`): l = y·BCE(x, y)
     /// (`iou_weighted`) or BCE(x, y) for y > 0; α·σ(x)^γ·softplus(x) for y = 0. The focal weight is
     /// differentiated (not detached).
-    Varifocal {
+    Varifocal = varifocal {
         /// α ≥ 0, the weight of negatives (0.75 in mmdet).
         alpha: T,
         /// γ ≥ 0 (2 in mmdet).
         gamma: T,
         /// Weight positives by their score y.
         iou_weighted: bool,
-    },
+    }
     /// Asymmetric Loss (Ridnik et al., ICCV 2021): l = −y(1 − p)^γ₊ log p − (1 − y) p_m^γ₋ log(1 − p_m),
     /// p_m = max(p − clip, 0).
-    Asymmetric {
+    Asymmetric = asymmetric {
         /// γ₊ ≥ 0.
         gamma_pos: T,
         /// γ₋ ≥ 0.
@@ -106,7 +175,33 @@ pub enum ElementLoss<T> {
         clip: T,
         /// Treat (1 − p)^γ₊ and p_m^γ₋ as constants in the gradient.
         detach_focal_weight: bool,
-    },
+    }
+}
+
+/// The loss parameters of a call header (`crate::ffi::CallHeader`), as each module's
+/// `from_header` reads them (this module does not depend on the boundary, which is wasm32 only).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) struct HeaderParams {
+    /// Focal: α, or < 0 for no weighting. Varifocal: α.
+    pub alpha_scalar: f64,
+    /// γ (focal, varifocal); γ₊ (asymmetric).
+    pub gamma: f64,
+    /// γ₋ (asymmetric).
+    pub gamma_neg: f64,
+    /// β (quality).
+    pub beta: f64,
+    /// clip (asymmetric).
+    pub clip: f64,
+    /// The `iou_weighted` flag (varifocal).
+    pub iou_weighted: bool,
+    /// The `detach_focal_weight` flag (asymmetric).
+    pub detach_focal_weight: bool,
+}
+
+/// ≥ 0 and finite (β, varifocal's α, positive weights).
+#[inline(always)]
+pub(crate) fn non_negative<T: Real>(v: T) -> bool {
+    v.is_finite() && v >= T::ZERO
 }
 
 /// Targets of an element-wise loss.

@@ -39,10 +39,61 @@
 //! y = 0.6224593934477877 is 8.7e-10 relative off, both within that scale). The `acc/qfl …`
 //! vectors hold the loss and gradient to exactly this scale.
 
-use super::{exp_o, ln_o, power, sigmoid_terms, target_minus_p, SigmoidLanes, Start};
+use super::{
+    exp_o, ln_o, non_negative, power, sigmoid_terms, target_minus_p, ElementLoss, ElementOptions, HeaderParams,
+    SigmoidLanes, Start,
+};
 use crate::real::Real;
 use crate::simd::math::FocalPow;
-use crate::simd::VMath;
+use crate::simd::{VMath, Vector};
+use crate::FocalError;
+
+/// Its header `loss_kind` (ts/family.ts's `kind.code`).
+pub(crate) const KIND: u32 = 1;
+
+/// β ≥ 0 and finite.
+pub(crate) fn validate<T: Real>(_: &ElementOptions<T>, beta: T) -> Result<(), FocalError> {
+    if non_negative(beta) {
+        Ok(())
+    } else {
+        Err(FocalError::InvalidBeta)
+    }
+}
+
+/// The loss of a call header.
+pub(crate) fn from_header<T: Real>(h: &HeaderParams) -> ElementLoss<T> {
+    ElementLoss::Quality { beta: T::from_f64(h.beta) }
+}
+
+/// [`element`] as the scalar loop calls it.
+#[inline(always)]
+pub(crate) fn scalar<T: Real>(_: &ElementOptions<T>, x: T, y0: T, _: Option<T>, beta: T) -> (T, T) {
+    element(x, y0, beta)
+}
+
+/// The per-call parameters as lanes.
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes<V> {
+    beta: FocalPow<V>,
+}
+
+impl<V: VMath> Lanes<V> {
+    #[inline(always)]
+    pub(crate) fn new<T: Real>(_: &ElementOptions<T>, beta: T) -> Self
+    where
+        V: Vector<Scalar = T>,
+    {
+        Lanes {
+            beta: FocalPow::new(beta, beta.to_f64()),
+        }
+    }
+
+    /// [`lanes`] of the front `start` and the targets y.
+    #[inline(always)]
+    pub(crate) fn eval(&self, start: Start<V>, y: V, _: V) -> (V, V) {
+        lanes(start, y, self.beta)
+    }
+}
 
 /// Quality Focal Loss of one element (without w): (l, ∂l/∂x), std's exp / ln / ln_1p.
 #[inline(always)]

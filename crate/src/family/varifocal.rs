@@ -26,10 +26,77 @@
 //! CONTRACT.md § Accuracy's relative rule for every finite input: no term of either branch cancels,
 //! and d = y − p is as accurate as [`super::quality`]'s (exact for y = 1).
 
-use super::{exp_o, power, sigmoid_terms, target_minus_p, SigmoidLanes, Start};
+use super::{
+    exp_o, non_negative, power, sigmoid_terms, target_minus_p, ElementLoss, ElementOptions, HeaderParams, SigmoidLanes,
+    Start,
+};
 use crate::real::Real;
 use crate::simd::math::FocalPow;
-use crate::simd::VMath;
+use crate::simd::{VMath, Vector};
+use crate::{check_gamma, FocalError};
+
+/// Its header `loss_kind` (ts/family.ts's `kind.code`).
+pub(crate) const KIND: u32 = 2;
+
+/// γ ≥ 0 and α ≥ 0, finite.
+pub(crate) fn validate<T: Real>(_: &ElementOptions<T>, alpha: T, gamma: T, _: bool) -> Result<(), FocalError> {
+    check_gamma(gamma)?;
+    if !non_negative(alpha) {
+        return Err(FocalError::InvalidAlpha);
+    }
+    Ok(())
+}
+
+/// The loss of a call header.
+pub(crate) fn from_header<T: Real>(h: &HeaderParams) -> ElementLoss<T> {
+    ElementLoss::Varifocal {
+        alpha: T::from_f64(h.alpha_scalar),
+        gamma: T::from_f64(h.gamma),
+        iou_weighted: h.iou_weighted,
+    }
+}
+
+/// [`element`] as the scalar loop calls it.
+#[inline(always)]
+pub(crate) fn scalar<T: Real>(
+    _: &ElementOptions<T>,
+    x: T,
+    y0: T,
+    _: Option<T>,
+    alpha: T,
+    gamma: T,
+    iou_weighted: bool,
+) -> (T, T) {
+    element(x, y0, alpha, gamma, iou_weighted)
+}
+
+/// The per-call parameters as lanes.
+#[derive(Clone, Copy)]
+pub(crate) struct Lanes<V> {
+    alpha: V,
+    gamma: FocalPow<V>,
+    iou_weighted: bool,
+}
+
+impl<V: VMath> Lanes<V> {
+    #[inline(always)]
+    pub(crate) fn new<T: Real>(_: &ElementOptions<T>, alpha: T, gamma: T, iou_weighted: bool) -> Self
+    where
+        V: Vector<Scalar = T>,
+    {
+        Lanes {
+            alpha: V::splat(alpha),
+            gamma: FocalPow::new(gamma, gamma.to_f64()),
+            iou_weighted,
+        }
+    }
+
+    /// [`lanes`] of the front `start` and the targets y.
+    #[inline(always)]
+    pub(crate) fn eval(&self, start: Start<V>, y: V, _: V) -> (V, V) {
+        lanes(start, y, self.alpha, self.gamma, self.iou_weighted)
+    }
+}
 
 /// Varifocal Loss of one element (without w): (l, ∂l/∂x), std's exp / ln / ln_1p.
 #[inline(always)]

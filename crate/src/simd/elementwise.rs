@@ -33,11 +33,9 @@
 //! accuracy is that of each loss module (CONTRACT.md § Accuracy); `super::math`'s exp / ln / ln_1p
 //! are under 1 ulp (float64) and about 1 ulp (float32).
 
-use super::math::{exp_nonpos, ln_1p_unit, FocalPow};
+use super::math::{exp_nonpos, ln_1p_unit};
 use super::{SimdReal, VMath, Vector};
-use crate::family::{
-    asymmetric, focal, quality, varifocal, ElementLoss, ElementOptions, ElementTargets, PosWeight, Start,
-};
+use crate::family::{ElementOptions, ElementTargets, LossLanes, PosWeight, Start};
 use crate::real::Real;
 use crate::{Layout, Outputs};
 
@@ -50,37 +48,8 @@ const BLOCK: usize = 64;
 /// side by side fill the CPU's window).
 type W<T> = <T as SimdReal>::E;
 
-/// A loss with its per-call parameters, as lanes.
-#[derive(Clone, Copy)]
-enum Loss<V> {
-    /// `crate::family::focal`.
-    Focal {
-        alpha: Option<V>,
-        gamma: FocalPow<V>,
-        /// (1 − ε, ε/2) of label smoothing, when ε ≠ 0.
-        smoothing: Option<(V, V)>,
-        /// Whether the lanes' positive weights apply.
-        pos_weight: bool,
-        /// (ε, ε·(γ + 1)) of Poly-1, when ε ≠ 0.
-        poly: Option<(V, V)>,
-    },
-    /// `crate::family::quality`.
-    Quality { beta: FocalPow<V> },
-    /// `crate::family::varifocal`.
-    Varifocal {
-        alpha: V,
-        gamma: FocalPow<V>,
-        iou_weighted: bool,
-    },
-    /// `crate::family::asymmetric`.
-    Asymmetric {
-        gamma_pos: FocalPow<V>,
-        gamma_neg: FocalPow<V>,
-        /// (clip, ln clip) when clip > 0.
-        clip: Option<(V, V)>,
-        detach: bool,
-    },
-}
+/// The call's loss with its per-call parameters, as lanes (`crate::family::LossLanes`).
+type Loss<V> = LossLanes<V>;
 
 /// x (+∞ made NaN), e = exp(−|x|), log1p(e), 1/(1 + e) = max(p, 1 − p), e/(1 + e) = min(p, 1 − p).
 #[derive(Clone, Copy)]
@@ -100,55 +69,24 @@ impl<V: Copy> Front<V> {
     }
 }
 
-impl<V: VMath> Loss<V> {
-    /// (loss, ∂loss/∂x) before the weight, from the logits, the (unsmoothed) targets and the
-    /// positive weights of the lanes.
-    #[inline(always)]
-    fn eval(&self, x: V, y: V, pw: V) -> (V, V) {
-        let one = V::c(1.0);
-        let inf = V::c(f64::INFINITY);
-        let x = V::select(x.eq(inf), V::c(f64::NAN), x);
-        // −|x| by setting the sign bit (one operation; −abs is two).
-        let e = exp_nonpos(x.or(V::c(-0.0)));
-        let inv = one / (one + e);
-        let log1p_e = ln_1p_unit(e, inv);
-        let f = Front {
-            x,
-            log1p_e,
-            inv,
-            e_inv: e * inv,
-        };
-        match *self {
-            Loss::Focal {
-                alpha,
-                gamma,
-                smoothing,
-                pos_weight,
-                poly,
-            } => {
-                // y and ȳ = 1 − y each from non-negative terms (see crate::family::smoothed).
-                let (y, y_bar) = match smoothing {
-                    None => (y, one - y),
-                    Some((one_minus_eps, half_eps)) => {
-                        (y * one_minus_eps + half_eps, (one - y) * one_minus_eps + half_eps)
-                    }
-                };
-                focal::lanes(f.start(), y, y_bar, alpha, pos_weight.then_some(pw), poly, gamma)
-            }
-            Loss::Quality { beta } => quality::lanes(f.start(), y, beta),
-            Loss::Varifocal {
-                alpha,
-                gamma,
-                iou_weighted,
-            } => varifocal::lanes(f.start(), y, alpha, gamma, iou_weighted),
-            Loss::Asymmetric {
-                gamma_pos,
-                gamma_neg,
-                clip,
-                detach,
-            } => asymmetric::lanes(f.start(), y, gamma_pos, gamma_neg, clip, detach),
-        }
-    }
+/// (loss, ∂loss/∂x) before the weight, from the logits, the (unsmoothed) targets and the positive
+/// weights of the lanes: the front every loss shares, then the call's loss (`LossLanes::eval`).
+#[inline(always)]
+fn eval<V: VMath>(k: &Loss<V>, x: V, y: V, pw: V) -> (V, V) {
+    let one = V::c(1.0);
+    let inf = V::c(f64::INFINITY);
+    let x = V::select(x.eq(inf), V::c(f64::NAN), x);
+    // −|x| by setting the sign bit (one operation; −abs is two).
+    let e = exp_nonpos(x.or(V::c(-0.0)));
+    let inv = one / (one + e);
+    let log1p_e = ln_1p_unit(e, inv);
+    let f = Front {
+        x,
+        log1p_e,
+        inv,
+        e_inv: e * inv,
+    };
+    k.eval(f.start(), y, pw)
 }
 
 /// One block's inputs that are not read in place.
@@ -351,7 +289,7 @@ fn drive<T: Real>(
             let w = if ws.is_some() { W::<T>::load(w) } else { one };
             let pw = if per_class_pw { W::<T>::load(pw) } else { pw_all };
             let y = W::<T>::load(y);
-            let (loss, grad) = k.eval(W::<T>::load(x), y, pw);
+            let (loss, grad) = eval(k, W::<T>::load(x), y, pw);
             let mut loss = w * loss;
             let mut grad = (w * scale) * grad;
             if dense.is_none() {
@@ -394,40 +332,6 @@ pub(crate) fn run<T: Real>(
     opts: &ElementOptions<T>,
     out: &mut Outputs<T>,
 ) -> f64 {
-    let splat = W::<T>::splat;
-    let pow = |g: T| FocalPow::<W<T>>::new(g, g.to_f64());
-    let k = match opts.loss {
-        ElementLoss::Focal { gamma, alpha } => {
-            let (eps, poly) = (opts.label_smoothing, opts.poly_epsilon);
-            Loss::Focal {
-                alpha: alpha.map(splat),
-                gamma: pow(gamma),
-                smoothing: (eps != T::ZERO).then(|| (splat(T::ONE - eps), splat(eps * T::from_f64(0.5)))),
-                pos_weight: !matches!(opts.pos_weight, PosWeight::None),
-                poly: (poly != T::ZERO).then(|| (splat(poly), splat(poly * (gamma + T::ONE)))),
-            }
-        }
-        ElementLoss::Quality { beta } => Loss::Quality { beta: pow(beta) },
-        ElementLoss::Varifocal {
-            alpha,
-            gamma,
-            iou_weighted,
-        } => Loss::Varifocal {
-            alpha: splat(alpha),
-            gamma: pow(gamma),
-            iou_weighted,
-        },
-        ElementLoss::Asymmetric {
-            gamma_pos,
-            gamma_neg,
-            clip,
-            detach_focal_weight,
-        } => Loss::Asymmetric {
-            gamma_pos: pow(gamma_pos),
-            gamma_neg: pow(gamma_neg),
-            clip: (clip != T::ZERO).then(|| (splat(clip), splat(clip.ln()))),
-            detach: detach_focal_weight,
-        },
-    };
+    let k = Loss::<W<T>>::new(opts);
     drive(layout, logits, targets, opts, out, &k)
 }
