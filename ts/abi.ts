@@ -1,8 +1,8 @@
 // The wasm boundary as TypeScript sees it: the one TypeScript source of the header layout, the ABI
 // version, the flags and the status codes with their messages, and the loss kinds gathered from the
 // family's descriptors (ts/family.ts, each loss's `kind`). The Rust side has one
-// source of each too (crate/src/ffi.rs CallHeader, ABI_VERSION, KIND_*, FLAG_*; FocalError::code in
-// crate/src/lib.rs). test/wasm-module.test.ts compares the header layout with the one the .wasm
+// source of each too (crate/src/ffi.rs CallHeader, ABI_VERSION, FLAG_*; each crate/src/family/ module's KIND;
+// FocalError::code in crate/src/lib.rs). test/wasm-module.test.ts compares the header layout with the one the .wasm
 // reports; test/boundary.test.ts compares the rest with the crate's sources and triggers every
 // status through a raw kernel call.
 

@@ -78,7 +78,10 @@ export interface LossDescriptor<O = Record<string, unknown>> {
   readonly fn: string;
   /** Which kernel computes it (focal_softmax_* or focal_elementwise_*). */
   readonly kernel: 'softmax' | 'elementwise';
-  /** Its header `loss_kind` (element-wise kernel): `name` is crate/src/ffi.rs's KIND_<NAME> in PascalCase. */
+  /**
+   * Its header `loss_kind` (element-wise kernel): `name` is an entry `Name = module` of crate/src/family/mod.rs's
+   * `element_losses!` list, `code` that module's `KIND`.
+   */
   readonly kind: { readonly name: string; readonly code: number } | null;
   /** Every option key, in the order messages list them. */
   readonly keys: readonly (keyof O & string)[];

@@ -9,7 +9,13 @@
 //! LANES elements at a time): [`focal`], [`quality`], [`varifocal`], [`asymmetric`]. This module
 //! holds what they share: the option types (re-exported by lib.rs), the sigmoid terms of one
 //! element ([`Sigmoid`]) and of lanes ([`SigmoidLanes`]), label smoothing, the power, y − σ(x) and
-//! the out-of-line elementary functions of the lane formulas.
+//! the out-of-line elementary functions of the lane formulas, and the one list of the losses
+//! (`element_losses!`): each entry names a loss's variant, module and parameters once, and the
+//! macro makes from it the `mod` lines, [`ElementLoss`], the lane enum [`LossLanes`] and every
+//! match over the losses (validation, the scalar element, the header's kind, the lanes), each arm
+//! calling the module's function of that name. A module holds its `KIND` (the header's
+//! `loss_kind`), `validate`, `from_header`, `scalar` (over `element`) and `Lanes` (`new` from
+//! the call's options, `eval` over `lanes`).
 //!
 //! The drivers import this module and not the other way round: `crate::elementwise` (validation,
 //! the public entry points, the scalar loop) and `crate::simd::elementwise` (the per-call
@@ -29,7 +35,7 @@
 //! takes one log1p. log σ is never the log of a rounded probability, so it is finite and accurate
 //! where σ underflows (x = −1e4 gives log p = −1e4 exactly, not −∞). The scalar formulas form these
 //! terms in [`sigmoid_terms`]; the lanes get e, log1p(e), 1/(1 + e) and e/(1 + e) from the front of
-//! `simd::elementwise::Loss::eval` (as a [`Start`]) and p, 1 − p and softplus(±x) by selects
+//! `simd::elementwise::eval` (as a [`Start`]) and p, 1 − p and softplus(±x) by selects
 //! ([`SigmoidLanes`]).
 //!
 //! Each loss's own derivation, and where a naive evaluation loses precision, is in its module.
@@ -356,7 +362,7 @@ pub(crate) fn target_minus_p<T: Real>(s: &Sigmoid<T>, y: T, y_bar: T) -> T {
     }
 }
 
-/// The start of every lane formula, as the front of `simd::elementwise::Loss::eval` forms it from
+/// The start of every lane formula, as the front of `simd::elementwise::eval` forms it from
 /// one e = exp(−|x|) per lane: (x with +∞ made NaN, log1p(e), 1/(1 + e) = max(p, 1 − p),
 /// e/(1 + e) = min(p, 1 − p)).
 pub(crate) type Start<V> = (V, V, V, V);

@@ -1,12 +1,13 @@
 //! The vectorised element-wise kernel: the formulas of `crate::family` (one module per loss, with
 //! its derivation and its `lanes`), LANES elements at a time, all four losses in one kernel
-//! ([`Loss`], a `match` per vector) and one driver per float type.
+//! ([`Loss`], `crate::family::LossLanes`: a `match` per vector) and one driver per float type.
 //!
 //! # Method
 //!
-//! - [`run`] turns the call's options into lanes once ([`Loss`]: splatted parameters, `FocalPow`
-//!   for each power, ln clip, Poly-1's ε·(γ + 1), label smoothing's (1 − ε, ε/2)).
-//! - Every element starts the same way ([`Loss::eval`]'s front, [`Front`]): e = exp(−|x|),
+//! - [`run`] turns the call's options into lanes once ([`Loss`], each loss module's `Lanes::new`:
+//!   splatted parameters, `FocalPow` for each power, ln clip, Poly-1's ε·(γ + 1), label
+//!   smoothing's (1 − ε, ε/2)).
+//! - Every element starts the same way ([`eval`]'s front, [`Front`]): e = exp(−|x|),
 //!   1/(1 + e) and log1p(e) (inlined where the build inlines them, as every kernel does); each
 //!   loss's `lanes` then forms p, 1 − p and softplus(±x) by selects. The sigmoid focal loss is the
 //!   hot path (`crate::family::focal`).
