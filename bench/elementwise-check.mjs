@@ -16,9 +16,8 @@
 // Every build must return the same status, sum, positives, per-element losses and gradient, bit for bit (signed
 // zeros included), NaN payloads aside: which NaN an operation returns depends on its operands' order, which the
 // compiler may swap, and on the CPU. Exits 1 on the first difference.
-import { readFileSync } from 'node:fs';
+import { rawBuild } from './header.mjs';
 import { rng } from './rng.mjs';
-import { FIELDS } from './header.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -36,28 +35,12 @@ const FLAG_DETACH_FOCAL_WEIGHT = 2;
 
 /** One instance of a build; `call(c)` runs case c and returns its outputs as bytes. */
 function instance(file) {
-  const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}).exports;
-  const mem = x.memory;
-  const lay = new Uint32Array(mem.buffer, x.focal_header_layout(), 28).slice();
-  const off = Object.fromEntries(FIELDS.map((f, i) => [f, lay[i + 1]]));
-  const base = Math.ceil(mem.buffer.byteLength / 64) * 64;
+  const { x, mem, off, reset, alloc, put, write } = rawBuild(file);
   return (c) => {
-    let top = base;
-    const alloc = (bytes) => {
-      const at = top;
-      top += Math.ceil(bytes / 64) * 64 + 64;
-      if (top > mem.buffer.byteLength) mem.grow(Math.ceil((top - mem.buffer.byteLength) / 65536));
-      return at;
-    };
+    reset();
     const F = c.dtype === 'f32' ? Float32Array : Float64Array;
     const n = c.logits.length;
     const header = alloc(256);
-    const put = (arr) => {
-      if (!arr) return 0;
-      const p = alloc(arr.byteLength);
-      new Uint8Array(mem.buffer, p, arr.byteLength).set(new Uint8Array(arr.buffer, arr.byteOffset, arr.byteLength));
-      return p;
-    };
     // Sentinel-filled outputs, so that an element one build leaves unwritten shows.
     const out = (want) => {
       if (!want) return 0;
@@ -94,11 +77,7 @@ function instance(file) {
       sum: 0.25,
       positives: 1,
     };
-    const dv = new DataView(mem.buffer);
-    for (const f of FIELDS) {
-      if (off[f] >= off.alpha_scalar) dv.setFloat64(header + off[f], h[f], true);
-      else dv.setUint32(header + off[f], h[f] >>> 0, true);
-    }
+    write(header, h);
     const status = x[`focal_elementwise_${c.dtype}`](header);
     const values = (p) => (p ? new F(mem.buffer, p, n).slice() : new F(0));
     const hv = new DataView(mem.buffer);

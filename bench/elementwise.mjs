@@ -1,5 +1,5 @@
 // The element-wise kernels (sigmoid focal loss, QFL, VFL, ASL), several builds side by side (issue 19).
-// Three modes:
+// Two modes:
 //
 //   node bench/elementwise.mjs --wasm old.wasm,new.wasm [--reps 31] [--cases REGEX]
 //     one kernel call in place over a batch already in wasm memory (no engine, no copies, no JS
@@ -15,19 +15,13 @@
 //   for every build after the first the median over rounds of its time / the first build's time
 //   in the same round (a paired ratio: steadier than a ratio of medians when the load changes).
 //
-//   node bench/elementwise.mjs --check --wasm a.wasm,b.wasm,… [--rounds 60]
-//     the same random inputs through every build, over the options the element-wise kernel
-//     takes (the four losses; dense hard, soft and class-index targets with the ignore index;
-//     weights; positive weights scalar or per class; α none or scalar; γ, β, γ₋ integer,
-//     fractional or 0; clip; label smoothing; Poly-1; iou_weighted, detach; logits up to ±1e4,
-//     ±∞ and NaN; with and without loss and gradient outputs; f32 and f64; sizes that are not a
-//     multiple of any block): every loss, gradient entry and sum must have the same bits in every
-//     build (NaN payloads aside). Exits 1 on the first difference.
+//
+//   Bits across builds: bench/elementwise-check.mjs.
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { indexData, sigmoidData, softData } from './data.mjs';
-import { FIELDS } from './header.mjs';
+import { rawBuild } from './header.mjs';
 import { rng } from './rng.mjs';
 
 const argv = process.argv.slice(2);
@@ -45,29 +39,13 @@ const KIND = { sigmoid: 0, quality: 1, varifocal: 2, asymmetric: 3 };
 
 /** One instance of a build; `call(c)` places case c in its memory and returns { run, read }. */
 function instance(file) {
-  const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}).exports;
-  const mem = x.memory;
-  const lay = new Uint32Array(mem.buffer, x.focal_header_layout(), 28).slice();
-  const off = Object.fromEntries(FIELDS.map((f, i) => [f, lay[i + 1]]));
-  const base = Math.ceil(mem.buffer.byteLength / 64) * 64;
-  let top = base;
-  const alloc = (bytes) => {
-    const at = top;
-    top += Math.ceil(bytes / 64) * 64 + 64;
-    if (top > mem.buffer.byteLength) mem.grow(Math.ceil((top - mem.buffer.byteLength) / 65536));
-    return at;
-  };
+  const { x, mem, off, reset, alloc, put: putBytes, write: writeHeader } = rawBuild(file);
   return (c) => {
-    top = base;
+    reset();
     const F = c.dtype === 'f32' ? Float32Array : Float64Array;
     const n = c.logits.length;
     const header = alloc(256);
-    const put = (arr, Ctor) => {
-      if (!arr) return 0;
-      const p = alloc(arr.length * Ctor.BYTES_PER_ELEMENT);
-      new Ctor(mem.buffer, p, arr.length).set(arr);
-      return p;
-    };
+    const put = (arr, Ctor) => putBytes(arr && (arr instanceof Ctor ? arr : Ctor.from(arr)));
     const h = {
       batch: c.batch,
       classes: c.classes,
@@ -98,15 +76,8 @@ function instance(file) {
       positives: 0,
     };
     const fn = x[`focal_elementwise_${c.dtype}`];
-    const write = () => {
-      const dv = new DataView(mem.buffer);
-      for (const f of FIELDS) {
-        if (off[f] >= off.alpha_scalar) dv.setFloat64(header + off[f], h[f], true);
-        else dv.setUint32(header + off[f], h[f] >>> 0, true);
-      }
-    };
     const run = () => {
-      write();
+      writeHeader(header, h);
       const st = fn(header);
       if (st !== 0) throw new Error(`${file}: ${c.id} status ${st}`);
     };
@@ -245,111 +216,4 @@ async function bench() {
   }
 }
 
-/** A random element-wise case exercising the options (see the header comment). */
-function checkCase(r, dtype) {
-  const F = dtype === 'f32' ? Float32Array : Float64Array;
-  const pick = (xs) => xs[Math.floor(r() * xs.length)];
-  const kind = pick(['sigmoid', 'sigmoid', 'quality', 'varifocal', 'asymmetric']);
-  const classes = pick([1, 1, 3, 7, 80]);
-  const spatial = pick([1, 1, 1, 5]);
-  const batch = Math.floor(r() * 40) + 1;
-  const n = batch * classes * spatial;
-  const x = new F(n);
-  for (let i = 0; i < n; i++) {
-    const k = Math.floor(r() * 40);
-    x[i] =
-      k === 0
-        ? (r() - 0.5) * 2e4
-        : k === 1
-          ? (r() - 0.5) * 250
-          : k === 2
-            ? pick([Infinity, -Infinity, NaN, 0, -0, 88.5, -88.5, 103.5, -103.5, 745, -745])
-            : k === 3
-              ? (r() - 0.5) * 1e-6
-              : k < 8
-                ? 15 + r() * 60
-                : (r() - 0.5) * 12;
-  }
-  const c = { id: '', kind, dtype, batch, classes, spatial, logits: x };
-  const targets =
-    kind === 'sigmoid'
-      ? pick(['hard', 'soft', 'indices'])
-      : kind === 'asymmetric'
-        ? pick(['hard', 'soft', 'indices'])
-        : pick(['soft', 'hard', 'indices']);
-  if (targets === 'indices') {
-    const items = batch * spatial;
-    c.indices = Int32Array.from({ length: items }, () => (r() < 0.1 ? -100 : Math.floor(r() * classes)));
-    if (r() < 0.5) c.weights = F.from({ length: items }, () => r() * 3);
-  } else {
-    c.values = F.from({ length: n }, () => {
-      const h = r() < 0.2 ? 1 : 0;
-      return targets === 'hard' ? h : h ? pick([1, 0.2 + 0.8 * r(), 1e-7, 1 - 1e-7]) : pick([0, 0, r() * 0.3]);
-    });
-    if (r() < 0.4) c.weights = F.from({ length: n }, () => r() * 3);
-  }
-  if (kind === 'sigmoid') {
-    c.gamma = pick([0, 0.5, 1, 2, 2, 3, 3.7, 5]);
-    c.alpha = pick([-1, 0.25, 0.9]);
-    const pw = pick(['none', 'none', 'scalar', 'per-class']);
-    if (pw === 'scalar') c.posWeightScalar = pick([2, 0.5]);
-    if (pw === 'per-class') c.posWeight = F.from({ length: classes }, () => r() * 4);
-    c.smoothing = pick([0, 0, 0.1]);
-    c.poly = pick([0, 0, 1, -0.5, -1, 2]);
-  } else if (kind === 'quality') {
-    c.beta = pick([0, 1, 1.5, 2, 3]);
-  } else if (kind === 'varifocal') {
-    c.alpha = pick([0.75, 0.25]);
-    c.gamma = pick([0, 1, 1.5, 2, 4]);
-    c.iouWeighted = r() < 0.5;
-  } else {
-    c.gamma = pick([0, 1, 2, 0.5]);
-    c.gammaNeg = pick([0, 1, 4, 2.5]);
-    c.clip = pick([0, 0.05, 0.3]);
-    c.detach = r() < 0.3;
-  }
-  c.lossOut = r() < 0.6;
-  c.gradOut = r() < 0.85;
-  c.id = `${dtype} ${kind} ${batch}×${classes}×${spatial} ${targets} ${JSON.stringify({ g: c.gamma, a: c.alpha, b: c.beta, gn: c.gammaNeg, clip: c.clip, ls: c.smoothing, eps: c.poly, pw: c.posWeightScalar ?? (c.posWeight ? 'per-class' : undefined), w: !!c.weights, iou: c.iouWeighted, det: c.detach })}`;
-  return c;
-}
-
-function check() {
-  const rounds = Number(opt('rounds', 60));
-  const r = rng(Number(opt('seed', 19)));
-  const makers = files.map(instance);
-  const same = (a, b) =>
-    a.length === b.length && a.every((v, i) => Object.is(v, b[i]) || (Number.isNaN(v) && Number.isNaN(b[i])));
-  let count = 0;
-  for (let round = 0; round < rounds; round++) {
-    for (const dtype of ['f32', 'f64']) {
-      for (let k = 0; k < 10; k++) {
-        const c = checkCase(r, dtype);
-        const results = makers.map((m) => {
-          const run = m(c);
-          run.run();
-          return run.read();
-        });
-        results.forEach((res, i) => {
-          if (i === 0) return;
-          const a = results[0];
-          const bad = ['loss', 'grad'].filter((f) => !same(a[f], res[f]));
-          if (!Object.is(a.sum, res.sum) && !(Number.isNaN(a.sum) && Number.isNaN(res.sum))) bad.push('sum');
-          if (!Object.is(a.positives, res.positives)) bad.push('positives');
-          if (bad.length) {
-            console.error(`DIFFERENT (${bad.join(', ')}): ${names[0]} vs ${names[i]}: ${c.id}`);
-            process.exit(1);
-          }
-        });
-        count++;
-      }
-    }
-  }
-  if (count === 0) throw new Error('no cases');
-  console.log(
-    `${count} cases, ${files.length} builds: every loss, gradient entry, sum and positives count the same bits`,
-  );
-}
-
-if (argv.includes('--check')) check();
-else await bench();
+await bench();

@@ -24,7 +24,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { rng } from './rng.mjs';
-import { FIELDS } from './header.mjs';
+import { rawBuild } from './header.mjs';
 
 const argv = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -39,31 +39,15 @@ const names = files.map((f) => f.replace(/\/$/, '').split('/').slice(-2).join('/
 
 /** One instance of a build; `call(c)` places case c in its memory and returns { run, read }. */
 function instance(file) {
-  const x = new WebAssembly.Instance(new WebAssembly.Module(readFileSync(file)), {}).exports;
-  const mem = x.memory;
-  const lay = new Uint32Array(mem.buffer, x.focal_header_layout(), 28).slice();
-  const off = Object.fromEntries(FIELDS.map((f, i) => [f, lay[i + 1]]));
-  const base = Math.ceil(mem.buffer.byteLength / 64) * 64;
-  let top = base;
-  const alloc = (bytes) => {
-    const at = top;
-    top += Math.ceil(bytes / 64) * 64 + 64;
-    if (top > mem.buffer.byteLength) mem.grow(Math.ceil((top - mem.buffer.byteLength) / 65536));
-    return at;
-  };
+  const { x, mem, off, reset, alloc, put: putBytes, write: writeHeader } = rawBuild(file);
   return (c) => {
-    top = base;
+    reset();
     const T = c.dtype === 'f32' ? 4 : 8;
     const F = T === 4 ? Float32Array : Float64Array;
     const n = c.logits.length,
       items = c.batch * c.spatial;
     const header = alloc(256);
-    const put = (arr, Ctor) => {
-      if (!arr) return 0;
-      const p = alloc(arr.length * Ctor.BYTES_PER_ELEMENT);
-      new Ctor(mem.buffer, p, arr.length).set(arr);
-      return p;
-    };
+    const put = (arr, Ctor) => putBytes(arr && (arr instanceof Ctor ? arr : Ctor.from(arr)));
     const h = {
       batch: c.batch,
       classes: c.classes,
@@ -94,22 +78,16 @@ function instance(file) {
       positives: 0,
     };
     const fn = x[`focal_softmax_${c.dtype}`];
-    const write = (grad) => {
-      const dv = new DataView(mem.buffer);
-      for (const f of FIELDS) {
-        const v = f === 'grad_out' && !grad ? 0 : h[f];
-        if (off[f] >= off.alpha_scalar) dv.setFloat64(header + off[f], v, true);
-        else dv.setUint32(header + off[f], v >>> 0, true);
-      }
-    };
+    const gradOut = h.grad_out;
     const run = (grad = c.grad !== false) => {
-      write(grad);
+      h.grad_out = grad ? gradOut : 0;
+      writeHeader(header, h);
       const st = fn(header);
       if (st !== 0) throw new Error(`${file}: ${c.id} status ${st}`);
     };
     const read = () => ({
       sum: new DataView(mem.buffer).getFloat64(header + off.sum, true),
-      grad: new F(mem.buffer, h.grad_out, n).slice(),
+      grad: new F(mem.buffer, gradOut, n).slice(),
       loss: h.loss_out ? new F(mem.buffer, h.loss_out, items).slice() : new F(0),
     });
     return { run, read };
