@@ -66,11 +66,14 @@ interface Stream {
   /** Index of its region in the whole-memory view of its element type. */
   at: number;
   /**
-   * Outputs: a view of its region (`regionLength` elements from `regionAt`, in elements), copied out
-   * with one TypedArray#set; kept between calls and made again only when the region moves, changes
-   * size or the memory grew (which detaches it: its length is then 0).
+   * Outputs: a view of its region (`regionLength` elements of type `regionElem` from `regionAt`, in
+   * elements), copied out with one TypedArray#set; kept between calls and made again only when the
+   * region moves, changes size or element type (a stream is float32 in one call and float64 in the
+   * next, and an element index means different bytes in each), or the memory grew (which detaches
+   * it: its length is then 0).
    */
   region: NumericArray;
+  regionElem: Elem;
   regionAt: number;
   regionLength: number;
 }
@@ -84,6 +87,7 @@ const newStream = (): Stream => ({
   output: false,
   at: 0,
   region: NO_REGION,
+  regionElem: F32,
   regionAt: 0,
   regionLength: 0,
 });
@@ -346,8 +350,12 @@ export class Engine {
         u32[w + s.field] = at;
         s.at = bytes === 8 ? at >>> 3 : at >>> 2;
         // The region's view (outputs): a small call's is the same as the last call's.
-        if (s.output && (s.regionAt !== s.at || s.regionLength !== length || s.region.length !== length)) {
+        if (
+          s.output &&
+          (s.regionAt !== s.at || s.regionLength !== length || s.regionElem !== s.elem || s.region.length !== length)
+        ) {
           s.region = this.view(s.elem).subarray(s.at, s.at + length);
+          s.regionElem = s.elem;
           s.regionAt = s.at;
           s.regionLength = length;
         }
