@@ -40,11 +40,11 @@ const HEADER_BYTES = align(HEADER.size);
  */
 const SHORT_RUN = 256;
 /**
- * Outputs of at most this many elements are copied out by a loop, longer ones by one TypedArray#set
- * from the stream's region view (~17 ns for any short length in Node 20; in the engine a loop was
- * already slower at 10 and 16 elements, BENCHMARKS.md § notes).
+ * Runs of at most this many elements are copied by a loop, in and out: a TypedArray#set costs ~17 ns
+ * whatever its length in Node 20 (in the engine a loop was already slower at 10 and 16 elements,
+ * BENCHMARKS.md § notes).
  */
-const SHORT_OUT = 4;
+const SHORTER_THAN_SET = 4;
 
 /** Element types in wasm memory. */
 const F32 = 0;
@@ -104,8 +104,8 @@ function sameElements(a: NumericArray, b: NumericArray): boolean {
 
 /** `n` elements of `src` from `from` into `dst` at `at` (converted as TypedArray#set converts). */
 function copy(dst: NumericArray, at: number, src: NumericArray, from: number, n: number): void {
-  // A few elements (a class index or two) by a loop: a TypedArray#set costs ~17 ns whatever its length.
-  if (n <= 4) for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
+  // A few elements (a class index or two) by a loop.
+  if (n <= SHORTER_THAN_SET) for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
   else if (from === 0 && n === src.length) dst.set(src, at);
   else if (n <= SHORT_RUN) for (let i = 0; i < n; i++) dst[at + i] = src[from + i];
   else dst.set(src.subarray(from, from + n), at);
@@ -127,7 +127,7 @@ function copyOutF64(dst: Float64Array, at: number, src: Float64Array, from: numb
 /** `n` results of output stream `s` from its region at `from` into its array at `at`. */
 function copyOut(s: Stream, mem: NumericArray, at: number, from: number, n: number): void {
   const dst = s.array!;
-  if (from === s.regionAt && n === s.regionLength && n > SHORT_OUT) dst.set(s.region, at);
+  if (from === s.regionAt && n === s.regionLength && n > SHORTER_THAN_SET) dst.set(s.region, at);
   else if (s.elem === F32) copyOutF32(dst as Float32Array, at, mem as Float32Array, from, n);
   else copyOutF64(dst as Float64Array, at, mem as Float64Array, from, n);
 }
